@@ -1,0 +1,75 @@
+"""``make_env``: the one entry point for every registered Gymnasium id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+
+from rlkit.errors import BadInput, unknown
+
+
+def _register_atari() -> None:
+    """Register ale-py's ids (imported only when an Atari id is asked for)."""
+    try:
+        import ale_py
+    except ImportError:  # pragma: no cover - ale-py is a dependency
+        return
+    gym.register_envs(ale_py)
+
+
+def env_ids(include_atari: bool = False) -> list[str]:
+    """Every registered Gymnasium id (Atari ids only when asked, they are many)."""
+    import envs.gridworld  # noqa: F401  (registers rlkit ids)
+
+    if include_atari:
+        _register_atari()
+    return sorted(gym.registry)
+
+
+def check_env_id(env_id: str) -> str:
+    """Return ``env_id`` if registered, else raise ``BadInput`` naming close matches."""
+    import envs.gridworld  # noqa: F401
+
+    if env_id in gym.registry:
+        return env_id
+    _register_atari()  # Atari ids exist only once ale-py is imported
+    if env_id in gym.registry:
+        return env_id
+    raise unknown("env id", env_id, gym.registry.keys())
+
+
+def make_env(
+    env_id: str,
+    seed: int | None = None,
+    render_mode: str | None = None,
+    max_episode_steps: int | None = None,
+    **kwargs: Any,
+) -> gym.Env:
+    """Make ``env_id`` with gymnasium, seeding its spaces with ``seed``.
+
+    ``max_episode_steps`` overrides the registered time limit. The caller passes
+    ``seed`` to the first ``reset`` as usual; here it seeds the action and observation
+    spaces so that ``action_space.sample()`` is reproducible too.
+    """
+    check_env_id(env_id)
+    make_kwargs: dict[str, Any] = dict(kwargs)
+    if render_mode is not None:
+        make_kwargs["render_mode"] = render_mode
+    if max_episode_steps is not None:
+        make_kwargs["max_episode_steps"] = max_episode_steps
+    try:
+        env = gym.make(env_id, **make_kwargs)
+    except TypeError as e:
+        raise BadInput(f"bad env_kwargs for {env_id}: {e}") from None
+    if seed is not None:
+        env.action_space.seed(seed)
+        env.observation_space.seed(seed + 1)
+    return env
+
+
+def describe_space(space: gym.Space) -> str:
+    """A short description of a space: ``Box(shape=(4,), float32)``, ``Discrete(2)``."""
+    if isinstance(space, gym.spaces.Box):
+        return f"Box(shape={space.shape}, {space.dtype})"
+    return str(space)

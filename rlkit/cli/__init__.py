@@ -1,0 +1,1 @@
+"""The command layer: the one place where rlkit, agents and envs meet."""

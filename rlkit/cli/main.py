@@ -1,0 +1,44 @@
+"""The ``rlkit`` console script."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from rlkit import __version__
+from rlkit.cli import eval as eval_cmd
+from rlkit.cli import train as train_cmd
+from rlkit.cli.common import ArgumentParser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with one sub-command per module."""
+    parser = ArgumentParser(
+        prog="rlkit",
+        description="rlkit: reinforcement-learning agents, with Stable-Baselines3 as the baseline.",
+        epilog=train_cmd.algorithms_help() + "\n\nexamples:\n"
+        "  rlkit train value-iteration FrozenLake8x8-v1 gamma=0.99\n"
+        "  rlkit train q-learning FrozenLake-v1 env_kwargs.is_slippery=false total_steps=20000\n"
+        "  rlkit eval runs/<run-dir> --episodes 100",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"rlkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="command", parser_class=ArgumentParser)
+    train_cmd.add_parser(sub)
+    eval_cmd.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

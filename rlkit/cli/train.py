@@ -1,0 +1,200 @@
+"""``rlkit train <algo> <env-id> [options] [key=value ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from agents import ALGORITHMS
+from rlkit.cli.common import (
+    DEVICES,
+    default_config_path,
+    env_factory,
+    fail,
+    load_agent,
+    resolve_device,
+)
+from rlkit.config import config_dict, describe_fields, load_config, package_versions
+from rlkit.errors import BadInput
+from rlkit.logging import WANDB_MODES, Logger
+from rlkit.rundir import Run, RunDir, default_run_dir, safe_name
+from rlkit.seeding import make_rngs
+
+
+def algorithms_help() -> str:
+    """One line per algorithm: its name and the envs it fits."""
+    lines = ["algorithms (and the envs they fit):"]
+    for name in ALGORITHMS:
+        lines.append(f"  {name:<18} {load_agent(name).FITS}")
+    lines.append("")
+    lines.append("fields of an algorithm's config: rlkit train <algo> --help-config")
+    return "\n".join(lines)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``train``."""
+    p = sub.add_parser(
+        "train",
+        help="train an agent (writes a run directory)",
+        description="Train <algo> on <env-id>; key=value overrides any config field.",
+        epilog=algorithms_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("algo", help="algorithm: " + ", ".join(ALGORITHMS))
+    p.add_argument("env_id", nargs="?", help="a registered Gymnasium id, e.g. FrozenLake8x8-v1")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="override config fields")
+    p.add_argument(
+        "--config", type=Path, help="YAML config (default: configs/<algo>/<env-id>.yaml)"
+    )
+    p.add_argument("--seed", type=int, default=None, help="run seed (default 0)")
+    p.add_argument(
+        "--run-dir", type=Path, help="run directory (default runs/<algo>-<env>-s<seed>-<time>)"
+    )
+    p.add_argument(
+        "--device", default="auto", choices=DEVICES, help="where tensors live (default auto)"
+    )
+    p.add_argument(
+        "--wandb", default="offline", choices=WANDB_MODES, help="W&B mode (default offline)"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument(
+        "--help-config", action="store_true", help="list the algorithm's config fields and exit"
+    )
+    p.set_defaults(func=main)
+
+
+def print_config_help(agent: Any) -> None:
+    """The config fields of an agent with their types, defaults and docs."""
+    print(f"{agent.ALGO} config fields (set in a YAML file or as key=value):")
+    for name, type_name, default, doc in describe_fields(agent.Config):
+        print(f"  {name} ({type_name}, default {default!r}): {doc}")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Validate everything, then create the run dir, train and write summary.json."""
+    try:
+        prepared = prepare(args)
+    except BadInput as e:
+        return fail(str(e), 2)
+    except PermissionError as e:
+        return fail(str(e), 1)
+    if prepared is None:
+        return 0
+    return execute(*prepared, quiet=args.quiet)
+
+
+def prepare(args: argparse.Namespace):
+    """Every check that can fail on bad input, before anything is written."""
+    agent = load_agent(args.algo)
+    if args.help_config:
+        print_config_help(agent)
+        return None
+    if args.env_id is None:
+        raise BadInput(
+            f"rlkit train {args.algo} needs an env id, e.g. {agent.FITS.split(': ')[-1].split(',')[0]}"
+        )
+    if "=" in args.env_id:
+        raise BadInput(f"expected an env id before the overrides, got {args.env_id!r}")
+    from envs import check_env_id
+
+    env_id = check_env_id(args.env_id)
+    safe_name(env_id)
+    config_path = args.config if args.config is not None else default_config_path(args.algo, env_id)
+    config, run_keys = load_config(agent.Config, config_path, args.overrides)
+    for key in ("algo", "env_id"):
+        wanted = args.algo if key == "algo" else env_id
+        if key in run_keys and run_keys[key] != wanted:
+            raise BadInput(f"config {config_path} is for {key}={run_keys[key]!r}, not {wanted!r}")
+    seed = args.seed if args.seed is not None else int(run_keys.get("seed", 0))
+    if seed < 0:
+        raise BadInput(f"bad value --seed {seed}; allowed: an integer >= 0")
+    device = resolve_device(args.device)
+    make = env_factory(env_id, getattr(config, "env_kwargs", {}))
+    env = make()
+    try:
+        agent.check_env(env, config)
+    finally:
+        env.close()
+    run_dir = RunDir(
+        args.run_dir if args.run_dir is not None else default_run_dir(args.algo, env_id, seed)
+    )
+    run_dir.check_new()
+    resolved = {
+        "algo": args.algo,
+        "env_id": env_id,
+        "seed": seed,
+        "device": str(device),
+        **config_dict(config),
+        "versions": package_versions(),
+    }
+    return agent, config, env_id, seed, device, run_dir, resolved, make, args.wandb
+
+
+def execute(
+    agent, config, env_id, seed, device, run_dir, resolved, make, wandb_mode, quiet=False
+) -> int:
+    """Create the run dir, train, write summary.json; exit code 0, 1 or 130."""
+    created = not run_dir.path.exists()
+    run_dir.create()
+    run_dir.write_config(resolved)
+    start = time.perf_counter()
+    logger = None
+    try:
+        logger = Logger(
+            run_dir.path,
+            total_steps=getattr(config, "total_steps", 0),
+            config=resolved,
+            wandb_mode=wandb_mode,
+            group=f"{agent.ALGO}-{safe_name(env_id)}",
+            tags=[agent.ALGO, env_id, "rlkit"],
+            console=None if quiet else sys.stderr,
+        )
+        run = Run(
+            algo=agent.ALGO,
+            env_id=env_id,
+            seed=seed,
+            device=device,
+            dir=run_dir,
+            logger=logger,
+            rngs=make_rngs(seed),
+            make_env=make,
+            resolved_config=resolved,
+        )
+        result = agent.train(config, run)
+        wall = time.perf_counter() - start
+        summary = {
+            "algo": agent.ALGO,
+            "env_id": env_id,
+            "seed": seed,
+            "total_steps": result.pop("total_steps"),
+            "wall_time_s": wall,
+            **result,
+        }
+        summary.setdefault("time/sps", summary["total_steps"] / max(wall, 1e-9))
+        logger.summary(summary)
+        logger.close(step=summary["total_steps"])
+        logger = None
+        run_dir.write_summary(summary)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; the run so far is in {run_dir.path}", file=sys.stderr)
+        return 130
+    except BadInput as e:
+        if created:
+            shutil.rmtree(run_dir.path, ignore_errors=True)
+        return fail(str(e), 2)
+    except Exception as e:  # noqa: BLE001 - reported as one line, exit 1
+        return fail(f"{type(e).__name__}: {e} (run dir kept: {run_dir.path})", 1)
+    finally:
+        if logger is not None:
+            logger.close()
+    line = ", ".join(
+        f"{k} {summary[k]:.6g}"
+        for k in ("eval/mean_return", "eval/std_return", "v_start")
+        if k in summary
+    )
+    print(f"done in {wall:.1f}s: {line}\nrun dir: {run_dir.path}")
+    return 0

@@ -1,0 +1,234 @@
+"""One Logger: the same metric names to the console, metrics.jsonl, TensorBoard and W&B.
+
+Metric names are namespaced with a slash (``train/loss``, ``rollout/ep_return``,
+``eval/mean_return``, ``time/sps``); the x-axis everywhere is the environment step.
+
+* Console: a live progress line (steps, steps/s, ETA, latest returns), rewritten in
+  place on a terminal and printed every ``print_every_s`` seconds otherwise.
+* ``metrics.jsonl``: one JSON object per ``log`` call, ``{"step", "time", ...}``,
+  flushed at once so a crash loses at most the line being written.
+* TensorBoard: event files under ``<run>/tb`` (``tensorboard --logdir runs``).
+* W&B: imported only when enabled; ``offline`` by default so nothing needs a network
+  or blocks; ``online`` when the user has configured an account.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+WandbMode = Literal["online", "offline", "disabled"]
+WANDB_MODES: tuple[str, ...] = ("online", "offline", "disabled")
+
+
+def format_duration(seconds: float) -> str:
+    """``3725`` -> ``'1h02m'``, ``75`` -> ``'1m15s'``, ``9.4`` -> ``'9s'``."""
+    if not math.isfinite(seconds) or seconds < 0:
+        return "?"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+class Logger:
+    """Send metrics to the console, ``metrics.jsonl``, TensorBoard and W&B.
+
+    Args:
+        run_dir: the run directory (``metrics.jsonl``, ``tb/`` and ``wandb/`` go there).
+        total_steps: the step budget, for the progress line's percentage and ETA
+            (0 when unknown, e.g. a planner's sweeps).
+        config: the full resolved config, given to W&B.
+        wandb_mode: ``offline`` (default), ``online`` or ``disabled``.
+        project, group, name, tags: the W&B run's identity; ``group`` is ``algo-env``.
+        console: where the progress line goes (``None`` for silence).
+        tensorboard: write TensorBoard event files.
+        print_every_s: on a non-terminal console, print a progress line this often.
+        start_step: the step a resumed run continues from (for steps/s).
+    """
+
+    def __init__(
+        self,
+        run_dir: str | os.PathLike,
+        total_steps: int,
+        config: Mapping[str, Any] | None = None,
+        wandb_mode: WandbMode = "offline",
+        project: str = "rlkit",
+        group: str | None = None,
+        name: str | None = None,
+        tags: list[str] | None = None,
+        console: TextIO | None = sys.stderr,
+        tensorboard: bool = True,
+        print_every_s: float = 10.0,
+        start_step: int = 0,
+    ) -> None:
+        if wandb_mode not in WANDB_MODES:
+            raise ValueError(f"wandb_mode must be one of {WANDB_MODES}, got {wandb_mode!r}")
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.total_steps = int(total_steps)
+        self.console = console
+        self.print_every_s = print_every_s
+        self._tty = bool(console is not None and hasattr(console, "isatty") and console.isatty())
+        self._metrics = open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        self._start = time.perf_counter()
+        self._start_step = start_step
+        self._last_print = -math.inf
+        self._latest: dict[str, float] = {}
+        self._tb = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(log_dir=str(self.run_dir / "tb"))
+        self._wandb = None
+        if wandb_mode != "disabled":
+            self._wandb = _start_wandb(
+                self.run_dir, wandb_mode, project, group, name or self.run_dir.name, tags, config
+            )
+
+    # ------------------------------------------------------------------ logging
+
+    @property
+    def elapsed_s(self) -> float:
+        """Seconds since the Logger started."""
+        return time.perf_counter() - self._start
+
+    def log(self, step: int, metrics: Mapping[str, Any]) -> None:
+        """Record ``metrics`` at env ``step`` everywhere; refresh the progress line."""
+        row: dict[str, Any] = {"step": int(step), "time": round(time.time(), 3)}
+        for key, value in metrics.items():
+            row[key] = _plain(value)
+        self._metrics.write(json.dumps(row) + "\n")
+        self._metrics.flush()
+        scalars = {k: v for k, v in row.items() if k not in ("step", "time") and _is_number(v)}
+        self._latest.update(scalars)
+        if self._tb is not None:
+            for key, value in scalars.items():
+                self._tb.add_scalar(key, value, global_step=int(step))
+        if self._wandb is not None:
+            self._wandb.log({**scalars, "global_step": int(step)})
+        self.progress(step)
+
+    def progress(self, step: int, force: bool = False) -> None:
+        """Show the progress line for ``step`` (rate-limited unless ``force``)."""
+        if self.console is None:
+            return
+        now = time.perf_counter()
+        if not force and not self._tty and now - self._last_print < self.print_every_s:
+            return
+        if not force and self._tty and now - self._last_print < 0.2:
+            return
+        self._last_print = now
+        line = self.progress_line(step)
+        if self._tty:
+            self.console.write("\r\033[K" + line)
+        else:
+            self.console.write(line + "\n")
+        self.console.flush()
+
+    def progress_line(self, step: int) -> str:
+        """``step 12,000/100,000 (12%) | 1,234 sps | ETA 1m11s | return 35.2 | eval 120.0``."""
+        elapsed = self.elapsed_s
+        done = max(step - self._start_step, 0)
+        sps = done / elapsed if elapsed > 0 else 0.0
+        if self.total_steps > 0:
+            parts = [f"step {step:,}/{self.total_steps:,} ({100 * step / self.total_steps:.0f}%)"]
+            parts.append(f"{sps:,.0f} sps")
+            remaining = (self.total_steps - step) / sps if sps > 0 else math.inf
+            parts.append(f"ETA {format_duration(remaining)}")
+        else:  # open-ended (planners): no percentage or ETA
+            parts = [f"step {step:,}", f"{sps:,.0f} sps"]
+        for key, label in (
+            ("rollout/ep_return", "return"),
+            ("eval/mean_return", "eval"),
+            ("train/loss", "loss"),
+        ):
+            if key in self._latest:
+                parts.append(f"{label} {self._latest[key]:.4g}")
+        return " | ".join(parts)
+
+    def close(self, step: int | None = None) -> None:
+        """Flush and close every sink; end the progress line."""
+        if step is not None:
+            self.progress(step, force=True)
+        if self.console is not None and self._tty:
+            self.console.write("\n")
+            self.console.flush()
+        if not self._metrics.closed:
+            self._metrics.close()
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+        if self._wandb is not None:
+            self._wandb.finish(quiet=True)
+            self._wandb = None
+
+    def summary(self, values: Mapping[str, Any]) -> None:
+        """Put final values in the W&B run summary (summary.json is the caller's)."""
+        if self._wandb is not None:
+            for key, value in values.items():
+                if _is_number(_plain(value)):
+                    self._wandb.summary[key] = _plain(value)
+
+    def __enter__(self) -> Logger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        return value.item()
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _start_wandb(
+    run_dir: Path,
+    mode: str,
+    project: str,
+    group: str | None,
+    name: str,
+    tags: list[str] | None,
+    config: Mapping[str, Any] | None,
+) -> Any:
+    """Start (or resume) the W&B run of ``run_dir``; its id is kept in ``wandb_id``."""
+    os.environ.setdefault("WANDB_SILENT", "true")
+    import wandb
+
+    id_file = run_dir / "wandb_id"
+    run_id = id_file.read_text().strip() if id_file.exists() else wandb.util.generate_id()
+    if not id_file.exists():
+        from rlkit.io import atomic_write_text
+
+        atomic_write_text(id_file, run_id + "\n")
+    run = wandb.init(
+        project=project,
+        group=group,
+        name=name,
+        tags=tags,
+        config=dict(config or {}),
+        dir=str(run_dir),
+        mode=mode,
+        id=run_id,
+        resume="allow",
+        reinit="create_new",
+        settings=wandb.Settings(silent=True, console="off", init_timeout=90),
+    )
+    run.define_metric("global_step")
+    run.define_metric("*", step_metric="global_step")
+    return run

@@ -1,0 +1,171 @@
+"""The run directory (DESIGN.md, "Run directory") and the context an agent trains in.
+
+::
+
+    runs/<algo>-<env-id>-s<seed>-<YYYYmmdd-HHMMSS>/
+        config.yaml     the full resolved config (algo, env_id, seed, device, versions)
+        metrics.jsonl   one JSON object per log event
+        checkpoints/    latest.pt (and best.pt), written atomically
+        summary.json    written at the end
+        tb/             TensorBoard event files
+        wandb/          the W&B run (offline unless configured online)
+        videos/         mp4s
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rlkit.checkpoint import save_checkpoint
+from rlkit.config import read_yaml
+from rlkit.errors import BadInput
+from rlkit.io import atomic_write_json, atomic_write_yaml
+from rlkit.logging import Logger
+from rlkit.seeding import Rngs
+
+_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+def safe_name(text: str) -> str:
+    """An env id or algo as a file name: ``ALE/Pong-v5`` -> ``ALE-Pong-v5``.
+
+    Refuses anything that could leave the runs folder (``..``, absolute paths, odd
+    characters).
+    """
+    name = text.replace("/", "-")
+    if not _SAFE.match(name) or ".." in name:
+        raise BadInput(f"{text!r} cannot be used in a file name")
+    return name
+
+
+def default_run_dir(
+    algo: str,
+    env_id: str,
+    seed: int,
+    root: str | os.PathLike = "runs",
+    now: _dt.datetime | None = None,
+) -> Path:
+    """``runs/<algo>-<env-id>-s<seed>-<YYYYmmdd-HHMMSS>``."""
+    stamp = (now or _dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    return Path(root) / f"{safe_name(algo)}-{safe_name(env_id)}-s{seed}-{stamp}"
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """Paths of one run directory."""
+
+    path: Path
+
+    @property
+    def config(self) -> Path:
+        """``config.yaml``."""
+        return self.path / "config.yaml"
+
+    @property
+    def metrics(self) -> Path:
+        """``metrics.jsonl``."""
+        return self.path / "metrics.jsonl"
+
+    @property
+    def summary(self) -> Path:
+        """``summary.json``."""
+        return self.path / "summary.json"
+
+    @property
+    def checkpoints(self) -> Path:
+        """``checkpoints/``."""
+        return self.path / "checkpoints"
+
+    @property
+    def latest(self) -> Path:
+        """``checkpoints/latest.pt``."""
+        return self.checkpoints / "latest.pt"
+
+    @property
+    def best(self) -> Path:
+        """``checkpoints/best.pt``."""
+        return self.checkpoints / "best.pt"
+
+    def check_new(self) -> None:
+        """Refuse a path that exists and is not an empty folder (nothing is written)."""
+        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+            raise BadInput(
+                f"run dir {self.path} already exists; continue it with --resume or choose another --run-dir"
+            )
+        parent = next((p for p in [self.path, *self.path.parents] if p.exists()), Path("."))
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise PermissionError(
+                f"cannot create the run dir {self.path}: {parent} is not writable"
+            )
+
+    def create(self) -> None:
+        """Make the folder and ``checkpoints/``."""
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+
+    def write_config(self, resolved: dict[str, Any]) -> None:
+        """Write ``config.yaml`` atomically."""
+        atomic_write_yaml(self.config, resolved)
+
+    def read_config(self) -> dict[str, Any]:
+        """Read ``config.yaml`` (``safe_load``)."""
+        if not self.config.is_file():
+            raise BadInput(f"{self.path} is not a run directory (no config.yaml)")
+        return read_yaml(self.config)
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        """Write ``summary.json`` atomically."""
+        atomic_write_json(self.summary, summary)
+
+    def read_summary(self) -> dict[str, Any]:
+        """Read ``summary.json``."""
+        return json.loads(self.summary.read_text())
+
+
+@dataclass
+class Run:
+    """Everything an agent's ``train`` needs from the outside world.
+
+    The CLI builds it: rlkit does not import ``envs``, so the env factory is passed in.
+    """
+
+    algo: str
+    """Algorithm name (``value-iteration``, ``dqn``, ...)."""
+    env_id: str
+    """Gymnasium id."""
+    seed: int
+    """Run seed."""
+    device: torch.device
+    """Where tensors live."""
+    dir: RunDir
+    """The run directory."""
+    logger: Logger
+    """Metrics sink."""
+    rngs: Rngs
+    """Every generator of the run."""
+    make_env: Callable[..., Any]
+    """``make_env(seed=None, **kwargs) -> gymnasium.Env`` for this run's env id."""
+    resolved_config: dict[str, Any]
+    """``config.yaml`` as written (stored in checkpoints so a lone .pt is usable)."""
+
+    def save_checkpoint(self, state: dict[str, Any], best: bool = False) -> Path:
+        """Write ``latest.pt`` (and ``best.pt``) with the run identity added."""
+        full = {
+            **state,
+            "algo": self.algo,
+            "env_id": self.env_id,
+            "seed": self.seed,
+            "config": self.resolved_config,
+        }
+        path = save_checkpoint(self.dir.latest, full)
+        if best:
+            save_checkpoint(self.dir.best, full)
+        return path
