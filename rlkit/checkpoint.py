@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import os
 import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +50,9 @@ def load_checkpoint(
         raise BadInput(
             f"refusing to load {path}: it is not a plain-data checkpoint ({first})"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
-        raise BadInput(
-            f"cannot read checkpoint {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
-        ) from None
+    except Exception as e:  # noqa: BLE001 - any unreadable file is reported the same way
+        detail = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise BadInput(f"cannot read checkpoint {path}: {detail}") from None
     if not isinstance(state, dict) or state.get("kind") != KIND:
         raise BadInput(f"{path} is not an rlkit checkpoint")
     version = state.get("format_version")

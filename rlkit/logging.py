@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
 import sys
 import time
 from collections.abc import Mapping
@@ -170,7 +171,7 @@ class Logger:
             self._tb.close()
             self._tb = None
         if self._wandb is not None:
-            self._wandb.finish(quiet=True)
+            self._wandb.finish()
             self._wandb = None
 
     def summary(self, values: Mapping[str, Any]) -> None:
@@ -211,7 +212,7 @@ def _start_wandb(
     import wandb
 
     id_file = run_dir / "wandb_id"
-    run_id = id_file.read_text().strip() if id_file.exists() else wandb.util.generate_id()
+    run_id = id_file.read_text().strip() if id_file.exists() else secrets.token_hex(4)
     if not id_file.exists():
         from rlkit.io import atomic_write_text
 
