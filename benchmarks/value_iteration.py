@@ -41,14 +41,22 @@ GAMMA = 0.99
 TOL = 1e-6
 
 
-def ours(mdp: TabularMDP, method: str = "modified") -> tuple[np.ndarray, np.ndarray, float, float, int]:
+def ours(
+    mdp: TabularMDP, method: str = "modified"
+) -> tuple[np.ndarray, np.ndarray, float, float, int]:
     """Return values, policy, build seconds, solve seconds, sweeps."""
     start = time.perf_counter()
     model = TabularModel.from_arrays(mdp.successors, mdp.probs, mdp.rewards)
     built = time.perf_counter()
     solution = value_iteration(model, GAMMA, tol=TOL, method=method)
     done = time.perf_counter()
-    return solution.values.numpy(), solution.policy.numpy(), built - start, done - built, solution.sweeps
+    return (
+        solution.values.numpy(),
+        solution.policy.numpy(),
+        built - start,
+        done - built,
+        solution.sweeps,
+    )
 
 
 def scipy_kernel(mdp: TabularMDP) -> sp.csr_matrix:
@@ -60,7 +68,9 @@ def scipy_kernel(mdp: TabularMDP) -> sp.csr_matrix:
     )
 
 
-def exact_values(kernel: sp.csr_matrix, rewards: np.ndarray, policy: np.ndarray) -> tuple[np.ndarray, float]:
+def exact_values(
+    kernel: sp.csr_matrix, rewards: np.ndarray, policy: np.ndarray
+) -> tuple[np.ndarray, float]:
     """Policy iteration with bicgstab evaluations; returns V* and its certified error bound."""
     n, a = rewards.shape
     rows = np.arange(n)
@@ -109,7 +119,10 @@ def pymdptoolbox_patched(mdp: TabularMDP, exact: np.ndarray) -> tuple[float, int
     for action in range(a):
         indptr = np.arange(0, n * k + 1, k)
         transitions.append(
-            sp.csr_matrix((mdp.probs[:, action].reshape(-1), mdp.successors[:, action].reshape(-1), indptr), shape=(n, n))
+            sp.csr_matrix(
+                (mdp.probs[:, action].reshape(-1), mdp.successors[:, action].reshape(-1), indptr),
+                shape=(n, n),
+            )
         )
 
     class Patched(ValueIteration):
@@ -152,7 +165,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="S = 20,000 instead of 1,000,000")
     parser.add_argument("--states", type=int, default=None, help="number of states S")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: all)"
+    )
     args = parser.parse_args()
     n_states = args.states or (20_000 if args.quick else 1_000_000)
     if args.threads:
@@ -169,7 +184,9 @@ def main() -> None:
     kernel = scipy_kernel(mdp)
     exact, certified = exact_values(kernel, mdp.rewards, pi_ours)
     err_ours = float(np.abs(v_ours - exact).max())
-    print(f"exact solve certified to {certified:.1e}; our max error {err_ours:.2e}", file=sys.stderr)
+    print(
+        f"exact solve certified to {certified:.1e}; our max error {err_ours:.2e}", file=sys.stderr
+    )
     if err_ours > TOL:
         raise SystemExit(f"our error {err_ours} exceeds {TOL}")
 

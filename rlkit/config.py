@@ -70,6 +70,42 @@ class RunFields:
         require("log_interval", self.log_interval, self.log_interval > 0, "an integer > 0")
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OptimizerFields:
+    """The optimizer of a gradient-based agent and its hyperparameters (rlkit.optim)."""
+
+    optimizer: Literal["sgd", "momentum", "adam", "lion"] = "adam"
+    """sgd, momentum (SGD with momentum), adam or lion; the step size is learning_rate."""
+    optimizer_betas: tuple[float, float] | None = None
+    """Adam / Lion betas, e.g. [0.9, 0.999] (default: 0.9, 0.999 for Adam; 0.9, 0.99 for Lion)."""
+    optimizer_eps: float = 1e-8
+    """Adam's epsilon."""
+    momentum: float = 0.9
+    """Momentum for optimizer=momentum."""
+    nesterov: bool = False
+    """Nesterov momentum for optimizer=momentum."""
+    weight_decay: float = 0.0
+    """L2 weight decay (decoupled for Lion)."""
+    optimizer_fused: bool = False
+    """Fuse the update into one kernel with torch.compile (faster, compiles on first use)."""
+
+    def __post_init__(self) -> None:
+        if self.optimizer_betas is not None:
+            require(
+                "optimizer_betas",
+                list(self.optimizer_betas),
+                len(self.optimizer_betas) == 2 and all(0 <= b < 1 for b in self.optimizer_betas),
+                "two numbers in [0, 1)",
+            )
+        require("optimizer_eps", self.optimizer_eps, self.optimizer_eps >= 0, "a number >= 0")
+        require("momentum", self.momentum, 0 <= self.momentum < 1, "0 <= momentum < 1")
+        require("weight_decay", self.weight_decay, self.weight_decay >= 0, "a number >= 0")
+        if self.nesterov and self.optimizer != "momentum":
+            raise BadInput(
+                f"nesterov=true needs optimizer=momentum, got optimizer={self.optimizer}"
+            )
+
+
 def require(key: str, value: Any, ok: bool, allowed: str) -> None:
     """Raise ``BadInput`` naming ``key``, ``value`` and what is ``allowed`` unless ``ok``."""
     if not ok:

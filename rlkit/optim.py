@@ -1,0 +1,341 @@
+"""Optimizers written from their update equations, as ``torch.optim.Optimizer`` subclasses.
+
+Notation: parameters ``theta``, gradient ``g``, learning rate ``lr``, step ``t``.
+
+* SGD: ``theta <- theta - lr * g``.
+* SGD with momentum ``mu``: ``b <- mu * b + g`` (``b_0 = 0``, so ``b_1 = g``), then
+  ``theta <- theta - lr * b``; Nesterov looks ahead: ``theta <- theta - lr * (g + mu * b)``.
+* Adam (Kingma & Ba 2015): ``m <- beta1 m + (1 - beta1) g``,
+  ``v <- beta2 v + (1 - beta2) g^2``, then
+  ``theta <- theta - lr / (1 - beta1^t) * m / (sqrt(v / (1 - beta2^t)) + eps)``.
+* Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms"):
+  ``u = sign(beta1 m + (1 - beta1) g)``, ``theta <- theta - lr (u + wd theta)``,
+  ``m <- beta2 m + (1 - beta2) g``. Every coordinate moves by exactly ``lr``, so Lion
+  wants a learning rate 3-10x smaller than Adam's.
+
+``weight_decay`` is L2 (added to the gradient) for SGD and Adam, as in ``torch.optim``,
+and decoupled for Lion, as in the paper.
+
+Each update is one plain function over the lists of tensors of a parameter group. With
+``fused=True`` that function goes through ``torch.compile`` once, which fuses all of
+its elementwise operations into a single pass over memory (on the CPU this beats even
+``torch.optim.Adam(fused=True)``; see ``benchmarks/optimizers.py``). Compilation needs a
+C++ compiler and takes seconds the first time; without one the eager path is used.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch.optim import Optimizer
+
+from rlkit.errors import unknown
+
+OPTIMIZERS = ("sgd", "momentum", "adam", "lion")
+
+Tensors = list[torch.Tensor]
+
+
+# --------------------------------------------------------------- update equations
+
+
+def sgd_update_(
+    params: Tensors,
+    grads: Tensors,
+    bufs: Tensors,
+    lr: torch.Tensor,
+    momentum: float,
+    nesterov: bool,
+    weight_decay: float,
+) -> None:
+    """SGD / momentum / Nesterov step, in place (``bufs`` empty without momentum)."""
+    for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+        if weight_decay != 0.0:
+            g = g.add(p, alpha=weight_decay)
+        if momentum != 0.0:
+            b = bufs[i]
+            b.mul_(momentum).add_(g)
+            g = g.add(b, alpha=momentum) if nesterov else b
+        p.sub_(lr * g)
+
+
+def adam_update_(
+    params: Tensors,
+    grads: Tensors,
+    m: Tensors,
+    v: Tensors,
+    step_size: torch.Tensor,
+    bias2_sqrt: torch.Tensor,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+) -> None:
+    """Adam step, in place; ``step_size = lr / (1 - beta1^t)``, ``bias2_sqrt = sqrt(1 - beta2^t)``."""
+    for p, g, mi, vi in zip(params, grads, m, v, strict=True):
+        if weight_decay != 0.0:
+            g = g.add(p, alpha=weight_decay)
+        mi.lerp_(g, 1.0 - beta1)
+        vi.mul_(beta2).addcmul_(g, g, value=1.0 - beta2)
+        # theta -= step_size * m / (sqrt(v) / bias2_sqrt + eps), with one temporary
+        denom = vi.sqrt().div_(bias2_sqrt).add_(eps).div_(step_size)
+        p.addcdiv_(mi, denom, value=-1.0)
+
+
+def lion_update_(
+    params: Tensors,
+    grads: Tensors,
+    m: Tensors,
+    lr: torch.Tensor,
+    beta1: float,
+    beta2: float,
+    weight_decay: float,
+) -> None:
+    """Lion step, in place."""
+    for p, g, mi in zip(params, grads, m, strict=True):
+        update = mi.lerp(g, 1.0 - beta1).sign_().mul_(lr)
+        if weight_decay != 0.0:
+            p.mul_(1.0 - lr * weight_decay)
+        p.sub_(update)
+        mi.lerp_(g, 1.0 - beta2)
+
+
+_COMPILED: dict[Callable, Callable] = {}
+
+
+def _runner(fn: Callable, fused: bool) -> Callable:
+    """``fn`` itself, or its ``torch.compile``d version (made once per function)."""
+    if not fused:
+        return fn
+    if fn not in _COMPILED:
+        _COMPILED[fn] = torch.compile(fn, fullgraph=True, dynamic=False)
+    return _COMPILED[fn]
+
+
+class _Base(Optimizer):
+    """What the three optimizers share: closures, state creation, the fused switch."""
+
+    update: Callable
+
+    def __init__(self, params: Iterable, defaults: dict[str, Any], fused: bool) -> None:
+        super().__init__(params, defaults)
+        self.fused = fused
+
+    def _state(self, p: torch.Tensor, *names: str) -> list[torch.Tensor]:
+        state = self.state[p]
+        if not state:
+            state["step"] = 0
+            for name in names:
+                state[name] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        return [state[name] for name in names]
+
+    def _run(self, *args: Any) -> None:
+        if self.fused:
+            try:
+                _runner(type(self).update, True)(*args)
+                return
+            except Exception as e:  # noqa: BLE001 - no compiler, unsupported platform, ...
+                warnings.warn(
+                    f"fused {type(self).__name__} unavailable ({type(e).__name__}); using eager",
+                    stacklevel=3,
+                )
+                self.fused = False
+        type(self).update(*args)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
+        """One update of every parameter that has a gradient; returns the closure's loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if params:
+                self._group_step(group, params, [p.grad for p in params])
+        return loss
+
+    def _group_step(self, group: dict[str, Any], params: Tensors, grads: Tensors) -> None:
+        raise NotImplementedError
+
+
+def _scalar(value: float, like: torch.Tensor) -> torch.Tensor:
+    # a 0-d tensor, so a compiled update is not recompiled when the value changes
+    return torch.tensor(value, dtype=like.dtype, device=like.device)
+
+
+class SGD(_Base):
+    """Stochastic gradient descent, with optional (Nesterov) momentum and L2 weight decay."""
+
+    update = staticmethod(sgd_update_)
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-2,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        fused: bool = False,
+    ) -> None:
+        _check("lr", lr, lr > 0, "lr > 0")
+        _check("momentum", momentum, 0 <= momentum < 1, "0 <= momentum < 1")
+        _check("weight_decay", weight_decay, weight_decay >= 0, "weight_decay >= 0")
+        if nesterov and momentum == 0:
+            raise ValueError("nesterov needs momentum > 0")
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "nesterov": nesterov,
+            "weight_decay": weight_decay,
+        }
+        super().__init__(params, defaults, fused)
+
+    def _group_step(self, group: dict[str, Any], params: Tensors, grads: Tensors) -> None:
+        bufs = [self._state(p, "momentum_buffer")[0] for p in params] if group["momentum"] else []
+        self._run(
+            params, grads, bufs, _scalar(group["lr"], params[0]),
+            group["momentum"], group["nesterov"], group["weight_decay"],
+        )  # fmt: skip
+
+
+class Adam(_Base):
+    """Adam with bias correction and L2 weight decay (``torch.optim.Adam``'s semantics)."""
+
+    update = staticmethod(adam_update_)
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        fused: bool = False,
+    ) -> None:
+        _check("lr", lr, lr > 0, "lr > 0")
+        _check(
+            "betas",
+            betas,
+            len(betas) == 2 and all(0 <= b < 1 for b in betas),
+            "two numbers in [0, 1)",
+        )
+        _check("eps", eps, eps >= 0, "eps >= 0")
+        _check("weight_decay", weight_decay, weight_decay >= 0, "weight_decay >= 0")
+        defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay}
+        super().__init__(params, defaults, fused)
+
+    def _group_step(self, group: dict[str, Any], params: Tensors, grads: Tensors) -> None:
+        beta1, beta2 = group["betas"]
+        moments = [self._state(p, "exp_avg", "exp_avg_sq") for p in params]
+        for p in params:
+            self.state[p]["step"] += 1
+        t = self.state[params[0]]["step"]
+        self._run(
+            params, grads, [mv[0] for mv in moments], [mv[1] for mv in moments],
+            _scalar(group["lr"] / (1 - beta1**t), params[0]), _scalar((1 - beta2**t) ** 0.5, params[0]),
+            beta1, beta2, group["eps"], group["weight_decay"],
+        )  # fmt: skip
+
+
+class Lion(_Base):
+    """Lion: the sign of an interpolated momentum, with decoupled weight decay."""
+
+    update = staticmethod(lion_update_)
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-4,
+        betas: tuple[float, float] = (0.9, 0.99),
+        weight_decay: float = 0.0,
+        fused: bool = False,
+    ) -> None:
+        _check("lr", lr, lr > 0, "lr > 0")
+        _check(
+            "betas",
+            betas,
+            len(betas) == 2 and all(0 <= b < 1 for b in betas),
+            "two numbers in [0, 1)",
+        )
+        _check("weight_decay", weight_decay, weight_decay >= 0, "weight_decay >= 0")
+        super().__init__(
+            params, {"lr": lr, "betas": tuple(betas), "weight_decay": weight_decay}, fused
+        )
+
+    def _group_step(self, group: dict[str, Any], params: Tensors, grads: Tensors) -> None:
+        beta1, beta2 = group["betas"]
+        m = [self._state(p, "exp_avg")[0] for p in params]
+        for p in params:
+            self.state[p]["step"] += 1
+        self._run(
+            params, grads, m, _scalar(group["lr"], params[0]), beta1, beta2, group["weight_decay"]
+        )
+
+
+def _check(name: str, value: Any, ok: bool, allowed: str) -> None:
+    if not ok:
+        raise ValueError(f"bad value {name}={value!r}; allowed: {allowed}")
+
+
+def make_optimizer(
+    name: str,
+    params: Iterable,
+    lr: float,
+    betas: tuple[float, float] | None = None,
+    eps: float = 1e-8,
+    momentum: float = 0.9,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+    fused: bool = False,
+) -> Optimizer:
+    """An rlkit optimizer by name: ``sgd``, ``momentum``, ``adam`` or ``lion``.
+
+    ``betas`` defaults to (0.9, 0.999) for Adam and (0.9, 0.99) for Lion.
+    """
+    if name == "sgd":
+        return SGD(params, lr=lr, weight_decay=weight_decay, fused=fused)
+    if name == "momentum":
+        return SGD(
+            params,
+            lr=lr,
+            momentum=momentum,
+            nesterov=nesterov,
+            weight_decay=weight_decay,
+            fused=fused,
+        )
+    if name == "adam":
+        return Adam(
+            params,
+            lr=lr,
+            betas=betas or (0.9, 0.999),
+            eps=eps,
+            weight_decay=weight_decay,
+            fused=fused,
+        )
+    if name == "lion":
+        return Lion(
+            params, lr=lr, betas=betas or (0.9, 0.99), weight_decay=weight_decay, fused=fused
+        )
+    raise unknown("optimizer", name, OPTIMIZERS, show_all=True)
+
+
+def optimizer_from_config(config: Any, params: Iterable, lr: float | None = None) -> Optimizer:
+    """The optimizer an agent config asks for (``rlkit.config.OptimizerFields``).
+
+    ``lr`` defaults to ``config.learning_rate``.
+    """
+    return make_optimizer(
+        config.optimizer,
+        params,
+        lr=config.learning_rate if lr is None else lr,
+        betas=tuple(config.optimizer_betas) if config.optimizer_betas is not None else None,
+        eps=config.optimizer_eps,
+        momentum=config.momentum,
+        nesterov=config.nesterov,
+        weight_decay=config.weight_decay,
+        fused=config.optimizer_fused,
+    )

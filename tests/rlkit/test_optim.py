@@ -1,0 +1,201 @@
+"""Our optimizers against torch.optim step by step, and Lion against its published update."""
+
+import pytest
+import torch
+from torch import nn
+
+from rlkit.errors import BadInput
+from rlkit.optim import SGD, Adam, Lion, make_optimizer
+
+
+def paired_models(seed: int = 0):
+    torch.manual_seed(seed)
+    a = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 3))
+    b = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 3))
+    b.load_state_dict(a.state_dict())
+    return a, b
+
+
+def max_difference_over(ours_fn, torch_fn, steps: int = 100, fused: bool = False) -> float:
+    a, b = paired_models()
+    ours, ref = ours_fn(a.parameters()), torch_fn(b.parameters())
+    gen = torch.Generator().manual_seed(1)
+    worst = 0.0
+    for _ in range(steps):
+        x = torch.randn(32, 6, generator=gen)
+        y = torch.randn(32, 3, generator=gen)
+        for model, opt in ((a, ours), (b, ref)):
+            opt.zero_grad()
+            (model(x) - y).square().mean().backward()
+            opt.step()
+        worst = max(
+            worst,
+            max(
+                float((p - q).detach().abs().max())
+                for p, q in zip(a.parameters(), b.parameters(), strict=True)
+            ),
+        )
+    return worst
+
+
+CASES = {
+    "sgd": (lambda p: SGD(p, lr=0.05), lambda p: torch.optim.SGD(p, lr=0.05)),
+    "sgd_wd": (
+        lambda p: SGD(p, lr=0.05, weight_decay=0.01),
+        lambda p: torch.optim.SGD(p, lr=0.05, weight_decay=0.01),
+    ),
+    "momentum": (
+        lambda p: SGD(p, lr=0.02, momentum=0.9),
+        lambda p: torch.optim.SGD(p, lr=0.02, momentum=0.9),
+    ),
+    "nesterov": (
+        lambda p: SGD(p, lr=0.02, momentum=0.9, nesterov=True),
+        lambda p: torch.optim.SGD(p, lr=0.02, momentum=0.9, nesterov=True),
+    ),
+    "adam": (lambda p: Adam(p, lr=1e-2), lambda p: torch.optim.Adam(p, lr=1e-2)),
+    "adam_wd_betas": (
+        lambda p: Adam(p, lr=3e-3, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05),
+        lambda p: torch.optim.Adam(p, lr=3e-3, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_matches_torch_optim_for_100_steps(name):
+    assert max_difference_over(*CASES[name]) <= 1e-6
+
+
+def lion_reference(params, grads_per_step, lr, beta1, beta2, wd):
+    """The published Lion update (Chen et al. 2023, Algorithm 2), written out."""
+    params = [p.clone() for p in params]
+    m = [torch.zeros_like(p) for p in params]
+    for grads in grads_per_step:
+        for i, g in enumerate(grads):
+            c = beta1 * m[i] + (1 - beta1) * g
+            params[i] = params[i] - lr * (torch.sign(c) + wd * params[i])
+            m[i] = beta2 * m[i] + (1 - beta2) * g
+    return params
+
+
+@pytest.mark.parametrize("wd", [0.0, 0.1])
+def test_lion_matches_its_published_update(wd):
+    gen = torch.Generator().manual_seed(0)
+    start = [torch.randn(4, 3, generator=gen), torch.randn(3, generator=gen)]
+    grads_per_step = [[torch.randn_like(p) for p in start] for _ in range(100)]
+    params = [nn.Parameter(p.clone()) for p in start]
+    opt = Lion(params, lr=1e-3, betas=(0.9, 0.99), weight_decay=wd)
+    for grads in grads_per_step:
+        for p, g in zip(params, grads, strict=True):
+            p.grad = g.clone()
+        opt.step()
+    expected = lion_reference(start, grads_per_step, 1e-3, 0.9, 0.99, wd)
+    for p, e in zip(params, expected, strict=True):
+        assert torch.allclose(p.detach(), e, atol=1e-6)
+
+
+def test_lion_moves_every_coordinate_by_lr():
+    p = nn.Parameter(torch.zeros(5))
+    p.grad = torch.tensor([3.0, -0.001, 1e-8, -50.0, 2.0])
+    Lion([p], lr=0.1).step()
+    assert p.detach().tolist() == pytest.approx([-0.1, 0.1, -0.1, 0.1, -0.1])
+
+
+def test_parameters_without_gradients_are_left_alone():
+    a = nn.Parameter(torch.ones(2))
+    b = nn.Parameter(torch.ones(2))
+    a.grad = torch.ones(2)
+    opt = Adam([a, b], lr=0.1)
+    opt.step()
+    assert b.detach().tolist() == [1.0, 1.0] and a.detach().tolist() != [1.0, 1.0]
+
+
+def test_closure_and_state_dict_round_trip():
+    a, b = paired_models()
+    opt = Adam(a.parameters(), lr=1e-2)
+    x = torch.randn(8, 6)
+
+    def closure():
+        opt.zero_grad()
+        loss = a(x).square().mean()
+        loss.backward()
+        return loss
+
+    assert float(opt.step(closure)) > 0
+    again = Adam(b.parameters(), lr=1e-2)
+    again.load_state_dict(opt.state_dict())
+    assert again.state_dict()["state"][0]["step"] == 1
+
+
+def test_make_optimizer_by_name():
+    params = [nn.Parameter(torch.zeros(1))]
+    assert isinstance(make_optimizer("sgd", params, 0.1), SGD)
+    momentum = make_optimizer("momentum", params, 0.1, momentum=0.8, nesterov=True)
+    assert momentum.defaults["momentum"] == 0.8 and momentum.defaults["nesterov"]
+    assert make_optimizer("adam", params, 0.1).defaults["betas"] == (0.9, 0.999)
+    assert make_optimizer("lion", params, 0.1).defaults["betas"] == (0.9, 0.99)
+    with pytest.raises(BadInput, match="did you mean 'lion'"):
+        make_optimizer("lino", params, 0.1)
+    with pytest.raises(ValueError, match="lr"):
+        Adam(params, lr=-1.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["adam", "momentum"])
+def test_fused_matches_torch_too(name):
+    ours, ref = CASES[name]
+
+    made = []
+
+    def fused(params):
+        opt = ours(params)
+        opt.fused = True
+        made.append(opt)
+        return opt
+
+    assert max_difference_over(fused, ref) <= 1e-6
+    assert made[0].fused  # compiled, not fallen back to eager
+
+
+@pytest.mark.slow
+def test_fused_lion_matches_eager_lion():
+    a, b = paired_models()
+    assert (
+        max_difference_over(lambda p: Lion(p, lr=1e-3, fused=True), lambda p: Lion(p, lr=1e-3))
+        <= 1e-6
+    )
+
+
+def test_optimizer_from_config_fields():
+    import dataclasses
+
+    from rlkit.config import OptimizerFields, load_config
+    from rlkit.optim import optimizer_from_config
+
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class AgentConfig(OptimizerFields):
+        """An agent config with the optimizer fields."""
+
+        learning_rate: float = 1e-3
+        """Step size."""
+
+    params = [nn.Parameter(torch.zeros(2))]
+    config, _ = load_config(
+        AgentConfig, None, ["optimizer=lion", "optimizer_betas=[0.95, 0.98]", "weight_decay=0.1"]
+    )
+    opt = optimizer_from_config(config, params)
+    assert isinstance(opt, Lion)
+    assert opt.defaults == {"lr": 1e-3, "betas": (0.95, 0.98), "weight_decay": 0.1}
+    config, _ = load_config(
+        AgentConfig, None, ["optimizer=momentum", "momentum=0.5", "nesterov=true"]
+    )
+    opt = optimizer_from_config(config, params, lr=0.2)
+    assert isinstance(opt, SGD) and opt.defaults["momentum"] == 0.5 and opt.defaults["lr"] == 0.2
+    for bad, message in (
+        ("optimizer=rmsprop", "allowed: sgd, momentum, adam, lion"),
+        ("optimizer_betas=[0.9, 1.5]", "optimizer_betas"),
+        ("momentum=1.0", "momentum=1.0"),
+    ):
+        with pytest.raises(BadInput, match=message):
+            load_config(AgentConfig, None, [bad])
+    with pytest.raises(BadInput, match="nesterov=true needs optimizer=momentum"):
+        load_config(AgentConfig, None, ["nesterov=true"])

@@ -1,0 +1,86 @@
+"""Every lecture-notes example, run and checked against what it claims."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from examples import (
+    digits_cnn,
+    lstm_memory,
+    perceptron_logic,
+    sin_mlp,
+    vanishing_gradients,
+    xor_mlp,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_perceptron_learns_and_or_but_never_xor():
+    results = perceptron_logic.main(epochs=1000)
+    assert results["AND"]["converged"] and results["AND"]["final_accuracy"] == 1.0
+    assert results["OR"]["converged"] and results["OR"]["final_accuracy"] == 1.0
+    assert not results["XOR"]["converged"]
+    assert results["XOR"]["best_accuracy"] <= 0.75  # in 1,000 epochs never 100%
+    # and no line can do it: every perceptron on a grid of weights misclassifies XOR
+    grid = torch.linspace(-3, 3, 25)
+    for w1 in grid:
+        for w2 in grid:
+            for b in grid:
+                out = ((perceptron_logic.INPUTS @ torch.stack([w1, w2]) + b) > 0).float()
+                assert not torch.equal(out, perceptron_logic.GATES["XOR"])
+
+
+def test_mlp_learns_xor_and_zero_init_cannot():
+    model, acc, loss = xor_mlp.train_xor("xavier_uniform", seed=3)
+    assert acc == 1.0 and loss < 0.05
+    results = xor_mlp.main(seeds=10)
+    assert sum(a == 1.0 for a in results["xavier_uniform"]) >= 5
+    assert all(a < 1.0 for a in results["zeros"])
+    # symmetry: with zero init the two hidden units stay identical
+    model, acc, _ = xor_mlp.train_xor("zeros", seed=0)
+    hidden = model.linears[0]
+    assert torch.equal(hidden.weight[0], hidden.weight[1]) and torch.equal(
+        hidden.bias[0], hidden.bias[1]
+    )
+
+
+def test_mlp_approximates_sin():
+    _, test_mse, _ = sin_mlp.train_sin()
+    assert test_mse < 1e-3
+
+
+def test_vanishing_gradients_visible_and_plotted(tmp_path):
+    out = tmp_path / "grads.png"
+    norms = vanishing_gradients.main(str(out))
+    sigmoid, relu = norms["sigmoid + Xavier"], norms["ReLU + He"]
+    assert len(sigmoid) == len(relu) == 20
+    assert sigmoid[0] / sigmoid[-1] < 1e-6  # vanished
+    assert 0.01 < relu[0] / relu[-1] < 100  # kept its scale
+    assert out.stat().st_size > 10_000 and out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cnn_on_digits_reaches_97_percent():
+    _, test_accuracy, _ = digits_cnn.train_digits()
+    assert test_accuracy >= 0.97
+
+
+def test_lstm_remembers_and_mlp_is_at_chance():
+    results = lstm_memory.main(steps=1500)
+    assert results["lstm"] >= 0.99
+    assert 0.45 <= results["mlp"] <= 0.55
+
+
+@pytest.mark.parametrize("script", ["perceptron_logic.py"])
+def test_examples_run_as_scripts(script):
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "XOR: did not converge" in done.stdout
