@@ -44,22 +44,36 @@ def make_env(
     seed: int | None = None,
     render_mode: str | None = None,
     max_episode_steps: int | None = None,
+    train: bool = False,
+    frame_stack: int = 4,
     **kwargs: Any,
 ) -> gym.Env:
     """Make ``env_id`` with gymnasium, seeding its spaces with ``seed``.
 
-    ``max_episode_steps`` overrides the registered time limit. The caller passes
-    ``seed`` to the first ``reset`` as usual; here it seeds the action and observation
-    spaces so that ``action_space.sample()`` is reproducible too.
+    Atari ids get the Nature preprocessing (``envs.atari``): with ``train=True`` a lost
+    life ends the episode and rewards are clipped; with ``train=False`` (evaluation)
+    an episode is a whole game with the real score. ``frame_stack`` applies to Atari
+    only. ``max_episode_steps`` overrides the registered time limit. ``kwargs`` go to
+    ``gymnasium.make``. The caller passes ``seed`` to the first ``reset`` as usual;
+    here it seeds the action and observation spaces so that ``action_space.sample()``
+    is reproducible too.
     """
+    from envs.atari import is_atari, make_atari
+
     check_env_id(env_id)
-    make_kwargs: dict[str, Any] = dict(kwargs)
-    if render_mode is not None:
-        make_kwargs["render_mode"] = render_mode
-    if max_episode_steps is not None:
-        make_kwargs["max_episode_steps"] = max_episode_steps
     try:
-        env = gym.make(env_id, **make_kwargs)
+        if is_atari(env_id):
+            env = make_atari(
+                env_id, train=train, frame_stack=frame_stack, render_mode=render_mode,
+                max_episode_steps=max_episode_steps, **kwargs,
+            )  # fmt: skip
+        else:
+            make_kwargs: dict[str, Any] = dict(kwargs)
+            if render_mode is not None:
+                make_kwargs["render_mode"] = render_mode
+            if max_episode_steps is not None:
+                make_kwargs["max_episode_steps"] = max_episode_steps
+            env = gym.make(env_id, **make_kwargs)
     except TypeError as e:
         raise BadInput(f"bad env_kwargs for {env_id}: {e}") from None
     if seed is not None:

@@ -1,0 +1,6 @@
+"""Experience storage: the replay buffer (DQN) and, later, rollout buffers (policy gradient)."""
+
+from rlkit.data.replay import Batch, ReplayBuffer
+from rlkit.data.sumtree import SumTree
+
+__all__ = ["Batch", "ReplayBuffer", "SumTree"]
