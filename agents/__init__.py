@@ -10,4 +10,5 @@ ALGORITHMS: dict[str, str] = {
     "value-iteration": "agents.value_iteration",
     "policy-iteration": "agents.policy_iteration",
     "q-learning": "agents.q_learning",
+    "dqn": "agents.dqn",
 }

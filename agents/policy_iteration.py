@@ -65,6 +65,8 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     )
 
 
-def load_policy(checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu"):
+def load_policy(
+    checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", seed: int | None = None
+):
     """The optimal policy stored in a checkpoint, as ``obs -> action``."""
     return table_policy(checkpoint["policy"])

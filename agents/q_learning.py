@@ -167,7 +167,9 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     return {"total_steps": config.total_steps, **final}
 
 
-def load_policy(checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu"):
+def load_policy(
+    checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", seed: int | None = None
+):
     """The greedy policy of the learned Q table, as ``obs -> action``."""
     table = checkpoint["q"].numpy()
     return lambda obs: int(table[int(obs)].argmax())

@@ -78,6 +78,8 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     )
 
 
-def load_policy(checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu"):
+def load_policy(
+    checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", seed: int | None = None
+):
     """The greedy policy stored in a checkpoint, as ``obs -> action``."""
     return table_policy(checkpoint["policy"])

@@ -8,7 +8,8 @@ For training (``train=True``) an Atari id becomes::
           EpisodicLifeEnv             a lost life ends the episode, the game goes on (SB3)
             AtariPreprocessing        up to 30 no-ops on reset, frame skip 4 with a max over
                                       the last two frames, 84x84 grayscale (gymnasium)
-              the ALE env             frameskip 1 at the ALE level
+              RecordEpisodeStatistics whole-game score and length in info["episode"]
+                the ALE env           frameskip 1 at the ALE level
 
 For evaluation (``train=False``) the episodic-life and reward-clipping wrappers are left
 out: an episode is a whole game, all lives, with the game's own score.
@@ -30,7 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
-from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
+from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation, RecordEpisodeStatistics
 
 STACK, FRAME_SKIP, NOOP_MAX, SCREEN = 4, 4, 30, 84
 
@@ -64,6 +65,7 @@ def make_atari(
     if max_episode_steps is not None:
         kwargs["max_episode_steps"] = max_episode_steps
     env = gym.make(env_id, **kwargs)
+    env = RecordEpisodeStatistics(env)  # whole games, real score: info["episode"]
     env = AtariPreprocessing(env, noop_max=noop_max, frame_skip=frame_skip, screen_size=screen_size)
     if train:
         env = EpisodicLifeEnv(env)

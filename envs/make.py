@@ -20,7 +20,7 @@ def _register_atari() -> None:
 
 def env_ids(include_atari: bool = False) -> list[str]:
     """Every registered Gymnasium id (Atari ids only when asked, they are many)."""
-    import envs.gridworld  # noqa: F401  (registers rlkit ids)
+    import envs  # noqa: F401  (registers rlkit ids)
 
     if include_atari:
         _register_atari()
@@ -29,7 +29,7 @@ def env_ids(include_atari: bool = False) -> list[str]:
 
 def check_env_id(env_id: str) -> str:
     """Return ``env_id`` if registered, else raise ``BadInput`` naming close matches."""
-    import envs.gridworld  # noqa: F401
+    import envs  # noqa: F401  (registers rlkit ids)
 
     if env_id in gym.registry:
         return env_id
@@ -53,7 +53,8 @@ def make_env(
     Atari ids get the Nature preprocessing (``envs.atari``): with ``train=True`` a lost
     life ends the episode and rewards are clipped; with ``train=False`` (evaluation)
     an episode is a whole game with the real score. ``frame_stack`` applies to Atari
-    only. ``max_episode_steps`` overrides the registered time limit. ``kwargs`` go to
+    only. Every env reports finished episodes in ``info["episode"]`` (for Atari: whole
+    games with the real score). ``max_episode_steps`` overrides the registered time limit. ``kwargs`` go to
     ``gymnasium.make``. The caller passes ``seed`` to the first ``reset`` as usual;
     here it seeds the action and observation spaces so that ``action_space.sample()``
     is reproducible too.
@@ -73,7 +74,7 @@ def make_env(
                 make_kwargs["render_mode"] = render_mode
             if max_episode_steps is not None:
                 make_kwargs["max_episode_steps"] = max_episode_steps
-            env = gym.make(env_id, **make_kwargs)
+            env = gym.wrappers.RecordEpisodeStatistics(gym.make(env_id, **make_kwargs))
     except TypeError as e:
         raise BadInput(f"bad env_kwargs for {env_id}: {e}") from None
     if seed is not None:

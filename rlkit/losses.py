@@ -63,4 +63,11 @@ def huber(
     return _reduce(0.5 * quadratic.square() + delta * (error - quadratic), reduction)
 
 
+def huber_gradient(
+    prediction: torch.Tensor, target: torch.Tensor, delta: float = 1.0
+) -> torch.Tensor:
+    """d huber / d prediction, elementwise (unreduced): ``clamp(prediction - target, -delta, delta)``."""
+    return (prediction - target).clamp(-delta, delta)
+
+
 LOSSES = {"cross_entropy": cross_entropy, "mse": mse, "mae": mae, "huber": huber}

@@ -16,7 +16,8 @@ Notation: parameters ``theta``, gradient ``g``, learning rate ``lr``, step ``t``
 ``weight_decay`` is L2 (added to the gradient) for SGD and Adam, as in ``torch.optim``,
 and decoupled for Lion, as in the paper.
 
-Each update is one plain function over the lists of tensors of a parameter group. With
+Each update is one plain function over the lists of tensors of a parameter group, in
+``torch._foreach_*`` operations (one call per operation for all tensors). With
 ``fused=True`` that function goes through ``torch.compile`` once, which fuses all of
 its elementwise operations into a single pass over memory (on the CPU this beats even
 ``torch.optim.Adam(fused=True)``; see ``benchmarks/optimizers.py``). Compilation needs a
@@ -52,14 +53,13 @@ def sgd_update_(
     weight_decay: float,
 ) -> None:
     """SGD / momentum / Nesterov step, in place (``bufs`` empty without momentum)."""
-    for i, (p, g) in enumerate(zip(params, grads, strict=True)):
-        if weight_decay != 0.0:
-            g = g.add(p, alpha=weight_decay)
-        if momentum != 0.0:
-            b = bufs[i]
-            b.mul_(momentum).add_(g)
-            g = g.add(b, alpha=momentum) if nesterov else b
-        p.sub_(lr * g)
+    if weight_decay != 0.0:
+        grads = torch._foreach_add(grads, params, alpha=weight_decay)
+    if momentum != 0.0:
+        torch._foreach_mul_(bufs, momentum)
+        torch._foreach_add_(bufs, grads)  # b <- mu b + g
+        grads = torch._foreach_add(grads, bufs, alpha=momentum) if nesterov else bufs
+    torch._foreach_sub_(params, torch._foreach_mul(grads, lr))
 
 
 def adam_update_(
@@ -75,14 +75,17 @@ def adam_update_(
     weight_decay: float,
 ) -> None:
     """Adam step, in place; ``step_size = lr / (1 - beta1^t)``, ``bias2_sqrt = sqrt(1 - beta2^t)``."""
-    for p, g, mi, vi in zip(params, grads, m, v, strict=True):
-        if weight_decay != 0.0:
-            g = g.add(p, alpha=weight_decay)
-        mi.lerp_(g, 1.0 - beta1)
-        vi.mul_(beta2).addcmul_(g, g, value=1.0 - beta2)
-        # theta -= step_size * m / (sqrt(v) / bias2_sqrt + eps), with one temporary
-        denom = vi.sqrt().div_(bias2_sqrt).add_(eps).div_(step_size)
-        p.addcdiv_(mi, denom, value=-1.0)
+    if weight_decay != 0.0:
+        grads = torch._foreach_add(grads, params, alpha=weight_decay)
+    torch._foreach_lerp_(m, grads, 1.0 - beta1)  # m <- beta1 m + (1 - beta1) g
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, grads, grads, value=1.0 - beta2)  # v <- beta2 v + (1 - beta2) g^2
+    # theta -= step_size * m / (sqrt(v) / bias2_sqrt + eps), with one temporary per tensor
+    denom = torch._foreach_sqrt(v)
+    torch._foreach_div_(denom, bias2_sqrt)
+    torch._foreach_add_(denom, eps)
+    torch._foreach_div_(denom, step_size)
+    torch._foreach_addcdiv_(params, m, denom, value=-1.0)
 
 
 def lion_update_(
@@ -95,12 +98,13 @@ def lion_update_(
     weight_decay: float,
 ) -> None:
     """Lion step, in place."""
-    for p, g, mi in zip(params, grads, m, strict=True):
-        update = mi.lerp(g, 1.0 - beta1).sign_().mul_(lr)
-        if weight_decay != 0.0:
-            p.mul_(1.0 - lr * weight_decay)
-        p.sub_(update)
-        mi.lerp_(g, 1.0 - beta2)
+    update = torch._foreach_lerp(m, grads, 1.0 - beta1)  # beta1 m + (1 - beta1) g
+    torch._foreach_sign_(update)
+    torch._foreach_mul_(update, lr)
+    if weight_decay != 0.0:
+        torch._foreach_mul_(params, 1.0 - lr * weight_decay)
+    torch._foreach_sub_(params, update)
+    torch._foreach_lerp_(m, grads, 1.0 - beta2)  # m <- beta2 m + (1 - beta2) g
 
 
 _COMPILED: dict[Callable, Callable] = {}
@@ -162,9 +166,10 @@ class _Base(Optimizer):
         raise NotImplementedError
 
 
-def _scalar(value: float, like: torch.Tensor) -> torch.Tensor:
-    # a 0-d tensor, so a compiled update is not recompiled when the value changes
-    return torch.tensor(value, dtype=like.dtype, device=like.device)
+def _scalar(value: float, like: torch.Tensor, fused: bool) -> float | torch.Tensor:
+    # compiled updates take a 0-d tensor, so they are not recompiled when the value
+    # changes; eager updates are faster with a plain float
+    return torch.tensor(value, dtype=like.dtype, device=like.device) if fused else value
 
 
 class SGD(_Base):
@@ -197,7 +202,7 @@ class SGD(_Base):
     def _group_step(self, group: dict[str, Any], params: Tensors, grads: Tensors) -> None:
         bufs = [self._state(p, "momentum_buffer")[0] for p in params] if group["momentum"] else []
         self._run(
-            params, grads, bufs, _scalar(group["lr"], params[0]),
+            params, grads, bufs, _scalar(group["lr"], params[0], self.fused),
             group["momentum"], group["nesterov"], group["weight_decay"],
         )  # fmt: skip
 
@@ -236,7 +241,8 @@ class Adam(_Base):
         t = self.state[params[0]]["step"]
         self._run(
             params, grads, [mv[0] for mv in moments], [mv[1] for mv in moments],
-            _scalar(group["lr"] / (1 - beta1**t), params[0]), _scalar((1 - beta2**t) ** 0.5, params[0]),
+            _scalar(group["lr"] / (1 - beta1**t), params[0], self.fused),
+            _scalar((1 - beta2**t) ** 0.5, params[0], self.fused),
             beta1, beta2, group["eps"], group["weight_decay"],
         )  # fmt: skip
 
@@ -272,7 +278,13 @@ class Lion(_Base):
         for p in params:
             self.state[p]["step"] += 1
         self._run(
-            params, grads, m, _scalar(group["lr"], params[0]), beta1, beta2, group["weight_decay"]
+            params,
+            grads,
+            m,
+            _scalar(group["lr"], params[0], self.fused),
+            beta1,
+            beta2,
+            group["weight_decay"],
         )
 
 
@@ -321,6 +333,22 @@ def make_optimizer(
             params, lr=lr, betas=betas or (0.9, 0.99), weight_decay=weight_decay, fused=fused
         )
     raise unknown("optimizer", name, OPTIMIZERS, show_all=True)
+
+
+@torch.no_grad()
+def clip_grad_norm_(params: Iterable[torch.Tensor], max_norm: float) -> torch.Tensor:
+    """Scale gradients so their global L2 norm is at most ``max_norm``; return the norm before.
+
+    Same result as ``torch.nn.utils.clip_grad_norm_`` (scale ``max_norm / (norm + 1e-6)``
+    when above), with fewer operations for a single (flat) gradient tensor.
+    """
+    with_grads = [p for p in params if p.grad is not None]
+    if len(with_grads) == 1:
+        grad = with_grads[0].grad
+        total = torch.linalg.vector_norm(grad)
+        grad.mul_(torch.clamp(max_norm / (total + 1e-6), max=1.0))
+        return total
+    return torch.nn.utils.clip_grad_norm_(with_grads, max_norm)
 
 
 def optimizer_from_config(config: Any, params: Iterable, lr: float | None = None) -> Optimizer:

@@ -67,11 +67,11 @@ def fail(message: str, code: int) -> int:
     return code
 
 
-def env_factory(env_id: str, env_kwargs: dict[str, Any]):
-    """``make_env(seed=None, **kwargs)`` for one env id and its configured kwargs."""
+def env_factory(env_id: str, env_kwargs: dict[str, Any], **defaults: Any):
+    """``make_env(seed=None, **kwargs)`` for one env id, its configured kwargs and defaults."""
     from envs import make_env
 
     def make(seed: int | None = None, **kwargs: Any):
-        return make_env(env_id, seed=seed, **{**env_kwargs, **kwargs})
+        return make_env(env_id, seed=seed, **{**defaults, **env_kwargs, **kwargs})
 
     return make

@@ -59,9 +59,13 @@ def main(args: argparse.Namespace) -> int:
             raise BadInput(f"bad value --episodes {episodes}; allowed: an integer >= 1")
         seed = args.seed if args.seed is not None else int(checkpoint.get("seed", 0))
         device = resolve_device(args.device)
-        make = env_factory(env_id, config.get("env_kwargs", {}) or {})
+        make = env_factory(
+            env_id,
+            config.get("env_kwargs", {}) or {},
+            frame_stack=int(config.get("frame_stack", 4)),
+        )
         env = make()
-        policy = agent.load_policy(checkpoint, env, device=str(device))
+        policy = agent.load_policy(checkpoint, env, device=str(device), seed=seed)
         env.close()
     except BadInput as e:
         return fail(str(e), 2)

@@ -113,7 +113,9 @@ def prepare(args: argparse.Namespace):
     if seed < 0:
         raise BadInput(f"bad value --seed {seed}; allowed: an integer >= 0")
     device = resolve_device(args.device)
-    make = env_factory(env_id, getattr(config, "env_kwargs", {}))
+    make = env_factory(
+        env_id, getattr(config, "env_kwargs", {}), frame_stack=getattr(config, "frame_stack", 4)
+    )
     env = make()
     try:
         agent.check_env(env, config)

@@ -30,7 +30,7 @@ For vector observations (``stack=1``) a "frame" is the whole observation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -59,6 +59,10 @@ class Batch:
     """(B,) float32: importance-sampling weights (all 1 when sampling uniformly)."""
     indices: np.ndarray
     """(B,) int64: slots sampled, for ``update_priorities``."""
+
+    def __getitem__(self, index: slice) -> Batch:
+        """The rows ``index`` of every field, as a smaller batch."""
+        return Batch(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
 
 def frame_ring_size(capacity: int, frame_bytes: int) -> int:

@@ -8,10 +8,12 @@ For a weight of shape ``(fan_out, fan_in, *kernel)``, with ``receptive = prod(ke
 * ``he_normal`` / ``he_uniform`` (He et al. 2015, for ReLU): ``std = gain * sqrt(2 / fan_in)``;
 * ``orthogonal`` (Saxe et al. 2014): the Q of a QR decomposition of a Gaussian
   matrix, sign-corrected so it is uniform over orthogonal matrices, times ``gain``;
+* ``torch``: PyTorch's default for Linear and Conv layers, ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``
+  for weights and biases alike, but drawn from the given generator;
 * ``zeros``: every weight 0. All units of a layer then compute the same function and
   receive the same gradient, so they stay equal: the symmetry is never broken.
 
-Biases are set to ``bias`` (0 by default).
+Biases are set to ``bias`` (0 by default), except with ``torch``.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ def init_tensor_(
     if scheme == "zeros":
         return weight.zero_()
     fan_in, fan_out = fans(weight)
+    if scheme == "torch":
+        bound = 1.0 / math.sqrt(fan_in)
+        return weight.uniform_(-bound, bound, generator=generator)
     if scheme == "xavier_uniform":
         bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
         return weight.uniform_(-bound, bound, generator=generator)
@@ -73,7 +78,7 @@ def init_tensor_(
             q = q.T
         weight.copy_((gain * q).reshape(weight.shape).to(weight.dtype))
         return weight
-    raise AssertionError(scheme)  # "torch" is handled by the caller
+    raise AssertionError(scheme)
 
 
 @torch.no_grad()
@@ -86,15 +91,18 @@ def init_weights(
 ) -> nn.Module:
     """Initialise every Linear / Conv weight of ``module`` with ``scheme`` and set biases.
 
-    ``scheme="torch"`` keeps PyTorch's defaults. Returns ``module``.
+    Returns ``module``.
     """
     if scheme not in INITS:
         raise unknown("init scheme", scheme, INITS, show_all=True)
-    if scheme == "torch":
-        return module
     for layer in module.modules():
         if isinstance(layer, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
             init_tensor_(layer.weight, scheme, gain, generator)
-            if layer.bias is not None:
+            if layer.bias is None:
+                continue
+            if scheme == "torch":
+                bound = 1.0 / math.sqrt(fans(layer.weight)[0])
+                layer.bias.uniform_(-bound, bound, generator=generator)
+            else:
                 layer.bias.fill_(bias)
     return module

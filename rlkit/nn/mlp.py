@@ -20,7 +20,7 @@ class MLP(nn.Sequential):
         out_features: output size.
         activation: name of the hidden activation (``tanh``, ``relu``, ``sigmoid``, ``step``, ...).
         output_activation: name of an activation after the last layer (default none).
-        init: weight initialisation scheme (see ``rlkit.nn.init``), ``torch`` for PyTorch's.
+        init: weight initialisation scheme (see ``rlkit.nn.init``; ``torch`` is PyTorch's default).
         gain: gain of the scheme for hidden layers.
         output_gain: gain for the last layer (default: ``gain``), e.g. 0.01 for a policy head.
         generator: where the initial weights are drawn from.
@@ -48,7 +48,7 @@ class MLP(nn.Sequential):
         super().__init__(*layers)
         self.in_features, self.out_features = in_features, out_features
         init_weights(self, init, gain=gain, generator=generator)
-        if output_gain is not None and init != "torch":
+        if output_gain is not None:
             init_weights(self.linears[-1], init, gain=output_gain, generator=generator)
 
     @property

@@ -174,3 +174,14 @@ def test_lstm_step_by_step_equals_whole_sequence():
         steps.append(out)
     assert torch.allclose(torch.cat(steps), whole, atol=1e-6)
     assert torch.allclose(state[0], final[0], atol=1e-6)
+
+
+def test_torch_default_init_from_a_generator():
+    a = MLP(10, [20], 3, init="torch", generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(123)  # the global generator must not matter
+    b = MLP(10, [20], 3, init="torch", generator=torch.Generator().manual_seed(0))
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    first = a.linears[0]
+    bound = 1 / math.sqrt(10)
+    assert float(first.weight.abs().max()) <= bound and float(first.bias.abs().max()) <= bound
+    assert float(first.bias.detach().abs().max()) > 0  # biases drawn too, as in PyTorch

@@ -199,3 +199,20 @@ def test_optimizer_from_config_fields():
             load_config(AgentConfig, None, [bad])
     with pytest.raises(BadInput, match="nesterov=true needs optimizer=momentum"):
         load_config(AgentConfig, None, ["nesterov=true"])
+
+
+@pytest.mark.parametrize("n_tensors", [1, 3])
+def test_clip_grad_norm_matches_torch(n_tensors):
+    from rlkit.optim import clip_grad_norm_
+
+    gen = torch.Generator().manual_seed(0)
+    ours = [nn.Parameter(torch.zeros(5)) for _ in range(n_tensors)]
+    ref = [nn.Parameter(torch.zeros(5)) for _ in range(n_tensors)]
+    for a, b in zip(ours, ref, strict=True):
+        a.grad = torch.randn(5, generator=gen) * 10
+        b.grad = a.grad.clone()
+    total = clip_grad_norm_(ours, 1.0)
+    expected = nn.utils.clip_grad_norm_(ref, 1.0)
+    assert torch.allclose(total, expected)
+    for a, b in zip(ours, ref, strict=True):
+        assert torch.allclose(a.grad, b.grad, atol=1e-6)

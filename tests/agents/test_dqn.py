@@ -1,0 +1,190 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from agents.dqn import (
+    Config,
+    QNetwork,
+    double_q_target,
+    dqn_loss,
+    dueling_q,
+    epsilon_at,
+    td_target,
+    update_target,
+)
+from envs import TabularMDP, make_env
+from rlkit.bellman import q_values, value_iteration
+from rlkit.checkpoint import load_checkpoint
+from rlkit.data import ReplayBuffer
+
+
+def test_td_target_by_hand():
+    rewards = torch.tensor([1.0, 0.5, 2.0])
+    next_q = torch.tensor([[1.0, 3.0], [2.0, -1.0], [5.0, 4.0]])
+    dones = torch.tensor([0.0, 0.0, 1.0])
+    discounts = torch.tensor([0.9, 0.81, 0.9])
+    assert td_target(rewards, next_q, dones, discounts).tolist() == pytest.approx(
+        [1 + 0.9 * 3, 0.5 + 0.81 * 2, 2.0]
+    )
+
+
+def test_double_q_target_uses_online_argmax_and_target_value():
+    rewards = torch.tensor([0.0, 1.0])
+    online = torch.tensor([[1.0, 2.0], [3.0, 0.0]])  # picks actions 1 and 0
+    target = torch.tensor([[10.0, 20.0], [30.0, 40.0]])
+    out = double_q_target(rewards, online, target, torch.zeros(2), torch.full((2,), 0.5))
+    assert out.tolist() == [0.5 * 20.0, 1.0 + 0.5 * 30.0]  # plain DQN would use 20 and 40
+
+
+def test_dueling_head_by_hand():
+    value = torch.tensor([[1.0], [0.0]])
+    advantage = torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 3.0]])
+    assert dueling_q(value, advantage).tolist() == [[0.0, 1.0, 2.0], [-1.0, -1.0, 2.0]]
+    net = QNetwork((4,), 3, Config(dueling=True), torch.Generator().manual_seed(0))
+    x = torch.randn(5, 4)
+    q = net(x)
+    assert q.shape == (5, 3)
+    # the mean over actions of Q is the value stream
+    assert torch.allclose(q.mean(dim=1), net.value(net.torso(x)).squeeze(1), atol=1e-6)
+
+
+def test_n_step_target_from_hand_written_transitions():
+    buffer = ReplayBuffer(10, (1,), np.float32, n_step=3, gamma=0.5)
+    for t, r in enumerate([1.0, 2.0, 4.0, 8.0]):
+        buffer.add([t], 0, r, False, False, [t + 1])
+    batch = buffer._gather(np.array([0]), np.ones(1, np.float32))
+    next_q = torch.tensor([[10.0, 6.0]])  # Q_target(s_3, .)
+    y = td_target(batch.rewards, next_q, batch.dones, batch.discounts)
+    assert y.item() == pytest.approx(1 + 0.5 * 2 + 0.25 * 4 + 0.125 * 10)
+    assert batch.next_obs.item() == 3.0
+
+
+def test_loss_is_the_huber_of_the_taken_action():
+    net = QNetwork((2,), 2, Config(net_arch=(4,)), torch.Generator().manual_seed(0))
+    obs = torch.randn(3, 2)
+    actions = torch.tensor([0, 1, 1])
+    q = net(obs).detach()
+    targets = q.gather(1, actions[:, None]).squeeze(1) + torch.tensor([0.5, -3.0, 0.0])
+    loss, td, q_taken = dqn_loss(net, obs, actions, targets, None)
+    assert loss.item() == pytest.approx((0.5 * 0.25 + 2.5 + 0.0) / 3, rel=1e-5)
+    assert td.tolist() == pytest.approx([-0.5, 3.0, 0.0], abs=1e-6)
+    weighted, _, _ = dqn_loss(net, obs, actions, targets, torch.tensor([2.0, 0.0, 1.0]))
+    assert weighted.item() == pytest.approx(2 * 0.125 / 3, rel=1e-5)
+
+
+def test_target_update_hard_and_polyak():
+    a = QNetwork((2,), 2, Config(net_arch=(3,)), torch.Generator().manual_seed(0))
+    b = QNetwork((2,), 2, Config(net_arch=(3,)), torch.Generator().manual_seed(1))
+    before = [p.clone() for p in b.parameters()]
+    update_target(a, b, 0.25)
+    for pa, pb, p0 in zip(a.parameters(), b.parameters(), before, strict=True):
+        assert torch.allclose(pb, 0.75 * p0 + 0.25 * pa)
+    update_target(a, b, 1.0)
+    assert all(torch.equal(pa, pb) for pa, pb in zip(a.parameters(), b.parameters(), strict=True))
+
+
+def test_epsilon_schedule_and_nature_cnn_q_network():
+    config = Config(total_steps=1000, exploration_fraction=0.1, exploration_final_eps=0.01)
+    assert epsilon_at(config, 0) == 1.0 and epsilon_at(config, 50) == pytest.approx(0.505)
+    assert epsilon_at(config, 100) == pytest.approx(0.01) and epsilon_at(
+        config, 999
+    ) == pytest.approx(0.01)
+    net = QNetwork((4, 84, 84), 6, Config(), torch.Generator().manual_seed(0))
+    assert net(torch.zeros(2, 4, 84, 84, dtype=torch.uint8)).shape == (2, 6)
+
+
+CHAIN = [
+    "train", "dqn", "rlkit/Chain-v0", "total_steps=15000", "learning_starts=500", "buffer_size=10000",
+    "learning_rate=1e-3", "net_arch=[64, 64]", "gamma=0.9", "target_update_interval=200", "train_freq=1",
+    "batch_size=64", "exploration_fraction=0.3", "exploration_final_eps=0.3", "eval_interval=0",
+    "eval_episodes=5", "--wandb", "disabled", "--run-dir", "chain",
+]  # fmt: skip
+
+
+def test_dqn_learns_the_exact_q_star_of_a_chain(cli, tmp_path):
+    code, _, err = cli(*CHAIN)
+    assert code == 0, err
+    # the exact answer from rlkit's planner on the same MDP
+    model = TabularMDP.from_env(make_env("rlkit/Chain-v0", one_hot=False)).model()
+    q_star = q_values(model, value_iteration(model, 0.9, tol=1e-12).values, 0.9)
+    ckpt = load_checkpoint(tmp_path / "chain" / "checkpoints" / "latest.pt")
+    env = make_env("rlkit/Chain-v0")
+    net = QNetwork(env.observation_space.shape, 2, Config(net_arch=(64, 64)), torch.Generator())
+    net.load_state_dict(ckpt["q_net"])
+    with torch.no_grad():
+        learned = net(torch.eye(6)).double()
+    assert float((learned - q_star).abs().max()) <= 0.02 * float(q_star.abs().max())
+    summary = json.loads((tmp_path / "chain" / "summary.json").read_text())
+    assert summary["eval/mean_return"] == 1.0  # the greedy policy walks right from anywhere
+
+
+def test_eval_reproduces_the_training_evaluation(cli, tmp_path):
+    args = [a for a in CHAIN if not a.startswith("total_steps")] + ["total_steps=2000"]
+    code, _, err = cli(*args)
+    assert code == 0, err
+    summary = json.loads((tmp_path / "chain" / "summary.json").read_text())
+    code, _, err = cli("eval", "chain")
+    assert code == 0, err
+    evaluation = json.loads((tmp_path / "chain" / "eval.json").read_text())
+    assert evaluation["eval/mean_return"] == summary["eval/mean_return"]
+    assert evaluation["eval/episodes"] == 5
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (
+            ["Pendulum-v1"],
+            "dqn needs a Discrete action space, got Box(shape=(1,), float32); try ppo",
+        ),
+        (
+            ["CartPole-v1", "buffer_size=100000000000"],
+            "GB of memory is available; lower buffer_size",
+        ),
+        (
+            ["CartPole-v1", "batch_size=64", "buffer_size=32"],
+            "batch_size=64; allowed: at most buffer_size (32)",
+        ),
+        (["CartPole-v1", "learning_starts=60000", "total_steps=50000"], "learning_starts=60000"),
+        (["CartPole-v1", "frame_stack=0"], "frame_stack=0"),
+        (["CartPole-v1", "tau=0"], "0 < tau <= 1"),
+        (["CartPole-v1", "net_arch=[]"], "net_arch"),
+        (["CartPole-v1", "optimizer=adamw"], "allowed: sgd, momentum, adam, lion"),
+    ],
+)
+def test_bad_input(cli, tmp_path, args, message):
+    code, _, err = cli("train", "dqn", *args, "--wandb", "disabled")
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_cartpole_with_its_config_reaches_475(cli, tmp_path):
+    code, _, err = cli(
+        "train", "dqn", "CartPole-v1", "--seed", "1", "--wandb", "disabled", "--run-dir", "cp"
+    )
+    assert code == 0, err
+    summary = json.loads((tmp_path / "cp" / "summary.json").read_text())
+    assert summary["eval/mean_return"] >= 475
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_written_out_step_gives_autograd_gradients(weighted):
+    from agents.dqn import written_out_step
+
+    config = Config(net_arch=(32, 32))
+    a = QNetwork((4,), 3, config, torch.Generator().manual_seed(0))
+    b = QNetwork((4,), 3, config, torch.Generator().manual_seed(0))
+    obs, actions = torch.randn(16, 4), torch.randint(0, 3, (16,))
+    targets = torch.randn(16) * 3
+    weights = torch.rand(16) if weighted else None
+    loss_a, td_a, _ = dqn_loss(a, obs, actions, targets, weights)
+    loss_a.backward()
+    loss_b, td_b, _ = written_out_step(b.layer_chain(), "relu", obs, actions, targets, weights)
+    assert loss_b.item() == pytest.approx(loss_a.item(), rel=1e-6)
+    assert torch.allclose(td_a, td_b, atol=1e-6)
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.allclose(pa.grad, pb.grad, atol=1e-6)
