@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -36,7 +36,7 @@ from rlkit.losses import huber, huber_gradient
 from rlkit.nn import MLP, NatureCNN, backprop, init_weights
 from rlkit.optim import clip_grad_norm_, optimizer_from_config
 from rlkit.rundir import Run
-from rlkit.schedules import linear_schedule
+from rlkit.schedules import linear_schedule, schedule
 from rlkit.seeding import make_rngs
 
 ALGO = "dqn"
@@ -47,8 +47,8 @@ FITS = "Discrete actions: CartPole-v1, Acrobot-v1, MountainCar-v0, Atari (PongNo
 class Config(RunFields, OptimizerFields):
     """DQN settings (SB3 / rl-zoo names), plus the shared run and optimizer fields."""
 
-    learning_rate: float = 1e-4
-    """Optimizer step size."""
+    learning_rate: float | str = 1e-4
+    """Optimizer step size: a number, or lin_<v> for a linear decay from v to 0."""
     optimizer_eps: float = 1e-5
     """Adam's epsilon (SB3's default for its policies)."""
     buffer_size: int = 1_000_000
@@ -101,6 +101,8 @@ class Config(RunFields, OptimizerFields):
     """Channels-last memory format for the CNN (Atari)."""
     compile: bool = False
     """torch.compile the Q-network."""
+    precision: Literal["float32", "bf16"] = "float32"
+    """bf16: run the Q-network's forward and backward passes under bfloat16 autocast (CNNs)."""
     written_out_backprop: bool = True
     """MLP Q-networks: backprop written out (rlkit.nn.backprop) instead of autograd; same gradients, less overhead."""
 
@@ -119,7 +121,8 @@ class Config(RunFields, OptimizerFields):
         ):
             value = getattr(self, key)
             require(key, value, value >= 1, "an integer >= 1")
-        require("learning_rate", self.learning_rate, self.learning_rate > 0, "a number > 0")
+        require("learning_rate", self.learning_rate, schedule(self.learning_rate, "learning_rate")(0.0) > 0,
+                "a number > 0 or lin_<number > 0>")  # fmt: skip
         require("learning_starts", self.learning_starts, 0 <= self.learning_starts < self.total_steps,
                 f"0 <= learning_starts < total_steps ({self.total_steps})")  # fmt: skip
         require("batch_size", self.batch_size, self.batch_size <= self.buffer_size,
@@ -257,7 +260,8 @@ def dqn_loss(
     weights: torch.Tensor | None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(Weighted) Huber loss of the taken actions' Q against the targets; also TD errors and Q."""
-    q_taken = q_net(obs).gather(1, actions.unsqueeze(1)).squeeze(1)
+    q_taken = q_net(obs).gather(1, actions.unsqueeze(1)).squeeze(1).float()
+    targets = targets.float()
     per_sample = huber(q_taken, targets, reduction="none")
     loss = (per_sample * weights).mean() if weights is not None else per_sample.mean()
     return loss, (q_taken - targets).detach(), q_taken.detach()
@@ -393,25 +397,28 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     image = len(shape) == 3
     q_net, target_net = make_networks(env, config, run)
     forward = torch.compile(q_net) if config.compile else q_net
-    layers = q_net.layer_chain() if config.written_out_backprop and not config.compile else None
-    if config.activation not in backprop.ACTIVATIONS:
-        layers = None
+    plain_mlp = config.written_out_backprop and not config.compile and config.precision == "float32"
+    layers = (
+        q_net.layer_chain() if plain_mlp and config.activation in backprop.ACTIVATIONS else None
+    )
     # with backprop written out, all parameters live in one flat buffer: the optimizer
     # and the gradient clipping then touch one tensor instead of one per layer
     params = (
         [backprop.flatten_parameters(q_net)] if layers is not None else list(q_net.parameters())
     )
-    optimizer = optimizer_from_config(config, params)
+    learning_rate = schedule(config.learning_rate, "learning_rate")
+    optimizer = optimizer_from_config(config, params, lr=learning_rate(0.0))
+    autocast = torch.autocast(
+        run.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"
+    )
 
     @torch.no_grad()
     def greedy_action(obs: Any) -> int:
         x = torch.as_tensor(np.asarray(obs)[None], device=run.device)
-        q = (
-            backprop.forward(layers, config.activation, x.float())[-1]
-            if layers is not None
-            else forward(x)
-        )
-        return int(q.argmax(dim=1))
+        if layers is not None:
+            return int(backprop.forward(layers, config.activation, x.float())[-1].argmax(dim=1))
+        with autocast:
+            return int(forward(x).argmax(dim=1))
 
     buffer = ReplayBuffer(
         config.buffer_size, shape, env.observation_space.dtype, stack=shape[0] if image else 1,
@@ -466,27 +473,30 @@ def train(config: Config, run: Run) -> dict[str, Any]:
         # learn
         if step > config.learning_starts and step % config.train_freq == 0:
             beta = linear_schedule(config.priority_beta0, 1.0, 1.0, step / config.total_steps)
-            for g, (batch, targets) in enumerate(
-                batches(buffer, q_net, target_net, config, rng, beta)
-            ):
-                weights = batch.weights if config.prioritized else None
-                if layers is not None:
-                    loss, td_errors, q_taken = written_out_step(
-                        layers, config.activation, batch.obs, batch.actions, targets, weights,
-                        with_loss=g == config.gradient_steps - 1,  # only the last one is logged
-                    )  # fmt: skip
-                else:
-                    loss, td_errors, q_taken = dqn_loss(
-                        forward, batch.obs, batch.actions, targets, weights
-                    )
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                if config.max_grad_norm > 0:
-                    clip_grad_norm_(params, config.max_grad_norm)
-                optimizer.step()
-                if config.prioritized:
-                    buffer.update_priorities(batch.indices, td_errors)
-                updates += 1
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(step / config.total_steps)
+            with autocast:  # a no-op unless precision=bf16
+                for g, (batch, targets) in enumerate(
+                    batches(buffer, q_net, target_net, config, rng, beta)
+                ):
+                    weights = batch.weights if config.prioritized else None
+                    if layers is not None:
+                        loss, td_errors, q_taken = written_out_step(
+                            layers, config.activation, batch.obs, batch.actions, targets, weights,
+                            with_loss=g == config.gradient_steps - 1,  # only the last one is logged
+                        )  # fmt: skip
+                    else:
+                        loss, td_errors, q_taken = dqn_loss(
+                            forward, batch.obs, batch.actions, targets, weights
+                        )
+                        optimizer.zero_grad(set_to_none=True)
+                        loss.backward()
+                    if config.max_grad_norm > 0:
+                        clip_grad_norm_(params, config.max_grad_norm)
+                    optimizer.step()
+                    if config.prioritized:
+                        buffer.update_priorities(batch.indices, td_errors)
+                    updates += 1
             losses.append(float(loss.detach()))
             q_means.append(float(q_taken.mean()))
         # sync the target network

@@ -1,0 +1,146 @@
+"""DQN speed, ours vs SB3 on the same config: CartPole whole processes, Pong training sps.
+
+* ``cartpole``: ``rlkit train dqn CartPole-v1`` (zoo config, 50k steps, its periodic
+  evaluations included) and SB3's DQN on the same config with the same evaluation
+  schedule, each timed as a whole process (start-up, imports and compilation
+  included: what the user waits for). Rounds alternate ours / SB3; medians count.
+* ``pong``: training-phase steps per second on PongNoFrameskip-v4 with the Nature
+  config (batch 32, train_freq 4) and a 50k buffer: each side fills ``learning_starts``
+  steps, then the time for the next ``--pong-steps`` steps (acting + learning) is taken.
+
+The last line is the JSON result for the CartPole whole-process time (``ratio`` = SB3
+time / ours); the Pong figures ride along in extra keys. ``--device cuda`` times both
+on a GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SB3_CARTPOLE = """
+import sys, time
+from agents.dqn import Config
+from rlkit.config import load_config
+from benchmarks._sb3 import sb3_dqn_kwargs
+from envs import make_env
+from stable_baselines3 import DQN
+from stable_baselines3.common.callbacks import EvalCallback
+config, _ = load_config(Config, sys.argv[1], sys.argv[3:])
+env = make_env("CartPole-v1", train=True)
+model = DQN("MlpPolicy", env, seed=0, verbose=0, device=sys.argv[2], **sb3_dqn_kwargs(config))
+callback = EvalCallback(make_env("CartPole-v1"), n_eval_episodes=config.eval_episodes,
+                        eval_freq=config.eval_interval, deterministic=True, verbose=0)
+model.learn(config.total_steps, callback=callback)
+"""
+
+SB3_PONG = """
+import sys, time, json
+from agents.dqn import Config
+from rlkit.config import load_config
+from benchmarks._sb3 import sb3_dqn_kwargs
+from envs import make_env
+from stable_baselines3 import DQN
+from stable_baselines3.common.callbacks import BaseCallback
+config, _ = load_config(Config, sys.argv[1], sys.argv[3:])
+marks = {}
+class Clock(BaseCallback):
+    def _on_step(self):
+        if self.num_timesteps in (config.learning_starts, config.total_steps):
+            marks[self.num_timesteps] = time.perf_counter()
+        return True
+kwargs = sb3_dqn_kwargs(config); kwargs["policy_kwargs"].pop("net_arch")
+model = DQN("CnnPolicy", make_env("PongNoFrameskip-v4", train=True), seed=0, verbose=0,
+            device=sys.argv[2], optimize_memory_usage=False, **kwargs)
+model.learn(config.total_steps, callback=Clock())
+print(json.dumps((config.total_steps - config.learning_starts) / (marks[config.total_steps] - marks[config.learning_starts])))
+"""
+
+
+def child_env(threads: int | None) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    return env
+
+
+def time_process(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def cartpole(rounds: int, device: str, overrides: list[str]) -> tuple[float, float]:
+    config = str(ROOT / "configs" / "dqn" / "CartPole-v1.yaml")
+    ours_s, sb3_s = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            ours_s.append(time_process(
+                [sys.executable, "-m", "rlkit.cli.main", "train", "dqn", "CartPole-v1", "--config", config,
+                 "--device", device, "--run-dir", f"{tmp}/r{r}", "--wandb", "disabled", "--quiet", *overrides],
+                child_env(None)))  # fmt: skip
+            sb3_s.append(time_process([sys.executable, "-c", SB3_CARTPOLE, config, device, *overrides], child_env(None)))
+            print(f"cartpole round {r}: ours {ours_s[-1]:.1f}s, sb3 {sb3_s[-1]:.1f}s", file=sys.stderr)
+    return statistics.median(ours_s), statistics.median(sb3_s)
+
+
+def pong(steps: int, device: str) -> tuple[float, float]:
+    config = str(ROOT / "configs" / "dqn" / "PongNoFrameskip-v4.yaml")
+    learning_starts = 2_000
+    overrides = [f"total_steps={learning_starts + steps}", f"learning_starts={learning_starts}", "buffer_size=50000",
+                 "eval_interval=0", "eval_episodes=1", "checkpoint_interval=0", "log_interval=500"]  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "pong"
+        subprocess.run(
+            [sys.executable, "-m", "rlkit.cli.main", "train", "dqn", "PongNoFrameskip-v4", "--config", config,
+             "--device", device, "--run-dir", str(run), "--wandb", "disabled", "--quiet", *overrides],
+            check=True, env=child_env(None), cwd=ROOT, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+        times = {r["step"]: r["time"] for r in rows if "time/sps" in r}
+        first = min(s for s in times if s >= learning_starts)
+        last = max(times)
+        ours = (last - first) / (times[last] - times[first])
+    out = subprocess.run([sys.executable, "-c", SB3_PONG, config, device, *overrides], check=True,
+                         env=child_env(None), cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    return ours, float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1 round, 10k CartPole steps, short Pong")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pong-steps", type=int, default=2_000)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--skip-pong", action="store_true")
+    args = parser.parse_args()
+    rounds = 1 if args.quick else args.rounds
+    overrides = ["total_steps=10000"] if args.quick else []
+    ours_cp, sb3_cp = cartpole(rounds, args.device, overrides)
+    result = {
+        "bench": "dqn_speed",
+        "work": f"DQN CartPole-v1 zoo config {'10k' if args.quick else '50k'} steps, whole process, {args.device}",
+        "ours": round(ours_cp, 2),
+        "peer": round(sb3_cp, 2),
+        "unit": "s",
+        "ratio": round(sb3_cp / ours_cp, 3),
+    }
+    if not args.skip_pong:
+        ours_sps, sb3_sps = pong(500 if args.quick else args.pong_steps, args.device)
+        print(f"pong training sps: ours {ours_sps:.1f}, sb3 {sb3_sps:.1f}", file=sys.stderr)
+        result.update({"pong_ours_sps": round(ours_sps, 1), "pong_peer_sps": round(sb3_sps, 1),
+                       "pong_ratio": round(ours_sps / sb3_sps, 3)})  # fmt: skip
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
