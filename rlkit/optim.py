@@ -125,6 +125,19 @@ class _Base(Optimizer):
     update: Callable
 
     def __init__(self, params: Iterable, defaults: dict[str, Any], fused: bool) -> None:
+        for key, ok, allowed in (
+            ("lr", lambda v: v > 0, "lr > 0"),
+            ("momentum", lambda v: 0 <= v < 1, "0 <= momentum < 1"),
+            (
+                "betas",
+                lambda v: len(v) == 2 and all(0 <= b < 1 for b in v),
+                "two numbers in [0, 1)",
+            ),
+            ("eps", lambda v: v >= 0, "eps >= 0"),
+            ("weight_decay", lambda v: v >= 0, "weight_decay >= 0"),
+        ):
+            if key in defaults and not ok(defaults[key]):
+                raise ValueError(f"bad value {key}={defaults[key]!r}; allowed: {allowed}")
         super().__init__(params, defaults)
         self.fused = fused
 
@@ -186,9 +199,6 @@ class SGD(_Base):
         weight_decay: float = 0.0,
         fused: bool = False,
     ) -> None:
-        _check("lr", lr, lr > 0, "lr > 0")
-        _check("momentum", momentum, 0 <= momentum < 1, "0 <= momentum < 1")
-        _check("weight_decay", weight_decay, weight_decay >= 0, "weight_decay >= 0")
         if nesterov and momentum == 0:
             raise ValueError("nesterov needs momentum > 0")
         defaults = {
@@ -221,15 +231,6 @@ class Adam(_Base):
         weight_decay: float = 0.0,
         fused: bool = False,
     ) -> None:
-        _check("lr", lr, lr > 0, "lr > 0")
-        _check(
-            "betas",
-            betas,
-            len(betas) == 2 and all(0 <= b < 1 for b in betas),
-            "two numbers in [0, 1)",
-        )
-        _check("eps", eps, eps >= 0, "eps >= 0")
-        _check("weight_decay", weight_decay, weight_decay >= 0, "weight_decay >= 0")
         defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay}
         super().__init__(params, defaults, fused)
 
@@ -260,14 +261,6 @@ class Lion(_Base):
         weight_decay: float = 0.0,
         fused: bool = False,
     ) -> None:
-        _check("lr", lr, lr > 0, "lr > 0")
-        _check(
-            "betas",
-            betas,
-            len(betas) == 2 and all(0 <= b < 1 for b in betas),
-            "two numbers in [0, 1)",
-        )
-        _check("weight_decay", weight_decay, weight_decay >= 0, "weight_decay >= 0")
         super().__init__(
             params, {"lr": lr, "betas": tuple(betas), "weight_decay": weight_decay}, fused
         )
@@ -286,11 +279,6 @@ class Lion(_Base):
             beta2,
             group["weight_decay"],
         )
-
-
-def _check(name: str, value: Any, ok: bool, allowed: str) -> None:
-    if not ok:
-        raise ValueError(f"bad value {name}={value!r}; allowed: {allowed}")
 
 
 def make_optimizer(
