@@ -14,6 +14,7 @@ import numpy as np
 from agents.dqn import Config
 from envs import make_env
 from rlkit.evaluation import evaluate
+from rlkit.schedules import schedule
 from rlkit.seeding import make_rngs
 
 #: rlkit DQN fields -> SB3 DQN arguments (same meaning, same name unless noted)
@@ -35,6 +36,9 @@ def sb3_dqn_kwargs(config: Config) -> dict[str, Any]:
     if unsupported:
         raise ValueError(f"SB3's DQN cannot honour: {', '.join(unsupported)}")
     kwargs: dict[str, Any] = {name: getattr(config, name) for name in SAME}
+    lr = schedule(config.learning_rate, "learning_rate")
+    # SB3 calls a schedule with the progress *remaining* (1 -> 0)
+    kwargs["learning_rate"] = lr(0.0) if isinstance(config.learning_rate, float) else (lambda rem: lr(1.0 - rem))
     kwargs["n_steps"] = config.n_step
     policy_kwargs: dict[str, Any] = {"optimizer_kwargs": {"eps": config.optimizer_eps}}
     if config.optimizer_betas is not None:
