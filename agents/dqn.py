@@ -344,26 +344,15 @@ def make_networks(env: gym.Env, config: Config, run: Run) -> tuple[QNetwork, QNe
     return q_net, target_net
 
 
-def greedy_policy(
-    q_net: nn.Module,
-    device: torch.device,
-    epsilon: float = 0.0,
-    rng: np.random.Generator | None = None,
-):
-    """``obs -> action``: argmax of Q, or a uniform action with probability ``epsilon``."""
-    n_actions: int | None = None
+def greedy_policy(q_fn, n_actions: int, device: torch.device, epsilon: float = 0.0,
+                  rng: np.random.Generator | None = None):  # fmt: skip
+    """``obs -> action``: argmax of ``q_fn(obs batch)``, or a uniform action w.p. ``epsilon``."""
 
+    @torch.no_grad()
     def act(obs: Any) -> int:
-        nonlocal n_actions
         if epsilon > 0 and rng is not None and rng.random() < epsilon:
-            if n_actions is None:
-                with torch.no_grad():
-                    n_actions = q_net(torch.as_tensor(np.asarray(obs)[None], device=device)).shape[
-                        1
-                    ]
             return int(rng.integers(n_actions))
-        with torch.no_grad():
-            return int(q_net(torch.as_tensor(np.asarray(obs)[None], device=device)).argmax(dim=1))
+        return int(q_fn(torch.as_tensor(np.asarray(obs)[None], device=device)).argmax(dim=1))
 
     return act
 
@@ -395,6 +384,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     env = run.make_env(seed=run.rngs.env_seed, train=True, frame_stack=config.frame_stack)
     shape = env.observation_space.shape
     image = len(shape) == 3
+    n_actions = int(env.action_space.n)
     q_net, target_net = make_networks(env, config, run)
     forward = torch.compile(q_net) if config.compile else q_net
     plain_mlp = config.written_out_backprop and not config.compile and config.precision == "float32"
@@ -412,13 +402,13 @@ def train(config: Config, run: Run) -> dict[str, Any]:
         run.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"
     )
 
-    @torch.no_grad()
-    def greedy_action(obs: Any) -> int:
-        x = torch.as_tensor(np.asarray(obs)[None], device=run.device)
+    def q_values(x: torch.Tensor) -> torch.Tensor:
         if layers is not None:
-            return int(backprop.forward(layers, config.activation, x.float())[-1].argmax(dim=1))
+            return backprop.forward(layers, config.activation, x.float())[-1]
         with autocast:
-            return int(forward(x).argmax(dim=1))
+            return forward(x)
+
+    greedy_action = greedy_policy(q_values, n_actions, run.device)
 
     buffer = ReplayBuffer(
         config.buffer_size, shape, env.observation_space.dtype, stack=shape[0] if image else 1,
@@ -434,9 +424,8 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     best_eval = -np.inf
 
     def run_eval(step: int) -> dict[str, float]:
-        policy = greedy_policy(
-            q_net, run.device, config.eval_epsilon, np.random.default_rng(run.rngs.eval_seed)
-        )
+        eval_rng = np.random.default_rng(run.rngs.eval_seed)
+        policy = greedy_policy(q_values, n_actions, run.device, config.eval_epsilon, eval_rng)
         q_net.eval()
         result = evaluate(policy, lambda: run.make_env(train=False, frame_stack=config.frame_stack),
                           config.eval_episodes, seed=run.rngs.eval_seed)  # fmt: skip
@@ -458,10 +447,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     for step in range(1, config.total_steps + 1):
         # act: epsilon-greedy
         epsilon = epsilon_at(config, step)
-        if rng.random() < epsilon:
-            action = int(rng.integers(env.action_space.n))
-        else:
-            action = greedy_action(obs)
+        action = int(rng.integers(n_actions)) if rng.random() < epsilon else greedy_action(obs)
         next_obs, reward, terminated, truncated, info = env.step(action)
         # store
         buffer.add(obs, action, reward, terminated, truncated, next_obs)
@@ -548,6 +534,7 @@ def load_policy(
     q_net.load_state_dict(checkpoint["q_net"])
     q_net.eval()
     rngs = make_rngs(int(checkpoint.get("seed", 0)) if seed is None else seed, seed_globals=False)
+    eval_rng = np.random.default_rng(rngs.eval_seed)
     return greedy_policy(
-        q_net, torch_device, config.eval_epsilon, np.random.default_rng(rngs.eval_seed)
+        q_net, int(env.action_space.n), torch_device, config.eval_epsilon, eval_rng
     )

@@ -6,7 +6,8 @@
   included: what the user waits for). Rounds alternate ours / SB3; medians count.
 * ``pong``: training-phase steps per second on PongNoFrameskip-v4 with the Nature
   config (batch 32, train_freq 4) and a 50k buffer: each side fills ``learning_starts``
-  steps, then the time for the next ``--pong-steps`` steps (acting + learning) is taken.
+  steps, learns for ``WARMUP`` more (one-time compilation happens there), then the time
+  for the next ``--pong-steps`` steps (acting + learning) is taken.
 
 The last line is the JSON result for the CartPole whole-process time (``ratio`` = SB3
 time / ours); the Pong figures ride along in extra keys. ``--device cuda`` times both
@@ -26,6 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+WARMUP = 500
 
 SB3_CARTPOLE = """
 import sys, time
@@ -51,18 +53,19 @@ from benchmarks._sb3 import sb3_dqn_kwargs
 from envs import make_env
 from stable_baselines3 import DQN
 from stable_baselines3.common.callbacks import BaseCallback
-config, _ = load_config(Config, sys.argv[1], sys.argv[3:])
+config, _ = load_config(Config, sys.argv[1], sys.argv[4:])
+START = config.learning_starts + int(sys.argv[3])  # after the warm-up
 marks = {}
 class Clock(BaseCallback):
     def _on_step(self):
-        if self.num_timesteps in (config.learning_starts, config.total_steps):
+        if self.num_timesteps in (START, config.total_steps):
             marks[self.num_timesteps] = time.perf_counter()
         return True
 kwargs = sb3_dqn_kwargs(config); kwargs["policy_kwargs"].pop("net_arch")
 model = DQN("CnnPolicy", make_env("PongNoFrameskip-v4", train=True), seed=0, verbose=0,
             device=sys.argv[2], optimize_memory_usage=False, **kwargs)
 model.learn(config.total_steps, callback=Clock())
-print(json.dumps((config.total_steps - config.learning_starts) / (marks[config.total_steps] - marks[config.learning_starts])))
+print(json.dumps((config.total_steps - START) / (marks[config.total_steps] - marks[START])))
 """
 
 
@@ -96,7 +99,7 @@ def cartpole(rounds: int, device: str, overrides: list[str]) -> tuple[float, flo
 def pong(steps: int, device: str) -> tuple[float, float]:
     config = str(ROOT / "configs" / "dqn" / "PongNoFrameskip-v4.yaml")
     learning_starts = 2_000
-    overrides = [f"total_steps={learning_starts + steps}", f"learning_starts={learning_starts}", "buffer_size=50000",
+    overrides = [f"total_steps={learning_starts + WARMUP + steps}", f"learning_starts={learning_starts}", "buffer_size=50000",
                  "eval_interval=0", "eval_episodes=1", "checkpoint_interval=0", "log_interval=500"]  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "pong"
@@ -107,10 +110,10 @@ def pong(steps: int, device: str) -> tuple[float, float]:
         )  # fmt: skip
         rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
         times = {r["step"]: r["time"] for r in rows if "time/sps" in r}
-        first = min(s for s in times if s >= learning_starts)
+        first = min(s for s in times if s >= learning_starts + WARMUP)
         last = max(times)
         ours = (last - first) / (times[last] - times[first])
-    out = subprocess.run([sys.executable, "-c", SB3_PONG, config, device, *overrides], check=True,
+    out = subprocess.run([sys.executable, "-c", SB3_PONG, config, device, str(WARMUP), *overrides], check=True,
                          env=child_env(None), cwd=ROOT, capture_output=True, text=True)  # fmt: skip
     return ours, float(out.stdout.strip().splitlines()[-1])
 

@@ -80,12 +80,15 @@ def adam_update_(
     torch._foreach_lerp_(m, grads, 1.0 - beta1)  # m <- beta1 m + (1 - beta1) g
     torch._foreach_mul_(v, beta2)
     torch._foreach_addcmul_(v, grads, grads, value=1.0 - beta2)  # v <- beta2 v + (1 - beta2) g^2
-    # theta -= step_size * m / (sqrt(v) / bias2_sqrt + eps), with one temporary per tensor
+    # theta -= step_size * m / (sqrt(v) / bias2_sqrt + eps)
+    #        = (step_size * bias2_sqrt) * m / (sqrt(v) + eps * bias2_sqrt)
     denom = torch._foreach_sqrt(v)
-    torch._foreach_div_(denom, bias2_sqrt)
-    torch._foreach_add_(denom, eps)
-    torch._foreach_div_(denom, step_size)
-    torch._foreach_addcdiv_(params, m, denom, value=-1.0)
+    torch._foreach_add_(denom, eps * bias2_sqrt)
+    if isinstance(step_size, torch.Tensor):  # compiled: keep the scalars as tensors
+        torch._foreach_div_(denom, step_size * bias2_sqrt)
+        torch._foreach_addcdiv_(params, m, denom, value=-1.0)
+    else:
+        torch._foreach_addcdiv_(params, m, denom, value=-step_size * bias2_sqrt)
 
 
 def lion_update_(
@@ -334,7 +337,9 @@ def clip_grad_norm_(params: Iterable[torch.Tensor], max_norm: float) -> torch.Te
     if len(with_grads) == 1:
         grad = with_grads[0].grad
         total = torch.linalg.vector_norm(grad)
-        grad.mul_(torch.clamp(max_norm / (total + 1e-6), max=1.0))
+        norm = float(total)
+        if norm + 1e-6 > max_norm:  # below it the scale would be clamped to exactly 1
+            grad.mul_(max_norm / (norm + 1e-6))
         return total
     return torch.nn.utils.clip_grad_norm_(with_grads, max_norm)
 
