@@ -421,6 +421,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     losses: deque[float] = deque(maxlen=100)
     q_means: deque[float] = deque(maxlen=100)
     episodes = updates = 0
+    synced_at = 0  # `updates` when the target network was last synced
     best_eval = -np.inf
 
     def run_eval(step: int) -> dict[str, float]:
@@ -486,8 +487,10 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             losses.append(float(loss.detach()))
             q_means.append(float(q_taken.mean()))
         # sync the target network
-        if step % config.target_update_interval == 0:
+        # (a hard copy is skipped when nothing was learned since the last one: it would change nothing)
+        if step % config.target_update_interval == 0 and (config.tau < 1 or updates != synced_at):
             update_target(q_net, target_net, config.tau)
+            synced_at = updates
         # log, evaluate, checkpoint
         if step % config.log_interval == 0:
             metrics: dict[str, float] = {"train/epsilon": epsilon, "train/updates": updates,
