@@ -38,7 +38,9 @@ def sb3_dqn_kwargs(config: Config) -> dict[str, Any]:
     kwargs: dict[str, Any] = {name: getattr(config, name) for name in SAME}
     lr = schedule(config.learning_rate, "learning_rate")
     # SB3 calls a schedule with the progress *remaining* (1 -> 0)
-    kwargs["learning_rate"] = lr(0.0) if isinstance(config.learning_rate, float) else (lambda rem: lr(1.0 - rem))
+    kwargs["learning_rate"] = (
+        lr(0.0) if isinstance(config.learning_rate, float) else (lambda rem: lr(1.0 - rem))
+    )
     kwargs["n_steps"] = config.n_step
     policy_kwargs: dict[str, Any] = {"optimizer_kwargs": {"eps": config.optimizer_eps}}
     if config.optimizer_betas is not None:
@@ -53,13 +55,17 @@ def run_sb3_dqn(env_id: str, config: Config, seed: int, device: str = "cpu") -> 
     from stable_baselines3 import DQN
 
     rngs = make_rngs(seed)
-    env = make_env(env_id, seed=rngs.env_seed, train=True, frame_stack=config.frame_stack, **config.env_kwargs)
+    env = make_env(
+        env_id, seed=rngs.env_seed, train=True, frame_stack=config.frame_stack, **config.env_kwargs
+    )
     image = len(env.observation_space.shape) == 3
     kwargs = sb3_dqn_kwargs(config)
     if image:
         kwargs["policy_kwargs"].pop("net_arch")
     start = time.perf_counter()
-    model = DQN("CnnPolicy" if image else "MlpPolicy", env, seed=seed, device=device, verbose=0, **kwargs)
+    model = DQN(
+        "CnnPolicy" if image else "MlpPolicy", env, seed=seed, device=device, verbose=0, **kwargs
+    )
     model.learn(config.total_steps)
     train_s = time.perf_counter() - start
 

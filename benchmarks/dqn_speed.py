@@ -91,8 +91,15 @@ def cartpole(rounds: int, device: str, overrides: list[str]) -> tuple[float, flo
                 [sys.executable, "-m", "rlkit.cli.main", "train", "dqn", "CartPole-v1", "--config", config,
                  "--device", device, "--run-dir", f"{tmp}/r{r}", "--wandb", "disabled", "--quiet", *overrides],
                 child_env(None)))  # fmt: skip
-            sb3_s.append(time_process([sys.executable, "-c", SB3_CARTPOLE, config, device, *overrides], child_env(None)))
-            print(f"cartpole round {r}: ours {ours_s[-1]:.1f}s, sb3 {sb3_s[-1]:.1f}s", file=sys.stderr)
+            sb3_s.append(
+                time_process(
+                    [sys.executable, "-c", SB3_CARTPOLE, config, device, *overrides],
+                    child_env(None),
+                )
+            )
+            print(
+                f"cartpole round {r}: ours {ours_s[-1]:.1f}s, sb3 {sb3_s[-1]:.1f}s", file=sys.stderr
+            )
     return statistics.median(ours_s), statistics.median(sb3_s)
 
 
@@ -120,7 +127,9 @@ def pong(steps: int, device: str) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 round, 10k CartPole steps, short Pong")
+    parser.add_argument(
+        "--quick", action="store_true", help="1 round, 10k CartPole steps, short Pong"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pong-steps", type=int, default=2_000)
     parser.add_argument("--device", default="cpu")
