@@ -344,17 +344,31 @@ def make_networks(env: gym.Env, config: Config, run: Run) -> tuple[QNetwork, QNe
     return q_net, target_net
 
 
-def greedy_policy(q_fn, n_actions: int, device: torch.device, epsilon: float = 0.0,
-                  rng: np.random.Generator | None = None):  # fmt: skip
-    """``obs -> action``: argmax of ``q_fn(obs batch)``, or a uniform action w.p. ``epsilon``."""
+def greedy_policy(
+    q_fn, n_actions: int, epsilon: float = 0.0, rng: np.random.Generator | None = None
+):
+    """``obs -> action``: argmax of ``q_fn(obs)`` (Q of one observation), or uniform w.p. ``epsilon``."""
 
     @torch.no_grad()
     def act(obs: Any) -> int:
         if epsilon > 0 and rng is not None and rng.random() < epsilon:
             return int(rng.integers(n_actions))
-        return int(q_fn(torch.as_tensor(np.asarray(obs)[None], device=device)).argmax(dim=1))
+        return int(q_fn(obs).argmax())
 
     return act
+
+
+def module_q_fn(q_net: nn.Module, device: torch.device, autocast: Any = None):
+    """Q of one observation through ``q_net`` (a batch of one on ``device``)."""
+
+    def q_fn(obs: Any) -> torch.Tensor:
+        x = torch.as_tensor(np.asarray(obs)[None], device=device)
+        if autocast is None:
+            return q_net(x)[0]
+        with autocast:
+            return q_net(x)[0]
+
+    return q_fn
 
 
 def batches(buffer: ReplayBuffer, q_net: nn.Module, target_net: nn.Module, config: Config,
@@ -402,13 +416,13 @@ def train(config: Config, run: Run) -> dict[str, Any]:
         run.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"
     )
 
-    def q_values(x: torch.Tensor) -> torch.Tensor:
-        if layers is not None:
-            return backprop.forward(layers, config.activation, x.float())[-1]
-        with autocast:
-            return forward(x)
-
-    greedy_action = greedy_policy(q_values, n_actions, run.device)
+    # acting, one observation at a time: numpy on views of the parameters for a plain
+    # MLP on the CPU (no per-step tensor overhead), else the module itself
+    if layers is not None and run.device.type == "cpu" and config.activation in ("relu", "tanh"):
+        q_values = backprop.NumpyForward(layers, config.activation)
+    else:
+        q_values = module_q_fn(forward, run.device, autocast)
+    greedy_action = greedy_policy(q_values, n_actions)
 
     buffer = ReplayBuffer(
         config.buffer_size, shape, env.observation_space.dtype, stack=shape[0] if image else 1,
@@ -426,7 +440,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
 
     def run_eval(step: int) -> dict[str, float]:
         eval_rng = np.random.default_rng(run.rngs.eval_seed)
-        policy = greedy_policy(q_values, n_actions, run.device, config.eval_epsilon, eval_rng)
+        policy = greedy_policy(q_values, n_actions, config.eval_epsilon, eval_rng)
         q_net.eval()
         result = evaluate(policy, lambda: run.make_env(train=False, frame_stack=config.frame_stack),
                           config.eval_episodes, seed=run.rngs.eval_seed)  # fmt: skip
@@ -538,6 +552,5 @@ def load_policy(
     q_net.eval()
     rngs = make_rngs(int(checkpoint.get("seed", 0)) if seed is None else seed, seed_globals=False)
     eval_rng = np.random.default_rng(rngs.eval_seed)
-    return greedy_policy(
-        q_net, int(env.action_space.n), torch_device, config.eval_epsilon, eval_rng
-    )
+    q_fn = module_q_fn(q_net, torch_device)
+    return greedy_policy(q_fn, int(env.action_space.n), config.eval_epsilon, eval_rng)

@@ -48,3 +48,23 @@ def test_flat_parameters_are_shared_views():
         flat.detach(), torch.cat([p.detach().reshape(-1) for p in model.parameters()])
     )
     assert not torch.equal(model(torch.ones(1, 3)).detach(), before)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_numpy_forward_matches_and_follows_updates(activation):
+    import numpy as np
+
+    from rlkit.nn.backprop import NumpyForward, flatten_parameters
+
+    gen = torch.Generator().manual_seed(0)
+    model = MLP(4, [16, 16], 3, activation=activation, generator=gen)
+    fast = NumpyForward(model.linears, activation)
+    x = torch.randn(4, generator=gen)
+    assert np.allclose(fast(x.numpy()), model(x[None])[0].detach().numpy(), atol=1e-5)
+    flat = flatten_parameters(model)
+    with torch.no_grad():
+        flat.mul_(0.5)  # an in-place update, as an optimizer makes
+    fast = NumpyForward(model.linears, activation)
+    with torch.no_grad():
+        flat.add_(0.1)
+    assert np.allclose(fast(x.numpy()), model(x[None])[0].detach().numpy(), atol=1e-5)
