@@ -156,6 +156,30 @@ class NotConverged(RuntimeError):
     """An iteration reached its cap before its error bound fell below the tolerance."""
 
 
+def error_bound(
+    diff: torch.Tensor, gamma: float, continuing: bool, sup: bool = False
+) -> tuple[float, float]:
+    """MacQueen's bound on ``max |v' + shift - v*|`` from ``diff = v' - v``, and that shift.
+
+    With ``g = gamma / (1 - gamma)``: ``v' + g*min(d) <= v* <= v' + g*max(d)``, so the
+    midpoint (``shift = g * (max + min) / 2``) is within ``g * (max - min) / 2``. When
+    some transitions end the episode the kernel is sub-stochastic and the bounds widen
+    to include 0. ``sup=True`` gives the textbook bound ``g * max |d|`` around ``v'``
+    itself (shift 0). With ``gamma == 1`` there is no such bound: ``max |d|`` is returned.
+    """
+    lo, hi = (float(x) for x in diff.aminmax())
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise NotConverged("values became non-finite")
+    if sup:
+        lo, hi = min(lo, -hi, 0.0), max(hi, -lo, 0.0)
+    elif not continuing:
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+    if gamma >= 1.0:
+        return max(-lo, hi), 0.0
+    factor = gamma / (1.0 - gamma)
+    return factor * (hi - lo) / 2.0, 0.0 if sup else factor * (hi + lo) / 2.0
+
+
 def iterate_to_bound(
     operator,
     values: torch.Tensor,
@@ -166,28 +190,14 @@ def iterate_to_bound(
 ) -> tuple[torch.Tensor, int]:
     """Apply a gamma-contraction until the error of the returned values is <= ``tol``.
 
-    Uses MacQueen's bounds: with ``v' = T v`` and ``d = v' - v``,
-    ``v' + g*min(d) <= v* <= v' + g*max(d)`` where ``g = gamma / (1 - gamma)``; the
-    midpoint is returned once half the gap is <= ``tol``. When some transitions end the
-    episode the kernel is sub-stochastic and the bounds widen to include 0. With
-    ``gamma == 1`` there is no such bound; iteration stops when ``max |d| <= tol``.
+    Stops by ``error_bound`` (MacQueen's bounds; the midpoint is returned).
     Returns the values and the number of sweeps.
     """
-    factor = gamma / (1.0 - gamma) if gamma < 1.0 else math.inf
     for sweep in range(1, max_iterations + 1):
         new = operator(values)
-        diff = new - values
-        lo, hi = diff.aminmax()
-        lo, hi = float(lo), float(hi)
-        if not continuing:
-            lo, hi = min(lo, 0.0), max(hi, 0.0)
-        if not (math.isfinite(lo) and math.isfinite(hi)):
-            raise NotConverged(f"values became non-finite after {sweep} sweeps")
-        if math.isinf(factor):
-            if max(-lo, hi) <= tol:
-                return new, sweep
-        elif factor * (hi - lo) / 2.0 <= tol:
-            return new.add_(factor * (hi + lo) / 2.0), sweep
+        bound, shift = error_bound(new - values, gamma, continuing)
+        if bound <= tol:
+            return new.add_(shift), sweep
         values = new
     raise NotConverged(
         f"no convergence to tol={tol:g} within max_iterations={max_iterations:,} sweeps"
@@ -255,27 +265,13 @@ def value_iteration(
         raise ValueError(f"method must be one of {VI_METHODS}, got {method!r}")
     check_solvable(model, gamma)
     values = torch.zeros(model.n_states, dtype=torch.float64, device=model.device)
-    factor = gamma / (1.0 - gamma) if gamma < 1.0 else math.inf
     sweeps = 0
     for iteration in range(1, max_iterations + 1):
         q = q_values(model, values, gamma)
         new = q.max(dim=1).values
         sweeps += 1
-        diff = new - values
-        lo, hi = (float(x) for x in diff.aminmax())
-        if not (math.isfinite(lo) and math.isfinite(hi)):
-            raise NotConverged(f"values became non-finite after {iteration} sweeps")
-        if method == "sup":
-            lo, hi = min(lo, -hi, 0.0), max(hi, -lo, 0.0)
-        elif not model.continuing:
-            lo, hi = min(lo, 0.0), max(hi, 0.0)
-        if math.isinf(factor):
-            bound, shift = max(-lo, hi), 0.0
-            done = bound <= tol
-        else:
-            bound = factor * (hi - lo) / 2.0
-            shift = 0.0 if method == "sup" else factor * (hi + lo) / 2.0
-            done = bound <= tol
+        bound, shift = error_bound(new - values, gamma, model.continuing, sup=method == "sup")
+        done = bound <= tol
         if callback is not None:
             callback(iteration, bound)
         if done:
