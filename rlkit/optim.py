@@ -123,9 +123,27 @@ def _runner(fn: Callable, fused: bool) -> Callable:
 
 
 class _Base(Optimizer):
-    """What the three optimizers share: closures, state creation, the fused switch."""
+    """What the three optimizers share: closures, state creation, the fused switch.
+
+    ``torch.optim.Optimizer`` guards ``add_param_group``, ``zero_grad``, ``state_dict``
+    and ``load_state_dict`` against ``torch.compile`` tracing, and that guard imports
+    all of ``torch._dynamo`` on its first call (about a second of start-up, which is
+    most of what a short run waits for). These updates never run under a compiled
+    caller, so the plain functions underneath are used; and ``step`` is not wrapped in
+    the profiler hook that ``Optimizer`` puts on every subclass (a few microseconds a
+    step). Global optimizer hooks (``register_optimizer_step_pre_hook``) therefore do
+    not fire for these optimizers.
+    """
 
     update: Callable
+
+    add_param_group = Optimizer.add_param_group.__wrapped__  # type: ignore[attr-defined]
+    zero_grad = Optimizer.zero_grad.__wrapped__  # type: ignore[attr-defined]
+    state_dict = Optimizer.state_dict.__wrapped__  # type: ignore[attr-defined]
+    load_state_dict = Optimizer.load_state_dict.__wrapped__  # type: ignore[attr-defined]
+
+    def _patch_step_function(self) -> None:
+        self._zero_grad_profile_name = f"Optimizer.zero_grad#{type(self).__name__}.zero_grad"
 
     def __init__(self, params: Iterable, defaults: dict[str, Any], fused: bool) -> None:
         for key, ok, allowed in (
