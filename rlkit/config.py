@@ -74,12 +74,14 @@ class RunFields:
 class OptimizerFields:
     """The optimizer of a gradient-based agent and its hyperparameters (rlkit.optim)."""
 
-    optimizer: Literal["sgd", "momentum", "adam", "lion"] = "adam"
-    """sgd, momentum (SGD with momentum), adam or lion; the step size is learning_rate."""
+    optimizer: Literal["sgd", "momentum", "adam", "rmsprop", "lion"] = "adam"
+    """sgd, momentum (SGD with momentum), adam, rmsprop or lion; the step size is learning_rate."""
     optimizer_betas: tuple[float, float] | None = None
     """Adam / Lion betas, e.g. [0.9, 0.999] (default: 0.9, 0.999 for Adam; 0.9, 0.99 for Lion)."""
     optimizer_eps: float = 1e-8
-    """Adam's epsilon."""
+    """Adam's / RMSprop's epsilon."""
+    rms_alpha: float = 0.99
+    """RMSprop's smoothing constant for optimizer=rmsprop."""
     momentum: float = 0.9
     """Momentum for optimizer=momentum."""
     nesterov: bool = False
@@ -99,6 +101,7 @@ class OptimizerFields:
             )
         require("optimizer_eps", self.optimizer_eps, self.optimizer_eps >= 0, "a number >= 0")
         require("momentum", self.momentum, 0 <= self.momentum < 1, "0 <= momentum < 1")
+        require("rms_alpha", self.rms_alpha, 0 <= self.rms_alpha < 1, "0 <= rms_alpha < 1")
         require("weight_decay", self.weight_decay, self.weight_decay >= 0, "a number >= 0")
         if self.nesterov and self.optimizer != "momentum":
             raise BadInput(

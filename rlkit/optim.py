@@ -8,13 +8,15 @@ Notation: parameters ``theta``, gradient ``g``, learning rate ``lr``, step ``t``
 * Adam (Kingma & Ba 2015): ``m <- beta1 m + (1 - beta1) g``,
   ``v <- beta2 v + (1 - beta2) g^2``, then
   ``theta <- theta - lr / (1 - beta1^t) * m / (sqrt(v / (1 - beta2^t)) + eps)``.
+* RMSprop (Tieleman & Hinton 2012; A2C's optimizer): ``v <- alpha v + (1 - alpha) g^2``,
+  ``theta <- theta - lr * g / (sqrt(v) + eps)`` (no bias correction, ``v_0 = 0``).
 * Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms"):
   ``u = sign(beta1 m + (1 - beta1) g)``, ``theta <- theta - lr (u + wd theta)``,
   ``m <- beta2 m + (1 - beta2) g``. Every coordinate moves by exactly ``lr``, so Lion
   wants a learning rate 3-10x smaller than Adam's.
 
 ``weight_decay`` is L2 (added to the gradient) for SGD and Adam, as in ``torch.optim``,
-and decoupled for Lion, as in the paper.
+and decoupled for Lion, as in the paper. RMSprop takes it as L2 too.
 
 Each update is one plain function over the lists of tensors of a parameter group, in
 ``torch._foreach_*`` operations (one call per operation for all tensors). With
@@ -35,7 +37,7 @@ from torch.optim import Optimizer
 
 from rlkit.errors import unknown
 
-OPTIMIZERS = ("sgd", "momentum", "adam", "lion")
+OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop", "lion")
 
 Tensors = list[torch.Tensor]
 
@@ -89,6 +91,29 @@ def adam_update_(
         torch._foreach_addcdiv_(params, m, denom, value=-1.0)
     else:
         torch._foreach_addcdiv_(params, m, denom, value=-step_size * bias2_sqrt)
+
+
+def rmsprop_update_(
+    params: Tensors,
+    grads: Tensors,
+    v: Tensors,
+    lr: float | torch.Tensor,
+    alpha: float,
+    eps: float,
+    weight_decay: float,
+) -> None:
+    """RMSprop step, in place (``torch.optim.RMSprop`` without momentum or centering)."""
+    if weight_decay != 0.0:
+        grads = torch._foreach_add(grads, params, alpha=weight_decay)
+    torch._foreach_mul_(v, alpha)
+    torch._foreach_addcmul_(v, grads, grads, value=1.0 - alpha)  # v <- alpha v + (1 - alpha) g^2
+    denom = torch._foreach_sqrt(v)
+    torch._foreach_add_(denom, eps)
+    if isinstance(lr, torch.Tensor):
+        torch._foreach_div_(denom, lr)
+        torch._foreach_addcdiv_(params, grads, denom, value=-1.0)
+    else:
+        torch._foreach_addcdiv_(params, grads, denom, value=-lr)
 
 
 def lion_update_(
@@ -269,6 +294,35 @@ class Adam(_Base):
         )  # fmt: skip
 
 
+class RMSprop(_Base):
+    """RMSprop: the gradient scaled by a running root mean square of its past values."""
+
+    update = staticmethod(rmsprop_update_)
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        fused: bool = False,
+    ) -> None:
+        if not 0 <= alpha < 1:
+            raise ValueError(f"bad value alpha={alpha!r}; allowed: 0 <= alpha < 1")
+        defaults = {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay}
+        super().__init__(params, defaults, fused)
+
+    def _group_step(self, group: dict[str, Any], params: Tensors, grads: Tensors) -> None:
+        v = [self._state(p, "square_avg")[0] for p in params]
+        for p in params:
+            self.state[p]["step"] += 1
+        self._run(
+            params, grads, v, _scalar(group["lr"], params[0], self.fused),
+            group["alpha"], group["eps"], group["weight_decay"],
+        )  # fmt: skip
+
+
 class Lion(_Base):
     """Lion: the sign of an interpolated momentum, with decoupled weight decay."""
 
@@ -312,10 +366,12 @@ def make_optimizer(
     nesterov: bool = False,
     weight_decay: float = 0.0,
     fused: bool = False,
+    alpha: float = 0.99,
 ) -> Optimizer:
-    """An rlkit optimizer by name: ``sgd``, ``momentum``, ``adam`` or ``lion``.
+    """An rlkit optimizer by name: ``sgd``, ``momentum``, ``adam``, ``rmsprop`` or ``lion``.
 
-    ``betas`` defaults to (0.9, 0.999) for Adam and (0.9, 0.99) for Lion.
+    ``betas`` defaults to (0.9, 0.999) for Adam and (0.9, 0.99) for Lion; ``alpha`` is
+    RMSprop's smoothing constant.
     """
     if name == "sgd":
         return SGD(params, lr=lr, weight_decay=weight_decay, fused=fused)
@@ -336,6 +392,10 @@ def make_optimizer(
             eps=eps,
             weight_decay=weight_decay,
             fused=fused,
+        )
+    if name == "rmsprop":
+        return RMSprop(
+            params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, fused=fused
         )
     if name == "lion":
         return Lion(
@@ -377,4 +437,5 @@ def optimizer_from_config(config: Any, params: Iterable, lr: float | None = None
         nesterov=config.nesterov,
         weight_decay=config.weight_decay,
         fused=config.optimizer_fused,
+        alpha=getattr(config, "rms_alpha", 0.99),
     )

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from rlkit.errors import BadInput
-from rlkit.optim import SGD, Adam, Lion, make_optimizer
+from rlkit.optim import SGD, Adam, Lion, RMSprop, make_optimizer
 
 
 def paired_models(seed: int = 0):
@@ -56,6 +56,14 @@ CASES = {
     "adam_wd_betas": (
         lambda p: Adam(p, lr=3e-3, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05),
         lambda p: torch.optim.Adam(p, lr=3e-3, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05),
+    ),
+    "rmsprop": (
+        lambda p: RMSprop(p, lr=7e-4, alpha=0.99, eps=1e-5),
+        lambda p: torch.optim.RMSprop(p, lr=7e-4, alpha=0.99, eps=1e-5),
+    ),
+    "rmsprop_wd": (
+        lambda p: RMSprop(p, lr=1e-3, alpha=0.9, eps=1e-8, weight_decay=0.01),
+        lambda p: torch.optim.RMSprop(p, lr=1e-3, alpha=0.9, eps=1e-8, weight_decay=0.01),
     ),
 }
 
@@ -190,8 +198,12 @@ def test_optimizer_from_config_fields():
     )
     opt = optimizer_from_config(config, params, lr=0.2)
     assert isinstance(opt, SGD) and opt.defaults["momentum"] == 0.5 and opt.defaults["lr"] == 0.2
+    config, _ = load_config(AgentConfig, None, ["optimizer=rmsprop", "rms_alpha=0.9"])
+    opt = optimizer_from_config(config, params)
+    assert isinstance(opt, RMSprop) and opt.defaults["alpha"] == 0.9
     for bad, message in (
-        ("optimizer=rmsprop", "allowed: sgd, momentum, adam, lion"),
+        ("optimizer=adagrad", "allowed: sgd, momentum, adam, rmsprop, lion"),
+        ("rms_alpha=1.0", "rms_alpha"),
         ("optimizer_betas=[0.9, 1.5]", "optimizer_betas"),
         ("momentum=1.0", "momentum=1.0"),
     ):
