@@ -11,4 +11,5 @@ ALGORITHMS: dict[str, str] = {
     "policy-iteration": "agents.policy_iteration",
     "q-learning": "agents.q_learning",
     "dqn": "agents.dqn",
+    "ppo": "agents.ppo",
 }

@@ -54,4 +54,6 @@ for _id, _entry, _limit, _threshold in (
     ("rlkit/PendulumNoVel-v1", "envs.novel:pendulum_no_velocity", 200, None),
 ):
     if _id not in gym.registry:
-        gym.register(id=_id, entry_point=_entry, max_episode_steps=_limit, reward_threshold=_threshold)
+        gym.register(
+            id=_id, entry_point=_entry, max_episode_steps=_limit, reward_threshold=_threshold
+        )

@@ -58,7 +58,8 @@ def evaluate(
     """Play ``episodes`` whole episodes of ``policy`` in one fresh env from ``make_env``.
 
     The first reset uses ``seed``; later resets continue the env's own generator, so a
-    seed fixes the whole sequence of episodes. An episode ends when the env terminates
+    seed fixes the whole sequence of episodes. A policy with a ``reset()`` method (a
+    recurrent policy's memory) has it called before every episode. An episode ends when the env terminates
     or truncates (its time limit), or after ``max_steps`` steps when that is given.
     """
     if episodes < 1:
@@ -68,6 +69,8 @@ def evaluate(
     try:
         for episode in range(episodes):
             obs, _ = env.reset(seed=seed if episode == 0 else None)
+            if hasattr(policy, "reset"):
+                policy.reset()
             total, disc, scale, steps = 0.0, 0.0, 1.0, 0
             while True:
                 obs, reward, terminated, truncated, _ = env.step(policy(obs))

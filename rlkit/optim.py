@@ -394,9 +394,7 @@ def make_optimizer(
             fused=fused,
         )
     if name == "rmsprop":
-        return RMSprop(
-            params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, fused=fused
-        )
+        return RMSprop(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, fused=fused)
     if name == "lion":
         return Lion(
             params, lr=lr, betas=betas or (0.9, 0.99), weight_decay=weight_decay, fused=fused

@@ -122,11 +122,13 @@ class NumpyForward:
         self.activation = activation
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """``(in_features,)`` -> ``(out_features,)``."""
-        h = np.asarray(x, dtype=np.float32).reshape(-1)
+        """``(in_features,)`` -> ``(out_features,)``, or ``(batch, ...)`` -> ``(batch, out_features)``."""
+        x = np.asarray(x, dtype=np.float32)
+        batched = x.ndim > 1
+        h = x.reshape(x.shape[0], -1) if batched else x.reshape(-1)
         last = len(self.weights) - 1
         for i, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
-            h = weight @ h + bias
+            h = (h @ weight.T if batched else weight @ h) + bias
             if i < last:
                 if self.activation == "relu":
                     np.maximum(h, 0.0, out=h)

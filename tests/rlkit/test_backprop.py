@@ -61,6 +61,8 @@ def test_numpy_forward_matches_and_follows_updates(activation):
     fast = NumpyForward(model.linears, activation)
     x = torch.randn(4, generator=gen)
     assert np.allclose(fast(x.numpy()), model(x[None])[0].detach().numpy(), atol=1e-5)
+    batch = torch.randn(5, 4, generator=gen)  # a batch of observations
+    assert np.allclose(fast(batch.numpy()), model(batch).detach().numpy(), atol=1e-5)
     flat = flatten_parameters(model)
     with torch.no_grad():
         flat.mul_(0.5)  # an in-place update, as an optimizer makes

@@ -1,0 +1,158 @@
+"""The rollout buffer of on-policy agents: ``n_steps`` steps of ``n_envs`` vector envs.
+
+Rows are time, columns environments: ``obs[t, i]`` is what env ``i`` showed before
+step ``t``. Filled with numpy arrays as the rollout runs (cheap writes), handed to torch
+without copying when it is complete.
+
+At the end of an episode the vector env already shows the next episode's first
+observation (``SAME_STEP`` autoreset), so the value that follows a truncated step
+comes from the *final* observation, recorded with ``set_final_values``. ``finish``
+assembles ``next_values`` for ``rlkit.data.returns`` (see there for the formulas):
+
+* inside an episode: ``V(obs[t + 1])`` (= ``values[t + 1]``),
+* after a truncation: ``V(final observation)``,
+* after a termination: 0 (never used: nothing follows a true end),
+* after the last row: ``V`` of the observation following the rollout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from rlkit.data.returns import discounted_returns, gae
+
+
+@dataclass
+class RolloutBatch:
+    """Flat (or sequence) minibatch of a rollout."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    log_probs: torch.Tensor
+    values: torch.Tensor
+    advantages: torch.Tensor
+    returns: torch.Tensor
+    episode_starts: torch.Tensor
+    env_indices: torch.Tensor | None = None
+    """For sequence minibatches: which environments (columns) they hold."""
+
+
+class RolloutBuffer:
+    """Storage for one rollout, its advantages and returns, and its minibatches."""
+
+    def __init__(self, n_steps: int, n_envs: int, obs_shape: tuple[int, ...], obs_dtype: np.dtype,
+                 action_shape: tuple[int, ...] = (), action_dtype: np.dtype = np.int64,
+                 device: torch.device | str = "cpu") -> None:  # fmt: skip
+        if n_steps < 1 or n_envs < 1:
+            raise ValueError(f"n_steps and n_envs must be >= 1, got {n_steps}, {n_envs}")
+        self.n_steps, self.n_envs, self.device = n_steps, n_envs, torch.device(device)
+        tn = (n_steps, n_envs)
+        self.obs = np.zeros(tn + tuple(obs_shape), dtype=obs_dtype)
+        self.actions = np.zeros(tn + tuple(action_shape), dtype=action_dtype)
+        self.log_probs = np.zeros(tn, dtype=np.float32)
+        self.values = np.zeros(tn, dtype=np.float32)
+        self.rewards = np.zeros(tn, dtype=np.float32)
+        self.terminated = np.zeros(tn, dtype=np.float32)
+        self.ended = np.zeros(tn, dtype=np.float32)
+        self.episode_starts = np.zeros(tn, dtype=np.float32)
+        self.final_values = np.zeros(tn, dtype=np.float32)
+        self.t = 0
+        self.advantages: torch.Tensor | None = None
+        self.returns: torch.Tensor | None = None
+
+    @property
+    def full(self) -> bool:
+        """True once ``n_steps`` rows are stored."""
+        return self.t == self.n_steps
+
+    def add(self, obs: np.ndarray, actions: np.ndarray, log_probs: np.ndarray, values: np.ndarray,
+            rewards: np.ndarray, terminated: np.ndarray, truncated: np.ndarray,
+            episode_starts: np.ndarray) -> int:  # fmt: skip
+        """Store one step of every env; return its row index."""
+        if self.full:
+            raise RuntimeError("rollout buffer is full; call reset() after using it")
+        t = self.t
+        self.obs[t] = obs
+        self.actions[t] = actions
+        self.log_probs[t] = log_probs
+        self.values[t] = values
+        self.rewards[t] = rewards
+        self.terminated[t] = terminated
+        self.ended[t] = np.logical_or(terminated, truncated)
+        self.episode_starts[t] = episode_starts
+        self.final_values[t] = 0.0
+        self.t += 1
+        return t
+
+    def set_final_values(self, row: int, env_indices: np.ndarray, values: np.ndarray) -> None:
+        """``V`` of the final observations of the episodes truncated at ``row`` in ``env_indices``."""
+        self.final_values[row, env_indices] = values
+
+    def next_values(self, last_values: np.ndarray) -> np.ndarray:
+        """The value that follows each step (see the module doc)."""
+        following = np.concatenate([self.values[1:], np.asarray(last_values, np.float32)[None]])
+        return np.where(self.ended > 0, self.final_values, following).astype(np.float32)
+
+    def finish(self, last_values: np.ndarray, gamma: float, gae_lambda: float | None) -> None:
+        """Compute advantages and returns: GAE(lambda), or with ``gae_lambda=None``
+        Monte-Carlo returns and advantages ``G - V``."""
+        if not self.full:
+            raise RuntimeError(f"rollout holds {self.t} of {self.n_steps} steps")
+        t = torch.from_numpy
+        rewards, values = t(self.rewards), t(self.values)
+        next_values, terminated, ended = (
+            t(self.next_values(last_values)),
+            t(self.terminated),
+            t(self.ended),
+        )
+        if gae_lambda is None:
+            returns = discounted_returns(rewards, next_values, terminated, ended, gamma)
+            advantages = returns - values
+        else:
+            advantages, returns = gae(
+                rewards, values, next_values, terminated, ended, gamma, gae_lambda
+            )
+        self.advantages, self.returns = advantages.to(self.device), returns.to(self.device)
+
+    def reset(self) -> None:
+        """Empty the buffer for the next rollout."""
+        self.t = 0
+        self.advantages = self.returns = None
+
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        if self.advantages is None:
+            raise RuntimeError("call finish() before drawing minibatches")
+        d = self.device
+        return {
+            "obs": torch.from_numpy(self.obs).to(d), "actions": torch.from_numpy(self.actions).to(d),
+            "log_probs": torch.from_numpy(self.log_probs).to(d), "values": torch.from_numpy(self.values).to(d),
+            "advantages": self.advantages, "returns": self.returns,
+            "episode_starts": torch.from_numpy(self.episode_starts).to(d),
+        }  # fmt: skip
+
+    def minibatches(self, batch_size: int, generator: torch.Generator | None = None,
+                    shuffle: bool = True) -> Iterator[RolloutBatch]:  # fmt: skip
+        """The rollout's ``n_steps * n_envs`` rows flattened, shuffled, in minibatches of ``batch_size``."""
+        data = self._tensors()
+        n = self.n_steps * self.n_envs
+        flat = {k: v.reshape(n, *v.shape[2:]) for k, v in data.items()}
+        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+        order = order.to(self.device)
+        for begin in range(0, n, batch_size):
+            idx = order[begin : begin + batch_size]
+            yield RolloutBatch(**{k: v[idx] for k, v in flat.items()})
+
+    def sequences(
+        self, envs_per_batch: int, generator: torch.Generator | None = None
+    ) -> Iterator[RolloutBatch]:
+        """Whole-rollout sequences of ``envs_per_batch`` shuffled environments at a time:
+        tensors ``(n_steps, envs_per_batch, ...)``, with ``env_indices`` (for recurrent state)."""
+        data = self._tensors()
+        order = torch.randperm(self.n_envs, generator=generator).to(self.device)
+        for begin in range(0, self.n_envs, envs_per_batch):
+            idx = order[begin : begin + envs_per_batch]
+            yield RolloutBatch(**{k: v[:, idx] for k, v in data.items()}, env_indices=idx)

@@ -1,0 +1,190 @@
+"""Actor-critic networks: a policy head and a value head over an observation encoder.
+
+``ActorCritic`` (feed-forward): for vector observations two separate MLPs, one for the
+policy and one for the value (SB3's default ``MlpPolicy``: 64-64 tanh each); for image
+observations one Nature CNN shared by both heads. ``RecurrentActorCritic`` puts the
+rlkit ``LSTM`` between the encoder and the heads; its memory is carried through rollouts
+and reset at episode starts.
+
+Initialization follows the PPO implementations (``ortho_init``): orthogonal weights with
+gain sqrt(2) in hidden layers, 0.01 for the policy head (near-uniform first policy) and
+1 for the value head; biases zero. Continuous actions get a state-independent
+``log_std`` parameter (one per action dimension).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from rlkit.distributions import Categorical, DiagGaussian
+from rlkit.nn.cnn import NatureCNN
+from rlkit.nn.init import init_weights
+from rlkit.nn.lstm import LSTM, State
+from rlkit.nn.mlp import MLP
+
+Distribution = Categorical | DiagGaussian
+
+
+class _Heads(nn.Module):
+    """Policy and value heads over features (shared by both network kinds)."""
+
+    def __init__(self, pi_features: int, vf_features: int, n_actions: int | None, action_dim: int | None,
+                 log_std_init: float, ortho_init: bool, generator: torch.Generator | None) -> None:  # fmt: skip
+        super().__init__()
+        self.discrete = n_actions is not None
+        self.policy = nn.Linear(pi_features, n_actions if self.discrete else action_dim)
+        self.value = nn.Linear(vf_features, 1)
+        if not self.discrete:
+            self.log_std = nn.Parameter(torch.full((action_dim,), float(log_std_init)))
+        scheme = "orthogonal" if ortho_init else "torch"
+        init_weights(self.policy, scheme, gain=0.01, generator=generator)
+        init_weights(self.value, scheme, gain=1.0, generator=generator)
+
+    def distribution(self, pi_features: torch.Tensor) -> Distribution:
+        out = self.policy(pi_features)
+        return Categorical(out) if self.discrete else DiagGaussian(out, self.log_std)
+
+
+def _action_sizes(n_actions: int | None, action_dim: int | None) -> None:
+    if (n_actions is None) == (action_dim is None):
+        raise ValueError("give exactly one of n_actions (Discrete) and action_dim (Box)")
+
+
+class ActorCritic(nn.Module):
+    """Observation -> (action distribution, value).
+
+    Args:
+        obs_shape: observation shape; 3 dims (C, H, W) selects the Nature CNN.
+        n_actions: number of actions (Discrete), or None.
+        action_dim: action dimensions (Box), or None.
+        net_arch: hidden sizes of each MLP (vector observations).
+        activation: hidden activation of the MLPs.
+        ortho_init: orthogonal initialization (else PyTorch's default).
+        log_std_init: initial log standard deviation (Box actions).
+        generator: where initial weights come from.
+    """
+
+    def __init__(self, obs_shape: Sequence[int], n_actions: int | None = None, action_dim: int | None = None,
+                 net_arch: Sequence[int] = (64, 64), activation: str = "tanh", ortho_init: bool = True,
+                 log_std_init: float = 0.0, generator: torch.Generator | None = None) -> None:  # fmt: skip
+        super().__init__()
+        _action_sizes(n_actions, action_dim)
+        self.image = len(obs_shape) == 3
+        scheme = "orthogonal" if ortho_init else "torch"
+        if self.image:
+            self.encoder = NatureCNN(
+                obs_shape[0], 512, frame_size=obs_shape[-1], generator=generator
+            )
+            if ortho_init:
+                init_weights(self.encoder, "orthogonal", gain=math.sqrt(2), generator=generator)
+            pi_features = vf_features = 512
+            self.pi_net = self.vf_net = None
+        else:
+            n_in = int(np.prod(obs_shape))
+            *hidden, last = net_arch
+            self.pi_net = MLP(n_in, hidden, last, activation=activation, output_activation=activation,
+                              init=scheme, gain=math.sqrt(2), generator=generator)  # fmt: skip
+            self.vf_net = MLP(n_in, hidden, last, activation=activation, output_activation=activation,
+                              init=scheme, gain=math.sqrt(2), generator=generator)  # fmt: skip
+            pi_features = vf_features = last
+        self.heads = _Heads(
+            pi_features, vf_features, n_actions, action_dim, log_std_init, ortho_init, generator
+        )
+
+    def forward(self, obs: torch.Tensor) -> tuple[Distribution, torch.Tensor]:
+        """``(batch, *obs_shape)`` -> distribution over ``batch`` actions, values ``(batch,)``."""
+        if self.image:
+            features = self.encoder(obs)
+            return self.heads.distribution(features), self.heads.value(features).squeeze(-1)
+        x = obs.flatten(1).float()
+        return (
+            self.heads.distribution(self.pi_net(x)),
+            self.heads.value(self.vf_net(x)).squeeze(-1),
+        )
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        """Values only, ``(batch,)``."""
+        if self.image:
+            return self.heads.value(self.encoder(obs)).squeeze(-1)
+        return self.heads.value(self.vf_net(obs.flatten(1).float())).squeeze(-1)
+
+
+class RecurrentActorCritic(nn.Module):
+    """Observation sequence -> (action distributions, values), with an LSTM memory.
+
+    The encoder (flatten for vectors, Nature CNN for images) feeds one LSTM shared by
+    the policy and value heads; MLPs of ``net_arch`` sit between the LSTM and each head
+    (``net_arch=()`` puts the heads directly on the LSTM output).
+    """
+
+    def __init__(self, obs_shape: Sequence[int], n_actions: int | None = None, action_dim: int | None = None,
+                 lstm_hidden_size: int = 64, net_arch: Sequence[int] = (64,), activation: str = "tanh",
+                 ortho_init: bool = True, log_std_init: float = 0.0,
+                 generator: torch.Generator | None = None) -> None:  # fmt: skip
+        super().__init__()
+        _action_sizes(n_actions, action_dim)
+        self.image = len(obs_shape) == 3
+        if self.image:
+            self.encoder: nn.Module = NatureCNN(
+                obs_shape[0], 512, frame_size=obs_shape[-1], generator=generator
+            )
+            if ortho_init:
+                init_weights(self.encoder, "orthogonal", gain=math.sqrt(2), generator=generator)
+            n_features = 512
+        else:
+            self.encoder = nn.Flatten(start_dim=1)
+            n_features = int(np.prod(obs_shape))
+        self.lstm = LSTM(n_features, lstm_hidden_size)
+        scheme = "orthogonal" if ortho_init else "torch"
+        if ortho_init:
+            for name, weight in self.lstm.lstm.named_parameters():
+                if "weight" in name:
+                    init_weights_tensor(weight, generator)
+                else:
+                    nn.init.zeros_(weight)
+        if net_arch:
+            self.pi_net: nn.Module = MLP(lstm_hidden_size, net_arch[:-1], net_arch[-1], activation=activation,
+                                         output_activation=activation, init=scheme, gain=math.sqrt(2),
+                                         generator=generator)  # fmt: skip
+            self.vf_net: nn.Module = MLP(lstm_hidden_size, net_arch[:-1], net_arch[-1], activation=activation,
+                                         output_activation=activation, init=scheme, gain=math.sqrt(2),
+                                         generator=generator)  # fmt: skip
+            features = net_arch[-1]
+        else:
+            self.pi_net = self.vf_net = nn.Identity()
+            features = lstm_hidden_size
+        self.heads = _Heads(
+            features, features, n_actions, action_dim, log_std_init, ortho_init, generator
+        )
+
+    def initial_state(self, batch_size: int, device: torch.device | str = "cpu") -> State:
+        """Zero memory for ``batch_size`` environments."""
+        return self.lstm.initial_state(batch_size, device)
+
+    def forward(self, obs: torch.Tensor, state: State, episode_starts: torch.Tensor
+                ) -> tuple[Distribution, torch.Tensor, State]:  # fmt: skip
+        """``obs`` ``(T, batch, *obs_shape)``, ``episode_starts`` ``(T, batch)`` ->
+        distributions and values over ``(T, batch)``, and the state after the last step."""
+        steps, batch = obs.shape[:2]
+        x = obs.reshape(steps * batch, *obs.shape[2:])
+        x = self.encoder(x if self.image else x.float()).reshape(steps, batch, -1)
+        out, state = self.lstm(x, state, episode_starts)
+        return (
+            self.heads.distribution(self.pi_net(out)),
+            self.heads.value(self.vf_net(out)).squeeze(-1),
+            state,
+        )
+
+
+@torch.no_grad()
+def init_weights_tensor(weight: torch.Tensor, generator: torch.Generator | None) -> None:
+    """Orthogonal init (gain 1) of an LSTM weight matrix, gate by gate."""
+    from rlkit.nn.init import init_tensor_
+
+    for block in weight.chunk(4, dim=0):
+        init_tensor_(block, "orthogonal", gain=1.0, generator=generator)
