@@ -19,8 +19,6 @@ log std for Box spaces.
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -31,20 +29,16 @@ import torch
 from envs import describe_space, make_vector_env
 from rlkit.config import OptimizerFields, RunFields, require, require_gamma
 from rlkit.data import RolloutBuffer
-from rlkit.distributions import HALF_LOG_2PI
 from rlkit.errors import BadInput
-from rlkit.evaluation import EvalHistory, evaluate
 from rlkit.nn import backprop
 from rlkit.nn.actor_critic import ActorCritic
 from rlkit.onpolicy import (
     Actor,
-    EpisodeStats,
     NumpyActor,
+    WrittenOutPass,
     action_spec,
-    collect_rollout,
-    crossed,
     eval_policy,
-    explained_variance,
+    train_on_policy,
 )
 from rlkit.optim import clip_grad_norm_, optimizer_from_config
 from rlkit.rundir import Run
@@ -180,67 +174,33 @@ def written_out_step(net: ActorCritic, activation: str, batch: Any, clip: float,
     """The gradient of ``ppo_loss`` for an MLP ``ActorCritic``, without autograd.
 
     Sets ``.grad`` of every parameter (overwriting) and returns the same logged parts as
-    ``ppo_loss``. With ``p = softmax(z)`` (Discrete) or ``mu``, ``s = log std`` (Box),
-    ``A`` the (normalized) advantages, ``r`` the ratio and ``B`` the batch size:
-
-    * policy term: ``dL/dlog pi = -A r / B`` where the unclipped branch is the min, else 0;
-      ``dlog pi/dz = onehot(a) - p``; ``dlog pi/dmu = (a - mu) / sigma^2``;
-      ``dlog pi/ds = ((a - mu) / sigma)^2 - 1``;
-    * entropy term: ``dH/dz = -p (log p + H)``; ``dH/ds = 1``;
-    * value term: ``dL/dV = 2 vf_coef (V - R) / B`` (0 where value clipping is active).
+    ``ppo_loss``. With ``A`` the (normalized) advantages, ``r`` the ratio and ``B`` the
+    batch size, ``dL/dlog pi = -A r / B`` where the unclipped branch is the min (else 0),
+    and ``dL/dV = 2 vf_coef (V - R) / B`` (0 where value clipping is active); the rest is
+    ``rlkit.onpolicy.WrittenOutPass``.
     """
-    x = batch.obs if batch.obs.dtype == torch.float32 else batch.obs.float()
-    x = x.flatten(1)
-    pi_layers = [*net.pi_net.linears, net.heads.policy]
-    vf_layers = [*net.vf_net.linears, net.heads.value]
-    pi_out = backprop.forward(pi_layers, activation, x)
-    vf_out = backprop.forward(vf_layers, activation, x)
-    out, values = pi_out[-1], vf_out[-1][:, 0]
-    n = len(values)
+    fwd = WrittenOutPass(net, activation, batch.obs, batch.actions)
+    n = len(fwd.values)
     advantages = batch.advantages
     if config.normalize_advantage and n > 1:
         advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-    if net.heads.discrete:
-        log_p = out - torch.logsumexp(out, dim=1, keepdim=True)
-        p = log_p.exp()
-        column = batch.actions.long().unsqueeze(1)
-        log_probs = log_p.gather(1, column).squeeze(1)
-        entropy = -(p * log_p).sum(dim=1)
-    else:
-        log_std = net.heads.log_std.detach()
-        inv_std = torch.exp(-log_std)
-        z = (batch.actions - out) * inv_std
-        log_probs = (-0.5 * z.square() - log_std - HALF_LOG_2PI).sum(dim=1)
-        entropy = (0.5 + HALF_LOG_2PI + log_std).sum().expand(n)
-    log_ratio = log_probs - batch.log_probs
+    log_ratio = fwd.log_probs - batch.log_probs
     ratio = log_ratio.exp()
     unclipped = advantages * ratio
     clipped = advantages * ratio.clamp(1.0 - clip, 1.0 + clip)
     policy_loss = -torch.min(unclipped, clipped).mean()
     d_log_prob = torch.where(unclipped <= clipped, unclipped, 0.0).mul_(-1.0 / n)
-    if net.heads.discrete:
-        grad_out = (
-            torch.zeros_like(p).scatter_(1, column, 1.0).sub_(p).mul_(d_log_prob.unsqueeze(1))
-        )
-        if config.ent_coef:
-            grad_out.add_(p * (log_p + entropy.unsqueeze(1)), alpha=config.ent_coef / n)
-    else:
-        grad_out = (z * inv_std).mul_(d_log_prob.unsqueeze(1))
-        net.heads.log_std.grad.copy_(
-            (d_log_prob.unsqueeze(1) * (z.square() - 1.0)).sum(dim=0) - config.ent_coef
-        )
+    values = fwd.values
     if config.clip_range_vf is not None:
         change = values - batch.values
-        inside = change.abs() <= config.clip_range_vf
         values = batch.values + change.clamp(-config.clip_range_vf, config.clip_range_vf)
     value_error = values - batch.returns
-    grad_v = value_error * (2.0 * config.vf_coef / n)
+    d_value = value_error * (2.0 * config.vf_coef / n)
     if config.clip_range_vf is not None:
-        grad_v = grad_v * inside
-    backprop.backward(pi_layers, activation, pi_out, grad_out)
-    backprop.backward(vf_layers, activation, vf_out, grad_v.unsqueeze(1))
+        d_value = d_value * (change.abs() <= config.clip_range_vf)
+    fwd.backward(d_log_prob, d_value, config.ent_coef)
     return {
-        "policy_loss": policy_loss, "value_loss": value_error.square().mean(), "entropy": entropy.mean(),
+        "policy_loss": policy_loss, "value_loss": value_error.square().mean(), "entropy": fwd.entropy.mean(),
         "approx_kl": ((ratio - 1.0) - log_ratio).mean(), "clip_fraction": ((ratio - 1.0).abs() > clip).float().mean(),
     }  # fmt: skip
 
@@ -274,59 +234,31 @@ def train(config: Config, run: Run) -> dict[str, Any]:
         else None
     )
     actor = fast or Actor(net, spec, run.device, run.rngs.torch)
-    stats = EpisodeStats()
-    history = EvalHistory()
-    best_eval = -math.inf
-    per_rollout = config.n_steps * config.n_envs
-    iterations = math.ceil(config.total_steps / per_rollout)
-    step = updates = 0
+    updates = 0
 
-    def run_eval(at: int) -> dict[str, float]:
+    def make_eval_policy():
         if fast is not None:
-            policy = fast.eval_policy(
-                config.deterministic, np.random.default_rng(run.rngs.eval_seed)
-            )
-        else:
-            generator = torch.Generator().manual_seed(run.rngs.eval_seed)
-            policy = eval_policy(net, run.device, config.deterministic, generator, spec)
-        result = evaluate(policy, lambda: run.make_env(train=False, frame_stack=config.frame_stack),
-                          config.eval_episodes, seed=run.rngs.eval_seed)  # fmt: skip
-        return history.add(at, result)
+            return fast.eval_policy(config.deterministic, np.random.default_rng(run.rngs.eval_seed))
+        generator = torch.Generator().manual_seed(run.rngs.eval_seed)
+        return eval_policy(net, run.device, config.deterministic, generator, spec)
 
-    def save(at: int, best: bool = False) -> None:
-        run.save_checkpoint({"net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": at,
-                             "updates": updates, "episodes": stats.episodes,
-                             "eval_history": history.state_dict()}, best=best)  # fmt: skip
-
-    start = time.perf_counter()
-    obs, _ = env.reset(seed=run.rngs.env_seed)
-    episode_starts = np.ones(config.n_envs, dtype=np.float32)
-    for _ in range(iterations):
-        progress = step / config.total_steps
+    def update(buffer: RolloutBuffer, progress: float) -> dict[str, float]:
+        nonlocal updates
         lr, clip = learning_rate(progress), clip_range(progress)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        buffer.reset()
-        obs, episode_starts = collect_rollout(
-            env, buffer, obs, episode_starts, actor, actor.values, stats
-        )
-        before, step = step, step + per_rollout
-        buffer.finish(actor.values(obs), config.gamma, config.gae_lambda)
-        parts_sum: dict[str, float] = {}
-        n_parts = 0
-        stopped = False
+        parts_list: list[torch.Tensor] = []
+        names: tuple[str, ...] = ()
+        n_steps = 0
         for _epoch in range(config.n_epochs):
             for batch in buffer.minibatches(config.batch_size, run.rngs.torch):
                 if written_out:
                     parts = written_out_step(net, config.activation, batch, clip, config)
                 else:
                     loss, parts = ppo_loss(net, batch, clip, config)
-                if (
-                    config.target_kl is not None
-                    and float(parts["approx_kl"]) > 1.5 * config.target_kl
-                ):
-                    stopped = True
-                    break
+                names = tuple(parts)
+                if config.target_kl is not None and float(parts["approx_kl"]) > 1.5 * config.target_kl:
+                    break  # SB3's rule: this minibatch is not applied, the epochs end
                 if not written_out:
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
@@ -334,38 +266,20 @@ def train(config: Config, run: Run) -> dict[str, Any]:
                     clip_grad_norm_(params, config.max_grad_norm)
                 optimizer.step()
                 updates += 1
-                for k, v in parts.items():
-                    parts_sum[k] = parts_sum.get(k, 0.0) + float(v)
-                n_parts += 1
-            if stopped:
-                break
-        if crossed(before, step, config.log_interval) or step >= config.total_steps:
-            metrics = {f"train/{k}": v / max(n_parts, 1) for k, v in parts_sum.items()}
-            metrics.update({
-                "train/learning_rate": lr, "train/clip_range": clip, "train/updates": updates,
-                "train/explained_variance": explained_variance(torch.from_numpy(buffer.values).flatten(),
-                                                               buffer.returns.flatten().cpu()),
-                "time/sps": step / max(time.perf_counter() - start, 1e-9), **stats.metrics(),
-            })  # fmt: skip
-            run.logger.log(step, metrics)
-        if crossed(before, step, config.eval_interval) and step < config.total_steps:
-            metrics = run_eval(step)
-            run.logger.log(step, metrics)
-            if metrics["eval/mean_return"] > best_eval:
-                best_eval = metrics["eval/mean_return"]
-                save(step, best=True)
-        if crossed(before, step, config.checkpoint_interval):
-            save(step)
-    env.close()
-    final = run_eval(step)
-    run.logger.log(step, final)
-    save(step, best=final["eval/mean_return"] >= best_eval)
-    return {
-        "total_steps": step,
-        "time/sps": step / (time.perf_counter() - start),
-        "train/updates": updates,
-        **final,
-    }
+                n_steps += 1
+                parts_list.append(torch.stack(list(parts.values())))
+            else:
+                continue
+            break
+        means = torch.stack(parts_list).mean(dim=0).tolist() if parts_list else []
+        metrics = dict(zip(names, means, strict=False))
+        return {**metrics, "learning_rate": lr, "clip_range": clip, "updates": updates}
+
+    return train_on_policy(
+        config, run, env=env, buffer=buffer, actor=actor, make_eval_policy=make_eval_policy, update=update,
+        state_dict=lambda: {"net": net.state_dict(), "optimizer": optimizer.state_dict(), "updates": updates},
+        gae_lambda=config.gae_lambda, frame_stack=config.frame_stack,
+    )  # fmt: skip
 
 
 def load_policy(

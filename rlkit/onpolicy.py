@@ -8,13 +8,17 @@
   autoreset), valuing the final observation of every truncated episode.
 * ``EpisodeStats``: returns and lengths of finished episodes for the ``rollout/`` metrics.
 * ``eval_policy``: ``obs -> action`` for ``rlkit.evaluation.evaluate``.
-* ``explained_variance``, ``crossed``: small helpers of the training loops.
+* ``train_on_policy``: the loop around them (collect, update, log, evaluate, checkpoint);
+  each agent brings its own network, actor and ``update``.
+* ``explained_variance``, ``crossed``: small helpers.
 
 No agent inherits from anything here; each composes what it needs.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +30,7 @@ import torch
 
 from rlkit.data.rollout import RolloutBuffer
 from rlkit.errors import BadInput
+from rlkit.evaluation import EvalHistory, evaluate
 
 
 @dataclass(frozen=True)
@@ -195,6 +200,66 @@ class NumpyActor:
         return act
 
 
+class WrittenOutPass:
+    """One forward pass of an MLP ``ActorCritic`` whose backward pass is written out.
+
+    ``log_probs``, ``entropy`` and ``values`` come from ``rlkit.nn.backprop.forward``;
+    ``backward(d_log_prob, d_value, ent_coef)`` sets ``.grad`` of every parameter
+    (overwriting) for a loss whose gradient is ``d_log_prob`` with respect to each
+    sample's ``log pi(a|s)``, ``d_value`` with respect to each ``V(s)``, plus
+    ``-ent_coef * mean(H)``. With ``p = softmax(z)`` (Discrete), or mean ``mu`` and
+    ``s = log std`` (Box), and ``B`` the batch size:
+
+    * ``dlog pi/dz = onehot(a) - p``; ``dlog pi/dmu = (a - mu) / sigma^2``;
+      ``dlog pi/ds = ((a - mu) / sigma)^2 - 1``;
+    * ``dH/dz = -p (log p + H)``; ``dH/ds = 1``.
+
+    For the small MLPs of classic control this skips autograd's bookkeeping, which on a
+    CPU costs more than the arithmetic; the agents' tests check it against autograd.
+    """
+
+    def __init__(self, net: torch.nn.Module, activation: str, obs: torch.Tensor, actions: torch.Tensor) -> None:
+        from rlkit.distributions import HALF_LOG_2PI
+        from rlkit.nn import backprop
+
+        self.net, self.activation, self._backprop = net, activation, backprop
+        x = (obs if obs.dtype == torch.float32 else obs.float()).flatten(1)
+        self.pi_layers = [*net.pi_net.linears, net.heads.policy]
+        self.vf_layers = [*net.vf_net.linears, net.heads.value]
+        self.pi_out = backprop.forward(self.pi_layers, activation, x)
+        self.vf_out = backprop.forward(self.vf_layers, activation, x)
+        out = self.pi_out[-1]
+        self.values = self.vf_out[-1][:, 0]
+        n = len(self.values)
+        self.discrete = net.heads.discrete
+        if self.discrete:
+            self.log_p = out - torch.logsumexp(out, dim=1, keepdim=True)
+            self.p = self.log_p.exp()
+            self.column = actions.long().unsqueeze(1)
+            self.log_probs = self.log_p.gather(1, self.column).squeeze(1)
+            self.entropy = -(self.p * self.log_p).sum(dim=1)
+        else:
+            log_std = net.heads.log_std.detach()
+            self.inv_std = torch.exp(-log_std)
+            self.z = (actions - out) * self.inv_std
+            self.log_probs = (-0.5 * self.z.square() - log_std - HALF_LOG_2PI).sum(dim=1)
+            self.entropy = (0.5 + HALF_LOG_2PI + log_std).sum().expand(n)
+
+    def backward(self, d_log_prob: torch.Tensor, d_value: torch.Tensor, ent_coef: float) -> None:
+        """Set the parameters' gradients (see the class doc)."""
+        n = len(self.values)
+        column_grad = d_log_prob.unsqueeze(1)
+        if self.discrete:
+            grad_out = torch.zeros_like(self.p).scatter_(1, self.column, 1.0).sub_(self.p).mul_(column_grad)
+            if ent_coef:
+                grad_out.add_(self.p * (self.log_p + self.entropy.unsqueeze(1)), alpha=ent_coef / n)
+        else:
+            grad_out = (self.z * self.inv_std).mul_(column_grad)
+            self.net.heads.log_std.grad.copy_((column_grad * (self.z.square() - 1.0)).sum(dim=0) - ent_coef)
+        self._backprop.backward(self.pi_layers, self.activation, self.pi_out, grad_out)
+        self._backprop.backward(self.vf_layers, self.activation, self.vf_out, d_value.unsqueeze(1))
+
+
 def collect_rollout(env: gym.vector.VectorEnv, buffer: RolloutBuffer, obs: np.ndarray,
                     episode_starts: np.ndarray, act: Callable, value_of: Callable,
                     stats: EpisodeStats) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
@@ -242,3 +307,70 @@ def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> float:
 def crossed(before: int, after: int, interval: int) -> bool:
     """True if a multiple of ``interval`` lies in ``(before, after]`` (``interval`` 0: never)."""
     return interval > 0 and after // interval > before // interval
+
+
+def train_on_policy(config: Any, run: Any, *, env: gym.vector.VectorEnv, buffer: RolloutBuffer, actor: Any,
+                    make_eval_policy: Callable[[], Callable[[Any], Any]],
+                    update: Callable[[RolloutBuffer, float], dict[str, float]],
+                    state_dict: Callable[[], dict[str, Any]], gae_lambda: float | None,
+                    frame_stack: int = 4) -> dict[str, Any]:  # fmt: skip
+    """Run rollouts and updates for ``config.total_steps`` env steps (whole rollouts).
+
+    Each iteration: ``actor.begin_rollout()`` when it has one (recurrent memory), fill
+    ``buffer`` from ``env``, compute advantages and returns (GAE with ``gae_lambda``,
+    Monte-Carlo with None), call ``update(buffer, progress)`` (its metrics are logged
+    as ``train/...``), then log, evaluate and checkpoint at the configured intervals
+    (``state_dict()`` is what the agent saves). Returns the summary.
+    """
+    stats = EpisodeStats()
+    history = EvalHistory()
+    best_eval = -math.inf
+    per_rollout = buffer.n_steps * buffer.n_envs
+    iterations = math.ceil(config.total_steps / per_rollout)
+    step = 0
+
+    def run_eval(at: int) -> dict[str, float]:
+        result = evaluate(make_eval_policy(), lambda: run.make_env(train=False, frame_stack=frame_stack),
+                          config.eval_episodes, seed=run.rngs.eval_seed)  # fmt: skip
+        return history.add(at, result)
+
+    def save(at: int, best: bool = False) -> None:
+        run.save_checkpoint({**state_dict(), "step": at, "episodes": stats.episodes,
+                             "eval_history": history.state_dict()}, best=best)  # fmt: skip
+
+    start = time.perf_counter()
+    obs, _ = env.reset(seed=run.rngs.env_seed)
+    episode_starts = np.ones(buffer.n_envs, dtype=np.float32)
+    last: dict[str, float] = {}
+    try:
+        for _ in range(iterations):
+            progress = step / config.total_steps
+            buffer.reset()
+            if hasattr(actor, "begin_rollout"):
+                actor.begin_rollout()
+            obs, episode_starts = collect_rollout(env, buffer, obs, episode_starts, actor, actor.values, stats)
+            before, step = step, step + per_rollout
+            buffer.finish(actor.values(obs), config.gamma, gae_lambda)
+            last = {f"train/{k}": v for k, v in update(buffer, progress).items()}
+            if crossed(before, step, config.log_interval) or step >= config.total_steps:
+                returns = buffer.returns.flatten().cpu()
+                last["train/explained_variance"] = explained_variance(torch.from_numpy(buffer.values).flatten(), returns)
+                last["time/sps"] = step / max(time.perf_counter() - start, 1e-9)
+                run.logger.log(step, {**last, **stats.metrics()})
+            if crossed(before, step, config.eval_interval) and step < config.total_steps:
+                metrics = run_eval(step)
+                run.logger.log(step, metrics)
+                if metrics["eval/mean_return"] > best_eval:
+                    best_eval = metrics["eval/mean_return"]
+                    save(step, best=True)
+            if crossed(before, step, config.checkpoint_interval):
+                save(step)
+    finally:
+        env.close()
+    final = run_eval(step)
+    run.logger.log(step, final)
+    save(step, best=final["eval/mean_return"] >= best_eval)
+    summary = {"total_steps": step, "time/sps": step / (time.perf_counter() - start), **final}
+    if "train/updates" in last:
+        summary["train/updates"] = last["train/updates"]
+    return summary
