@@ -11,5 +11,7 @@ ALGORITHMS: dict[str, str] = {
     "policy-iteration": "agents.policy_iteration",
     "q-learning": "agents.q_learning",
     "dqn": "agents.dqn",
+    "reinforce": "agents.reinforce",
+    "a2c": "agents.a2c",
     "ppo": "agents.ppo",
 }

@@ -1,0 +1,300 @@
+"""REINFORCE (Williams 1992): Monte-Carlo policy gradient with reward-to-go and an optional baseline.
+
+``rlkit train reinforce CartPole-v1``.
+
+Each iteration plays one whole episode in each of ``n_envs`` environments with the
+current policy, computes every step's reward-to-go ``G_t = sum_k gamma^k r_(t+k)``
+(an episode cut by a time limit is bootstrapped from the baseline's value of its final
+state) and takes one gradient step on
+
+    L = -E[(G_t - b(s_t)) log pi(a_t|s_t)] + vf_coef E[(V(s_t) - G_t)^2] - ent_coef E[H]
+
+with ``b = V`` (a learned value baseline, which lowers the variance without biasing the
+gradient) or ``b = 0`` with ``baseline: false``. Episodes are whole: an environment
+that finishes early idles (its extra steps are neither used nor counted) until all
+``n_envs`` episodes are done.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from envs import describe_space, make_vector_env
+from rlkit.config import OptimizerFields, RunFields, require, require_gamma
+from rlkit.data import discounted_returns
+from rlkit.errors import BadInput
+from rlkit.evaluation import EvalHistory, evaluate
+from rlkit.nn import backprop
+from rlkit.nn.actor_critic import ActorCritic
+from rlkit.onpolicy import (
+    Actor,
+    EpisodeStats,
+    NumpyActor,
+    WrittenOutPass,
+    action_spec,
+    crossed,
+    eval_policy,
+)
+from rlkit.optim import clip_grad_norm_, optimizer_from_config
+from rlkit.rundir import Run
+from rlkit.schedules import schedule
+from rlkit.seeding import make_rngs
+
+ALGO = "reinforce"
+FITS = "Discrete or Box actions, episodic tasks: CartPole-v1, Acrobot-v1, LunarLander-v3, ..."
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config(RunFields, OptimizerFields):
+    """REINFORCE settings, plus the shared run and optimizer fields."""
+
+    learning_rate: float | str = 1e-3
+    """Optimizer step size: a number, or lin_<v> for a linear decay from v to 0."""
+    n_envs: int = 8
+    """Whole episodes per gradient step (one per environment, played together)."""
+    gamma: float = 0.99
+    """Discount factor."""
+    baseline: bool = True
+    """Subtract a learned value baseline V(s) from the reward-to-go."""
+    normalize_advantage: bool = True
+    """Normalize the (baselined) returns to mean 0, std 1 in each batch."""
+    ent_coef: float = 0.0
+    """Weight of the entropy bonus."""
+    vf_coef: float = 0.5
+    """Weight of the baseline's value loss."""
+    max_grad_norm: float = 0.5
+    """Clip the gradient's global norm to this (0 = no clipping)."""
+    net_arch: tuple[int, ...] = (64, 64)
+    """Hidden sizes of the policy and value MLPs (vector observations)."""
+    activation: str = "tanh"
+    """Hidden activation of the MLPs."""
+    ortho_init: bool = True
+    """Orthogonal initialization (gains sqrt 2, 0.01 policy head, 1 value head)."""
+    log_std_init: float = 0.0
+    """Initial log standard deviation of Gaussian actions (Box)."""
+    max_episode_steps: int = 10_000
+    """Safety limit on an episode's length when the env has no time limit of its own."""
+    frame_stack: int = 4
+    """Frames per observation (Atari only)."""
+    vec_env: Literal["sync", "async"] = "sync"
+    """sync: all envs in this process; async: one process per env."""
+    written_out_backprop: bool = True
+    """MLP policies: backprop written out (rlkit.nn.backprop) instead of autograd; same gradients, less overhead."""
+
+    def __post_init__(self) -> None:
+        RunFields.__post_init__(self)
+        OptimizerFields.__post_init__(self)
+        require_gamma(self.gamma)
+        for key in ("n_envs", "frame_stack", "max_episode_steps"):
+            value = getattr(self, key)
+            require(key, value, value >= 1, "an integer >= 1")
+        require("learning_rate", self.learning_rate, schedule(self.learning_rate, "learning_rate")(0.0) > 0,
+                "a number > 0 or lin_<number > 0>")  # fmt: skip
+        for key in ("ent_coef", "vf_coef", "max_grad_norm"):
+            require(key, getattr(self, key), getattr(self, key) >= 0, "a number >= 0")
+        require("net_arch", list(self.net_arch), len(self.net_arch) >= 1 and min(self.net_arch) >= 1,
+                "one or more layer sizes >= 1")  # fmt: skip
+
+
+def check_env(env: gym.Env, config: Config) -> None:
+    """Discrete or 1-D Box actions and Box observations."""
+    action_spec(env.action_space, ALGO, describe_space)
+    if not isinstance(env.observation_space, gym.spaces.Box):
+        raise BadInput(f"reinforce needs Box observations, got {describe_space(env.observation_space)}")
+
+
+def make_network(env: gym.Env, config: Config, generator: torch.Generator | None) -> ActorCritic:
+    """The policy (and baseline) network for ``env``'s spaces."""
+    spec = action_spec(env.action_space, ALGO, describe_space)
+    return ActorCritic(env.observation_space.shape, spec.n_actions, spec.action_dim, config.net_arch,
+                       config.activation, config.ortho_init, config.log_std_init, generator)  # fmt: skip
+
+
+@dataclass
+class Episodes:
+    """``n_envs`` whole episodes as ``(T, N)`` arrays; ``valid[t, i]``: step t belongs to episode i."""
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    valid: np.ndarray
+    terminated: np.ndarray
+    ended: np.ndarray
+    next_values: np.ndarray
+
+    @property
+    def steps(self) -> int:
+        """Env steps used."""
+        return int(self.valid.sum())
+
+
+def play_episodes(env: gym.vector.VectorEnv, actor: Any, stats: EpisodeStats, baseline: bool,
+                  limit: int) -> Episodes:  # fmt: skip
+    """One whole episode in each env, from a fresh reset."""
+    n = env.num_envs
+    obs, _ = env.reset()
+    done = np.zeros(n, dtype=bool)
+    rows: dict[str, list] = {k: [] for k in ("obs", "actions", "rewards", "valid", "terminated", "ended", "next")}
+    while not done.all() and len(rows["obs"]) < limit:
+        actions, env_actions, _, _ = actor(obs)
+        next_obs, rewards, terminated, truncated, info = env.step(env_actions)
+        live = ~done
+        ended = (terminated | truncated) & live
+        next_values = np.zeros(n, dtype=np.float32)
+        cut = np.flatnonzero(truncated & ~terminated & live)
+        if baseline and cut.size:
+            next_values[cut] = actor.values(np.stack([info["final_obs"][i] for i in cut]))
+        for key, value in (("obs", obs), ("actions", actions), ("rewards", rewards * live), ("valid", live),
+                           ("terminated", terminated & live), ("ended", ended), ("next", next_values)):  # fmt: skip
+            rows[key].append(value)
+        for i in np.flatnonzero(ended):
+            stats.returns.append(float(info["final_info"]["episode"]["r"][i]))
+            stats.lengths.append(int(info["final_info"]["episode"]["l"][i]))
+            stats.episodes += 1
+        done |= ended
+        obs = next_obs
+    if not done.all():  # the safety limit: treat as truncated, bootstrap from V
+        rows["ended"][-1] = rows["ended"][-1] | ~done
+        if baseline:
+            rows["next"][-1] = np.where(~done, actor.values(obs), rows["next"][-1]).astype(np.float32)
+    s = {k: np.stack(v) for k, v in rows.items()}
+    return Episodes(s["obs"], s["actions"], s["rewards"].astype(np.float32), s["valid"], s["terminated"],
+                    s["ended"], s["next"])  # fmt: skip
+
+
+def reward_to_go(episodes: Episodes, gamma: float) -> np.ndarray:
+    """``G_t`` of every step, ``(T, N)`` (0 after an episode's end)."""
+    t = torch.from_numpy
+    returns = discounted_returns(t(episodes.rewards), t(episodes.next_values), t(episodes.terminated),
+                                 t(episodes.ended), gamma)  # fmt: skip
+    return returns.numpy() * episodes.valid
+
+
+def reinforce_loss(net: ActorCritic, obs: torch.Tensor, actions: torch.Tensor, returns: torch.Tensor,
+                   config: Config) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # fmt: skip
+    """The REINFORCE loss of a batch of steps and its parts (detached) for logging."""
+    dist, values = net(obs)
+    advantages = returns - values.detach() if config.baseline else returns
+    if config.normalize_advantage and advantages.numel() > 1:
+        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    policy_loss = -(advantages * dist.log_prob(actions)).mean()
+    value_loss = (returns - values).square().mean()
+    entropy = dist.entropy().mean()
+    loss = policy_loss - config.ent_coef * entropy + (config.vf_coef * value_loss if config.baseline else 0.0)
+    return loss, {"policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(), "entropy": entropy.detach()}
+
+
+def written_out_step(net: ActorCritic, activation: str, obs: torch.Tensor, actions: torch.Tensor,
+                     returns: torch.Tensor, config: Config) -> dict[str, torch.Tensor]:  # fmt: skip
+    """The gradient of ``reinforce_loss`` without autograd (``rlkit.onpolicy.WrittenOutPass``)."""
+    fwd = WrittenOutPass(net, activation, obs, actions)
+    n = len(fwd.values)
+    advantages = returns - fwd.values if config.baseline else returns
+    if config.normalize_advantage and n > 1:
+        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    value_error = fwd.values - returns
+    d_value = value_error * (2.0 * config.vf_coef / n) if config.baseline else torch.zeros_like(value_error)
+    fwd.backward(advantages * (-1.0 / n), d_value, config.ent_coef)
+    return {"policy_loss": -(advantages * fwd.log_probs).mean(), "value_loss": value_error.square().mean(),
+            "entropy": fwd.entropy.mean()}  # fmt: skip
+
+
+def train(config: Config, run: Run) -> dict[str, Any]:
+    """Train for at least ``total_steps`` env steps (whole batches of episodes)."""
+    probe = run.make_env(train=True, frame_stack=config.frame_stack)
+    spec = action_spec(probe.action_space, ALGO, describe_space)
+    net = make_network(probe, config, run.rngs.torch).to(run.device)
+    probe.close()
+    env = make_vector_env(lambda: run.make_env(train=True, frame_stack=config.frame_stack),
+                          config.n_envs, asynchronous=config.vec_env == "async")  # fmt: skip
+    env.reset(seed=run.rngs.env_seed)
+    learning_rate = schedule(config.learning_rate, "learning_rate")
+    written_out = config.written_out_backprop and not net.image and config.activation in backprop.ACTIVATIONS
+    params = [backprop.flatten_parameters(net)] if written_out else list(net.parameters())
+    optimizer = optimizer_from_config(config, params, lr=learning_rate(0.0))
+    fast = NumpyActor(net, spec, run.rngs.numpy, config.activation) if NumpyActor.supports(net, config.activation) else None
+    actor = fast or Actor(net, spec, run.device, run.rngs.torch)
+    stats, history = EpisodeStats(), EvalHistory()
+    best_eval, step, updates = -math.inf, 0, 0
+
+    def run_eval(at: int) -> dict[str, float]:
+        if fast is not None:
+            policy = fast.eval_policy(config.deterministic, np.random.default_rng(run.rngs.eval_seed))
+        else:
+            generator = torch.Generator().manual_seed(run.rngs.eval_seed)
+            policy = eval_policy(net, run.device, config.deterministic, generator, spec)
+        result = evaluate(policy, lambda: run.make_env(train=False, frame_stack=config.frame_stack),
+                          config.eval_episodes, seed=run.rngs.eval_seed)  # fmt: skip
+        return history.add(at, result)
+
+    def save(at: int, best: bool = False) -> None:
+        run.save_checkpoint({"net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": at,
+                             "updates": updates, "episodes": stats.episodes,
+                             "eval_history": history.state_dict()}, best=best)  # fmt: skip
+
+    start = time.perf_counter()
+    try:
+        while step < config.total_steps:
+            lr = learning_rate(step / config.total_steps)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            episodes = play_episodes(env, actor, stats, config.baseline, config.max_episode_steps)
+            valid = episodes.valid.astype(bool)
+            returns = torch.from_numpy(reward_to_go(episodes, config.gamma)[valid]).to(run.device)
+            obs = torch.as_tensor(episodes.obs[valid], device=run.device)
+            actions = torch.as_tensor(episodes.actions[valid], device=run.device)
+            if written_out:
+                parts = written_out_step(net, config.activation, obs, actions, returns, config)
+            else:
+                loss, parts = reinforce_loss(net, obs, actions, returns, config)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+            if config.max_grad_norm > 0:
+                clip_grad_norm_(params, config.max_grad_norm)
+            optimizer.step()
+            updates += 1
+            before, step = step, step + episodes.steps
+            if crossed(before, step, config.log_interval) or step >= config.total_steps:
+                metrics = {f"train/{k}": float(v) for k, v in parts.items()}
+                metrics.update({"train/learning_rate": lr, "train/updates": updates,
+                                "time/sps": step / max(time.perf_counter() - start, 1e-9), **stats.metrics()})  # fmt: skip
+                run.logger.log(step, metrics)
+            if crossed(before, step, config.eval_interval) and step < config.total_steps:
+                metrics = run_eval(step)
+                run.logger.log(step, metrics)
+                if metrics["eval/mean_return"] > best_eval:
+                    best_eval = metrics["eval/mean_return"]
+                    save(step, best=True)
+            if crossed(before, step, config.checkpoint_interval):
+                save(step)
+    finally:
+        env.close()
+    final = run_eval(step)
+    run.logger.log(step, final)
+    save(step, best=final["eval/mean_return"] >= best_eval)
+    return {"total_steps": step, "time/sps": step / (time.perf_counter() - start), "train/updates": updates, **final}
+
+
+def load_policy(checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", seed: int | None = None):
+    """The evaluation policy of a checkpoint (the mode, or samples with ``deterministic: false``)."""
+    from rlkit.config import build_config
+
+    fields = {f: v for f, v in checkpoint["config"].items() if f in Config.__dataclass_fields__}
+    config = build_config(Config, fields)
+    net = make_network(env, config, None).to(torch.device(device))
+    net.load_state_dict(checkpoint["net"])
+    net.eval()
+    rngs = make_rngs(int(checkpoint.get("seed", 0)) if seed is None else seed, seed_globals=False)
+    spec = action_spec(env.action_space, ALGO, describe_space)
+    if NumpyActor.supports(net, config.activation):
+        return NumpyActor(net, spec, np.random.default_rng(), config.activation).eval_policy(
+            config.deterministic, np.random.default_rng(rngs.eval_seed))
+    generator = torch.Generator().manual_seed(rngs.eval_seed)
+    return eval_policy(net, torch.device(device), config.deterministic, generator, spec)
