@@ -14,4 +14,5 @@ ALGORITHMS: dict[str, str] = {
     "reinforce": "agents.reinforce",
     "a2c": "agents.a2c",
     "ppo": "agents.ppo",
+    "recurrent-ppo": "agents.recurrent_ppo",
 }

@@ -37,6 +37,7 @@ from rlkit.onpolicy import (
     NumpyActor,
     WrittenOutPass,
     action_spec,
+    clipped_surrogate_loss,
     eval_policy,
     train_on_policy,
 )
@@ -139,34 +140,11 @@ def make_network(env: gym.Env, config: Config, generator: torch.Generator | None
                        config.activation, config.ortho_init, config.log_std_init, generator)  # fmt: skip
 
 
-def ppo_loss(
-    net: ActorCritic, batch: Any, clip: float, config: Config
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def ppo_loss(net: ActorCritic, batch: Any, clip: float, config: Config) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The PPO loss of one minibatch and its parts (detached) for logging."""
     dist, values = net(batch.obs)
-    log_probs = dist.log_prob(batch.actions)
-    advantages = batch.advantages
-    if config.normalize_advantage and advantages.numel() > 1:
-        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-    log_ratio = log_probs - batch.log_probs
-    ratio = log_ratio.exp()
-    policy_loss = -torch.min(
-        advantages * ratio, advantages * ratio.clamp(1.0 - clip, 1.0 + clip)
-    ).mean()
-    if config.clip_range_vf is not None:
-        values = batch.values + (values - batch.values).clamp(
-            -config.clip_range_vf, config.clip_range_vf
-        )
-    value_loss = (batch.returns - values).square().mean()
-    entropy = dist.entropy().mean()
-    loss = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
-    with torch.no_grad():
-        parts = {
-            "policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(), "entropy": entropy.detach(),
-            "approx_kl": ((ratio - 1.0) - log_ratio).mean(),  # Schulman's low-variance estimator
-            "clip_fraction": ((ratio - 1.0).abs() > clip).float().mean(),
-        }  # fmt: skip
-    return loss, parts
+    return clipped_surrogate_loss(dist.log_prob(batch.actions), batch.log_probs, batch.advantages, values,
+                                  batch.values, batch.returns, dist.entropy(), clip, config)  # fmt: skip
 
 
 def written_out_step(net: ActorCritic, activation: str, batch: Any, clip: float, config: Config

@@ -200,6 +200,34 @@ class NumpyActor:
         return act
 
 
+def clipped_surrogate_loss(log_probs: torch.Tensor, old_log_probs: torch.Tensor, advantages: torch.Tensor,
+                           values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor,
+                           entropy: torch.Tensor, clip: float, config: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # fmt: skip
+    """PPO's loss from a batch's log-probabilities, values and entropies, and its parts for logging.
+
+    ``L = -mean(min(r A, clip(r, 1 - eps, 1 + eps) A)) + vf_coef mean((V - R)^2) - ent_coef mean(H)``,
+    ``r = exp(log pi - log pi_old)``; ``config`` supplies ``normalize_advantage``,
+    ``clip_range_vf``, ``vf_coef`` and ``ent_coef``.
+    """
+    if config.normalize_advantage and advantages.numel() > 1:
+        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    log_ratio = log_probs - old_log_probs
+    ratio = log_ratio.exp()
+    policy_loss = -torch.min(advantages * ratio, advantages * ratio.clamp(1.0 - clip, 1.0 + clip)).mean()
+    if config.clip_range_vf is not None:
+        values = old_values + (values - old_values).clamp(-config.clip_range_vf, config.clip_range_vf)
+    value_loss = (returns - values).square().mean()
+    entropy = entropy.mean()
+    loss = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
+    with torch.no_grad():
+        parts = {
+            "policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(), "entropy": entropy.detach(),
+            "approx_kl": ((ratio - 1.0) - log_ratio).mean(),  # Schulman's low-variance estimator
+            "clip_fraction": ((ratio - 1.0).abs() > clip).float().mean(),
+        }  # fmt: skip
+    return loss, parts
+
+
 class WrittenOutPass:
     """One forward pass of an MLP ``ActorCritic`` whose backward pass is written out.
 

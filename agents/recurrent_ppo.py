@@ -1,0 +1,266 @@
+"""Recurrent PPO: PPO with an LSTM memory, for partially observed environments.
+
+``rlkit train recurrent-ppo rlkit/CartPoleNoVel-v1``.
+
+The policy is ``rlkit.nn.actor_critic.RecurrentActorCritic``: observations go through
+the rlkit ``LSTM`` (shared by the policy and value heads) whose state is carried from
+step to step while acting in the ``n_envs`` environments and zeroed where an episode
+starts. The memory each environment had when a rollout began is kept, so training can
+replay the rollout exactly: minibatches are whole sequences (all ``n_steps`` of
+``batch_size / n_steps`` environments), run through the LSTM from that stored state
+with the same episode-start resets, and the clipped PPO loss
+(``rlkit.onpolicy.clipped_surrogate_loss``) is taken over every step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from envs import describe_space, make_vector_env
+from rlkit.config import OptimizerFields, RunFields, require, require_gamma
+from rlkit.data import RolloutBuffer
+from rlkit.errors import BadInput
+from rlkit.nn.actor_critic import RecurrentActorCritic
+from rlkit.onpolicy import ActionSpec, action_spec, clipped_surrogate_loss, train_on_policy
+from rlkit.optim import clip_grad_norm_, optimizer_from_config
+from rlkit.rundir import Run
+from rlkit.schedules import schedule
+from rlkit.seeding import make_rngs
+
+ALGO = "recurrent-ppo"
+FITS = "Discrete or Box actions, partially observed: rlkit/CartPoleNoVel-v1, rlkit/PendulumNoVel-v1, ..."
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config(RunFields, OptimizerFields):
+    """Recurrent PPO settings (sb3-contrib / rl-zoo names), plus the shared run and optimizer fields."""
+
+    learning_rate: float | str = 3e-4
+    """Optimizer step size: a number, or lin_<v> for a linear decay from v to 0."""
+    optimizer_eps: float = 1e-5
+    """Adam's epsilon (SB3's default for its policies)."""
+    n_envs: int = 1
+    """Environments stepped together."""
+    n_steps: int = 128
+    """Steps per environment in each rollout (the length of the training sequences)."""
+    batch_size: int = 128
+    """Steps per minibatch: whole sequences, so a multiple of n_steps."""
+    n_epochs: int = 10
+    """Passes over the rollout per iteration."""
+    gamma: float = 0.99
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """GAE lambda."""
+    clip_range: float | str = 0.2
+    """Clip of the probability ratio: a number, or lin_<v>."""
+    clip_range_vf: float | None = None
+    """Clip of the value change around the rollout's values (None = no value clipping)."""
+    normalize_advantage: bool = True
+    """Normalize advantages to mean 0, std 1 in each minibatch."""
+    ent_coef: float = 0.0
+    """Weight of the entropy bonus."""
+    vf_coef: float = 0.5
+    """Weight of the value loss."""
+    max_grad_norm: float = 0.5
+    """Clip the gradient's global norm to this (0 = no clipping)."""
+    target_kl: float | None = None
+    """Stop an iteration's epochs once the approximate KL exceeds 1.5 * target_kl (None = never)."""
+    lstm_hidden_size: int = 128
+    """Units of the LSTM."""
+    net_arch: tuple[int, ...] = (64,)
+    """Hidden sizes of the MLPs between the LSTM and the policy / value heads (may be empty)."""
+    activation: str = "tanh"
+    """Hidden activation of the MLPs."""
+    ortho_init: bool = True
+    """Orthogonal initialization."""
+    log_std_init: float = 0.0
+    """Initial log standard deviation of Gaussian actions (Box)."""
+    frame_stack: int = 1
+    """Frames per observation (Atari); must be 1: the LSTM is the memory."""
+    vec_env: Literal["sync", "async"] = "sync"
+    """sync: all envs in this process; async: one process per env."""
+
+    def __post_init__(self) -> None:
+        RunFields.__post_init__(self)
+        OptimizerFields.__post_init__(self)
+        require_gamma(self.gamma)
+        for key in ("n_envs", "n_steps", "batch_size", "n_epochs", "lstm_hidden_size"):
+            value = getattr(self, key)
+            require(key, value, value >= 1, "an integer >= 1")
+        if self.frame_stack != 1:
+            raise BadInput(f"recurrent-ppo keeps its memory in the LSTM; frame stacking is refused "
+                           f"(got frame_stack={self.frame_stack}; use frame_stack=1, or ppo)")  # fmt: skip
+        rollout = self.n_steps * self.n_envs
+        require("batch_size", self.batch_size,
+                self.batch_size % self.n_steps == 0 and rollout % self.batch_size == 0,
+                f"whole sequences: a multiple of n_steps ({self.n_steps}) dividing n_steps * n_envs ({rollout})")  # fmt: skip
+        require("learning_rate", self.learning_rate, schedule(self.learning_rate, "learning_rate")(0.0) > 0,
+                "a number > 0 or lin_<number > 0>")  # fmt: skip
+        require("clip_range", self.clip_range, schedule(self.clip_range, "clip_range")(0.0) > 0,
+                "a number > 0 or lin_<number > 0>")  # fmt: skip
+        if self.clip_range_vf is not None:
+            require("clip_range_vf", self.clip_range_vf, self.clip_range_vf > 0, "a number > 0 or null")
+        if self.target_kl is not None:
+            require("target_kl", self.target_kl, self.target_kl > 0, "a number > 0 or null")
+        require("gae_lambda", self.gae_lambda, 0 <= self.gae_lambda <= 1, "0 <= gae_lambda <= 1")
+        for key in ("ent_coef", "vf_coef", "max_grad_norm"):
+            require(key, getattr(self, key), getattr(self, key) >= 0, "a number >= 0")
+        require("net_arch", list(self.net_arch), all(size >= 1 for size in self.net_arch), "layer sizes >= 1")
+
+
+def check_env(env: gym.Env, config: Config) -> None:
+    """Discrete or 1-D Box actions and Box observations."""
+    action_spec(env.action_space, ALGO, describe_space)
+    if not isinstance(env.observation_space, gym.spaces.Box):
+        raise BadInput(f"recurrent-ppo needs Box observations, got {describe_space(env.observation_space)}")
+
+
+def make_network(env: gym.Env, config: Config, generator: torch.Generator | None) -> RecurrentActorCritic:
+    """The recurrent actor-critic for ``env``'s spaces."""
+    spec = action_spec(env.action_space, ALGO, describe_space)
+    return RecurrentActorCritic(env.observation_space.shape, spec.n_actions, spec.action_dim, config.lstm_hidden_size,
+                                config.net_arch, config.activation, config.ortho_init, config.log_std_init,
+                                generator)  # fmt: skip
+
+
+class RecurrentActor:
+    """Acts in N environments, carrying the LSTM state; remembers it at each rollout's start."""
+
+    def __init__(self, net: RecurrentActorCritic, spec: ActionSpec, n_envs: int, device: torch.device,
+                 generator: torch.Generator) -> None:  # fmt: skip
+        self.net, self.spec, self.device, self.generator = net, spec, device, generator
+        self.state = net.initial_state(n_envs, device)
+        self.rollout_state = self.state
+
+    def begin_rollout(self) -> None:
+        """Keep the memory the rollout starts from (training replays from it)."""
+        self.rollout_state = (self.state[0].clone(), self.state[1].clone())
+
+    @torch.no_grad()
+    def __call__(self, obs: np.ndarray, episode_starts: np.ndarray):
+        """``(actions to store, actions for the env, log-probs, values)``; advances the memory."""
+        x = torch.as_tensor(obs, device=self.device)[None]
+        starts = torch.as_tensor(episode_starts, device=self.device)[None]
+        dist, values, self.state = self.net(x, self.state, starts)
+        actions = dist.sample(self.generator)[0]
+        log_probs = dist.log_prob(actions[None])[0]
+        actions_np = actions.cpu().numpy()
+        return actions_np, self.spec.to_env(actions_np), log_probs.cpu().numpy(), values[0].cpu().numpy()
+
+    @torch.no_grad()
+    def values(self, obs: np.ndarray, env_indices: np.ndarray | None = None) -> np.ndarray:
+        """``V`` of the observations that follow the last step, from the memory after it."""
+        h, c = self.state
+        if env_indices is not None:
+            index = torch.as_tensor(env_indices, device=self.device)
+            h, c = h[:, index], c[:, index]
+        x = torch.as_tensor(obs, device=self.device)[None]
+        _, values, _ = self.net(x, (h, c), torch.zeros(x.shape[:2], device=self.device))
+        return values[0].cpu().numpy()
+
+
+class RecurrentPolicy:
+    """``obs -> action`` for evaluation, with its memory reset at every episode start."""
+
+    def __init__(self, net: RecurrentActorCritic, spec: ActionSpec, device: torch.device, deterministic: bool,
+                 generator: torch.Generator | None) -> None:  # fmt: skip
+        self.net, self.spec, self.device = net, spec, device
+        self.deterministic, self.generator = deterministic, generator
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything (a new episode)."""
+        self.state = self.net.initial_state(1, self.device)
+
+    @torch.no_grad()
+    def __call__(self, obs: Any) -> Any:
+        x = torch.as_tensor(np.asarray(obs)[None, None], device=self.device)
+        dist, _, self.state = self.net(x, self.state, torch.zeros(1, 1, device=self.device))
+        action = dist.mode() if self.deterministic else dist.sample(self.generator)
+        action = action[0, 0].cpu().numpy()
+        return int(action) if self.spec.n_actions is not None else self.spec.to_env(action)
+
+
+def sequence_loss(net: RecurrentActorCritic, batch: Any, state: tuple[torch.Tensor, torch.Tensor], clip: float,
+                  config: Config) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # fmt: skip
+    """The PPO loss over whole sequences ``(n_steps, envs)``, replayed from their initial memory."""
+    dist, values, _ = net(batch.obs, state, batch.episode_starts)
+    return clipped_surrogate_loss(dist.log_prob(batch.actions).flatten(), batch.log_probs.flatten(),
+                                  batch.advantages.flatten(), values.flatten(), batch.values.flatten(),
+                                  batch.returns.flatten(), dist.entropy().flatten(), clip, config)  # fmt: skip
+
+
+def train(config: Config, run: Run) -> dict[str, Any]:
+    """Train for ``total_steps`` env steps (whole rollouts); evaluate, log and checkpoint along the way."""
+    probe = run.make_env(train=True, frame_stack=config.frame_stack)
+    spec = action_spec(probe.action_space, ALGO, describe_space)
+    net = make_network(probe, config, run.rngs.torch).to(run.device)
+    obs_shape, obs_dtype = probe.observation_space.shape, probe.observation_space.dtype
+    probe.close()
+    env = make_vector_env(lambda: run.make_env(train=True, frame_stack=config.frame_stack),
+                          config.n_envs, asynchronous=config.vec_env == "async")  # fmt: skip
+    learning_rate = schedule(config.learning_rate, "learning_rate")
+    clip_range = schedule(config.clip_range, "clip_range")
+    optimizer = optimizer_from_config(config, net.parameters(), lr=learning_rate(0.0))
+    buffer = RolloutBuffer(config.n_steps, config.n_envs, obs_shape, obs_dtype, spec.shape, spec.dtype, run.device)
+    actor = RecurrentActor(net, spec, config.n_envs, run.device, run.rngs.torch)
+    envs_per_batch = config.batch_size // config.n_steps
+    updates = 0
+
+    def make_eval_policy() -> RecurrentPolicy:
+        generator = torch.Generator().manual_seed(run.rngs.eval_seed)
+        return RecurrentPolicy(net, spec, run.device, config.deterministic, generator)
+
+    def update(buffer: RolloutBuffer, progress: float) -> dict[str, float]:
+        nonlocal updates
+        lr, clip = learning_rate(progress), clip_range(progress)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        h0, c0 = actor.rollout_state
+        parts_list: list[torch.Tensor] = []
+        names: tuple[str, ...] = ()
+        for _epoch in range(config.n_epochs):
+            for batch in buffer.sequences(envs_per_batch, run.rngs.torch):
+                state = (h0[:, batch.env_indices], c0[:, batch.env_indices])
+                loss, parts = sequence_loss(net, batch, state, clip, config)
+                names = tuple(parts)
+                if config.target_kl is not None and float(parts["approx_kl"]) > 1.5 * config.target_kl:
+                    break
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.max_grad_norm > 0:
+                    clip_grad_norm_(net.parameters(), config.max_grad_norm)
+                optimizer.step()
+                updates += 1
+                parts_list.append(torch.stack(list(parts.values())))
+            else:
+                continue
+            break
+        means = torch.stack(parts_list).mean(dim=0).tolist() if parts_list else []
+        return {**dict(zip(names, means, strict=False)), "learning_rate": lr, "clip_range": clip, "updates": updates}
+
+    return train_on_policy(
+        config, run, env=env, buffer=buffer, actor=actor, make_eval_policy=make_eval_policy, update=update,
+        state_dict=lambda: {"net": net.state_dict(), "optimizer": optimizer.state_dict(), "updates": updates},
+        gae_lambda=config.gae_lambda, frame_stack=config.frame_stack,
+    )  # fmt: skip
+
+
+def load_policy(checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", seed: int | None = None):
+    """The evaluation policy of a checkpoint: a ``RecurrentPolicy`` (call ``reset()`` per episode)."""
+    from rlkit.config import build_config
+
+    fields = {f: v for f, v in checkpoint["config"].items() if f in Config.__dataclass_fields__}
+    config = build_config(Config, fields)
+    torch_device = torch.device(device)
+    net = make_network(env, config, None).to(torch_device)
+    net.load_state_dict(checkpoint["net"])
+    net.eval()
+    rngs = make_rngs(int(checkpoint.get("seed", 0)) if seed is None else seed, seed_globals=False)
+    spec = action_spec(env.action_space, ALGO, describe_space)
+    return RecurrentPolicy(net, spec, torch_device, config.deterministic, torch.Generator().manual_seed(rngs.eval_seed))
