@@ -115,7 +115,9 @@ def make_network(env: gym.Env, config: Config, generator: torch.Generator | None
                        config.activation, config.ortho_init, config.log_std_init, generator)  # fmt: skip
 
 
-def a2c_loss(net: ActorCritic, batch: Any, config: Config) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def a2c_loss(
+    net: ActorCritic, batch: Any, config: Config
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The A2C loss of a rollout and its parts (detached) for logging."""
     dist, values = net(batch.obs)
     log_probs = dist.log_prob(batch.actions)
@@ -126,10 +128,16 @@ def a2c_loss(net: ActorCritic, batch: Any, config: Config) -> tuple[torch.Tensor
     value_loss = (batch.returns - values).square().mean()
     entropy = dist.entropy().mean()
     loss = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
-    return loss, {"policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(), "entropy": entropy.detach()}
+    return loss, {
+        "policy_loss": policy_loss.detach(),
+        "value_loss": value_loss.detach(),
+        "entropy": entropy.detach(),
+    }
 
 
-def written_out_step(net: ActorCritic, activation: str, batch: Any, config: Config) -> dict[str, torch.Tensor]:
+def written_out_step(
+    net: ActorCritic, activation: str, batch: Any, config: Config
+) -> dict[str, torch.Tensor]:
     """The gradient of ``a2c_loss`` for an MLP ``ActorCritic``, without autograd:
     ``dL/dlog pi = -A / B``, ``dL/dV = 2 vf_coef (V - R) / B`` (``rlkit.onpolicy.WrittenOutPass``)."""
     fwd = WrittenOutPass(net, activation, batch.obs, batch.actions)
@@ -153,18 +161,32 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     env = make_vector_env(lambda: run.make_env(train=True, frame_stack=config.frame_stack),
                           config.n_envs, asynchronous=config.vec_env == "async")  # fmt: skip
     learning_rate = schedule(config.learning_rate, "learning_rate")
-    written_out = config.written_out_backprop and not net.image and config.activation in backprop.ACTIVATIONS
+    written_out = (
+        config.written_out_backprop and not net.image and config.activation in backprop.ACTIVATIONS
+    )
     params = [backprop.flatten_parameters(net)] if written_out else list(net.parameters())
     optimizer = optimizer_from_config(config, params, lr=learning_rate(0.0))
-    buffer = RolloutBuffer(config.n_steps, config.n_envs, obs_shape, obs_dtype, spec.shape, spec.dtype, run.device)
-    fast = NumpyActor(net, spec, run.rngs.numpy, config.activation) if NumpyActor.supports(net, config.activation) else None
+    buffer = RolloutBuffer(
+        config.n_steps, config.n_envs, obs_shape, obs_dtype, spec.shape, spec.dtype, run.device
+    )
+    fast = (
+        NumpyActor(net, spec, run.rngs.numpy, config.activation)
+        if NumpyActor.supports(net, config.activation)
+        else None
+    )
     actor = fast or Actor(net, spec, run.device, run.rngs.torch)
     updates = 0
 
     def make_eval_policy():
         if fast is not None:
             return fast.eval_policy(config.deterministic, np.random.default_rng(run.rngs.eval_seed))
-        return eval_policy(net, run.device, config.deterministic, torch.Generator().manual_seed(run.rngs.eval_seed), spec)
+        return eval_policy(
+            net,
+            run.device,
+            config.deterministic,
+            torch.Generator().manual_seed(run.rngs.eval_seed),
+            spec,
+        )
 
     def update(buffer: RolloutBuffer, progress: float) -> dict[str, float]:
         nonlocal updates
@@ -191,7 +213,9 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     )  # fmt: skip
 
 
-def load_policy(checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", seed: int | None = None):
+def load_policy(
+    checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", seed: int | None = None
+):
     """The evaluation policy of a checkpoint (the mode, or samples with ``deterministic: false``)."""
     from rlkit.config import build_config
 
@@ -204,6 +228,7 @@ def load_policy(checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", s
     spec = action_spec(env.action_space, ALGO, describe_space)
     if NumpyActor.supports(net, config.activation):  # the same path as training-time evaluation
         return NumpyActor(net, spec, np.random.default_rng(), config.activation).eval_policy(
-            config.deterministic, np.random.default_rng(rngs.eval_seed))
+            config.deterministic, np.random.default_rng(rngs.eval_seed)
+        )
     generator = torch.Generator().manual_seed(rngs.eval_seed)
     return eval_policy(net, torch.device(device), config.deterministic, generator, spec)

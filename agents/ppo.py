@@ -140,7 +140,9 @@ def make_network(env: gym.Env, config: Config, generator: torch.Generator | None
                        config.activation, config.ortho_init, config.log_std_init, generator)  # fmt: skip
 
 
-def ppo_loss(net: ActorCritic, batch: Any, clip: float, config: Config) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def ppo_loss(
+    net: ActorCritic, batch: Any, clip: float, config: Config
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The PPO loss of one minibatch and its parts (detached) for logging."""
     dist, values = net(batch.obs)
     return clipped_surrogate_loss(dist.log_prob(batch.actions), batch.log_probs, batch.advantages, values,
@@ -235,7 +237,10 @@ def train(config: Config, run: Run) -> dict[str, Any]:
                 else:
                     loss, parts = ppo_loss(net, batch, clip, config)
                 names = tuple(parts)
-                if config.target_kl is not None and float(parts["approx_kl"]) > 1.5 * config.target_kl:
+                if (
+                    config.target_kl is not None
+                    and float(parts["approx_kl"]) > 1.5 * config.target_kl
+                ):
                     break  # SB3's rule: this minibatch is not applied, the epochs end
                 if not written_out:
                     optimizer.zero_grad(set_to_none=True)

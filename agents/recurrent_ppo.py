@@ -104,23 +104,34 @@ class Config(RunFields, OptimizerFields):
         require("clip_range", self.clip_range, schedule(self.clip_range, "clip_range")(0.0) > 0,
                 "a number > 0 or lin_<number > 0>")  # fmt: skip
         if self.clip_range_vf is not None:
-            require("clip_range_vf", self.clip_range_vf, self.clip_range_vf > 0, "a number > 0 or null")
+            require(
+                "clip_range_vf", self.clip_range_vf, self.clip_range_vf > 0, "a number > 0 or null"
+            )
         if self.target_kl is not None:
             require("target_kl", self.target_kl, self.target_kl > 0, "a number > 0 or null")
         require("gae_lambda", self.gae_lambda, 0 <= self.gae_lambda <= 1, "0 <= gae_lambda <= 1")
         for key in ("ent_coef", "vf_coef", "max_grad_norm"):
             require(key, getattr(self, key), getattr(self, key) >= 0, "a number >= 0")
-        require("net_arch", list(self.net_arch), all(size >= 1 for size in self.net_arch), "layer sizes >= 1")
+        require(
+            "net_arch",
+            list(self.net_arch),
+            all(size >= 1 for size in self.net_arch),
+            "layer sizes >= 1",
+        )
 
 
 def check_env(env: gym.Env, config: Config) -> None:
     """Discrete or 1-D Box actions and Box observations."""
     action_spec(env.action_space, ALGO, describe_space)
     if not isinstance(env.observation_space, gym.spaces.Box):
-        raise BadInput(f"recurrent-ppo needs Box observations, got {describe_space(env.observation_space)}")
+        raise BadInput(
+            f"recurrent-ppo needs Box observations, got {describe_space(env.observation_space)}"
+        )
 
 
-def make_network(env: gym.Env, config: Config, generator: torch.Generator | None) -> RecurrentActorCritic:
+def make_network(
+    env: gym.Env, config: Config, generator: torch.Generator | None
+) -> RecurrentActorCritic:
     """The recurrent actor-critic for ``env``'s spaces."""
     spec = action_spec(env.action_space, ALGO, describe_space)
     return RecurrentActorCritic(env.observation_space.shape, spec.n_actions, spec.action_dim, config.lstm_hidden_size,
@@ -150,7 +161,12 @@ class RecurrentActor:
         actions = dist.sample(self.generator)[0]
         log_probs = dist.log_prob(actions[None])[0]
         actions_np = actions.cpu().numpy()
-        return actions_np, self.spec.to_env(actions_np), log_probs.cpu().numpy(), values[0].cpu().numpy()
+        return (
+            actions_np,
+            self.spec.to_env(actions_np),
+            log_probs.cpu().numpy(),
+            values[0].cpu().numpy(),
+        )
 
     @torch.no_grad()
     def values(self, obs: np.ndarray, env_indices: np.ndarray | None = None) -> np.ndarray:
@@ -207,7 +223,9 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     learning_rate = schedule(config.learning_rate, "learning_rate")
     clip_range = schedule(config.clip_range, "clip_range")
     optimizer = optimizer_from_config(config, net.parameters(), lr=learning_rate(0.0))
-    buffer = RolloutBuffer(config.n_steps, config.n_envs, obs_shape, obs_dtype, spec.shape, spec.dtype, run.device)
+    buffer = RolloutBuffer(
+        config.n_steps, config.n_envs, obs_shape, obs_dtype, spec.shape, spec.dtype, run.device
+    )
     actor = RecurrentActor(net, spec, config.n_envs, run.device, run.rngs.torch)
     envs_per_batch = config.batch_size // config.n_steps
     updates = 0
@@ -229,7 +247,10 @@ def train(config: Config, run: Run) -> dict[str, Any]:
                 state = (h0[:, batch.env_indices], c0[:, batch.env_indices])
                 loss, parts = sequence_loss(net, batch, state, clip, config)
                 names = tuple(parts)
-                if config.target_kl is not None and float(parts["approx_kl"]) > 1.5 * config.target_kl:
+                if (
+                    config.target_kl is not None
+                    and float(parts["approx_kl"]) > 1.5 * config.target_kl
+                ):
                     break
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -242,7 +263,12 @@ def train(config: Config, run: Run) -> dict[str, Any]:
                 continue
             break
         means = torch.stack(parts_list).mean(dim=0).tolist() if parts_list else []
-        return {**dict(zip(names, means, strict=False)), "learning_rate": lr, "clip_range": clip, "updates": updates}
+        return {
+            **dict(zip(names, means, strict=False)),
+            "learning_rate": lr,
+            "clip_range": clip,
+            "updates": updates,
+        }
 
     return train_on_policy(
         config, run, env=env, buffer=buffer, actor=actor, make_eval_policy=make_eval_policy, update=update,
@@ -251,7 +277,9 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     )  # fmt: skip
 
 
-def load_policy(checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", seed: int | None = None):
+def load_policy(
+    checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", seed: int | None = None
+):
     """The evaluation policy of a checkpoint: a ``RecurrentPolicy`` (call ``reset()`` per episode)."""
     from rlkit.config import build_config
 
@@ -263,4 +291,6 @@ def load_policy(checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", s
     net.eval()
     rngs = make_rngs(int(checkpoint.get("seed", 0)) if seed is None else seed, seed_globals=False)
     spec = action_spec(env.action_space, ALGO, describe_space)
-    return RecurrentPolicy(net, spec, torch_device, config.deterministic, torch.Generator().manual_seed(rngs.eval_seed))
+    return RecurrentPolicy(
+        net, spec, torch_device, config.deterministic, torch.Generator().manual_seed(rngs.eval_seed)
+    )

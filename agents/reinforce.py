@@ -107,7 +107,9 @@ def check_env(env: gym.Env, config: Config) -> None:
     """Discrete or 1-D Box actions and Box observations."""
     action_spec(env.action_space, ALGO, describe_space)
     if not isinstance(env.observation_space, gym.spaces.Box):
-        raise BadInput(f"reinforce needs Box observations, got {describe_space(env.observation_space)}")
+        raise BadInput(
+            f"reinforce needs Box observations, got {describe_space(env.observation_space)}"
+        )
 
 
 def make_network(env: gym.Env, config: Config, generator: torch.Generator | None) -> ActorCritic:
@@ -141,7 +143,9 @@ def play_episodes(env: gym.vector.VectorEnv, actor: Any, stats: EpisodeStats, ba
     n = env.num_envs
     obs, _ = env.reset()
     done = np.zeros(n, dtype=bool)
-    rows: dict[str, list] = {k: [] for k in ("obs", "actions", "rewards", "valid", "terminated", "ended", "next")}
+    rows: dict[str, list] = {
+        k: [] for k in ("obs", "actions", "rewards", "valid", "terminated", "ended", "next")
+    }
     while not done.all() and len(rows["obs"]) < limit:
         actions, env_actions, _, _ = actor(obs)
         next_obs, rewards, terminated, truncated, info = env.step(env_actions)
@@ -163,7 +167,9 @@ def play_episodes(env: gym.vector.VectorEnv, actor: Any, stats: EpisodeStats, ba
     if not done.all():  # the safety limit: treat as truncated, bootstrap from V
         rows["ended"][-1] = rows["ended"][-1] | ~done
         if baseline:
-            rows["next"][-1] = np.where(~done, actor.values(obs), rows["next"][-1]).astype(np.float32)
+            rows["next"][-1] = np.where(~done, actor.values(obs), rows["next"][-1]).astype(
+                np.float32
+            )
     s = {k: np.stack(v) for k, v in rows.items()}
     return Episodes(s["obs"], s["actions"], s["rewards"].astype(np.float32), s["valid"], s["terminated"],
                     s["ended"], s["next"])  # fmt: skip
@@ -187,8 +193,16 @@ def reinforce_loss(net: ActorCritic, obs: torch.Tensor, actions: torch.Tensor, r
     policy_loss = -(advantages * dist.log_prob(actions)).mean()
     value_loss = (returns - values).square().mean()
     entropy = dist.entropy().mean()
-    loss = policy_loss - config.ent_coef * entropy + (config.vf_coef * value_loss if config.baseline else 0.0)
-    return loss, {"policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(), "entropy": entropy.detach()}
+    loss = (
+        policy_loss
+        - config.ent_coef * entropy
+        + (config.vf_coef * value_loss if config.baseline else 0.0)
+    )
+    return loss, {
+        "policy_loss": policy_loss.detach(),
+        "value_loss": value_loss.detach(),
+        "entropy": entropy.detach(),
+    }
 
 
 def written_out_step(net: ActorCritic, activation: str, obs: torch.Tensor, actions: torch.Tensor,
@@ -200,7 +214,11 @@ def written_out_step(net: ActorCritic, activation: str, obs: torch.Tensor, actio
     if config.normalize_advantage and n > 1:
         advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
     value_error = fwd.values - returns
-    d_value = value_error * (2.0 * config.vf_coef / n) if config.baseline else torch.zeros_like(value_error)
+    d_value = (
+        value_error * (2.0 * config.vf_coef / n)
+        if config.baseline
+        else torch.zeros_like(value_error)
+    )
     fwd.backward(advantages * (-1.0 / n), d_value, config.ent_coef)
     return {"policy_loss": -(advantages * fwd.log_probs).mean(), "value_loss": value_error.square().mean(),
             "entropy": fwd.entropy.mean()}  # fmt: skip
@@ -216,17 +234,25 @@ def train(config: Config, run: Run) -> dict[str, Any]:
                           config.n_envs, asynchronous=config.vec_env == "async")  # fmt: skip
     env.reset(seed=run.rngs.env_seed)
     learning_rate = schedule(config.learning_rate, "learning_rate")
-    written_out = config.written_out_backprop and not net.image and config.activation in backprop.ACTIVATIONS
+    written_out = (
+        config.written_out_backprop and not net.image and config.activation in backprop.ACTIVATIONS
+    )
     params = [backprop.flatten_parameters(net)] if written_out else list(net.parameters())
     optimizer = optimizer_from_config(config, params, lr=learning_rate(0.0))
-    fast = NumpyActor(net, spec, run.rngs.numpy, config.activation) if NumpyActor.supports(net, config.activation) else None
+    fast = (
+        NumpyActor(net, spec, run.rngs.numpy, config.activation)
+        if NumpyActor.supports(net, config.activation)
+        else None
+    )
     actor = fast or Actor(net, spec, run.device, run.rngs.torch)
     stats, history = EpisodeStats(), EvalHistory()
     best_eval, step, updates = -math.inf, 0, 0
 
     def run_eval(at: int) -> dict[str, float]:
         if fast is not None:
-            policy = fast.eval_policy(config.deterministic, np.random.default_rng(run.rngs.eval_seed))
+            policy = fast.eval_policy(
+                config.deterministic, np.random.default_rng(run.rngs.eval_seed)
+            )
         else:
             generator = torch.Generator().manual_seed(run.rngs.eval_seed)
             policy = eval_policy(net, run.device, config.deterministic, generator, spec)
@@ -279,10 +305,17 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     final = run_eval(step)
     run.logger.log(step, final)
     save(step, best=final["eval/mean_return"] >= best_eval)
-    return {"total_steps": step, "time/sps": step / (time.perf_counter() - start), "train/updates": updates, **final}
+    return {
+        "total_steps": step,
+        "time/sps": step / (time.perf_counter() - start),
+        "train/updates": updates,
+        **final,
+    }
 
 
-def load_policy(checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", seed: int | None = None):
+def load_policy(
+    checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", seed: int | None = None
+):
     """The evaluation policy of a checkpoint (the mode, or samples with ``deterministic: false``)."""
     from rlkit.config import build_config
 
@@ -295,6 +328,7 @@ def load_policy(checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", s
     spec = action_spec(env.action_space, ALGO, describe_space)
     if NumpyActor.supports(net, config.activation):
         return NumpyActor(net, spec, np.random.default_rng(), config.activation).eval_policy(
-            config.deterministic, np.random.default_rng(rngs.eval_seed))
+            config.deterministic, np.random.default_rng(rngs.eval_seed)
+        )
     generator = torch.Generator().manual_seed(rngs.eval_seed)
     return eval_policy(net, torch.device(device), config.deterministic, generator, spec)

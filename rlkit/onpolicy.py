@@ -213,9 +213,13 @@ def clipped_surrogate_loss(log_probs: torch.Tensor, old_log_probs: torch.Tensor,
         advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
     log_ratio = log_probs - old_log_probs
     ratio = log_ratio.exp()
-    policy_loss = -torch.min(advantages * ratio, advantages * ratio.clamp(1.0 - clip, 1.0 + clip)).mean()
+    policy_loss = -torch.min(
+        advantages * ratio, advantages * ratio.clamp(1.0 - clip, 1.0 + clip)
+    ).mean()
     if config.clip_range_vf is not None:
-        values = old_values + (values - old_values).clamp(-config.clip_range_vf, config.clip_range_vf)
+        values = old_values + (values - old_values).clamp(
+            -config.clip_range_vf, config.clip_range_vf
+        )
     value_loss = (returns - values).square().mean()
     entropy = entropy.mean()
     loss = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
@@ -246,7 +250,9 @@ class WrittenOutPass:
     CPU costs more than the arithmetic; the agents' tests check it against autograd.
     """
 
-    def __init__(self, net: torch.nn.Module, activation: str, obs: torch.Tensor, actions: torch.Tensor) -> None:
+    def __init__(
+        self, net: torch.nn.Module, activation: str, obs: torch.Tensor, actions: torch.Tensor
+    ) -> None:
         from rlkit.distributions import HALF_LOG_2PI
         from rlkit.nn import backprop
 
@@ -278,12 +284,19 @@ class WrittenOutPass:
         n = len(self.values)
         column_grad = d_log_prob.unsqueeze(1)
         if self.discrete:
-            grad_out = torch.zeros_like(self.p).scatter_(1, self.column, 1.0).sub_(self.p).mul_(column_grad)
+            grad_out = (
+                torch.zeros_like(self.p)
+                .scatter_(1, self.column, 1.0)
+                .sub_(self.p)
+                .mul_(column_grad)
+            )
             if ent_coef:
                 grad_out.add_(self.p * (self.log_p + self.entropy.unsqueeze(1)), alpha=ent_coef / n)
         else:
             grad_out = (self.z * self.inv_std).mul_(column_grad)
-            self.net.heads.log_std.grad.copy_((column_grad * (self.z.square() - 1.0)).sum(dim=0) - ent_coef)
+            self.net.heads.log_std.grad.copy_(
+                (column_grad * (self.z.square() - 1.0)).sum(dim=0) - ent_coef
+            )
         self._backprop.backward(self.pi_layers, self.activation, self.pi_out, grad_out)
         self._backprop.backward(self.vf_layers, self.activation, self.vf_out, d_value.unsqueeze(1))
 
@@ -376,13 +389,17 @@ def train_on_policy(config: Any, run: Any, *, env: gym.vector.VectorEnv, buffer:
             buffer.reset()
             if hasattr(actor, "begin_rollout"):
                 actor.begin_rollout()
-            obs, episode_starts = collect_rollout(env, buffer, obs, episode_starts, actor, actor.values, stats)
+            obs, episode_starts = collect_rollout(
+                env, buffer, obs, episode_starts, actor, actor.values, stats
+            )
             before, step = step, step + per_rollout
             buffer.finish(actor.values(obs), config.gamma, gae_lambda)
             last = {f"train/{k}": v for k, v in update(buffer, progress).items()}
             if crossed(before, step, config.log_interval) or step >= config.total_steps:
                 returns = buffer.returns.flatten().cpu()
-                last["train/explained_variance"] = explained_variance(torch.from_numpy(buffer.values).flatten(), returns)
+                last["train/explained_variance"] = explained_variance(
+                    torch.from_numpy(buffer.values).flatten(), returns
+                )
                 last["time/sps"] = step / max(time.perf_counter() - start, 1e-9)
                 run.logger.log(step, {**last, **stats.metrics()})
             if crossed(before, step, config.eval_interval) and step < config.total_steps:

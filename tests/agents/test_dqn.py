@@ -151,7 +151,7 @@ def test_eval_reproduces_the_training_evaluation(cli, tmp_path):
         (["CartPole-v1", "frame_stack=0"], "frame_stack=0"),
         (["CartPole-v1", "tau=0"], "0 < tau <= 1"),
         (["CartPole-v1", "net_arch=[]"], "net_arch"),
-        (["CartPole-v1", "optimizer=adamw"], "allowed: sgd, momentum, adam, lion"),
+        (["CartPole-v1", "optimizer=adamw"], "allowed: sgd, momentum, adam, rmsprop, lion"),
     ],
 )
 def test_bad_input(cli, tmp_path, args, message):

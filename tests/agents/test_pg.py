@@ -1,0 +1,173 @@
+"""A2C, REINFORCE and recurrent PPO: gradients against autograd, returns by hand, exact
+sequence replay, bad input, short CLI runs (and slow learning runs)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from agents import a2c, recurrent_ppo, reinforce
+from rlkit.data.rollout import RolloutBatch
+from rlkit.nn.actor_critic import ActorCritic
+
+
+def batch_of(discrete: bool, n: int = 12) -> RolloutBatch:
+    g = torch.Generator().manual_seed(0)
+    actions = torch.randint(0, 3, (n,), generator=g) if discrete else torch.randn(n, 2, generator=g)
+    return RolloutBatch(obs=torch.randn(n, 4, generator=g), actions=actions, log_probs=torch.zeros(n),
+                        values=torch.zeros(n), advantages=torch.randn(n, generator=g),
+                        returns=torch.randn(n, generator=g) * 3, episode_starts=torch.zeros(n))  # fmt: skip
+
+
+def twin_nets(discrete: bool) -> tuple[ActorCritic, ActorCritic]:
+    kwargs = {"n_actions": 3} if discrete else {"action_dim": 2}
+    a = ActorCritic((4,), **kwargs, generator=torch.Generator().manual_seed(1), log_std_init=-0.2)
+    b = ActorCritic((4,), **kwargs, generator=torch.Generator().manual_seed(1), log_std_init=-0.2)
+    for p in b.parameters():
+        p.grad = torch.zeros_like(p)
+    return a, b
+
+
+def assert_same_grads(a: ActorCritic, b: ActorCritic) -> None:
+    for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
+        grad = pa.grad if pa.grad is not None else torch.zeros_like(pa)  # not in the loss at all
+        assert torch.allclose(grad, pb.grad, atol=1e-6), name
+
+
+@pytest.mark.parametrize("discrete", [True, False])
+def test_a2c_written_out_gradient_matches_autograd(discrete):
+    config = a2c.Config(ent_coef=0.01, normalize_advantage=True)
+    a, b = twin_nets(discrete)
+    batch = batch_of(discrete)
+    loss, _ = a2c.a2c_loss(a, batch, config)
+    loss.backward()
+    a2c.written_out_step(b, "tanh", batch, config)
+    assert_same_grads(a, b)
+
+
+@pytest.mark.parametrize("baseline", [True, False])
+def test_reinforce_written_out_gradient_matches_autograd(baseline):
+    config = reinforce.Config(baseline=baseline, ent_coef=0.02)
+    a, b = twin_nets(True)
+    batch = batch_of(True)
+    loss, _ = reinforce.reinforce_loss(a, batch.obs, batch.actions, batch.returns, config)
+    loss.backward()
+    reinforce.written_out_step(b, "tanh", batch.obs, batch.actions, batch.returns, config)
+    assert_same_grads(a, b)
+
+
+def test_reward_to_go_by_hand():
+    # env 0: 3 steps, terminated; env 1: 2 steps, truncated with V(final) = 10, then idle
+    episodes = reinforce.Episodes(
+        obs=np.zeros((3, 2, 1)), actions=np.zeros((3, 2)),
+        rewards=np.array([[1, 1], [2, 2], [3, 0]], np.float32),
+        valid=np.array([[1, 1], [1, 1], [1, 0]], bool),
+        terminated=np.array([[0, 0], [0, 0], [1, 0]], bool),
+        ended=np.array([[0, 0], [0, 1], [1, 0]], bool),
+        next_values=np.array([[0, 0], [0, 10], [0, 0]], np.float32),
+    )  # fmt: skip
+    g = reinforce.reward_to_go(episodes, 0.5)
+    assert g[:, 0].tolist() == pytest.approx([1 + 0.5 * (2 + 0.5 * 3), 2 + 0.5 * 3, 3])
+    assert g[:, 1].tolist() == pytest.approx([1 + 0.5 * (2 + 0.5 * 10), 2 + 0.5 * 10, 0])
+    assert episodes.steps == 5
+
+
+def test_recurrent_training_replays_the_rollout_exactly():
+    from envs import make_env, make_vector_env
+    from rlkit.data import RolloutBuffer
+    from rlkit.onpolicy import EpisodeStats, action_spec, collect_rollout
+
+    config = recurrent_ppo.Config(n_envs=4, n_steps=16, batch_size=32)
+    probe = make_env("rlkit/CartPoleNoVel-v1")
+    net = recurrent_ppo.make_network(probe, config, torch.Generator().manual_seed(0))
+    actor = recurrent_ppo.RecurrentActor(net, action_spec(probe.action_space, "x"), 4, torch.device("cpu"),
+                                         torch.Generator().manual_seed(0))  # fmt: skip
+    env = make_vector_env(lambda: make_env("rlkit/CartPoleNoVel-v1"), 4)
+    buf = RolloutBuffer(16, 4, (2,), np.float32)
+    obs, _ = env.reset(seed=0)
+    starts = np.ones(4, np.float32)
+    for _ in range(3):  # later rollouts start from a carried memory, with resets inside
+        buf.reset()
+        actor.begin_rollout()
+        obs, starts = collect_rollout(env, buf, obs, starts, actor, actor.values, EpisodeStats())
+        buf.finish(actor.values(obs), 0.99, 0.95)
+        h0, c0 = actor.rollout_state
+        for batch in buf.sequences(2, torch.Generator().manual_seed(0)):
+            with torch.no_grad():
+                dist, values, _ = net(batch.obs, (h0[:, batch.env_indices], c0[:, batch.env_indices]),
+                                      batch.episode_starts)  # fmt: skip
+            assert torch.allclose(dist.log_prob(batch.actions), batch.log_probs, atol=1e-6)
+            assert torch.allclose(values, batch.values, atol=1e-6)
+    assert buf.episode_starts[:, :].sum() > 0  # episodes did start inside the rollouts
+
+
+@pytest.mark.parametrize(
+    "algo,args,message",
+    [
+        (
+            "ppo",
+            ["CartPole-v1", "n_steps=10", "n_envs=3", "batch_size=7"],
+            "a divisor of n_steps * n_envs = 30",
+        ),
+        ("ppo", ["FrozenLake-v1"], "ppo needs Box observations, got Discrete(16)"),
+        ("ppo", ["CartPole-v1", "clip_range=lin_x"], "clip_range"),
+        ("ppo", ["CartPole-v1", "gae_lambda=1.5"], "0 <= gae_lambda <= 1"),
+        ("a2c", ["CartPole-v1", "n_steps=0"], "n_steps=0"),
+        ("a2c", ["CartPole-v1", "optimizer=adagrad"], "optimizer"),
+        ("reinforce", ["CartPole-v1", "n_envs=-1"], "n_envs=-1"),
+        ("reinforce", ["CartPole-v1", "gamma=1.5"], "gamma"),
+        ("recurrent-ppo", ["CartPole-v1", "frame_stack=4"], "frame stacking is refused"),
+        ("recurrent-ppo", ["CartPole-v1", "n_steps=32", "batch_size=48"], "whole sequences"),
+    ],
+)
+def test_bad_input(cli, tmp_path, algo, args, message):
+    code, _, err = cli("train", algo, *args, "--wandb", "disabled")
+    assert code == 2, err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_box_actions_are_refused_where_a_policy_cannot_take_them():
+    import gymnasium as gym
+
+    from rlkit.errors import BadInput
+    from rlkit.onpolicy import action_spec
+
+    with pytest.raises(
+        BadInput, match=r"needs a Discrete or 1-D Box action space, got MultiDiscrete"
+    ):
+        action_spec(gym.spaces.MultiDiscrete([2, 3]), "ppo")
+    with pytest.raises(BadInput, match="bounded Box"):
+        action_spec(gym.spaces.Box(-np.inf, np.inf, (2,)), "ppo")
+
+
+@pytest.mark.parametrize("algo,env_id,steps", [
+    ("ppo", "Pendulum-v1", "n_steps=64"), ("a2c", "CartPole-v1", "n_steps=5"),
+    ("reinforce", "CartPole-v1", "n_envs=2"), ("recurrent-ppo", "rlkit/CartPoleNoVel-v1", "n_steps=32"),
+])  # fmt: skip
+def test_short_run_writes_a_run_dir_and_eval_reproduces_it(cli, tmp_path, algo, env_id, steps):
+    code, _, err = cli("train", algo, env_id, steps, "total_steps=1024", "eval_interval=512", "eval_episodes=2",
+                       "log_interval=256", "--wandb", "disabled", "--run-dir", "r")  # fmt: skip
+    assert code == 0, err
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["algo"] == algo and summary["total_steps"] >= 1024
+    rows = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert any("train/policy_loss" in r for r in rows) and any(
+        "eval/mean_return" in r for r in rows
+    )
+    code, _, err = cli("eval", "r", "--episodes", "2")
+    assert code == 0, err
+    evaluation = json.loads((tmp_path / "r" / "eval.json").read_text())
+    assert evaluation["eval/mean_return"] == pytest.approx(summary["eval/mean_return"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algo,threshold", [("ppo", 500.0), ("reinforce", 475.0)])
+def test_cartpole_with_its_config(cli, tmp_path, algo, threshold):
+    code, _, err = cli(
+        "train", algo, "CartPole-v1", "--seed", "0", "--wandb", "disabled", "--run-dir", "cp"
+    )
+    assert code == 0, err
+    summary = json.loads((tmp_path / "cp" / "summary.json").read_text())
+    assert summary["eval/mean_return"] >= threshold
