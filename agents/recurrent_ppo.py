@@ -70,9 +70,11 @@ class Config(RunFields, OptimizerFields):
     """Clip the gradient's global norm to this (0 = no clipping)."""
     target_kl: float | None = None
     """Stop an iteration's epochs once the approximate KL exceeds 1.5 * target_kl (None = never)."""
-    lstm_hidden_size: int = 128
-    """Units of the LSTM."""
-    net_arch: tuple[int, ...] = (64,)
+    lstm_hidden_size: int = 256
+    """Units of each LSTM (sb3-contrib's default)."""
+    shared_lstm: bool = False
+    """One LSTM for policy and value (else a separate critic LSTM, sb3-contrib's default)."""
+    net_arch: tuple[int, ...] = (64, 64)
     """Hidden sizes of the MLPs between the LSTM and the policy / value heads (may be empty)."""
     activation: str = "tanh"
     """Hidden activation of the MLPs."""
@@ -136,7 +138,7 @@ def make_network(
     spec = action_spec(env.action_space, ALGO, describe_space)
     return RecurrentActorCritic(env.observation_space.shape, spec.n_actions, spec.action_dim, config.lstm_hidden_size,
                                 config.net_arch, config.activation, config.ortho_init, config.log_std_init,
-                                generator)  # fmt: skip
+                                config.shared_lstm, generator)  # fmt: skip
 
 
 class RecurrentActor:

@@ -117,22 +117,26 @@ class ActorCritic(nn.Module):
 class RecurrentActorCritic(nn.Module):
     """Observation sequence -> (action distributions, values), with an LSTM memory.
 
-    The encoder (flatten for vectors, Nature CNN for images) feeds one LSTM shared by
-    the policy and value heads; MLPs of ``net_arch`` sit between the LSTM and each head
-    (``net_arch=()`` puts the heads directly on the LSTM output).
+    The encoder (flatten for vectors, Nature CNN for images) feeds an LSTM for the
+    policy and, unless ``shared_lstm``, a second LSTM for the value (sb3-contrib's
+    default: the value loss then cannot pull the policy's memory around); MLPs of
+    ``net_arch`` sit between the LSTMs and each head (``net_arch=()`` puts the heads
+    directly on the LSTM outputs). With two LSTMs the state ``(h, c)`` holds both,
+    concatenated along the hidden dimension, so callers handle one state either way.
+    LSTM weights keep PyTorch's initialization (as in sb3-contrib); ``ortho_init``
+    applies to the encoder, the MLPs and the heads.
     """
 
     def __init__(self, obs_shape: Sequence[int], n_actions: int | None = None, action_dim: int | None = None,
                  lstm_hidden_size: int = 64, net_arch: Sequence[int] = (64,), activation: str = "tanh",
-                 ortho_init: bool = True, log_std_init: float = 0.0,
+                 ortho_init: bool = True, log_std_init: float = 0.0, shared_lstm: bool = False,
                  generator: torch.Generator | None = None) -> None:  # fmt: skip
         super().__init__()
         _action_sizes(n_actions, action_dim)
         self.image = len(obs_shape) == 3
+        self.hidden = lstm_hidden_size
         if self.image:
-            self.encoder: nn.Module = NatureCNN(
-                obs_shape[0], 512, frame_size=obs_shape[-1], generator=generator
-            )
+            self.encoder: nn.Module = NatureCNN(obs_shape[0], 512, frame_size=obs_shape[-1], generator=generator)
             if ortho_init:
                 init_weights(self.encoder, "orthogonal", gain=math.sqrt(2), generator=generator)
             n_features = 512
@@ -140,31 +144,30 @@ class RecurrentActorCritic(nn.Module):
             self.encoder = nn.Flatten(start_dim=1)
             n_features = int(np.prod(obs_shape))
         self.lstm = LSTM(n_features, lstm_hidden_size)
+        self.critic_lstm = None if shared_lstm else LSTM(n_features, lstm_hidden_size)
+        bound = 1.0 / math.sqrt(lstm_hidden_size)
+        with torch.no_grad():  # PyTorch's LSTM init, drawn from the run's generator
+            for lstm in (self.lstm, self.critic_lstm):
+                for weight in lstm.parameters() if lstm is not None else ():
+                    weight.uniform_(-bound, bound, generator=generator)
         scheme = "orthogonal" if ortho_init else "torch"
-        if ortho_init:
-            for name, weight in self.lstm.lstm.named_parameters():
-                if "weight" in name:
-                    init_weights_tensor(weight, generator)
-                else:
-                    nn.init.zeros_(weight)
-        if net_arch:
-            self.pi_net: nn.Module = MLP(lstm_hidden_size, net_arch[:-1], net_arch[-1], activation=activation,
-                                         output_activation=activation, init=scheme, gain=math.sqrt(2),
-                                         generator=generator)  # fmt: skip
-            self.vf_net: nn.Module = MLP(lstm_hidden_size, net_arch[:-1], net_arch[-1], activation=activation,
-                                         output_activation=activation, init=scheme, gain=math.sqrt(2),
-                                         generator=generator)  # fmt: skip
-            features = net_arch[-1]
-        else:
-            self.pi_net = self.vf_net = nn.Identity()
-            features = lstm_hidden_size
-        self.heads = _Heads(
-            features, features, n_actions, action_dim, log_std_init, ortho_init, generator
-        )
+
+        def mlp() -> nn.Module:
+            if not net_arch:
+                return nn.Identity()
+            return MLP(lstm_hidden_size, net_arch[:-1], net_arch[-1], activation=activation,
+                       output_activation=activation, init=scheme, gain=math.sqrt(2), generator=generator)  # fmt: skip
+
+        self.pi_net, self.vf_net = mlp(), mlp()
+        features = net_arch[-1] if net_arch else lstm_hidden_size
+        self.heads = _Heads(features, features, n_actions, action_dim, log_std_init, ortho_init, generator)
 
     def initial_state(self, batch_size: int, device: torch.device | str = "cpu") -> State:
         """Zero memory for ``batch_size`` environments."""
-        return self.lstm.initial_state(batch_size, device)
+        h, c = self.lstm.initial_state(batch_size, device)
+        if self.critic_lstm is None:
+            return h, c
+        return torch.cat([h, h], dim=-1), torch.cat([c, c], dim=-1)
 
     def forward(self, obs: torch.Tensor, state: State, episode_starts: torch.Tensor
                 ) -> tuple[Distribution, torch.Tensor, State]:  # fmt: skip
@@ -173,18 +176,14 @@ class RecurrentActorCritic(nn.Module):
         steps, batch = obs.shape[:2]
         x = obs.reshape(steps * batch, *obs.shape[2:])
         x = self.encoder(x if self.image else x.float()).reshape(steps, batch, -1)
-        out, state = self.lstm(x, state, episode_starts)
-        return (
-            self.heads.distribution(self.pi_net(out)),
-            self.heads.value(self.vf_net(out)).squeeze(-1),
-            state,
-        )
-
-
-@torch.no_grad()
-def init_weights_tensor(weight: torch.Tensor, generator: torch.Generator | None) -> None:
-    """Orthogonal init (gain 1) of an LSTM weight matrix, gate by gate."""
-    from rlkit.nn.init import init_tensor_
-
-    for block in weight.chunk(4, dim=0):
-        init_tensor_(block, "orthogonal", gain=1.0, generator=generator)
+        if self.critic_lstm is None:
+            pi_out, state = self.lstm(x, state, episode_starts)
+            vf_out = pi_out
+        else:
+            h, c = state
+            k = self.hidden
+            pi_out, (h_pi, c_pi) = self.lstm(x, (h[..., :k], c[..., :k]), episode_starts)
+            vf_out, (h_vf, c_vf) = self.critic_lstm(x, (h[..., k:], c[..., k:]), episode_starts)
+            state = (torch.cat([h_pi, h_vf], dim=-1), torch.cat([c_pi, c_vf], dim=-1))
+        dist = self.heads.distribution(self.pi_net(pi_out))
+        return dist, self.heads.value(self.vf_net(vf_out)).squeeze(-1), state

@@ -166,14 +166,17 @@ def test_lstm_step_by_step_equals_whole_sequence():
     lstm = LSTM(2, 4)
     x = torch.randn(5, 3, 2)
     starts = (torch.rand(5, 3) < 0.3).float()
-    whole, final = lstm(x, None, starts)
-    state = lstm.initial_state(3)
+    starts[0, 0], starts[0, 1] = 1.0, 0.0  # one sequence resets at once, one carries its memory
+    state0 = (torch.randn(1, 3, 4), torch.randn(1, 3, 4))
+    whole, final = lstm(x, state0, starts)
+    state = state0
     steps = []
     for t in range(5):
         out, state = lstm(x[t : t + 1], state, starts[t : t + 1])
         steps.append(out)
     assert torch.allclose(torch.cat(steps), whole, atol=1e-6)
     assert torch.allclose(state[0], final[0], atol=1e-6)
+    assert torch.allclose(state[1], final[1], atol=1e-6)
 
 
 def test_torch_default_init_from_a_generator():
