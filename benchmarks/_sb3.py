@@ -131,8 +131,8 @@ def sb3_onpolicy_kwargs(algo: str, config: Any) -> dict[str, Any]:
         else:
             policy_kwargs["optimizer_kwargs"] = {"eps": config.optimizer_eps}
     if algo == "recurrent-ppo":
-        policy_kwargs.update(lstm_hidden_size=config.lstm_hidden_size, shared_lstm=True,
-                             enable_critic_lstm=False, net_arch=list(config.net_arch))  # fmt: skip
+        policy_kwargs.update(lstm_hidden_size=config.lstm_hidden_size, shared_lstm=config.shared_lstm,
+                             enable_critic_lstm=not config.shared_lstm, net_arch=list(config.net_arch))  # fmt: skip
     else:
         policy_kwargs["net_arch"] = {"pi": list(config.net_arch), "vf": list(config.net_arch)}
     kwargs["policy_kwargs"] = policy_kwargs

@@ -56,6 +56,8 @@ marks = {}
 class Clock(BaseCallback):
     def _on_rollout_start(self):
         marks[self.num_timesteps] = time.perf_counter()
+    def _on_step(self):
+        return True
 model = sb3_onpolicy_model("ppo", "PongNoFrameskip-v4", config, seed=0, device=sys.argv[2])
 model.learn(config.total_steps, callback=Clock())
 marks[model.num_timesteps] = time.perf_counter()
