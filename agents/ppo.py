@@ -96,6 +96,8 @@ class Config(RunFields, OptimizerFields):
     """Frames per observation (Atari only)."""
     vec_env: Literal["sync", "async"] = "sync"
     """sync: all envs in this process; async: one process per env (expensive envs such as Atari)."""
+    precision: Literal["float32", "bf16"] = "float32"
+    """bf16: run the CNN encoder (Atari) under bfloat16 autocast; heads and losses stay float32."""
     written_out_backprop: bool = True
     """MLP policies: backprop written out (rlkit.nn.backprop) instead of autograd; same gradients, less overhead."""
 
@@ -137,7 +139,8 @@ def make_network(env: gym.Env, config: Config, generator: torch.Generator | None
     """The actor-critic for ``env``'s spaces."""
     spec = action_spec(env.action_space, ALGO, describe_space)
     return ActorCritic(env.observation_space.shape, spec.n_actions, spec.action_dim, config.net_arch,
-                       config.activation, config.ortho_init, config.log_std_init, generator)  # fmt: skip
+                       config.activation, config.ortho_init, config.log_std_init, generator,
+                       bf16=config.precision == "bf16")  # fmt: skip
 
 
 def ppo_loss(

@@ -67,12 +67,16 @@ class ActorCritic(nn.Module):
         ortho_init: orthogonal initialization (else PyTorch's default).
         log_std_init: initial log standard deviation (Box actions).
         generator: where initial weights come from.
+        bf16: run the CNN encoder under bfloat16 autocast (its features are cast back
+            to float32, so the heads, log-probabilities and values stay float32).
     """
 
     def __init__(self, obs_shape: Sequence[int], n_actions: int | None = None, action_dim: int | None = None,
                  net_arch: Sequence[int] = (64, 64), activation: str = "tanh", ortho_init: bool = True,
-                 log_std_init: float = 0.0, generator: torch.Generator | None = None) -> None:  # fmt: skip
+                 log_std_init: float = 0.0, generator: torch.Generator | None = None,
+                 bf16: bool = False) -> None:  # fmt: skip
         super().__init__()
+        self.bf16 = bf16
         _action_sizes(n_actions, action_dim)
         self.image = len(obs_shape) == 3
         scheme = "orthogonal" if ortho_init else "torch"
@@ -96,10 +100,15 @@ class ActorCritic(nn.Module):
             pi_features, vf_features, n_actions, action_dim, log_std_init, ortho_init, generator
         )
 
+    def encode(self, obs: torch.Tensor) -> torch.Tensor:
+        """CNN features of image observations (float32)."""
+        with torch.autocast(obs.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            return self.encoder(obs).float()
+
     def forward(self, obs: torch.Tensor) -> tuple[Distribution, torch.Tensor]:
         """``(batch, *obs_shape)`` -> distribution over ``batch`` actions, values ``(batch,)``."""
         if self.image:
-            features = self.encoder(obs)
+            features = self.encode(obs)
             return self.heads.distribution(features), self.heads.value(features).squeeze(-1)
         x = obs.flatten(1).float()
         return (
@@ -110,7 +119,7 @@ class ActorCritic(nn.Module):
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         """Values only, ``(batch,)``."""
         if self.image:
-            return self.heads.value(self.encoder(obs)).squeeze(-1)
+            return self.heads.value(self.encode(obs)).squeeze(-1)
         return self.heads.value(self.vf_net(obs.flatten(1).float())).squeeze(-1)
 
 
@@ -136,7 +145,9 @@ class RecurrentActorCritic(nn.Module):
         self.image = len(obs_shape) == 3
         self.hidden = lstm_hidden_size
         if self.image:
-            self.encoder: nn.Module = NatureCNN(obs_shape[0], 512, frame_size=obs_shape[-1], generator=generator)
+            self.encoder: nn.Module = NatureCNN(
+                obs_shape[0], 512, frame_size=obs_shape[-1], generator=generator
+            )
             if ortho_init:
                 init_weights(self.encoder, "orthogonal", gain=math.sqrt(2), generator=generator)
             n_features = 512
@@ -160,7 +171,9 @@ class RecurrentActorCritic(nn.Module):
 
         self.pi_net, self.vf_net = mlp(), mlp()
         features = net_arch[-1] if net_arch else lstm_hidden_size
-        self.heads = _Heads(features, features, n_actions, action_dim, log_std_init, ortho_init, generator)
+        self.heads = _Heads(
+            features, features, n_actions, action_dim, log_std_init, ortho_init, generator
+        )
 
     def initial_state(self, batch_size: int, device: torch.device | str = "cpu") -> State:
         """Zero memory for ``batch_size`` environments."""

@@ -56,7 +56,9 @@ class LSTM(nn.Module):
             return self.lstm(x, (h * keep, c * keep))
         return self._packed(x, (h, c), starts)
 
-    def _packed(self, x: torch.Tensor, state: State, starts: torch.Tensor) -> tuple[torch.Tensor, State]:
+    def _packed(
+        self, x: torch.Tensor, state: State, starts: torch.Tensor
+    ) -> tuple[torch.Tensor, State]:
         """Every stretch between resets as its own sequence, all in one packed call."""
         from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -80,12 +82,16 @@ class LSTM(nn.Module):
         # initial state: the given one for a stretch that continues a sequence's memory
         # (t = 0 without a reset), zero after a reset
         chunk_b = torch.as_tensor(b_idx[first], device=x.device)
-        carry = torch.as_tensor(~new.reshape(-1)[first], dtype=x.dtype, device=x.device).view(1, -1, 1)
+        carry = torch.as_tensor(~new.reshape(-1)[first], dtype=x.dtype, device=x.device).view(
+            1, -1, 1
+        )
         init = (h0[:, chunk_b] * carry, c0[:, chunk_b] * carry)
         packed = pack_padded_sequence(padded, torch.as_tensor(lengths), enforce_sorted=False)
         out_packed, (h_n, c_n) = self.lstm(packed, init)
         out, _ = pad_packed_sequence(out_packed)
-        outputs = out.new_zeros(steps, batch, out.shape[-1]).index_put((t_t, b_t), out[pos_t, chunk_t])
+        outputs = out.new_zeros(steps, batch, out.shape[-1]).index_put(
+            (t_t, b_t), out[pos_t, chunk_t]
+        )
         last = torch.as_tensor(np.searchsorted(first, np.arange(batch) * steps + steps - 1, side="right") - 1,
                                device=x.device)  # fmt: skip
         return outputs, (h_n[:, last], c_n[:, last])

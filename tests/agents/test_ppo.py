@@ -59,3 +59,16 @@ def test_clipped_objective_by_hand():
     batch = dataclasses.replace(batch, advantages=torch.tensor([-1.0]))
     _, parts = ppo_loss(net, batch, 0.2, config)
     assert float(parts["policy_loss"]) == pytest.approx(torch.e**0.5, rel=1e-4)
+
+
+def test_bf16_encoder_keeps_float32_heads_and_close_log_probs():
+    obs = torch.randint(0, 255, (4, 4, 84, 84), dtype=torch.uint8)
+    full = ActorCritic((4, 84, 84), n_actions=6, generator=torch.Generator().manual_seed(0))
+    half = ActorCritic(
+        (4, 84, 84), n_actions=6, generator=torch.Generator().manual_seed(0), bf16=True
+    )
+    dist_f, v_f = full(obs)
+    dist_h, v_h = half(obs)
+    assert dist_h.log_probs.dtype == torch.float32 and v_h.dtype == torch.float32
+    assert torch.allclose(dist_h.log_probs, dist_f.log_probs, atol=1e-2)
+    assert torch.allclose(v_h, v_f, atol=0.05)
