@@ -163,7 +163,7 @@ def test_short_run_writes_a_run_dir_and_eval_reproduces_it(cli, tmp_path, algo, 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("algo,threshold", [("ppo", 500.0), ("reinforce", 475.0)])
+@pytest.mark.parametrize("algo,threshold", [("ppo", 500.0), ("a2c", 475.0), ("reinforce", 475.0)])
 def test_cartpole_with_its_config(cli, tmp_path, algo, threshold):
     code, _, err = cli(
         "train", algo, "CartPole-v1", "--seed", "0", "--wandb", "disabled", "--run-dir", "cp"
