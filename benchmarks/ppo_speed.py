@@ -7,8 +7,8 @@
 * ``pong``: steps per second on PongNoFrameskip-v4 with the CleanRL / rl-zoo Atari
   config (8 envs x 128 steps, 4 epochs of 256-row minibatches): each side runs one
   iteration as a warm-up, then the time for the next ``--pong-iterations`` iterations
-  (rollouts + updates) is taken. Ours runs twice, with the config's async envs (one
-  process per env) and with sync envs, to show what env stepping costs; SB3 uses its
+  (rollouts + updates) is taken. Ours runs twice, with the config's sync envs and
+  with async envs (one process per env), to show what env stepping costs; SB3 uses its
   default ``DummyVecEnv`` (sync).
 
 The last line is the JSON result for the CartPole whole-process time (``ratio`` = SB3
@@ -94,16 +94,16 @@ def cartpole(rounds: int, device: str, overrides: list[str]) -> tuple[float, flo
 
 
 def pong(iterations: int, device: str) -> tuple[float, float, float]:
-    """Our sps with async envs (the config's), with sync envs, and SB3's (DummyVecEnv)."""
+    """Our sps with the config's sync envs, with async envs, and SB3's (DummyVecEnv)."""
     config = str(ROOT / "configs" / "ppo" / "PongNoFrameskip-v4.yaml")
     per = 8 * 128
     overrides = [f"total_steps={per * (iterations + 1)}", "eval_interval=0", "eval_episodes=1",
                  "checkpoint_interval=0", f"log_interval={per}"]  # fmt: skip
-    ours_sync = ours_pong(config, device, [*overrides, "vec_env=sync"])
+    ours_async = ours_pong(config, device, [*overrides, "vec_env=async"])
     ours = ours_pong(config, device, overrides)
     out = subprocess.run([sys.executable, "-c", SB3_PONG, config, device, *overrides], check=True,
                          env=child_env(), cwd=ROOT, capture_output=True, text=True)  # fmt: skip
-    return ours, ours_sync, float(out.stdout.strip().splitlines()[-1])
+    return ours, ours_async, float(out.stdout.strip().splitlines()[-1])
 
 
 def ours_pong(config: str, device: str, overrides: list[str]) -> float:
@@ -139,12 +139,12 @@ def main() -> None:
         "ours": round(ours_cp, 2), "peer": round(sb3_cp, 2), "unit": "s", "ratio": round(sb3_cp / ours_cp, 3),
     }  # fmt: skip
     if not args.skip_pong:
-        ours_sps, sync_sps, sb3_sps = pong(2 if args.quick else args.pong_iterations, args.device)
+        ours_sps, async_sps, sb3_sps = pong(2 if args.quick else args.pong_iterations, args.device)
         print(
-            f"pong sps: ours {ours_sps:.1f} (sync envs {sync_sps:.1f}), sb3 {sb3_sps:.1f}",
+            f"pong sps: ours {ours_sps:.1f} (async envs {async_sps:.1f}), sb3 {sb3_sps:.1f}",
             file=sys.stderr,
         )
-        result.update({"pong_ours_sps": round(ours_sps, 1), "pong_ours_sync_sps": round(sync_sps, 1),
+        result.update({"pong_ours_sps": round(ours_sps, 1), "pong_ours_async_sps": round(async_sps, 1),
                        "pong_peer_sps": round(sb3_sps, 1),
                        "pong_ratio": round(ours_sps / sb3_sps, 3)})  # fmt: skip
     print(json.dumps(result))
