@@ -176,9 +176,9 @@ def test_cartpole_with_its_config(cli, tmp_path, algo, threshold):
 def test_ppo_runs_the_nature_cnn_on_atari_in_async_envs(cli, tmp_path):
     code, _, err = cli("train", "ppo", "PongNoFrameskip-v4", "n_envs=2", "n_steps=32", "batch_size=32",
                        "n_epochs=1", "total_steps=128", "eval_interval=0", "eval_episodes=1",
-                       "env_kwargs.max_episode_steps=200", "--wandb", "disabled", "--run-dir", "p")  # fmt: skip
+                       "env_kwargs.max_episode_steps=200", "vec_env=async", "--wandb", "disabled", "--run-dir", "p")  # fmt: skip
     assert code == 0, err
     config = (tmp_path / "p" / "config.yaml").read_text()
-    assert "vec_env: async" in config  # from configs/ppo/PongNoFrameskip-v4.yaml
+    assert "vec_env: async" in config and "precision: bf16" in config  # override + config file
     summary = json.loads((tmp_path / "p" / "summary.json").read_text())
     assert summary["total_steps"] == 128 and summary["eval/episodes"] == 1
