@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import gymnasium as gym
-import numpy as np
 import torch
 
 from envs import describe_space, make_vector_env
@@ -28,17 +27,16 @@ from rlkit.errors import BadInput
 from rlkit.nn import backprop
 from rlkit.nn.actor_critic import ActorCritic
 from rlkit.onpolicy import (
-    Actor,
-    NumpyActor,
     WrittenOutPass,
     action_spec,
-    eval_policy,
+    feedforward_eval_policy,
+    load_feedforward_policy,
+    make_actor,
     train_on_policy,
 )
 from rlkit.optim import clip_grad_norm_, optimizer_from_config
 from rlkit.rundir import Run
 from rlkit.schedules import schedule
-from rlkit.seeding import make_rngs
 
 ALGO = "a2c"
 FITS = "Discrete or Box actions: CartPole-v1, Acrobot-v1, Pendulum-v1, LunarLander-v3, ..."
@@ -169,24 +167,12 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     buffer = RolloutBuffer(
         config.n_steps, config.n_envs, obs_shape, obs_dtype, spec.shape, spec.dtype, run.device
     )
-    fast = (
-        NumpyActor(net, spec, run.rngs.numpy, config.activation)
-        if NumpyActor.supports(net, config.activation)
-        else None
-    )
-    actor = fast or Actor(net, spec, run.device, run.rngs.torch)
+    actor = make_actor(net, spec, run.device, run.rngs, config.activation)
     updates = 0
 
     def make_eval_policy():
-        if fast is not None:
-            return fast.eval_policy(config.deterministic, np.random.default_rng(run.rngs.eval_seed))
-        return eval_policy(
-            net,
-            run.device,
-            config.deterministic,
-            torch.Generator().manual_seed(run.rngs.eval_seed),
-            spec,
-        )
+        return feedforward_eval_policy(net, spec, run.device, config.activation, config.deterministic,
+                                       run.rngs.eval_seed)  # fmt: skip
 
     def update(buffer: RolloutBuffer, progress: float) -> dict[str, float]:
         nonlocal updates
@@ -217,18 +203,5 @@ def load_policy(
     checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", seed: int | None = None
 ):
     """The evaluation policy of a checkpoint (the mode, or samples with ``deterministic: false``)."""
-    from rlkit.config import build_config
-
-    fields = {f: v for f, v in checkpoint["config"].items() if f in Config.__dataclass_fields__}
-    config = build_config(Config, fields)
-    net = make_network(env, config, None).to(torch.device(device))
-    net.load_state_dict(checkpoint["net"])
-    net.eval()
-    rngs = make_rngs(int(checkpoint.get("seed", 0)) if seed is None else seed, seed_globals=False)
     spec = action_spec(env.action_space, ALGO, describe_space)
-    if NumpyActor.supports(net, config.activation):  # the same path as training-time evaluation
-        return NumpyActor(net, spec, np.random.default_rng(), config.activation).eval_policy(
-            config.deterministic, np.random.default_rng(rngs.eval_seed)
-        )
-    generator = torch.Generator().manual_seed(rngs.eval_seed)
-    return eval_policy(net, torch.device(device), config.deterministic, generator, spec)
+    return load_feedforward_policy(checkpoint, Config, make_network, env, spec, device, seed)

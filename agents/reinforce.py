@@ -17,8 +17,6 @@ that finishes early idles (its extra steps are neither used nor counted) until a
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,22 +28,20 @@ from envs import describe_space, make_vector_env
 from rlkit.config import OptimizerFields, RunFields, require, require_gamma
 from rlkit.data import discounted_returns
 from rlkit.errors import BadInput
-from rlkit.evaluation import EvalHistory, evaluate
 from rlkit.nn import backprop
 from rlkit.nn.actor_critic import ActorCritic
 from rlkit.onpolicy import (
-    Actor,
+    Bookkeeping,
     EpisodeStats,
-    NumpyActor,
     WrittenOutPass,
     action_spec,
-    crossed,
-    eval_policy,
+    feedforward_eval_policy,
+    load_feedforward_policy,
+    make_actor,
 )
 from rlkit.optim import clip_grad_norm_, optimizer_from_config
 from rlkit.rundir import Run
 from rlkit.schedules import schedule
-from rlkit.seeding import make_rngs
 
 ALGO = "reinforce"
 FITS = "Discrete or Box actions, episodic tasks: CartPole-v1, Acrobot-v1, LunarLander-v3, ..."
@@ -239,39 +235,23 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     )
     params = [backprop.flatten_parameters(net)] if written_out else list(net.parameters())
     optimizer = optimizer_from_config(config, params, lr=learning_rate(0.0))
-    fast = (
-        NumpyActor(net, spec, run.rngs.numpy, config.activation)
-        if NumpyActor.supports(net, config.activation)
-        else None
-    )
-    actor = fast or Actor(net, spec, run.device, run.rngs.torch)
-    stats, history = EpisodeStats(), EvalHistory()
-    best_eval, step, updates = -math.inf, 0, 0
-
-    def run_eval(at: int) -> dict[str, float]:
-        if fast is not None:
-            policy = fast.eval_policy(
-                config.deterministic, np.random.default_rng(run.rngs.eval_seed)
-            )
-        else:
-            generator = torch.Generator().manual_seed(run.rngs.eval_seed)
-            policy = eval_policy(net, run.device, config.deterministic, generator, spec)
-        result = evaluate(policy, lambda: run.make_env(train=False, frame_stack=config.frame_stack),
-                          config.eval_episodes, seed=run.rngs.eval_seed)  # fmt: skip
-        return history.add(at, result)
-
-    def save(at: int, best: bool = False) -> None:
-        run.save_checkpoint({"net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": at,
-                             "updates": updates, "episodes": stats.episodes,
-                             "eval_history": history.state_dict()}, best=best)  # fmt: skip
-
-    start = time.perf_counter()
+    actor = make_actor(net, spec, run.device, run.rngs, config.activation)
+    step = updates = 0
+    books = Bookkeeping(
+        config, run,
+        lambda: feedforward_eval_policy(net, spec, run.device, config.activation, config.deterministic,
+                                        run.rngs.eval_seed),
+        lambda: {"net": net.state_dict(), "optimizer": optimizer.state_dict(), "updates": updates},
+        config.frame_stack,
+    )  # fmt: skip
     try:
         while step < config.total_steps:
             lr = learning_rate(step / config.total_steps)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            episodes = play_episodes(env, actor, stats, config.baseline, config.max_episode_steps)
+            episodes = play_episodes(
+                env, actor, books.stats, config.baseline, config.max_episode_steps
+            )
             valid = episodes.valid.astype(bool)
             returns = torch.from_numpy(reward_to_go(episodes, config.gamma)[valid]).to(run.device)
             obs = torch.as_tensor(episodes.obs[valid], device=run.device)
@@ -287,48 +267,19 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             optimizer.step()
             updates += 1
             before, step = step, step + episodes.steps
-            if crossed(before, step, config.log_interval) or step >= config.total_steps:
-                metrics = {f"train/{k}": float(v) for k, v in parts.items()}
-                metrics.update({"train/learning_rate": lr, "train/updates": updates,
-                                "time/sps": step / max(time.perf_counter() - start, 1e-9), **stats.metrics()})  # fmt: skip
-                run.logger.log(step, metrics)
-            if crossed(before, step, config.eval_interval) and step < config.total_steps:
-                metrics = run_eval(step)
-                run.logger.log(step, metrics)
-                if metrics["eval/mean_return"] > best_eval:
-                    best_eval = metrics["eval/mean_return"]
-                    save(step, best=True)
-            if crossed(before, step, config.checkpoint_interval):
-                save(step)
+            logged = None
+            if books.wants_log(before, step):
+                logged = {f"train/{k}": float(v) for k, v in parts.items()}
+                logged.update({"train/learning_rate": lr, "train/updates": updates})
+            books.after_update(before, step, logged)
     finally:
         env.close()
-    final = run_eval(step)
-    run.logger.log(step, final)
-    save(step, best=final["eval/mean_return"] >= best_eval)
-    return {
-        "total_steps": step,
-        "time/sps": step / (time.perf_counter() - start),
-        "train/updates": updates,
-        **final,
-    }
+    return books.finish(step, updates)
 
 
 def load_policy(
     checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", seed: int | None = None
 ):
     """The evaluation policy of a checkpoint (the mode, or samples with ``deterministic: false``)."""
-    from rlkit.config import build_config
-
-    fields = {f: v for f, v in checkpoint["config"].items() if f in Config.__dataclass_fields__}
-    config = build_config(Config, fields)
-    net = make_network(env, config, None).to(torch.device(device))
-    net.load_state_dict(checkpoint["net"])
-    net.eval()
-    rngs = make_rngs(int(checkpoint.get("seed", 0)) if seed is None else seed, seed_globals=False)
     spec = action_spec(env.action_space, ALGO, describe_space)
-    if NumpyActor.supports(net, config.activation):
-        return NumpyActor(net, spec, np.random.default_rng(), config.activation).eval_policy(
-            config.deterministic, np.random.default_rng(rngs.eval_seed)
-        )
-    generator = torch.Generator().manual_seed(rngs.eval_seed)
-    return eval_policy(net, torch.device(device), config.deterministic, generator, spec)
+    return load_feedforward_policy(checkpoint, Config, make_network, env, spec, device, seed)

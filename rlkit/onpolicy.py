@@ -350,6 +350,106 @@ def crossed(before: int, after: int, interval: int) -> bool:
     return interval > 0 and after // interval > before // interval
 
 
+def make_actor(
+    net: torch.nn.Module, spec: ActionSpec, device: torch.device, rngs: Any, activation: str
+) -> Any:
+    """``NumpyActor`` for an MLP ``ActorCritic`` on the CPU, else the torch ``Actor``."""
+    if NumpyActor.supports(net, activation):
+        return NumpyActor(net, spec, rngs.numpy, activation)
+    return Actor(net, spec, device, rngs.torch)
+
+
+def feedforward_eval_policy(net: torch.nn.Module, spec: ActionSpec, device: torch.device, activation: str,
+                            deterministic: bool, eval_seed: int) -> Callable[[Any], Any]:  # fmt: skip
+    """The evaluation policy of a feed-forward ``ActorCritic``, fresh from ``eval_seed``: in
+    numpy where ``NumpyActor`` applies (training-time evaluation and ``rlkit eval`` then
+    take the same path), else through the module."""
+    if NumpyActor.supports(net, activation):
+        actor = NumpyActor(net, spec, np.random.default_rng(), activation)
+        return actor.eval_policy(deterministic, np.random.default_rng(eval_seed))
+    return eval_policy(net, device, deterministic, torch.Generator().manual_seed(eval_seed), spec)
+
+
+def load_feedforward_policy(checkpoint: dict[str, Any], config_cls: type, make_network: Callable, env: gym.Env,
+                            spec: ActionSpec, device: str = "cpu", seed: int | None = None) -> Callable[[Any], Any]:  # fmt: skip
+    """An agent's evaluation policy from its checkpoint: the config's fields rebuilt,
+    ``make_network(env, config, None)`` loaded with the weights, and the eval seed of
+    ``seed`` (default: the run's), as in training-time evaluation."""
+    from rlkit.config import build_config
+    from rlkit.seeding import make_rngs
+
+    fields = {f: v for f, v in checkpoint["config"].items() if f in config_cls.__dataclass_fields__}
+    config = build_config(config_cls, fields)
+    torch_device = torch.device(device)
+    net = make_network(env, config, None).to(torch_device)
+    net.load_state_dict(checkpoint["net"])
+    net.eval()
+    rngs = make_rngs(int(checkpoint.get("seed", 0)) if seed is None else seed, seed_globals=False)
+    return feedforward_eval_policy(
+        net, spec, torch_device, config.activation, config.deterministic, rngs.eval_seed
+    )
+
+
+class Bookkeeping:
+    """Logging, periodic evaluation and checkpoints of an on-policy run, after each update.
+
+    ``make_eval_policy()`` gives a fresh evaluation policy; ``state_dict()`` what the agent
+    saves (step, episode count and evaluation history are added).
+    """
+
+    def __init__(self, config: Any, run: Any, make_eval_policy: Callable[[], Callable[[Any], Any]],
+                 state_dict: Callable[[], dict[str, Any]], frame_stack: int = 4) -> None:  # fmt: skip
+        self.config, self.run, self.frame_stack = config, run, frame_stack
+        self.make_eval_policy, self.state_dict = make_eval_policy, state_dict
+        self.stats, self.history = EpisodeStats(), EvalHistory()
+        self.best_eval = -math.inf
+        self.start = time.perf_counter()
+
+    def evaluate(self, step: int) -> dict[str, float]:
+        """Evaluate now and record it in the history; returns the ``eval/...`` metrics."""
+        result = evaluate(self.make_eval_policy(), lambda: self.run.make_env(train=False, frame_stack=self.frame_stack),
+                          self.config.eval_episodes, seed=self.run.rngs.eval_seed)  # fmt: skip
+        return self.history.add(step, result)
+
+    def save(self, step: int, best: bool = False) -> None:
+        """Write ``latest.pt`` (and ``best.pt``)."""
+        self.run.save_checkpoint({**self.state_dict(), "step": step, "episodes": self.stats.episodes,
+                                  "eval_history": self.history.state_dict()}, best=best)  # fmt: skip
+
+    def wants_log(self, before: int, step: int) -> bool:
+        """True when the update that took the run from ``before`` to ``step`` steps is logged."""
+        return crossed(before, step, self.config.log_interval) or step >= self.config.total_steps
+
+    def after_update(self, before: int, step: int, train_metrics: dict[str, float] | None) -> None:
+        """Log ``train_metrics`` (when given), evaluate and checkpoint at the configured intervals."""
+        config = self.config
+        if train_metrics is not None:
+            sps = step / max(time.perf_counter() - self.start, 1e-9)
+            self.run.logger.log(step, {**train_metrics, "time/sps": sps, **self.stats.metrics()})
+        if crossed(before, step, config.eval_interval) and step < config.total_steps:
+            metrics = self.evaluate(step)
+            self.run.logger.log(step, metrics)
+            if metrics["eval/mean_return"] > self.best_eval:
+                self.best_eval = metrics["eval/mean_return"]
+                self.save(step, best=True)
+        if crossed(before, step, config.checkpoint_interval):
+            self.save(step)
+
+    def finish(self, step: int, updates: float | None) -> dict[str, Any]:
+        """The final evaluation and checkpoint; returns the summary."""
+        final = self.evaluate(step)
+        self.run.logger.log(step, final)
+        self.save(step, best=final["eval/mean_return"] >= self.best_eval)
+        summary = {
+            "total_steps": step,
+            "time/sps": step / (time.perf_counter() - self.start),
+            **final,
+        }
+        if updates is not None:
+            summary["train/updates"] = updates
+        return summary
+
+
 def train_on_policy(config: Any, run: Any, *, env: gym.vector.VectorEnv, buffer: RolloutBuffer, actor: Any,
                     make_eval_policy: Callable[[], Callable[[Any], Any]],
                     update: Callable[[RolloutBuffer, float], dict[str, float]],
@@ -361,25 +461,12 @@ def train_on_policy(config: Any, run: Any, *, env: gym.vector.VectorEnv, buffer:
     ``buffer`` from ``env``, compute advantages and returns (GAE with ``gae_lambda``,
     Monte-Carlo with None), call ``update(buffer, progress)`` (its metrics are logged
     as ``train/...``), then log, evaluate and checkpoint at the configured intervals
-    (``state_dict()`` is what the agent saves). Returns the summary.
+    (``Bookkeeping``; ``state_dict()`` is what the agent saves). Returns the summary.
     """
-    stats = EpisodeStats()
-    history = EvalHistory()
-    best_eval = -math.inf
+    books = Bookkeeping(config, run, make_eval_policy, state_dict, frame_stack)
     per_rollout = buffer.n_steps * buffer.n_envs
     iterations = math.ceil(config.total_steps / per_rollout)
     step = 0
-
-    def run_eval(at: int) -> dict[str, float]:
-        result = evaluate(make_eval_policy(), lambda: run.make_env(train=False, frame_stack=frame_stack),
-                          config.eval_episodes, seed=run.rngs.eval_seed)  # fmt: skip
-        return history.add(at, result)
-
-    def save(at: int, best: bool = False) -> None:
-        run.save_checkpoint({**state_dict(), "step": at, "episodes": stats.episodes,
-                             "eval_history": history.state_dict()}, best=best)  # fmt: skip
-
-    start = time.perf_counter()
     obs, _ = env.reset(seed=run.rngs.env_seed)
     episode_starts = np.ones(buffer.n_envs, dtype=np.float32)
     last: dict[str, float] = {}
@@ -390,32 +477,17 @@ def train_on_policy(config: Any, run: Any, *, env: gym.vector.VectorEnv, buffer:
             if hasattr(actor, "begin_rollout"):
                 actor.begin_rollout()
             obs, episode_starts = collect_rollout(
-                env, buffer, obs, episode_starts, actor, actor.values, stats
+                env, buffer, obs, episode_starts, actor, actor.values, books.stats
             )
             before, step = step, step + per_rollout
             buffer.finish(actor.values(obs), config.gamma, gae_lambda)
             last = {f"train/{k}": v for k, v in update(buffer, progress).items()}
-            if crossed(before, step, config.log_interval) or step >= config.total_steps:
+            logged = None
+            if books.wants_log(before, step):
                 returns = buffer.returns.flatten().cpu()
-                last["train/explained_variance"] = explained_variance(
-                    torch.from_numpy(buffer.values).flatten(), returns
-                )
-                last["time/sps"] = step / max(time.perf_counter() - start, 1e-9)
-                run.logger.log(step, {**last, **stats.metrics()})
-            if crossed(before, step, config.eval_interval) and step < config.total_steps:
-                metrics = run_eval(step)
-                run.logger.log(step, metrics)
-                if metrics["eval/mean_return"] > best_eval:
-                    best_eval = metrics["eval/mean_return"]
-                    save(step, best=True)
-            if crossed(before, step, config.checkpoint_interval):
-                save(step)
+                values = torch.from_numpy(buffer.values).flatten()
+                logged = {**last, "train/explained_variance": explained_variance(values, returns)}
+            books.after_update(before, step, logged)
     finally:
         env.close()
-    final = run_eval(step)
-    run.logger.log(step, final)
-    save(step, best=final["eval/mean_return"] >= best_eval)
-    summary = {"total_steps": step, "time/sps": step / (time.perf_counter() - start), **final}
-    if "train/updates" in last:
-        summary["train/updates"] = last["train/updates"]
-    return summary
+    return books.finish(step, last.get("train/updates"))
