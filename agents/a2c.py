@@ -76,6 +76,8 @@ class Config(RunFields, OptimizerFields):
     """Orthogonal initialization (gains sqrt 2, 0.01 policy head, 1 value head)."""
     log_std_init: float = 0.0
     """Initial log standard deviation of Gaussian actions (Box)."""
+    normalize_obs: bool = False
+    """Normalize vector observations with running mean / std (rl-zoo's normalize: true, observations only)."""
     frame_stack: int = 4
     """Frames per observation (Atari only)."""
     vec_env: Literal["sync", "async"] = "sync"
@@ -104,13 +106,18 @@ def check_env(env: gym.Env, config: Config) -> None:
     action_spec(env.action_space, ALGO, describe_space)
     if not isinstance(env.observation_space, gym.spaces.Box):
         raise BadInput(f"a2c needs Box observations, got {describe_space(env.observation_space)}")
+    if config.normalize_obs and len(env.observation_space.shape) == 3:
+        raise BadInput(
+            "a2c: normalize_obs is for vector observations (image pixels are scaled by the CNN)"
+        )
 
 
 def make_network(env: gym.Env, config: Config, generator: torch.Generator | None) -> ActorCritic:
     """The actor-critic for ``env``'s spaces."""
     spec = action_spec(env.action_space, ALGO, describe_space)
     return ActorCritic(env.observation_space.shape, spec.n_actions, spec.action_dim, config.net_arch,
-                       config.activation, config.ortho_init, config.log_std_init, generator)  # fmt: skip
+                       config.activation, config.ortho_init, config.log_std_init, generator,
+                       normalize_obs=config.normalize_obs)  # fmt: skip
 
 
 def a2c_loss(
@@ -195,7 +202,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     return train_on_policy(
         config, run, env=env, buffer=buffer, actor=actor, make_eval_policy=make_eval_policy, update=update,
         state_dict=lambda: {"net": net.state_dict(), "optimizer": optimizer.state_dict(), "updates": updates},
-        gae_lambda=config.gae_lambda, frame_stack=config.frame_stack,
+        gae_lambda=config.gae_lambda, frame_stack=config.frame_stack, obs_norm=net.obs_norm,
     )  # fmt: skip
 
 

@@ -451,6 +451,14 @@ def train(config: Config, run: Run) -> dict[str, Any]:
         q_net.train()
         return history.add(step, result)
 
+    def video(step: int) -> None:
+        policy = greedy_policy(
+            q_values, n_actions, config.eval_epsilon, np.random.default_rng(run.rngs.eval_seed)
+        )
+        q_net.eval()
+        run.record_eval_video(policy, step, frame_stack=config.frame_stack)
+        q_net.train()
+
     def save(step: int, best: bool = False) -> None:
         state = {
             "q_net": q_net.state_dict(), "target_net": target_net.state_dict(),
@@ -529,10 +537,14 @@ def train(config: Config, run: Run) -> dict[str, Any]:
                 save(step, best=True)
         if config.checkpoint_interval and step % config.checkpoint_interval == 0:
             save(step)
+        if config.video_interval and step % config.video_interval == 0:
+            video(step)
     env.close()
     final = run_eval(config.total_steps)
     run.logger.log(config.total_steps, final)
     save(config.total_steps, best=final["eval/mean_return"] >= best_eval)
+    if config.video_interval and config.total_steps % config.video_interval:
+        video(config.total_steps)
     return {"total_steps": config.total_steps, "time/sps": config.total_steps / (time.perf_counter() - start),
             "train/updates": updates, **final}  # fmt: skip
 

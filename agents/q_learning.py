@@ -160,10 +160,14 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             run.logger.log(step, run_eval(step))
         if config.checkpoint_interval and step % config.checkpoint_interval == 0:
             save(step)
+        if config.video_interval and step % config.video_interval == 0:
+            run.record_eval_video(greedy_policy, step)
     env.close()
     final = run_eval(config.total_steps)
     run.logger.log(config.total_steps, final)
     save(config.total_steps)
+    if config.video_interval and config.total_steps % config.video_interval:
+        run.record_eval_video(greedy_policy, config.total_steps)
     return {"total_steps": config.total_steps, **final}
 
 

@@ -82,6 +82,8 @@ class Config(RunFields, OptimizerFields):
     """Orthogonal initialization."""
     log_std_init: float = 0.0
     """Initial log standard deviation of Gaussian actions (Box)."""
+    normalize_obs: bool = False
+    """Normalize vector observations with running mean / std (rl-zoo's normalize: true, observations only)."""
     frame_stack: int = 1
     """Frames per observation (Atari); must be 1: the LSTM is the memory."""
     vec_env: Literal["sync", "async"] = "sync"
@@ -129,6 +131,10 @@ def check_env(env: gym.Env, config: Config) -> None:
         raise BadInput(
             f"recurrent-ppo needs Box observations, got {describe_space(env.observation_space)}"
         )
+    if config.normalize_obs and len(env.observation_space.shape) == 3:
+        raise BadInput(
+            "recurrent-ppo: normalize_obs is for vector observations (image pixels are scaled by the CNN)"
+        )
 
 
 def make_network(
@@ -138,7 +144,7 @@ def make_network(
     spec = action_spec(env.action_space, ALGO, describe_space)
     return RecurrentActorCritic(env.observation_space.shape, spec.n_actions, spec.action_dim, config.lstm_hidden_size,
                                 config.net_arch, config.activation, config.ortho_init, config.log_std_init,
-                                config.shared_lstm, generator)  # fmt: skip
+                                config.shared_lstm, generator, config.normalize_obs)  # fmt: skip
 
 
 class RecurrentActor:
@@ -275,7 +281,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     return train_on_policy(
         config, run, env=env, buffer=buffer, actor=actor, make_eval_policy=make_eval_policy, update=update,
         state_dict=lambda: {"net": net.state_dict(), "optimizer": optimizer.state_dict(), "updates": updates},
-        gae_lambda=config.gae_lambda, frame_stack=config.frame_stack,
+        gae_lambda=config.gae_lambda, frame_stack=config.frame_stack, obs_norm=net.obs_norm,
     )  # fmt: skip
 
 

@@ -8,8 +8,9 @@ deterministic) of every run:
 * ``reinforce-cartpole``: REINFORCE with baseline, CartPole-v1, 200k steps: >= 475 in >= 8 of 10
   (SB3 has no REINFORCE: ours only).
 * ``ppo-pendulum``: PPO Pendulum-v1, zoo config: our mean >= SB3's mean - SB3's std.
-* ``recurrent-cartpolenovel``: recurrent PPO on rlkit/CartPoleNoVel-v1: >= 450, with plain
-  PPO on the same budget (ours) for contrast.
+* ``recurrent-cartpolenovel``: recurrent PPO on rlkit/CartPoleNoVel-v1: mean final eval over
+  the seeds >= 450 (the issue gives no seed count for this one; the seeds at >= 450 are
+  reported too), with plain PPO on the same budget and settings (ours) for contrast.
 
 Runs go two at a time (this machine has 2 cores), each its own process with one thread.
 The last line is the JSON result for the first target run (``ours`` / ``peer`` = seeds
@@ -40,6 +41,8 @@ TARGETS = {
     "ppo-pendulum": ("ppo", "Pendulum-v1", None, True, None),
     "recurrent-cartpolenovel": ("recurrent-ppo", "rlkit/CartPoleNoVel-v1", 450.0, True, "ppo"),
 }
+MEAN_TARGETS = {"recurrent-cartpolenovel"}
+"""Targets met by the mean over seeds rather than by every seed."""
 
 SB3 = """
 import json, sys
@@ -77,6 +80,20 @@ def sb3(algo: str, env_id: str, seed: int, *, config: str, overrides: list[str])
     return float(json.loads(out.stdout.strip().splitlines()[-1])["eval/mean_return"])
 
 
+def contrast_config(config: str, algo: str, out: Path) -> str:
+    """``config`` without the fields ``algo``'s config lacks (e.g. the LSTM's), written to ``out``."""
+    from importlib import import_module
+
+    import yaml
+
+    from agents import ALGORITHMS
+
+    fields = import_module(ALGORITHMS[algo]).Config.__dataclass_fields__
+    data = yaml.safe_load(Path(config).read_text())
+    out.write_text(yaml.safe_dump({k: v for k, v in data.items() if k in fields}))
+    return str(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", nargs="+", default=list(TARGETS), choices=list(TARGETS))
@@ -98,16 +115,20 @@ def main() -> None:
                     pool.map(partial(sb3, algo, env_id, config=config, overrides=[]), range(seeds))
                 )
             other: list[float] = []
-            if contrast:  # the other algorithm on the same budget, same config file's values
-                other = list(pool.map(partial(ours, contrast, env_id, tmp=tmp + "/c", config=config, overrides=[]),
+            if contrast:  # the other algorithm on the same budget, with the config file's shared values
+                shared = contrast_config(config, contrast, Path(tmp) / f"{contrast}-contrast.yaml")
+                other = list(pool.map(partial(ours, contrast, env_id, tmp=tmp + "/c", config=shared, overrides=[]),
                                       range(seeds)))  # fmt: skip
             if threshold is None:  # relative target: SB3's mean - SB3's std
                 threshold = float(np.mean(peer) - np.std(peer)) if peer else float("nan")
+                solved = [float(np.mean(mine)) >= threshold]
+            elif name in MEAN_TARGETS:
                 solved = [float(np.mean(mine)) >= threshold]
             else:
                 solved = [r >= threshold for r in mine]
             results[name] = {"threshold": threshold, "ours_solved": sum(r >= threshold for r in mine),
                              "peer_solved": sum(r >= threshold for r in peer), "ours_returns": mine,
+                             "ours_mean": float(np.mean(mine)), "peer_mean": float(np.mean(peer)) if peer else None,
                              "peer_returns": peer, "contrast_returns": other, "target_met": all(solved)}  # fmt: skip
             print(name, json.dumps(results[name]), file=sys.stderr)
     first = results[targets[0]]

@@ -101,7 +101,8 @@ def pong(iterations: int, device: str) -> tuple[float, float, float]:
                  "checkpoint_interval=0", f"log_interval={per}"]  # fmt: skip
     ours_async = ours_pong(config, device, [*overrides, "vec_env=async"])
     ours = ours_pong(config, device, overrides)
-    out = subprocess.run([sys.executable, "-c", SB3_PONG, config, device, *overrides], check=True,
+    # SB3 computes in float32 (the baseline mapping refuses precision=bf16)
+    out = subprocess.run([sys.executable, "-c", SB3_PONG, config, device, *overrides, "precision=float32"], check=True,
                          env=child_env(), cwd=ROOT, capture_output=True, text=True)  # fmt: skip
     return ours, ours_async, float(out.stdout.strip().splitlines()[-1])
 

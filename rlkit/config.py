@@ -32,7 +32,7 @@ C = TypeVar("C")
 
 #: Keys a config file may hold besides the agent's fields (a saved ``config.yaml``
 #: has them); they describe the run, not the agent.
-RUN_KEYS = ("algo", "env_id", "seed", "device", "versions")
+RUN_KEYS = ("algo", "env_id", "seed", "device", "versions", "implementation")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -364,7 +364,16 @@ def config_dict(config: Any) -> dict[str, Any]:
 def package_versions() -> dict[str, str]:
     """Versions of python and the packages that decide a run's numbers."""
     out = {"python": platform.python_version()}
-    for name in ("rlkit", "torch", "numpy", "gymnasium", "ale-py", "stable-baselines3", "wandb"):
+    for name in (
+        "rlkit",
+        "torch",
+        "numpy",
+        "gymnasium",
+        "ale-py",
+        "stable-baselines3",
+        "sb3-contrib",
+        "wandb",
+    ):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -6,8 +6,10 @@ the CLI and the agents pass ``lambda: envs.make_env(env_id, seed, ...)``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -117,3 +119,80 @@ class EvalHistory:
     def from_state_dict(cls, state: dict[str, list]) -> EvalHistory:
         """Rebuild from ``state_dict``."""
         return cls(steps=[int(s) for s in state["steps"]], means=[float(m) for m in state["means"]])
+
+
+def write_mp4(path: Path, frames: Any, fps: float) -> None:
+    """Encode ``frames`` (an iterable of H x W x 3 uint8 arrays) to an H.264 mp4, every frame kept, via a temp file."""
+    import imageio.v2 as imageio
+
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.mp4")
+    try:
+        writer = imageio.get_writer(tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264",
+                                    macro_block_size=1)  # fmt: skip
+        try:
+            for frame in frames:
+                writer.append_data(np.asarray(frame))
+        finally:
+            writer.close()
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _frame_exact_recorder() -> type:
+    from gymnasium.wrappers import RecordVideo
+
+    class FrameExactRecordVideo(RecordVideo):
+        """gymnasium's ``RecordVideo`` (it decides what to capture: the reset frame and one per
+        step), writing each video itself: moviepy's writer takes ``int(duration * fps)``
+        frames, which drops the last one whenever the float product falls just short
+        (501 frames at 50 fps become 500)."""
+
+        def stop_recording(self) -> None:
+            if self.recorded_frames:
+                write_mp4(Path(self.video_folder) / f"{self._video_name}.mp4", self.recorded_frames,
+                           self.frames_per_sec)  # fmt: skip
+            self.recorded_frames = []
+            self.recording = False
+            self._video_name = None
+
+    return FrameExactRecordVideo
+
+
+def record_video(
+    policy: Policy,
+    make_env: Callable[[], Any],
+    folder: str | os.PathLike,
+    name_prefix: str,
+    episodes: int = 1,
+    seed: int | None = None,
+    fps: int | None = None,
+) -> tuple[EvalResult, list[Path]]:
+    """Play ``episodes`` episodes as ``evaluate`` does and write each to an mp4.
+
+    ``make_env()`` must give an env with ``render_mode="rgb_array"``; gymnasium's
+    ``RecordVideo`` writes ``<folder>/<name_prefix>-episode-<i>.mp4`` with one frame for the
+    reset and one per step (``length + 1`` frames). Returns the evaluation and the files,
+    in episode order.
+    """
+    import warnings
+
+    folder = Path(folder)
+    os.environ.setdefault(
+        "SDL_VIDEODRIVER", "dummy"
+    )  # pygame renders off-screen, no display needed
+    env = make_env()
+    if getattr(env, "render_mode", None) != "rgb_array":
+        env.close()
+        raise ValueError(f"record_video needs render_mode='rgb_array', got {env.render_mode!r}")
+    with warnings.catch_warnings():  # a videos/ folder that already holds other files is fine
+        warnings.filterwarnings("ignore", message=".*Overwriting existing videos.*")
+        recorder = _frame_exact_recorder()(
+            env, str(folder), episode_trigger=lambda _: True, name_prefix=name_prefix, fps=fps
+        )
+    result = evaluate(policy, lambda: recorder, episodes, seed=seed)
+    files = [folder / f"{name_prefix}-episode-{i}.mp4" for i in range(episodes)]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise RuntimeError(f"RecordVideo wrote no {', '.join(missing)}")
+    return result, files

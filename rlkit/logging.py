@@ -120,6 +120,23 @@ class Logger:
             self._wandb.log({**scalars, "global_step": int(step)})
         self.progress(step)
 
+    def video(self, step: int, path: str | os.PathLike, key: str = "eval/video") -> None:
+        """Record an mp4 at ``step``: its path (relative to the run dir) in
+        ``metrics.jsonl``, the video itself in W&B (``wandb.Video``)."""
+        path = Path(path)
+        try:
+            shown = str(path.resolve().relative_to(self.run_dir.resolve()))
+        except ValueError:
+            shown = str(path)
+        self._metrics.write(
+            json.dumps({"step": int(step), "time": round(time.time(), 3), key: shown}) + "\n"
+        )
+        self._metrics.flush()
+        if self._wandb is not None:
+            import wandb
+
+            self._wandb.log({key: wandb.Video(str(path), format="mp4"), "global_step": int(step)})
+
     def progress(self, step: int, force: bool = False) -> None:
         """Show the progress line for ``step`` (rate-limited unless ``force``)."""
         if self.console is None:
@@ -223,7 +240,7 @@ def _start_wandb(
         name=name,
         tags=tags,
         config=dict(config or {}),
-        dir=str(run_dir),
+        dir=str(run_dir.resolve()),  # absolute: the W&B service process has its own working dir
         mode=mode,
         id=run_id,
         resume="allow",

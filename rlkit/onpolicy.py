@@ -141,7 +141,8 @@ class NumpyActor:
     arithmetic; numpy on views of the parameters (``rlkit.nn.backprop.NumpyForward``)
     does the same in a fraction of the time and follows every optimizer update.
     Sampling uses a numpy generator: categorical by inverse transform, Gaussian as
-    ``mean + std * noise``.
+    ``mean + std * noise``. A network with ``obs_norm`` has its observations normalized
+    with the statistics current at each call.
     """
 
     def __init__(
@@ -153,6 +154,10 @@ class NumpyActor:
         self.policy = NumpyForward([*net.pi_net.linears, net.heads.policy], activation)
         self.value = NumpyForward([*net.vf_net.linears, net.heads.value], activation)
         self.log_std = None if spec.n_actions is not None else net.heads.log_std.detach().numpy()
+        self.obs_norm = getattr(net, "obs_norm", None)
+
+    def _normalized(self, obs: np.ndarray) -> np.ndarray:
+        return obs if self.obs_norm is None else self.obs_norm.numpy(obs)
 
     @staticmethod
     def supports(net: torch.nn.Module, activation: str) -> bool:
@@ -162,6 +167,7 @@ class NumpyActor:
 
     def __call__(self, obs: np.ndarray, episode_starts: np.ndarray | None = None):
         """``(actions to store, actions for the env, log-probs, values)``."""
+        obs = self._normalized(obs)
         out = self.policy(obs)
         values = self.value(obs)[:, 0]
         if self.spec.n_actions is not None:
@@ -180,14 +186,14 @@ class NumpyActor:
 
     def values(self, obs: np.ndarray, env_indices: np.ndarray | None = None) -> np.ndarray:
         """``V(obs)`` for a batch of observations."""
-        return self.value(obs)[:, 0]
+        return self.value(self._normalized(obs))[:, 0]
 
     def eval_policy(self, deterministic: bool, rng: np.random.Generator) -> Callable[[Any], Any]:
         """``obs -> action`` for one observation: the mode, or a sample from ``rng``."""
         policy, spec = self.policy, self.spec
 
         def act(obs: Any) -> Any:
-            out = policy(obs)
+            out = policy(self._normalized(np.asarray(obs)))
             if spec.n_actions is not None:
                 if deterministic:
                     return int(out.argmax())
@@ -257,6 +263,8 @@ class WrittenOutPass:
         from rlkit.nn import backprop
 
         self.net, self.activation, self._backprop = net, activation, backprop
+        if getattr(net, "obs_norm", None) is not None:
+            obs = net.obs_norm(obs)
         x = (obs if obs.dtype == torch.float32 else obs.float()).flatten(1)
         self.pi_layers = [*net.pi_net.linears, net.heads.policy]
         self.vf_layers = [*net.vf_net.linears, net.heads.value]
@@ -403,6 +411,7 @@ class Bookkeeping:
         self.make_eval_policy, self.state_dict = make_eval_policy, state_dict
         self.stats, self.history = EpisodeStats(), EvalHistory()
         self.best_eval = -math.inf
+        self.last_video = -1
         self.start = time.perf_counter()
 
     def evaluate(self, step: int) -> dict[str, float]:
@@ -434,12 +443,21 @@ class Bookkeeping:
                 self.save(step, best=True)
         if crossed(before, step, config.checkpoint_interval):
             self.save(step)
+        if crossed(before, step, config.video_interval):
+            self.video(step)
+
+    def video(self, step: int) -> None:
+        """Record one evaluation episode to ``videos/`` and W&B."""
+        self.run.record_eval_video(self.make_eval_policy(), step, frame_stack=self.frame_stack)
+        self.last_video = step
 
     def finish(self, step: int, updates: float | None) -> dict[str, Any]:
         """The final evaluation and checkpoint; returns the summary."""
         final = self.evaluate(step)
         self.run.logger.log(step, final)
         self.save(step, best=final["eval/mean_return"] >= self.best_eval)
+        if self.config.video_interval and self.last_video != step:
+            self.video(step)
         summary = {
             "total_steps": step,
             "time/sps": step / (time.perf_counter() - self.start),
@@ -454,14 +472,17 @@ def train_on_policy(config: Any, run: Any, *, env: gym.vector.VectorEnv, buffer:
                     make_eval_policy: Callable[[], Callable[[Any], Any]],
                     update: Callable[[RolloutBuffer, float], dict[str, float]],
                     state_dict: Callable[[], dict[str, Any]], gae_lambda: float | None,
-                    frame_stack: int = 4) -> dict[str, Any]:  # fmt: skip
+                    frame_stack: int = 4, obs_norm: Any = None) -> dict[str, Any]:  # fmt: skip
     """Run rollouts and updates for ``config.total_steps`` env steps (whole rollouts).
 
     Each iteration: ``actor.begin_rollout()`` when it has one (recurrent memory), fill
     ``buffer`` from ``env``, compute advantages and returns (GAE with ``gae_lambda``,
     Monte-Carlo with None), call ``update(buffer, progress)`` (its metrics are logged
     as ``train/...``), then log, evaluate and checkpoint at the configured intervals
-    (``Bookkeeping``; ``state_dict()`` is what the agent saves). Returns the summary.
+    (``Bookkeeping``; ``state_dict()`` is what the agent saves). With an ``obs_norm``
+    (``rlkit.nn.normalize.ObsNorm``), the rollout's observations are merged into its
+    statistics after the update, so the actor and the update see the same mapping.
+    Returns the summary.
     """
     books = Bookkeeping(config, run, make_eval_policy, state_dict, frame_stack)
     per_rollout = buffer.n_steps * buffer.n_envs
@@ -482,6 +503,8 @@ def train_on_policy(config: Any, run: Any, *, env: gym.vector.VectorEnv, buffer:
             before, step = step, step + per_rollout
             buffer.finish(actor.values(obs), config.gamma, gae_lambda)
             last = {f"train/{k}": v for k, v in update(buffer, progress).items()}
+            if obs_norm is not None:
+                obs_norm.update(buffer.obs)
             logged = None
             if books.wants_log(before, step):
                 returns = buffer.returns.flatten().cpu()

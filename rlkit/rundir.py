@@ -156,6 +156,21 @@ class Run:
     resolved_config: dict[str, Any]
     """``config.yaml`` as written (stored in checkpoints so a lone .pt is usable)."""
 
+    def record_eval_video(self, policy: Callable[[Any], Any], step: int, **env_kwargs: Any) -> Path:
+        """One evaluation episode of ``policy`` (eval seed, fresh env) to
+        ``videos/eval-step<step>-episode-0.mp4``, logged as ``eval/video`` (W&B shows it)."""
+        from rlkit.evaluation import record_video
+
+        _, files = record_video(
+            policy,
+            lambda: self.make_env(train=False, render_mode="rgb_array", **env_kwargs),
+            self.dir.path / "videos",
+            f"eval-step{step}",
+            seed=self.rngs.eval_seed,
+        )
+        self.logger.video(step, files[0])
+        return files[0]
+
     def save_checkpoint(self, state: dict[str, Any], best: bool = False) -> Path:
         """Write ``latest.pt`` (and ``best.pt``) with the run identity added."""
         full = {

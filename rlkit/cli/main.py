@@ -7,7 +7,11 @@ import sys
 from collections.abc import Sequence
 
 from rlkit import __version__
+from rlkit.cli import baseline as baseline_cmd
+from rlkit.cli import compare as compare_cmd
 from rlkit.cli import eval as eval_cmd
+from rlkit.cli import render as render_cmd
+from rlkit.cli import sync as sync_cmd
 from rlkit.cli import train as train_cmd
 from rlkit.cli.common import ArgumentParser
 
@@ -20,13 +24,21 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=train_cmd.algorithms_help() + "\n\nexamples:\n"
         "  rlkit train value-iteration FrozenLake8x8-v1 gamma=0.99\n"
         "  rlkit train q-learning FrozenLake-v1 env_kwargs.is_slippery=false total_steps=20000\n"
-        "  rlkit eval runs/<run-dir> --episodes 100",
+        "  rlkit train ppo CartPole-v1 --seeds 0-4\n"
+        "  rlkit baseline ppo CartPole-v1 --seeds 0-4\n"
+        "  rlkit compare runs/ppo-CartPole-v1-seeds0-4-* runs/sb3-ppo-CartPole-v1-seeds0-4-* --out compare.png\n"
+        "  rlkit eval runs/<run-dir> --episodes 100\n"
+        "  rlkit render runs/<run-dir> --out agent.mp4",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"rlkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="command", parser_class=ArgumentParser)
     train_cmd.add_parser(sub)
+    baseline_cmd.add_parser(sub)
     eval_cmd.add_parser(sub)
+    render_cmd.add_parser(sub)
+    compare_cmd.add_parser(sub)
+    sync_cmd.add_parser(sub)
     return parser
 
 

@@ -44,15 +44,35 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog=algorithms_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("algo", help="algorithm: " + ", ".join(ALGORITHMS))
-    p.add_argument("env_id", nargs="?", help="a registered Gymnasium id, e.g. FrozenLake8x8-v1")
+    add_common_arguments(p, tuple(ALGORITHMS))
+    p.set_defaults(func=main)
+
+
+def add_common_arguments(p: argparse.ArgumentParser, algos: tuple[str, ...]) -> None:
+    """The arguments ``train`` and ``baseline`` share."""
+    p.add_argument("algo", help="algorithm: " + ", ".join(algos))
+    p.add_argument("env_id", nargs="?", help="a registered Gymnasium id, e.g. CartPole-v1")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="override config fields")
     p.add_argument(
         "--config", type=Path, help="YAML config (default: configs/<algo>/<env-id>.yaml)"
     )
     p.add_argument("--seed", type=int, default=None, help="run seed (default 0)")
     p.add_argument(
-        "--run-dir", type=Path, help="run directory (default runs/<algo>-<env>-s<seed>-<time>)"
+        "--seeds",
+        default=None,
+        metavar="SPEC",
+        help="several seeds in parallel processes, one run dir each under a common parent: 0-9 or 0,3,7",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="with --seeds: processes at once (default: the core count)",
+    )
+    p.add_argument(
+        "--run-dir",
+        type=Path,
+        help="run directory (default runs/<algo>-<env>-s<seed>-<time>; with --seeds, the parent)",
     )
     p.add_argument(
         "--device", default="auto", choices=DEVICES, help="where tensors live (default auto)"
@@ -64,7 +84,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--help-config", action="store_true", help="list the algorithm's config fields and exit"
     )
-    p.set_defaults(func=main)
 
 
 def print_config_help(agent: Any) -> None:
@@ -76,18 +95,28 @@ def print_config_help(agent: Any) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Validate everything, then create the run dir, train and write summary.json."""
+    return run_command(args, implementation="rlkit")
+
+
+def run_command(args: argparse.Namespace, implementation: str) -> int:
+    """``train`` (``implementation="rlkit"``) or ``baseline`` (``"sb3"``): one seed, or
+    ``--seeds`` in parallel processes."""
+    if args.seeds is not None:
+        from rlkit.cli.seeds import run_seeds
+
+        return run_seeds(args, implementation)
     try:
-        prepared = prepare(args)
+        prepared = prepare(args, implementation)
     except BadInput as e:
         return fail(str(e), 2)
     except PermissionError as e:
         return fail(str(e), 1)
     if prepared is None:
         return 0
-    return execute(*prepared, quiet=args.quiet)
+    return execute(*prepared, quiet=args.quiet, implementation=implementation)
 
 
-def prepare(args: argparse.Namespace):
+def prepare(args: argparse.Namespace, implementation: str = "rlkit"):
     """Every check that can fail on bad input, before anything is written."""
     agent = load_agent(args.algo)
     if args.help_config:
@@ -119,10 +148,19 @@ def prepare(args: argparse.Namespace):
     env = make()
     try:
         agent.check_env(env, config)
+        if implementation == "sb3":
+            from rlkit.cli import baseline
+
+            baseline.sb3_kwargs(args.algo, config, image=len(env.observation_space.shape) == 3)
+            notes = baseline.speed_notes(args.algo, config)
+            if notes:
+                print(f"rlkit baseline: {', '.join(notes)} only change how rlkit computes; SB3 runs its own way",
+                      file=sys.stderr)  # fmt: skip
     finally:
         env.close()
+    label = args.algo if implementation == "rlkit" else f"sb3-{args.algo}"
     run_dir = RunDir(
-        args.run_dir if args.run_dir is not None else default_run_dir(args.algo, env_id, seed)
+        args.run_dir if args.run_dir is not None else default_run_dir(label, env_id, seed)
     )
     run_dir.check_new()
     resolved = {
@@ -130,6 +168,7 @@ def prepare(args: argparse.Namespace):
         "env_id": env_id,
         "seed": seed,
         "device": str(device),
+        "implementation": implementation,
         **config_dict(config),
         "versions": package_versions(),
     }
@@ -137,7 +176,17 @@ def prepare(args: argparse.Namespace):
 
 
 def execute(
-    agent, config, env_id, seed, device, run_dir, resolved, make, wandb_mode, quiet=False
+    agent,
+    config,
+    env_id,
+    seed,
+    device,
+    run_dir,
+    resolved,
+    make,
+    wandb_mode,
+    quiet=False,
+    implementation="rlkit",
 ) -> int:
     """Create the run dir, train, write summary.json; exit code 0, 1 or 130."""
     created = not run_dir.path.exists()
@@ -152,7 +201,7 @@ def execute(
             config=resolved,
             wandb_mode=wandb_mode,
             group=f"{agent.ALGO}-{safe_name(env_id)}",
-            tags=[agent.ALGO, env_id, "rlkit"],
+            tags=[agent.ALGO, env_id, implementation],
             console=None if quiet else sys.stderr,
         )
         run = Run(
@@ -166,10 +215,16 @@ def execute(
             make_env=make,
             resolved_config=resolved,
         )
-        result = agent.train(config, run)
+        if implementation == "sb3":
+            from rlkit.cli import baseline
+
+            result = baseline.train(agent.ALGO, config, run)
+        else:
+            result = agent.train(config, run)
         wall = time.perf_counter() - start
         summary = {
             "algo": agent.ALGO,
+            "implementation": implementation,
             "env_id": env_id,
             "seed": seed,
             "total_steps": result.pop("total_steps"),

@@ -26,6 +26,7 @@ from rlkit.nn.cnn import NatureCNN
 from rlkit.nn.init import init_weights
 from rlkit.nn.lstm import LSTM, State
 from rlkit.nn.mlp import MLP
+from rlkit.nn.normalize import ObsNorm
 
 Distribution = Categorical | DiagGaussian
 
@@ -50,6 +51,14 @@ class _Heads(nn.Module):
         return Categorical(out) if self.discrete else DiagGaussian(out, self.log_std)
 
 
+def _obs_norm(obs_shape: Sequence[int], normalize_obs: bool, image: bool) -> ObsNorm | None:
+    if normalize_obs and image:
+        raise ValueError(
+            "normalize_obs is for vector observations; image pixels are scaled by the CNN"
+        )
+    return ObsNorm(obs_shape) if normalize_obs else None
+
+
 def _action_sizes(n_actions: int | None, action_dim: int | None) -> None:
     if (n_actions is None) == (action_dim is None):
         raise ValueError("give exactly one of n_actions (Discrete) and action_dim (Box)")
@@ -69,16 +78,19 @@ class ActorCritic(nn.Module):
         generator: where initial weights come from.
         bf16: run the CNN encoder under bfloat16 autocast (its features are cast back
             to float32, so the heads, log-probabilities and values stay float32).
+        normalize_obs: normalize vector observations with running statistics
+            (``self.obs_norm``, an ``ObsNorm``; the training loop updates it).
     """
 
     def __init__(self, obs_shape: Sequence[int], n_actions: int | None = None, action_dim: int | None = None,
                  net_arch: Sequence[int] = (64, 64), activation: str = "tanh", ortho_init: bool = True,
                  log_std_init: float = 0.0, generator: torch.Generator | None = None,
-                 bf16: bool = False) -> None:  # fmt: skip
+                 bf16: bool = False, normalize_obs: bool = False) -> None:  # fmt: skip
         super().__init__()
         self.bf16 = bf16
         _action_sizes(n_actions, action_dim)
         self.image = len(obs_shape) == 3
+        self.obs_norm = _obs_norm(obs_shape, normalize_obs, self.image)
         scheme = "orthogonal" if ortho_init else "torch"
         if self.image:
             self.encoder = NatureCNN(
@@ -110,7 +122,7 @@ class ActorCritic(nn.Module):
         if self.image:
             features = self.encode(obs)
             return self.heads.distribution(features), self.heads.value(features).squeeze(-1)
-        x = obs.flatten(1).float()
+        x = self._vector(obs)
         return (
             self.heads.distribution(self.pi_net(x)),
             self.heads.value(self.vf_net(x)).squeeze(-1),
@@ -120,7 +132,11 @@ class ActorCritic(nn.Module):
         """Values only, ``(batch,)``."""
         if self.image:
             return self.heads.value(self.encode(obs)).squeeze(-1)
-        return self.heads.value(self.vf_net(obs.flatten(1).float())).squeeze(-1)
+        return self.heads.value(self.vf_net(self._vector(obs))).squeeze(-1)
+
+    def _vector(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs if self.obs_norm is None else self.obs_norm(obs)
+        return x.flatten(1).float()
 
 
 class RecurrentActorCritic(nn.Module):
@@ -130,7 +146,8 @@ class RecurrentActorCritic(nn.Module):
     policy and, unless ``shared_lstm``, a second LSTM for the value (sb3-contrib's
     default: the value loss then cannot pull the policy's memory around); MLPs of
     ``net_arch`` sit between the LSTMs and each head (``net_arch=()`` puts the heads
-    directly on the LSTM outputs). With two LSTMs the state ``(h, c)`` holds both,
+    directly on the LSTM outputs). ``normalize_obs`` puts an ``ObsNorm`` in front of
+    the encoder (vector observations). With two LSTMs the state ``(h, c)`` holds both,
     concatenated along the hidden dimension, so callers handle one state either way.
     LSTM weights keep PyTorch's initialization (as in sb3-contrib); ``ortho_init``
     applies to the encoder, the MLPs and the heads.
@@ -139,10 +156,11 @@ class RecurrentActorCritic(nn.Module):
     def __init__(self, obs_shape: Sequence[int], n_actions: int | None = None, action_dim: int | None = None,
                  lstm_hidden_size: int = 64, net_arch: Sequence[int] = (64,), activation: str = "tanh",
                  ortho_init: bool = True, log_std_init: float = 0.0, shared_lstm: bool = False,
-                 generator: torch.Generator | None = None) -> None:  # fmt: skip
+                 generator: torch.Generator | None = None, normalize_obs: bool = False) -> None:  # fmt: skip
         super().__init__()
         _action_sizes(n_actions, action_dim)
         self.image = len(obs_shape) == 3
+        self.obs_norm = _obs_norm(obs_shape, normalize_obs, self.image)
         self.hidden = lstm_hidden_size
         if self.image:
             self.encoder: nn.Module = NatureCNN(
@@ -188,6 +206,8 @@ class RecurrentActorCritic(nn.Module):
         distributions and values over ``(T, batch)``, and the state after the last step."""
         steps, batch = obs.shape[:2]
         x = obs.reshape(steps * batch, *obs.shape[2:])
+        if self.obs_norm is not None:
+            x = self.obs_norm(x)
         x = self.encoder(x if self.image else x.float()).reshape(steps, batch, -1)
         if self.critic_lstm is None:
             pi_out, state = self.lstm(x, state, episode_starts)

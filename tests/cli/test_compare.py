@@ -1,0 +1,114 @@
+"""``rlkit compare`` on synthetic run directories, against hand-computed numbers."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from rlkit.cli import compare
+
+
+def make_run(root, name, implementation, seed, final, curve, wall=10.0, sps=1000.0, finished=True):
+    run = root / name
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text(yaml.safe_dump(
+        {"algo": "ppo", "env_id": "CartPole-v1", "seed": seed, "implementation": implementation}))  # fmt: skip
+    rows = [{"step": step, "time": 0.0, "eval/mean_return": value} for step, value in curve]
+    rows.insert(1, {"step": 5, "time": 0.0, "train/loss": 1.0})  # rows without eval are ignored
+    (run / "metrics.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows) + '{"step": 99, "eval/me'
+    )
+    if finished:
+        summary = {"algo": "ppo", "env_id": "CartPole-v1", "seed": seed, "eval/mean_return": final,
+                   "eval/auc": sum(v for _, v in curve), "wall_time_s": wall, "time/sps": sps}  # fmt: skip
+        (run / "summary.json").write_text(json.dumps(summary))
+    return run
+
+
+@pytest.fixture
+def runs(tmp_path):
+    ours = tmp_path / "ours"
+    make_run(ours, "s0", "rlkit", 0, 0.0, [(100, 0.0), (200, 0.0)], wall=10, sps=100)
+    make_run(ours, "s1", "rlkit", 1, 10.0, [(100, 20.0), (200, 10.0)], wall=30, sps=300)
+    make_run(ours, "s2", "rlkit", 2, 99.0, [(100, 1.0)], finished=False)  # unfinished: left out
+    theirs = tmp_path / "theirs"
+    for seed, final in enumerate([1.0, 2.0, 3.0, 4.0]):
+        make_run(theirs, f"s{seed}", "sb3", seed, final, [(150, final)])
+    return tmp_path
+
+
+def test_table_means_intervals_and_iqm(runs):
+    paths, skipped = compare.find_runs([runs / "ours", runs / "theirs"])
+    assert len(paths) == 6 and len(skipped) == 1 and "s2" in skipped[0]
+    groups = compare.group_runs([compare.read_run(p) for p in paths])
+    ours, theirs = (compare.summarize(g) for g in groups)
+    assert ours["group"] == "rlkit ppo" and theirs["group"] == "SB3 ppo"
+    # two seeds, 0 and 10: bootstrap means are 0, 5, 10 with probabilities 1/4, 1/2, 1/4,
+    # so the 2.5% and 97.5% percentiles are 0 and 10
+    assert (ours["mean"], ours["ci_low"], ours["ci_high"]) == (5.0, 0.0, 10.0)
+    assert ours["auc"] == pytest.approx(15.0) and ours["wall_s"] == 20.0 and ours["sps"] == 200.0
+    # 1, 2, 3, 4: IQM = mean(2, 3) = 2.5; the bootstrap mean's sum of 4 draws is <= 5 with
+    # probability 5/256 (< 2.5%) and <= 6 with 15/256, so the interval is [6/4, 14/4]
+    assert theirs["mean"] == 2.5 and theirs["iqm"] == 2.5
+    assert (theirs["ci_low"], theirs["ci_high"]) == (1.5, 3.5)
+
+
+def test_curve_interpolates_each_run_and_bands_across_seeds(runs):
+    paths, _ = compare.find_runs([runs / "ours"])
+    (group,) = compare.group_runs([compare.read_run(p) for p in paths])
+    steps, mean, low, high = compare.curve(group)
+    assert steps.tolist() == [100.0, 200.0]
+    assert mean.tolist() == [10.0, 5.0]
+    assert (low.tolist(), high.tolist()) == ([0.0, 0.0], [20.0, 10.0])
+
+
+def test_cli_prints_the_table_and_writes_the_figure(cli, runs):
+    code, out, err = cli("compare", "ours", "theirs", "--out", "cmp.png", "--json", "cmp.json")
+    assert code == 0, err
+    assert (
+        "rlkit ppo" in out and "SB3 ppo" in out and "5 [0, 10]" in out and "2.5 [1.5, 3.5]" in out
+    )
+    assert (runs / "cmp.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = json.loads((runs / "cmp.json").read_text())
+    assert [r["seeds"] for r in rows] == [[0, 1], [0, 1, 2, 3]]
+
+
+def test_one_seed_has_no_iqm(cli, tmp_path):
+    make_run(tmp_path, "one", "rlkit", 0, 7.0, [(10, 7.0)])
+    code, out, err = cli("compare", "one")
+    assert code == 0, err
+    row = out.splitlines()[2].split()
+    assert row[:6] == ["rlkit", "ppo", "CartPole-v1", "1", "7", "[7,"] and row[7] == "-"
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["compare", "missing"], "no such run directory"),
+        (["compare", "empty"], "holds no run directories"),
+        (["compare", "empty", "--out", "x.txt"], ".png"),
+    ],
+)
+def test_bad_input(cli, tmp_path, argv, message):
+    (tmp_path / "empty").mkdir()
+    code, _, err = cli(*argv)
+    assert code == 2 and message in err
+    assert [p.name for p in tmp_path.iterdir()] == ["empty"]
+
+
+def test_real_runs_of_ours_and_the_baseline(cli, tmp_path):
+    for command in ("train", "baseline"):
+        code, _, err = cli(command, "ppo", "CartPole-v1", "total_steps=512", "eval_interval=256",
+                           "eval_episodes=2", "--wandb", "disabled", "--run-dir", f"{command}/s0")  # fmt: skip
+        assert code == 0, err
+    code, out, err = cli("compare", "train", "baseline", "--out", "c.png")
+    assert code == 0, err
+    summaries = [
+        json.loads((tmp_path / c / "s0" / "summary.json").read_text())
+        for c in ("train", "baseline")
+    ]
+    for label, summary in zip(("rlkit ppo", "SB3 ppo"), summaries, strict=True):
+        line = next(x for x in out.splitlines() if x.startswith(label))
+        assert f"{summary['eval/mean_return']:.4g} [" in line
+    assert np.isfinite(summaries[1]["eval/auc"])
