@@ -115,7 +115,8 @@ def main() -> None:
                     pool.map(partial(sb3, algo, env_id, config=config, overrides=[]), range(seeds))
                 )
             other: list[float] = []
-            if contrast:  # the other algorithm on the same budget, with the config file's shared values
+            # the other algorithm on the same budget, with the config file's shared values
+            if contrast:
                 shared = contrast_config(config, contrast, Path(tmp) / f"{contrast}-contrast.yaml")
                 other = list(pool.map(partial(ours, contrast, env_id, tmp=tmp + "/c", config=shared, overrides=[]),
                                       range(seeds)))  # fmt: skip

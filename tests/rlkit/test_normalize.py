@@ -48,8 +48,12 @@ def test_statistics_travel_in_the_state_dict_and_get_no_gradient():
     with torch.no_grad():
         assert torch.allclose(copy.value(torch.from_numpy(obs)), net.value(torch.from_numpy(obs)))
         # the numpy actor normalizes the same way as the module
-        actor = NumpyActor(net, action_spec(gym.spaces.Discrete(2), "ppo"), np.random.default_rng(0), "tanh")
-        np.testing.assert_allclose(actor.values(obs), net.value(torch.from_numpy(obs)).numpy(), rtol=1e-5)
+        actor = NumpyActor(
+            net, action_spec(gym.spaces.Discrete(2), "ppo"), np.random.default_rng(0), "tanh"
+        )
+        np.testing.assert_allclose(
+            actor.values(obs), net.value(torch.from_numpy(obs)).numpy(), rtol=1e-5
+        )
     with pytest.raises(ValueError, match="vector observations"):
         ActorCritic((4, 84, 84), n_actions=6, normalize_obs=True)
 
