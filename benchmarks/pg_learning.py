@@ -8,9 +8,10 @@ deterministic) of every run:
 * ``reinforce-cartpole``: REINFORCE with baseline, CartPole-v1, 200k steps: >= 475 in >= 8 of 10
   (SB3 has no REINFORCE: ours only).
 * ``ppo-pendulum``: PPO Pendulum-v1, zoo config: our mean >= SB3's mean - SB3's std.
-* ``recurrent-cartpolenovel``: recurrent PPO on rlkit/CartPoleNoVel-v1: mean final eval over
-  the seeds >= 450 (the issue gives no seed count for this one; the seeds at >= 450 are
-  reported too), with plain PPO on the same budget and settings (ours) for contrast.
+* ``recurrent-cartpolenovel``: recurrent PPO on rlkit/CartPoleNoVel-v1 (its config: 200k
+  steps): eval >= 450 in >= 8 of 10 seeds (the issue gives no seed count for this one;
+  8 of 10 is its A2C and REINFORCE rule; the mean is reported too), with plain PPO on the
+  same budget and settings (ours) for contrast.
 
 Runs go two at a time (this machine has 2 cores), each its own process with one thread.
 The last line is the JSON result for the first target run (``ours`` / ``peer`` = seeds
@@ -41,8 +42,13 @@ TARGETS = {
     "ppo-pendulum": ("ppo", "Pendulum-v1", None, True, None),
     "recurrent-cartpolenovel": ("recurrent-ppo", "rlkit/CartPoleNoVel-v1", 450.0, True, "ppo"),
 }
-MEAN_TARGETS = {"recurrent-cartpolenovel"}
-"""Targets met by the mean over seeds rather than by every seed."""
+AT_LEAST = {
+    "ppo-cartpole": 0.9,
+    "a2c-cartpole": 0.8,
+    "reinforce-cartpole": 0.8,
+    "recurrent-cartpolenovel": 0.8,
+}
+"""Share of the seeds that must reach the threshold (the rest: every seed)."""
 
 SB3 = """
 import json, sys
@@ -123,10 +129,9 @@ def main() -> None:
             if threshold is None:  # relative target: SB3's mean - SB3's std
                 threshold = float(np.mean(peer) - np.std(peer)) if peer else float("nan")
                 solved = [float(np.mean(mine)) >= threshold]
-            elif name in MEAN_TARGETS:
-                solved = [float(np.mean(mine)) >= threshold]
             else:
-                solved = [r >= threshold for r in mine]
+                needed = int(np.ceil(AT_LEAST.get(name, 1.0) * len(mine) - 1e-9))
+                solved = [sum(r >= threshold for r in mine) >= needed]
             results[name] = {"threshold": threshold, "ours_solved": sum(r >= threshold for r in mine),
                              "peer_solved": sum(r >= threshold for r in peer), "ours_returns": mine,
                              "ours_mean": float(np.mean(mine)), "peer_mean": float(np.mean(peer)) if peer else None,
