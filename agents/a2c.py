@@ -193,16 +193,18 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             loss, parts = a2c_loss(net, batch, config)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+        grad = {}
         if config.max_grad_norm > 0:
-            clip_grad_norm_(params, config.max_grad_norm)
+            grad["grad_norm"] = float(clip_grad_norm_(params, config.max_grad_norm))
         optimizer.step()
         updates += 1
-        return {"learning_rate": lr, "updates": updates, **parts}
+        return {**parts, **grad, "learning_rate": lr, "updates": updates}
 
     return train_on_policy(
         config, run, env=env, buffer=buffer, actor=actor, make_eval_policy=make_eval_policy, update=update,
         state_dict=lambda: {"net": net.state_dict(), "optimizer": optimizer.state_dict(), "updates": updates},
         gae_lambda=config.gae_lambda, frame_stack=config.frame_stack, obs_norm=net.obs_norm,
+        parameters=net.named_parameters,
     )  # fmt: skip
 
 

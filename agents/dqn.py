@@ -17,6 +17,7 @@ reads top to bottom: act, store, learn, sync the target, log / evaluate / checkp
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ import torch
 from torch import nn
 
 from envs import describe_space
+from rlkit import guard
 from rlkit.config import OptimizerFields, RunFields, require, require_gamma
 from rlkit.data import Batch, ReplayBuffer
 from rlkit.errors import BadInput
@@ -460,6 +462,9 @@ def train(config: Config, run: Run) -> dict[str, Any]:
         q_net.train()
 
     def save(step: int, best: bool = False) -> None:
+        guard.check(
+            step, None, q_net.named_parameters()
+        )  # never overwrite a good checkpoint with NaNs
         state = {
             "q_net": q_net.state_dict(), "target_net": target_net.state_dict(),
             "optimizer": optimizer.state_dict(), "step": step, "episodes": episodes,
@@ -512,6 +517,8 @@ def train(config: Config, run: Run) -> dict[str, Any]:
                     updates += 1
             losses.append(float(loss.detach()))
             q_means.append(float(q_taken.mean()))
+            if not math.isfinite(losses[-1]):  # the NaN guard: stop before anything is saved
+                guard.check(step, {"train/loss": losses[-1]})
         # sync the target network
         # (a hard copy is skipped when nothing was learned since the last one: it would change nothing)
         if step % config.target_update_interval == 0 and (config.tau < 1 or updates != synced_at):
@@ -519,6 +526,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             synced_at = updates
         # log, evaluate, checkpoint
         if step % config.log_interval == 0:
+            guard.check(step, None, q_net.named_parameters())
             metrics: dict[str, float] = {"train/epsilon": epsilon, "train/updates": updates,
                                          "rollout/episodes": episodes,
                                          "time/sps": step / max(time.perf_counter() - start, 1e-9)}  # fmt: skip

@@ -228,6 +228,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
         for group in optimizer.param_groups:
             group["lr"] = lr
         parts_list: list[torch.Tensor] = []
+        grad_norms: list[torch.Tensor] = []
         names: tuple[str, ...] = ()
         n_steps = 0
         for _epoch in range(config.n_epochs):
@@ -246,7 +247,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                 if config.max_grad_norm > 0:
-                    clip_grad_norm_(params, config.max_grad_norm)
+                    grad_norms.append(clip_grad_norm_(params, config.max_grad_norm))
                 optimizer.step()
                 updates += 1
                 n_steps += 1
@@ -256,12 +257,15 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             break
         means = torch.stack(parts_list).mean(dim=0).tolist() if parts_list else []
         metrics = dict(zip(names, means, strict=False))
+        if grad_norms:
+            metrics["grad_norm"] = float(torch.stack(grad_norms).max())
         return {**metrics, "learning_rate": lr, "clip_range": clip, "updates": updates}
 
     return train_on_policy(
         config, run, env=env, buffer=buffer, actor=actor, make_eval_policy=make_eval_policy, update=update,
         state_dict=lambda: {"net": net.state_dict(), "optimizer": optimizer.state_dict(), "updates": updates},
         gae_lambda=config.gae_lambda, frame_stack=config.frame_stack, obs_norm=net.obs_norm,
+        parameters=net.named_parameters,
     )  # fmt: skip
 
 

@@ -249,6 +249,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             group["lr"] = lr
         h0, c0 = actor.rollout_state
         parts_list: list[torch.Tensor] = []
+        grad_norms: list[torch.Tensor] = []
         names: tuple[str, ...] = ()
         for _epoch in range(config.n_epochs):
             for batch in buffer.sequences(envs_per_batch, run.rngs.torch):
@@ -263,7 +264,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if config.max_grad_norm > 0:
-                    clip_grad_norm_(net.parameters(), config.max_grad_norm)
+                    grad_norms.append(clip_grad_norm_(net.parameters(), config.max_grad_norm))
                 optimizer.step()
                 updates += 1
                 parts_list.append(torch.stack(list(parts.values())))
@@ -271,8 +272,10 @@ def train(config: Config, run: Run) -> dict[str, Any]:
                 continue
             break
         means = torch.stack(parts_list).mean(dim=0).tolist() if parts_list else []
+        grad = {"grad_norm": float(torch.stack(grad_norms).max())} if grad_norms else {}
         return {
             **dict(zip(names, means, strict=False)),
+            **grad,
             "learning_rate": lr,
             "clip_range": clip,
             "updates": updates,
@@ -282,6 +285,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
         config, run, env=env, buffer=buffer, actor=actor, make_eval_policy=make_eval_policy, update=update,
         state_dict=lambda: {"net": net.state_dict(), "optimizer": optimizer.state_dict(), "updates": updates},
         gae_lambda=config.gae_lambda, frame_stack=config.frame_stack, obs_norm=net.obs_norm,
+        parameters=net.named_parameters,
     )  # fmt: skip
 
 

@@ -242,7 +242,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
         lambda: feedforward_eval_policy(net, spec, run.device, config.activation, config.deterministic,
                                         run.rngs.eval_seed),
         lambda: {"net": net.state_dict(), "optimizer": optimizer.state_dict(), "updates": updates},
-        config.frame_stack,
+        config.frame_stack, net.named_parameters,
     )  # fmt: skip
     try:
         while step < config.total_steps:
@@ -262,14 +262,16 @@ def train(config: Config, run: Run) -> dict[str, Any]:
                 loss, parts = reinforce_loss(net, obs, actions, returns, config)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+            parts = {k: float(v) for k, v in parts.items()}
             if config.max_grad_norm > 0:
-                clip_grad_norm_(params, config.max_grad_norm)
+                parts["grad_norm"] = float(clip_grad_norm_(params, config.max_grad_norm))
             optimizer.step()
             updates += 1
             before, step = step, step + episodes.steps
+            books.guard(step, {f"train/{k}": v for k, v in parts.items()})
             logged = None
             if books.wants_log(before, step):
-                logged = {f"train/{k}": float(v) for k, v in parts.items()}
+                logged = {f"train/{k}": v for k, v in parts.items()}
                 logged.update({"train/learning_rate": lr, "train/updates": updates})
             books.after_update(before, step, logged)
     finally:

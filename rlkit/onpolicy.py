@@ -406,13 +406,22 @@ class Bookkeeping:
     """
 
     def __init__(self, config: Any, run: Any, make_eval_policy: Callable[[], Callable[[Any], Any]],
-                 state_dict: Callable[[], dict[str, Any]], frame_stack: int = 4) -> None:  # fmt: skip
+                 state_dict: Callable[[], dict[str, Any]], frame_stack: int = 4,
+                 parameters: Callable[[], Any] | None = None) -> None:  # fmt: skip
         self.config, self.run, self.frame_stack = config, run, frame_stack
+        self.parameters = parameters
         self.make_eval_policy, self.state_dict = make_eval_policy, state_dict
         self.stats, self.history = EpisodeStats(), EvalHistory()
         self.best_eval = -math.inf
         self.last_video = -1
         self.start = time.perf_counter()
+
+    def guard(self, step: int, metrics: dict[str, Any]) -> None:
+        """Stop the run (``rlkit.guard.NonFinite``) at a non-finite loss, gradient norm or
+        parameter, before anything of this update is logged or saved."""
+        from rlkit import guard
+
+        guard.check(step, metrics, self.parameters() if self.parameters is not None else ())
 
     def evaluate(self, step: int) -> dict[str, float]:
         """Evaluate now and record it in the history; returns the ``eval/...`` metrics."""
@@ -472,7 +481,8 @@ def train_on_policy(config: Any, run: Any, *, env: gym.vector.VectorEnv, buffer:
                     make_eval_policy: Callable[[], Callable[[Any], Any]],
                     update: Callable[[RolloutBuffer, float], dict[str, float]],
                     state_dict: Callable[[], dict[str, Any]], gae_lambda: float | None,
-                    frame_stack: int = 4, obs_norm: Any = None) -> dict[str, Any]:  # fmt: skip
+                    frame_stack: int = 4, obs_norm: Any = None,
+                    parameters: Callable[[], Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """Run rollouts and updates for ``config.total_steps`` env steps (whole rollouts).
 
     Each iteration: ``actor.begin_rollout()`` when it has one (recurrent memory), fill
@@ -482,9 +492,10 @@ def train_on_policy(config: Any, run: Any, *, env: gym.vector.VectorEnv, buffer:
     (``Bookkeeping``; ``state_dict()`` is what the agent saves). With an ``obs_norm``
     (``rlkit.nn.normalize.ObsNorm``), the rollout's observations are merged into its
     statistics after the update, so the actor and the update see the same mapping.
-    Returns the summary.
+    ``parameters()`` (named tensors) and the update's metrics go through the NaN guard
+    (``rlkit.guard``) after every update. Returns the summary.
     """
-    books = Bookkeeping(config, run, make_eval_policy, state_dict, frame_stack)
+    books = Bookkeeping(config, run, make_eval_policy, state_dict, frame_stack, parameters)
     per_rollout = buffer.n_steps * buffer.n_envs
     iterations = math.ceil(config.total_steps / per_rollout)
     step = 0
@@ -503,6 +514,7 @@ def train_on_policy(config: Any, run: Any, *, env: gym.vector.VectorEnv, buffer:
             before, step = step, step + per_rollout
             buffer.finish(actor.values(obs), config.gamma, gae_lambda)
             last = {f"train/{k}": v for k, v in update(buffer, progress).items()}
+            books.guard(step, last)
             if obs_norm is not None:
                 obs_norm.update(buffer.obs)
             logged = None

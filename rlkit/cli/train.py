@@ -20,6 +20,7 @@ from rlkit.cli.common import (
 )
 from rlkit.config import config_dict, describe_fields, load_config, package_versions
 from rlkit.errors import BadInput
+from rlkit.guard import NonFinite
 from rlkit.logging import WANDB_MODES, Logger
 from rlkit.rundir import Run, RunDir, default_run_dir, safe_name
 from rlkit.seeding import make_rngs
@@ -243,6 +244,8 @@ def execute(
         if created:
             shutil.rmtree(run_dir.path, ignore_errors=True)
         return fail(str(e), 2)
+    except NonFinite as e:
+        return fail(f"{e} (run dir kept: {run_dir.path})", 1)
     except Exception as e:  # noqa: BLE001 - reported as one line, exit 1
         return fail(f"{type(e).__name__}: {e} (run dir kept: {run_dir.path})", 1)
     finally:
