@@ -6,7 +6,7 @@ number of seeds, the final eval mean with a 95% stratified-bootstrap confidence 
 across seeds and the interquartile mean (both from ``rliable``; the IQM when there are
 several seeds), ``eval/auc``, wall time and steps/s. The figure plots each group's mean
 eval return against env steps with a 95% bootstrap band across seeds: rlkit solid,
-SB3 dashed, one colour per algorithm.
+SB3 dashed, one colour per group.
 """
 
 from __future__ import annotations
@@ -234,15 +234,19 @@ def plot(groups: list[Group], out: Path) -> None:
 
     envs = sorted({g.env_id for g in groups})
     fig, axes = plt.subplots(1, len(envs), figsize=(6.4 * len(envs), 4.2), squeeze=False)
-    algos = sorted({g.algo for g in groups})
-    colours = {a: plt.get_cmap("tab10")(i % 10) for i, a in enumerate(algos)}
+    from matplotlib.ticker import FuncFormatter
+
+    colours = {id(g): plt.get_cmap("tab10")(i % 10) for i, g in enumerate(groups)}
+    steps_label = FuncFormatter(
+        lambda x, _: f"{x / 1e6:g}M" if x >= 1e6 else f"{x / 1e3:g}k" if x >= 1e3 else f"{x:g}"
+    )
     for ax, env_id in zip(axes[0], envs, strict=True):
         for group in (g for g in groups if g.env_id == env_id):
             steps, mean, low, high = curve(group)
             if not len(steps):
                 continue
             style = "--" if group.implementation == "sb3" else "-"
-            colour = colours[group.algo]
+            colour = colours[id(group)]
             ax.plot(steps, mean, style, color=colour, linewidth=2,
                     label=f"{group.label} ({len(group.runs)} seed{'s' if len(group.runs) > 1 else ''})")  # fmt: skip
             if len(group.runs) > 1:
@@ -250,6 +254,7 @@ def plot(groups: list[Group], out: Path) -> None:
                                 hatch=None if style == "-" else "//", linewidth=0)  # fmt: skip
         ax.set_title(env_id)
         ax.set_xlabel("environment steps")
+        ax.xaxis.set_major_formatter(steps_label)
         ax.set_ylabel("mean evaluation return")
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize=9)
