@@ -62,3 +62,15 @@ def test_an_existing_parent_is_refused_before_any_seed_runs(cli, tmp_path):
     code, _, err = cli("train", "q-learning", "FrozenLake-v1", "--seeds", "0-1", "--run-dir", "p")
     assert code == 2 and "already exists" in err
     assert (tmp_path / "p" / "s1" / "keep.txt").read_text() == "mine"
+
+
+def test_baseline_seeds_write_sb3_runs_that_compare_reads(cli, tmp_path):
+    code, out, err = cli("baseline", "ppo", "CartPole-v1", "total_steps=512", "eval_interval=256",
+                         "eval_episodes=2", "--seeds", "0,1", "--wandb", "disabled", "--run-dir", "b")  # fmt: skip
+    assert code == 0, err
+    summaries = [json.loads((tmp_path / "b" / f"s{s}" / "summary.json").read_text()) for s in (0, 1)]
+    assert [s["implementation"] for s in summaries] == ["sb3", "sb3"]
+    code, out, err = cli("compare", "b")
+    assert code == 0, err
+    row = next(x for x in out.splitlines() if x.startswith("SB3 ppo"))
+    assert row.split()[3] == "2"  # two seeds in the group
