@@ -547,6 +547,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             save(step)
         if config.video_interval and step % config.video_interval == 0:
             video(step)
+        run.stop_if_requested(step, save)  # SIGINT / SIGTERM: save this step, then stop
     env.close()
     final = run_eval(config.total_steps)
     run.logger.log(config.total_steps, final)

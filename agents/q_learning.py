@@ -162,6 +162,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             save(step)
         if config.video_interval and step % config.video_interval == 0:
             run.record_eval_video(greedy_policy, step)
+        run.stop_if_requested(step, save)
     env.close()
     final = run_eval(config.total_steps)
     run.logger.log(config.total_steps, final)

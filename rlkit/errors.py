@@ -14,6 +14,14 @@ class BadInput(ValueError):
     """
 
 
+class Stopped(Exception):
+    """A run stopped on request (SIGINT / SIGTERM) after finishing its step and saving a checkpoint."""
+
+    def __init__(self, signum: int, step: int) -> None:
+        super().__init__(f"stopped by signal {signum} at step {step}")
+        self.signum, self.step = signum, step
+
+
 def close_matches(word: str, choices: Iterable[str], n: int = 3) -> list[str]:
     """Return up to ``n`` entries of ``choices`` that look like ``word``."""
     choices = list(choices)

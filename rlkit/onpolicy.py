@@ -454,6 +454,9 @@ class Bookkeeping:
             self.save(step)
         if crossed(before, step, config.video_interval):
             self.video(step)
+        stop = getattr(self.run, "stop_if_requested", None)
+        if stop is not None:
+            stop(step, self.save)
 
     def video(self, step: int) -> None:
         """Record one evaluation episode to ``videos/`` and W&B."""

@@ -19,7 +19,7 @@ import json
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +130,13 @@ class RunDir:
         return json.loads(self.summary.read_text())
 
 
+class StopRequest:
+    """A stop asked for by a signal (``signum``; None while none was)."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+
 @dataclass
 class Run:
     """Everything an agent's ``train`` needs from the outside world.
@@ -155,6 +162,16 @@ class Run:
     """``make_env(seed=None, **kwargs) -> gymnasium.Env`` for this run's env id."""
     resolved_config: dict[str, Any]
     """``config.yaml`` as written (stored in checkpoints so a lone .pt is usable)."""
+    stop: StopRequest = field(default_factory=lambda: StopRequest())
+    """Set by the CLI's SIGINT / SIGTERM handler; agents finish the step, save and raise ``Stopped``."""
+
+    def stop_if_requested(self, step: int, save: Callable[[int], Any]) -> None:
+        """When a stop was requested: ``save(step)``, then raise ``rlkit.errors.Stopped``."""
+        if self.stop.signum is not None:
+            from rlkit.errors import Stopped
+
+            save(step)
+            raise Stopped(self.stop.signum, step)
 
     def record_eval_video(self, policy: Callable[[Any], Any], step: int, **env_kwargs: Any) -> Path:
         """One evaluation episode of ``policy`` (eval seed, fresh env) to

@@ -480,7 +480,7 @@ def train(algo: str, config: Any, run: Any) -> dict[str, Any]:
                     state["episodes"] += 1
             if algo == "dqn":
                 tick(self.num_timesteps)
-            return True
+            return run.stop.signum is None  # SIGINT / SIGTERM: SB3 ends learn(); saved below
 
         def _on_rollout_start(self) -> None:
             if algo != "dqn":
@@ -488,6 +488,7 @@ def train(algo: str, config: Any, run: Any) -> dict[str, Any]:
 
     model.learn(config.total_steps, callback=Callback(), progress_bar=False)
     step = int(model.num_timesteps)
+    run.stop_if_requested(step, save)
     if algo != "dqn":
         tick(step)  # the last update's metrics
     final = run_eval(step)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ from rlkit.cli.common import (
     resolve_device,
 )
 from rlkit.config import config_dict, describe_fields, load_config, package_versions
-from rlkit.errors import BadInput
+from rlkit.errors import BadInput, Stopped
 from rlkit.guard import NonFinite
 from rlkit.logging import WANDB_MODES, Logger
 from rlkit.rundir import Run, RunDir, default_run_dir, safe_name
@@ -176,6 +177,30 @@ def prepare(args: argparse.Namespace, implementation: str = "rlkit"):
     return agent, config, env_id, seed, device, run_dir, resolved, make, args.wandb
 
 
+def _stop_on_signals(run: Run):
+    """SIGINT / SIGTERM ask ``run`` to stop after its current step (with a checkpoint); a
+    second SIGINT stops at once. Returns the function that puts the old handlers back."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, _frame: object) -> None:
+        if run.stop.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        run.stop.signum = signum
+        print(f"\n{signal.Signals(signum).name}: stopping after this step and saving a checkpoint "
+              "(Ctrl-C again to stop at once)", file=sys.stderr)  # fmt: skip
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+    return restore
+
+
 def execute(
     agent,
     config,
@@ -194,7 +219,7 @@ def execute(
     run_dir.create()
     run_dir.write_config(resolved)
     start = time.perf_counter()
-    logger = None
+    logger = restore = None
     try:
         logger = Logger(
             run_dir.path,
@@ -216,6 +241,7 @@ def execute(
             make_env=make,
             resolved_config=resolved,
         )
+        restore = _stop_on_signals(run)
         if implementation == "sb3":
             from rlkit.cli import baseline
 
@@ -237,6 +263,13 @@ def execute(
         logger.close(step=summary["total_steps"])
         logger = None
         run_dir.write_summary(summary)
+    except Stopped as e:
+        name = signal.Signals(e.signum).name
+        print(
+            f"\nstopped by {name} at step {e.step:,}; checkpoint saved: {run_dir.latest}",
+            file=sys.stderr,
+        )
+        return 128 + e.signum
     except KeyboardInterrupt:
         print(f"\ninterrupted; the run so far is in {run_dir.path}", file=sys.stderr)
         return 130
@@ -249,6 +282,8 @@ def execute(
     except Exception as e:  # noqa: BLE001 - reported as one line, exit 1
         return fail(f"{type(e).__name__}: {e} (run dir kept: {run_dir.path})", 1)
     finally:
+        if restore is not None:
+            restore()
         if logger is not None:
             logger.close()
     line = ", ".join(

@@ -68,7 +68,9 @@ def test_baseline_seeds_write_sb3_runs_that_compare_reads(cli, tmp_path):
     code, out, err = cli("baseline", "ppo", "CartPole-v1", "total_steps=512", "eval_interval=256",
                          "eval_episodes=2", "--seeds", "0,1", "--wandb", "disabled", "--run-dir", "b")  # fmt: skip
     assert code == 0, err
-    summaries = [json.loads((tmp_path / "b" / f"s{s}" / "summary.json").read_text()) for s in (0, 1)]
+    summaries = [
+        json.loads((tmp_path / "b" / f"s{s}" / "summary.json").read_text()) for s in (0, 1)
+    ]
     assert [s["implementation"] for s in summaries] == ["sb3", "sb3"]
     code, out, err = cli("compare", "b")
     assert code == 0, err

@@ -1,0 +1,59 @@
+"""SIGINT / SIGTERM: the run finishes its step, saves a checkpoint and exits 130 / 143."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rlkit.checkpoint import load_checkpoint
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start(tmp_path, *argv):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "rlkit.cli.main", *argv, "--run-dir", "r", "--wandb", "disabled",
+                             "--quiet"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+
+
+def wait_for_rows(path, rows, proc, timeout=120.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if path.is_file() and len(path.read_text().splitlines()) >= rows:
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    raise AssertionError(f"no {rows} rows in {path}")
+
+
+@pytest.mark.parametrize(
+    "command,algo,sig,code",
+    [
+        ("train", "ppo", signal.SIGTERM, 143),
+        ("train", "dqn", signal.SIGINT, 130),
+        ("baseline", "ppo", signal.SIGTERM, 143),
+    ],
+)
+def test_a_signal_saves_a_checkpoint_and_exits(tmp_path, command, algo, sig, code):
+    proc = start(tmp_path, command, algo, "CartPole-v1", "total_steps=10000000", "log_interval=500",
+                 "eval_interval=0", "checkpoint_interval=0")  # fmt: skip
+    wait_for_rows(tmp_path / "r" / "metrics.jsonl", 2, proc)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err
+    assert f"stopped by {signal.Signals(sig).name} at step" in err
+    step = int(err.split("at step ")[1].split(";")[0].replace(",", ""))
+    checkpoint = load_checkpoint(tmp_path / "r" / "checkpoints" / "latest.pt")
+    assert checkpoint["step"] == step > 0
+    rows = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["step"] <= step
+    assert not (tmp_path / "r" / "summary.json").exists()
+    done = subprocess.run([sys.executable, "-m", "rlkit.cli.main", "eval", "r", "--episodes", "1"], cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
