@@ -1,34 +1,81 @@
-"""Checkpoints: atomic save, safe load (``weights_only=True``), a format version inside.
+"""Checkpoints: atomic save, a checksum, safe load (``weights_only=True``), a format version.
 
 A checkpoint is a dict of tensors and plain Python values (no pickled objects), so
 ``torch.load(..., weights_only=True)`` reads it and a shared file can never run code.
 rlkit adds ``format_version`` and ``kind == "rlkit-checkpoint"`` to every file and
 checks both when loading.
+
+Each ``X.pt`` gets a ``X.pt.sha256`` beside it (the SHA-256 of its bytes), and saving
+over an existing, intact checkpoint first keeps it as ``previous.pt`` (``keep_previous``).
+``load_checkpoint`` refuses a file whose bytes do not match its checksum; ``load_run_checkpoint``
+then falls back to ``previous.pt`` with a warning, so a file truncated by a crash or a
+full disk costs at most one checkpoint interval.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import pickle
+import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from rlkit.errors import BadInput
-from rlkit.io import atomic_write_bytes
+from rlkit.io import atomic_write_bytes, atomic_write_text
 
 FORMAT_VERSION = 1
 KIND = "rlkit-checkpoint"
 
 
-def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
-    """Write ``state`` (tensors and plain values) to ``path`` atomically; return the path."""
+def checksum_path(path: str | os.PathLike) -> Path:
+    """``X.pt`` -> ``X.pt.sha256``."""
+    path = Path(path)
+    return path.with_name(path.name + ".sha256")
+
+
+def _intact(path: Path) -> bool:
+    sidecar = checksum_path(path)
+    if not (path.is_file() and sidecar.is_file()):
+        return False
+    return hashlib.sha256(path.read_bytes()).hexdigest() == sidecar.read_text().split()[0]
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """``dst`` becomes a copy of ``src`` in one rename (a hard link where the file system has them)."""
+    tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        import shutil
+
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def save_checkpoint(
+    path: str | os.PathLike, state: dict[str, Any], keep_previous: bool = False
+) -> Path:
+    """Write ``state`` (tensors and plain values) to ``path`` atomically, then its checksum.
+
+    With ``keep_previous``, an intact checkpoint already at ``path`` is first kept as
+    ``previous.pt`` (with its checksum) in the same folder; ``path`` itself is only ever
+    replaced whole, so a failed write leaves the old checkpoint in place. Returns the path.
+    """
     path = Path(path)
     buffer = io.BytesIO()
     torch.save({**state, "kind": KIND, "format_version": FORMAT_VERSION}, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    data = buffer.getvalue()
+    if keep_previous and _intact(path):  # the old one stays at path until the new one is written
+        previous = path.with_name("previous.pt")
+        _link_or_copy(path, previous)
+        _link_or_copy(checksum_path(path), checksum_path(previous))
+    atomic_write_bytes(path, data)
+    atomic_write_text(checksum_path(path), f"{hashlib.sha256(data).hexdigest()}  {path.name}\n")
     return path
 
 
@@ -43,6 +90,9 @@ def load_checkpoint(
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"checkpoint not found: {path}")
+    sidecar = checksum_path(path)
+    if sidecar.is_file() and not _intact(path):
+        raise BadInput(f"checkpoint {path} is damaged: its bytes do not match {sidecar.name}")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
@@ -61,3 +111,22 @@ def load_checkpoint(
             f"{path} has checkpoint format {version}; this rlkit reads format {FORMAT_VERSION}"
         )
     return state
+
+
+def load_run_checkpoint(folder: str | os.PathLike, name: str = "latest.pt",
+                        map_location: str | torch.device = "cpu") -> tuple[dict[str, Any], Path]:  # fmt: skip
+    """``folder/name``, or ``folder/previous.pt`` with a warning on stderr when ``name`` is
+    missing, damaged or unreadable; ``BadInput`` when neither loads. Returns the state
+    and the path it came from."""
+    folder = Path(folder)
+    path = folder / name
+    try:
+        return load_checkpoint(path, map_location), path
+    except BadInput as first:
+        previous = folder / "previous.pt"
+        if name != "latest.pt" or not previous.is_file():
+            raise
+        state = load_checkpoint(previous, map_location)
+        print(f"rlkit: warning: {first}; using {previous} (step {state.get('step', '?')}) instead",
+              file=sys.stderr)  # fmt: skip
+        return state, previous

@@ -197,7 +197,7 @@ class Run:
             "seed": self.seed,
             "config": self.resolved_config,
         }
-        path = save_checkpoint(self.dir.latest, full)
+        path = save_checkpoint(self.dir.latest, full, keep_previous=True)
         if best:
             save_checkpoint(self.dir.best, full)
         return path

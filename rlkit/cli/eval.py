@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from rlkit.checkpoint import load_checkpoint
+from rlkit.checkpoint import load_checkpoint, load_run_checkpoint
 from rlkit.cli.common import DEVICES, env_factory, fail, load_agent, resolve_device
 from rlkit.errors import BadInput
 from rlkit.evaluation import evaluate
@@ -44,7 +44,8 @@ def find_checkpoint(target: Path, best: bool = False) -> Path:
     """The checkpoint of a run dir (latest.pt, or best.pt) or ``target`` itself."""
     if target.is_dir():
         path = target / "checkpoints" / ("best.pt" if best else "latest.pt")
-        if not path.is_file():
+        fallback = not best and (target / "checkpoints" / "previous.pt").is_file()
+        if not path.is_file() and not fallback:
             raise BadInput(
                 f"{target} has no {path.relative_to(target)}; is it a finished run directory?"
             )
@@ -77,7 +78,10 @@ def load_target(
     eval generator of ``seed`` (default: the run's), as training-time evaluation does.
     """
     path = find_checkpoint(target, best)
-    checkpoint = load_checkpoint(path)
+    if path.parent.name == "checkpoints":  # a run's checkpoint: fall back to previous.pt if damaged
+        checkpoint, path = load_run_checkpoint(path.parent, path.name)
+    else:
+        checkpoint = load_checkpoint(path)
     if "algo" not in checkpoint or "env_id" not in checkpoint or "config" not in checkpoint:
         raise BadInput(f"{path} is not an rlkit checkpoint (no algo / env_id / config)")
     algo = str(checkpoint["algo"])

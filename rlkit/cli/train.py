@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import shutil
 import signal
 import sys
@@ -216,8 +217,13 @@ def execute(
 ) -> int:
     """Create the run dir, train, write summary.json; exit code 0, 1 or 130."""
     created = not run_dir.path.exists()
-    run_dir.create()
-    run_dir.write_config(resolved)
+    try:
+        run_dir.create()
+        run_dir.write_config(resolved)
+    except OSError as e:  # a full disk, a read-only file system: leave nothing half-made behind
+        if created:
+            shutil.rmtree(run_dir.path, ignore_errors=True)
+        return fail(f"cannot write the run dir {run_dir.path}: {e.strerror or e}", 1)
     start = time.perf_counter()
     logger = restore = None
     try:
@@ -279,6 +285,11 @@ def execute(
         return fail(str(e), 2)
     except NonFinite as e:
         return fail(f"{e} (run dir kept: {run_dir.path})", 1)
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+            return fail(f"{type(e).__name__}: {e} (run dir kept: {run_dir.path})", 1)
+        return fail(f"{e.strerror} writing {e.filename or run_dir.path}; the checkpoints written before "
+                    f"are intact (run dir kept: {run_dir.path})", 1)  # fmt: skip
     except Exception as e:  # noqa: BLE001 - reported as one line, exit 1
         return fail(f"{type(e).__name__}: {e} (run dir kept: {run_dir.path})", 1)
     finally:

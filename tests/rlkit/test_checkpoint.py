@@ -1,3 +1,4 @@
+import json
 import pickle
 
 import pytest
@@ -15,7 +16,8 @@ def test_round_trip_and_format_version(tmp_path):
     assert torch.equal(loaded["values"], state["values"])
     assert loaded["step"] == 7 and loaded["config"] == {"gamma": 0.9, "name": "x"}
     assert loaded["format_version"] == FORMAT_VERSION
-    assert [p.name for p in path.parent.iterdir()] == ["latest.pt"]  # no temp file left
+    # no temp file left; the checksum beside it
+    assert sorted(p.name for p in path.parent.iterdir()) == ["latest.pt", "latest.pt.sha256"]
 
 
 def test_overwrite_is_atomic(tmp_path):
@@ -63,3 +65,44 @@ def test_pickle_payload_never_runs(tmp_path):
     raw.write_bytes(pickle.dumps(_Exploit(str(marker))))
     pickle.loads(raw.read_bytes()).close()
     assert marker.exists()
+
+
+def test_previous_checkpoint_is_kept_and_used_when_latest_is_damaged(tmp_path, capsys):
+    from rlkit.checkpoint import load_run_checkpoint
+
+    folder = tmp_path / "checkpoints"
+    save_checkpoint(folder / "latest.pt", {"step": 1}, keep_previous=True)
+    save_checkpoint(folder / "latest.pt", {"step": 2}, keep_previous=True)
+    assert load_checkpoint(folder / "previous.pt")["step"] == 1
+    assert load_run_checkpoint(folder)[0]["step"] == 2
+    # a crash (or a full disk) leaves a truncated file: the checksum catches it
+    data = (folder / "latest.pt").read_bytes()
+    (folder / "latest.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(BadInput, match="damaged"):
+        load_checkpoint(folder / "latest.pt")
+    state, path = load_run_checkpoint(folder)
+    assert state["step"] == 1 and path.name == "previous.pt"
+    assert "using" in capsys.readouterr().err
+    # one flipped byte is caught too, even where torch could still read the file
+    save_checkpoint(folder / "latest.pt", {"step": 3, "w": torch.zeros(100)})
+    raw = bytearray((folder / "latest.pt").read_bytes())
+    raw[-40] ^= 1
+    (folder / "latest.pt").write_bytes(bytes(raw))
+    with pytest.raises(BadInput, match="damaged"):
+        load_checkpoint(folder / "latest.pt")
+    # a damaged checkpoint is never rotated over the good previous one
+    save_checkpoint(folder / "latest.pt", {"step": 4}, keep_previous=True)
+    assert load_checkpoint(folder / "previous.pt")["step"] == 1
+
+
+def test_eval_falls_back_to_the_previous_checkpoint(cli, tmp_path):
+    code, _, err = cli("train", "ppo", "CartPole-v1", "total_steps=1024", "checkpoint_interval=256",
+                       "--wandb", "disabled", "--run-dir", "r")  # fmt: skip
+    assert code == 0, err
+    latest = tmp_path / "r" / "checkpoints" / "latest.pt"
+    latest.write_bytes(latest.read_bytes()[:1000])
+    code, out, err = cli("eval", "r", "--episodes", "1")
+    assert code == 0, err
+    assert "damaged" in err and "using r/checkpoints/previous.pt" in err
+    evaluation = json.loads((tmp_path / "r" / "eval.json").read_text())
+    assert evaluation["checkpoint"].endswith("previous.pt")

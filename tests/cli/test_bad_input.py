@@ -1,0 +1,116 @@
+"""Bad input, tried: each exits 2 (1 for faults of the machine) with one clear line,
+writes nothing new and damages nothing that was there."""
+
+import errno
+import hashlib
+
+import pytest
+
+EXISTING = {
+    "old/config.yaml": b"algo: ppo\n",
+    "old/checkpoints/latest.pt": b"\x00weights",
+    "notes.txt": b"mine",
+}
+
+
+def snapshot(root):
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(root.rglob("*"))}  # fmt: skip
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    for name, data in EXISTING.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    (tmp_path / "foreign.pt").write_bytes(b"PK\x03\x04 not a checkpoint")
+    (tmp_path / "pickled.yaml").write_text("learning_rate: !!python/object/apply:os.getcwd []\n")
+    return tmp_path
+
+
+BAD = [
+    # what is asked for
+    (["train", "ppo-lstm", "CartPole-v1"], 2, "unknown algorithm"),
+    (["train", "ppo", "CartPol-v1"], 2, "did you mean 'CartPole-v1'"),
+    (["train", "ppo", "CartPole-v1", "n_epoch=3"], 2, "did you mean 'n_epochs'"),
+    (["train", "ppo", "CartPole-v1", "n_epochs=three"], 2, "n_epochs"),
+    (["train", "ppo", "CartPole-v1", "normalize_advantage=maybe"], 2, "normalize_advantage"),
+    (["train", "ppo", "CartPole-v1", "n_steps=0"], 2, "n_steps=0"),
+    (["train", "ppo", "CartPole-v1", "total_steps=-100"], 2, "total_steps=-100"),
+    (["train", "ppo", "CartPole-v1", "gamma=1.01"], 2, "gamma"),
+    (["train", "ppo", "CartPole-v1", "gae_lambda=2"], 2, "gae_lambda"),
+    (["train", "ppo", "CartPole-v1", "learning_rate=lin_-1"], 2, "learning_rate"),
+    (["train", "ppo", "CartPole-v1", "batch_size=7"], 2, "batch_size=7"),
+    (["train", "dqn", "CartPole-v1", "batch_size=64", "buffer_size=32"], 2, "at most buffer_size"),
+    (
+        ["train", "dqn", "CartPole-v1", "learning_starts=5000", "total_steps=1000"],
+        2,
+        "learning_starts",
+    ),
+    (["train", "dqn", "Pendulum-v1"], 2, "Discrete"),
+    (["train", "ppo", "FrozenLake-v1"], 2, "Box observations"),
+    (["train", "recurrent-ppo", "rlkit/CartPoleNoVel-v1", "frame_stack=4"], 2, "frame stacking"),
+    (["train", "value-iteration", "CartPole-v1"], 2, "tabular"),
+    (["train", "ppo", "CartPole-v1", "optimizer=adamw"], 2, "optimizer"),
+    (["train", "ppo", "CartPole-v1", "env_kwargs.gravity=1"], 2, "env_kwargs"),
+    (["train", "ppo", "../x"], 2, "env id"),
+    (["train", "ppo", "CartPole-v1", "--seed", "-3"], 2, "--seed"),
+    (["train", "ppo", "CartPole-v1", "--seeds", "5-2"], 2, "--seeds"),
+    (["train", "ppo", "CartPole-v1", "--device", "tpu"], 2, "invalid choice"),
+    # files
+    (["train", "ppo", "CartPole-v1", "--config", "missing.yaml"], 2, "not found"),
+    (["train", "ppo", "CartPole-v1", "--config", "pickled.yaml"], 2, "pickled.yaml"),
+    (["train", "ppo", "CartPole-v1", "--run-dir", "old"], 2, "already exists"),
+    (["train", "ppo", "CartPole-v1", "--run-dir", "notes.txt/run"], 1, "cannot"),
+    (["eval", "foreign.pt"], 2, "checkpoint"),
+    (["eval", "missing-run"], 2, "no such run dir"),
+    (["eval", "old"], 2, "checkpoint"),
+    (["render", "old", "--out", "x.mp4"], 2, "checkpoint"),
+    (["baseline", "ppo", "CartPole-v1", "optimizer=lion"], 2, "lion"),
+    (["compare", "notes.txt"], 2, "no such run directory"),
+]
+
+
+@pytest.mark.parametrize("argv,code,message", BAD, ids=[" ".join(a) for a, _, _ in BAD])
+def test_bad_input_is_one_line_and_leaves_everything_as_it_was(cli, workdir, argv, code, message):
+    before = snapshot(workdir)
+    got, _, err = cli(*argv)
+    assert got == code, err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert snapshot(workdir) == before
+
+
+def test_a_full_disk_at_the_start_leaves_no_half_made_run_dir(cli, workdir, monkeypatch):
+    import rlkit.rundir
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", "config.yaml")
+
+    monkeypatch.setattr(rlkit.rundir, "atomic_write_yaml", full)
+    before = snapshot(workdir)
+    code, _, err = cli("train", "ppo", "CartPole-v1", "--run-dir", "new", "--wandb", "disabled")
+    assert code == 1 and "No space left on device" in err and len(err.strip().splitlines()) == 1
+    assert snapshot(workdir) == before
+
+
+def test_a_full_disk_mid_run_keeps_the_last_checkpoint(cli, workdir, monkeypatch):
+    import rlkit.checkpoint
+    from rlkit.checkpoint import load_checkpoint
+
+    real = rlkit.checkpoint.atomic_write_bytes
+    calls = {"n": 0}
+
+    def fills_up(path, data):
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, data)
+
+    monkeypatch.setattr(rlkit.checkpoint, "atomic_write_bytes", fills_up)
+    code, _, err = cli("train", "ppo", "CartPole-v1", "total_steps=2048", "checkpoint_interval=256",
+                       "eval_interval=0", "--run-dir", "r", "--wandb", "disabled")  # fmt: skip
+    assert code == 1 and "No space left on device" in err and "intact" in err
+    assert len(err.strip().splitlines()) == 1
+    assert load_checkpoint(workdir / "r" / "checkpoints" / "latest.pt")["step"] == 256
