@@ -32,6 +32,7 @@ from rlkit.onpolicy import (
     feedforward_eval_policy,
     load_feedforward_policy,
     make_actor,
+    resume_updates,
     train_on_policy,
 )
 from rlkit.optim import clip_grad_norm_, optimizer_from_config
@@ -175,7 +176,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
         config.n_steps, config.n_envs, obs_shape, obs_dtype, spec.shape, spec.dtype, run.device
     )
     actor = make_actor(net, spec, run.device, run.rngs, config.activation)
-    updates = 0
+    updates = resume_updates(run, net, optimizer)  # 0 unless resuming
 
     def make_eval_policy():
         return feedforward_eval_policy(net, spec, run.device, config.activation, config.deterministic,

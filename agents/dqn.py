@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from envs import describe_space
-from rlkit import guard
+from rlkit import guard, snapshot
 from rlkit.config import OptimizerFields, RunFields, require, require_gamma
 from rlkit.data import Batch, ReplayBuffer
 from rlkit.errors import BadInput
@@ -470,13 +470,41 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             "optimizer": optimizer.state_dict(), "step": step, "episodes": episodes,
             "updates": updates, "eval_history": history.state_dict(),
         }  # fmt: skip
-        if config.save_replay:
+        if (
+            config.save_replay or not image
+        ):  # small for vector observations: always, to resume exactly
             state["replay"] = buffer.state_dict()
+        state["resume"] = {
+            "obs": snapshot.encode(obs), "env": snapshot.env_state(env), "synced_at": synced_at,
+            "best_eval": float(best_eval), "returns": list(returns), "lengths": list(lengths),
+            "losses": list(losses), "q_means": list(q_means), "rng": snapshot.rng_state(run.rngs),
+            "log_rows": run.logger.rows,
+        }  # fmt: skip
         run.save_checkpoint(state, best=best)
 
     start = time.perf_counter()
     obs, _ = env.reset(seed=run.rngs.env_seed)
-    for step in range(1, config.total_steps + 1):
+    first = 1
+    if run.resume is not None:  # continue exactly where the checkpoint was taken
+        checkpoint, resume = run.resume, run.resume["resume"]
+        q_net.load_state_dict(checkpoint["q_net"])
+        target_net.load_state_dict(checkpoint["target_net"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        buffer.load_state_dict(checkpoint["replay"])
+        episodes, updates = int(checkpoint["episodes"]), int(checkpoint["updates"])
+        history = EvalHistory.from_state_dict(checkpoint["eval_history"])
+        obs, synced_at, best_eval = (
+            snapshot.decode(resume["obs"]),
+            int(resume["synced_at"]),
+            resume["best_eval"],
+        )
+        for queue, values in ((returns, resume["returns"]), (lengths, resume["lengths"]),
+                              (losses, resume["losses"]), (q_means, resume["q_means"])):  # fmt: skip
+            queue.extend(values)
+        snapshot.load_env_state(env, resume["env"])
+        snapshot.load_rng_state(run.rngs, resume["rng"])
+        first = int(checkpoint["step"]) + 1
+    for step in range(first, config.total_steps + 1):
         # act: epsilon-greedy
         epsilon = epsilon_at(config, step)
         action = int(rng.integers(n_actions)) if rng.random() < epsilon else greedy_action(obs)
@@ -529,7 +557,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             guard.check(step, None, q_net.named_parameters())
             metrics: dict[str, float] = {"train/epsilon": epsilon, "train/updates": updates,
                                          "rollout/episodes": episodes,
-                                         "time/sps": step / max(time.perf_counter() - start, 1e-9)}  # fmt: skip
+                                         "time/sps": (step - first + 1) / max(time.perf_counter() - start, 1e-9)}  # fmt: skip
             if returns:
                 metrics["rollout/ep_return"] = float(np.mean(returns))
                 metrics["rollout/ep_length"] = float(np.mean(lengths))
@@ -543,10 +571,10 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             if metrics["eval/mean_return"] > best_eval:
                 best_eval = metrics["eval/mean_return"]
                 save(step, best=True)
-        if config.checkpoint_interval and step % config.checkpoint_interval == 0:
-            save(step)
         if config.video_interval and step % config.video_interval == 0:
             video(step)
+        if config.checkpoint_interval and step % config.checkpoint_interval == 0:
+            save(step)
         run.stop_if_requested(step, save)  # SIGINT / SIGTERM: save this step, then stop
     env.close()
     final = run_eval(config.total_steps)
@@ -554,7 +582,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     save(config.total_steps, best=final["eval/mean_return"] >= best_eval)
     if config.video_interval and config.total_steps % config.video_interval:
         video(config.total_steps)
-    return {"total_steps": config.total_steps, "time/sps": config.total_steps / (time.perf_counter() - start),
+    return {"total_steps": config.total_steps, "time/sps": (config.total_steps - first + 1) / (time.perf_counter() - start),
             "train/updates": updates, **final}  # fmt: skip
 
 

@@ -38,6 +38,7 @@ from rlkit.onpolicy import (
     feedforward_eval_policy,
     load_feedforward_policy,
     make_actor,
+    resume_updates,
     train_on_policy,
 )
 from rlkit.optim import clip_grad_norm_, optimizer_from_config
@@ -216,7 +217,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     # acting a few observations at a time: numpy on views of the parameters for MLPs on
     # the CPU (no per-step tensor overhead), else the module itself
     actor = make_actor(net, spec, run.device, run.rngs, config.activation)
-    updates = 0
+    updates = resume_updates(run, net, optimizer)  # 0 unless resuming
 
     def make_eval_policy():
         return feedforward_eval_policy(net, spec, run.device, config.activation, config.deterministic,

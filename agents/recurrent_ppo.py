@@ -26,7 +26,13 @@ from rlkit.config import OptimizerFields, RunFields, require, require_gamma
 from rlkit.data import RolloutBuffer
 from rlkit.errors import BadInput
 from rlkit.nn.actor_critic import RecurrentActorCritic
-from rlkit.onpolicy import ActionSpec, action_spec, clipped_surrogate_loss, train_on_policy
+from rlkit.onpolicy import (
+    ActionSpec,
+    action_spec,
+    clipped_surrogate_loss,
+    resume_updates,
+    train_on_policy,
+)
 from rlkit.optim import clip_grad_norm_, optimizer_from_config
 from rlkit.rundir import Run
 from rlkit.schedules import schedule
@@ -156,6 +162,14 @@ class RecurrentActor:
         self.state = net.initial_state(n_envs, device)
         self.rollout_state = self.state
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The memory of every environment (a checkpoint carries it to resume exactly)."""
+        return {"h": self.state[0].clone(), "c": self.state[1].clone()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Take back ``state_dict``."""
+        self.state = (state["h"].to(self.device), state["c"].to(self.device))
+
     def begin_rollout(self) -> None:
         """Keep the memory the rollout starts from (training replays from it)."""
         self.rollout_state = (self.state[0].clone(), self.state[1].clone())
@@ -236,7 +250,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     )
     actor = RecurrentActor(net, spec, config.n_envs, run.device, run.rngs.torch)
     envs_per_batch = config.batch_size // config.n_steps
-    updates = 0
+    updates = resume_updates(run, net, optimizer)  # 0 unless resuming
 
     def make_eval_policy() -> RecurrentPolicy:
         generator = torch.Generator().manual_seed(run.rngs.eval_seed)

@@ -56,6 +56,10 @@ class Logger:
         tensorboard: write TensorBoard event files.
         print_every_s: on a non-terminal console, print a progress line this often.
         start_step: the step a resumed run continues from (for steps/s).
+        resume_rows: for a resumed run, the number of ``metrics.jsonl`` rows its checkpoint
+            saw: later rows (written after that checkpoint, before the crash) are dropped,
+            so the resumed run writes each row once; TensorBoard purges its events from
+            ``start_step`` on likewise.
     """
 
     def __init__(
@@ -72,6 +76,7 @@ class Logger:
         tensorboard: bool = True,
         print_every_s: float = 10.0,
         start_step: int = 0,
+        resume_rows: int | None = None,
     ) -> None:
         if wandb_mode not in WANDB_MODES:
             raise ValueError(f"wandb_mode must be one of {WANDB_MODES}, got {wandb_mode!r}")
@@ -81,7 +86,15 @@ class Logger:
         self.console = console
         self.print_every_s = print_every_s
         self._tty = bool(console is not None and hasattr(console, "isatty") and console.isatty())
-        self._metrics = open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        metrics = self.run_dir / "metrics.jsonl"
+        self.rows = 0
+        if resume_rows is not None:
+            from rlkit.io import atomic_write_text
+
+            kept = metrics.read_text().splitlines()[:resume_rows] if metrics.is_file() else []
+            atomic_write_text(metrics, "".join(line + "\n" for line in kept))
+            self.rows = len(kept)
+        self._metrics = open(metrics, "a", encoding="utf-8")  # noqa: SIM115
         self._start = time.perf_counter()
         self._start_step = start_step
         self._last_print = -math.inf
@@ -90,7 +103,8 @@ class Logger:
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._tb = SummaryWriter(log_dir=str(self.run_dir / "tb"))
+            purge = {"purge_step": start_step} if resume_rows is not None else {}
+            self._tb = SummaryWriter(log_dir=str(self.run_dir / "tb"), **purge)
         self._wandb = None
         if wandb_mode != "disabled":
             self._wandb = _start_wandb(
@@ -111,6 +125,7 @@ class Logger:
             row[key] = _plain(value)
         self._metrics.write(json.dumps(row) + "\n")
         self._metrics.flush()
+        self.rows += 1
         scalars = {k: v for k, v in row.items() if k not in ("step", "time") and _is_number(v)}
         self._latest.update(scalars)
         if self._tb is not None:
@@ -132,6 +147,7 @@ class Logger:
             json.dumps({"step": int(step), "time": round(time.time(), 3), key: shown}) + "\n"
         )
         self._metrics.flush()
+        self.rows += 1
         if self._wandb is not None:
             import wandb
 

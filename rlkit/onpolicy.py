@@ -353,6 +353,17 @@ def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> float:
     return float("nan") if var == 0 else 1.0 - float((target - predicted).var()) / var
 
 
+def resume_updates(run: Any, net: torch.nn.Module, optimizer: Any) -> int:
+    """For a resumed run (``run.resume``): load the network and optimizer from the checkpoint
+    and return its update count; 0 for a new run."""
+    checkpoint = getattr(run, "resume", None)
+    if checkpoint is None:
+        return 0
+    net.load_state_dict(checkpoint["net"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    return int(checkpoint.get("updates", 0))
+
+
 def crossed(before: int, after: int, interval: int) -> bool:
     """True if a multiple of ``interval`` lies in ``(before, after]`` (``interval`` 0: never)."""
     return interval > 0 and after // interval > before // interval
@@ -415,6 +426,31 @@ class Bookkeeping:
         self.best_eval = -math.inf
         self.last_video = -1
         self.start = time.perf_counter()
+        self.start_step = 0
+        self.loop_state: Callable[[], dict[str, Any]] | None = None
+        """Set by the training loop: what it needs to continue from a checkpoint."""
+
+    def resume_state(self) -> dict[str, Any]:
+        """What ``restore`` needs, as plain data (saved in every checkpoint)."""
+        from rlkit import snapshot
+
+        return {"best_eval": self.best_eval, "last_video": self.last_video,
+                "returns": snapshot.encode(self.stats.returns), "lengths": snapshot.encode(self.stats.lengths),
+                "loop": self.loop_state() if self.loop_state is not None else None,
+                "rng": snapshot.rng_state(self.run.rngs), "log_rows": self.run.logger.rows}  # fmt: skip
+
+    def restore(self, checkpoint: dict[str, Any]) -> dict[str, Any]:
+        """Take back the bookkeeping of ``checkpoint``; returns its loop state."""
+        from rlkit import snapshot
+
+        state = checkpoint["resume"]
+        self.best_eval, self.last_video = state["best_eval"], state["last_video"]
+        self.stats.returns = snapshot.decode(state["returns"])
+        self.stats.lengths = snapshot.decode(state["lengths"])
+        self.stats.episodes = int(checkpoint["episodes"])
+        self.history = EvalHistory.from_state_dict(checkpoint["eval_history"])
+        self.start_step = int(checkpoint["step"])
+        return state["loop"]
 
     def guard(self, step: int, metrics: dict[str, Any]) -> None:
         """Stop the run (``rlkit.guard.NonFinite``) at a non-finite loss, gradient norm or
@@ -432,7 +468,8 @@ class Bookkeeping:
     def save(self, step: int, best: bool = False) -> None:
         """Write ``latest.pt`` (and ``best.pt``)."""
         self.run.save_checkpoint({**self.state_dict(), "step": step, "episodes": self.stats.episodes,
-                                  "eval_history": self.history.state_dict()}, best=best)  # fmt: skip
+                                  "eval_history": self.history.state_dict(), "resume": self.resume_state()},
+                                 best=best)  # fmt: skip
 
     def wants_log(self, before: int, step: int) -> bool:
         """True when the update that took the run from ``before`` to ``step`` steps is logged."""
@@ -442,7 +479,7 @@ class Bookkeeping:
         """Log ``train_metrics`` (when given), evaluate and checkpoint at the configured intervals."""
         config = self.config
         if train_metrics is not None:
-            sps = step / max(time.perf_counter() - self.start, 1e-9)
+            sps = (step - self.start_step) / max(time.perf_counter() - self.start, 1e-9)
             self.run.logger.log(step, {**train_metrics, "time/sps": sps, **self.stats.metrics()})
         if crossed(before, step, config.eval_interval) and step < config.total_steps:
             metrics = self.evaluate(step)
@@ -450,10 +487,10 @@ class Bookkeeping:
             if metrics["eval/mean_return"] > self.best_eval:
                 self.best_eval = metrics["eval/mean_return"]
                 self.save(step, best=True)
-        if crossed(before, step, config.checkpoint_interval):
-            self.save(step)
         if crossed(before, step, config.video_interval):
             self.video(step)
+        if crossed(before, step, config.checkpoint_interval):
+            self.save(step)
         stop = getattr(self.run, "stop_if_requested", None)
         if stop is not None:
             stop(step, self.save)
@@ -472,7 +509,7 @@ class Bookkeeping:
             self.video(step)
         summary = {
             "total_steps": step,
-            "time/sps": step / (time.perf_counter() - self.start),
+            "time/sps": (step - self.start_step) / (time.perf_counter() - self.start),
             **final,
         }
         if updates is not None:
@@ -498,15 +535,32 @@ def train_on_policy(config: Any, run: Any, *, env: gym.vector.VectorEnv, buffer:
     ``parameters()`` (named tensors) and the update's metrics go through the NaN guard
     (``rlkit.guard``) after every update. Returns the summary.
     """
+    from rlkit import snapshot
+
     books = Bookkeeping(config, run, make_eval_policy, state_dict, frame_stack, parameters)
     per_rollout = buffer.n_steps * buffer.n_envs
-    iterations = math.ceil(config.total_steps / per_rollout)
     step = 0
     obs, _ = env.reset(seed=run.rngs.env_seed)
     episode_starts = np.ones(buffer.n_envs, dtype=np.float32)
+
+    def loop_state() -> dict[str, Any]:
+        actor_state = actor.state_dict() if hasattr(actor, "state_dict") else None
+        return {"obs": snapshot.encode(obs), "episode_starts": snapshot.encode(episode_starts),
+                "env": snapshot.env_state(env), "actor": actor_state}  # fmt: skip
+
+    books.loop_state = loop_state
+    checkpoint = getattr(run, "resume", None)
+    if checkpoint is not None:  # continue exactly where the checkpoint was taken
+        loop = books.restore(checkpoint)
+        step = int(checkpoint["step"])
+        obs, episode_starts = snapshot.decode(loop["obs"]), snapshot.decode(loop["episode_starts"])
+        snapshot.load_env_state(env, loop["env"])
+        if loop["actor"] is not None:
+            actor.load_state_dict(loop["actor"])
+        snapshot.load_rng_state(run.rngs, checkpoint["resume"]["rng"])
     last: dict[str, float] = {}
     try:
-        for _ in range(iterations):
+        while step < config.total_steps:
             progress = step / config.total_steps
             buffer.reset()
             if hasattr(actor, "begin_rollout"):

@@ -162,6 +162,8 @@ class Run:
     """``make_env(seed=None, **kwargs) -> gymnasium.Env`` for this run's env id."""
     resolved_config: dict[str, Any]
     """``config.yaml`` as written (stored in checkpoints so a lone .pt is usable)."""
+    resume: dict[str, Any] | None = None
+    """The checkpoint a resumed run continues from (None for a new run)."""
     stop: StopRequest = field(default_factory=lambda: StopRequest())
     """Set by the CLI's SIGINT / SIGTERM handler; agents finish the step, save and raise ``Stopped``."""
 

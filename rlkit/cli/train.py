@@ -48,12 +48,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_common_arguments(p, tuple(ALGORITHMS))
+    p.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="continue an interrupted run from its last checkpoint (algo, env and config from the run dir)",
+    )
     p.set_defaults(func=main)
 
 
 def add_common_arguments(p: argparse.ArgumentParser, algos: tuple[str, ...]) -> None:
     """The arguments ``train`` and ``baseline`` share."""
-    p.add_argument("algo", help="algorithm: " + ", ".join(algos))
+    p.add_argument("algo", nargs="?", help="algorithm: " + ", ".join(algos))
     p.add_argument("env_id", nargs="?", help="a registered Gymnasium id, e.g. CartPole-v1")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="override config fields")
     p.add_argument(
@@ -104,6 +110,15 @@ def main(args: argparse.Namespace) -> int:
 def run_command(args: argparse.Namespace, implementation: str) -> int:
     """``train`` (``implementation="rlkit"``) or ``baseline`` (``"sb3"``): one seed, or
     ``--seeds`` in parallel processes."""
+    if getattr(args, "resume", None) is not None:
+        try:
+            prepared = prepare_resume(args)
+        except BadInput as e:
+            return fail(str(e), 2)
+        return execute(*prepared[:-1], quiet=args.quiet, resume=prepared[-1])
+    if args.algo is None:
+        return fail(f"rlkit {'train' if implementation == 'rlkit' else 'baseline'} needs an algorithm: "
+                    + ", ".join(ALGORITHMS), 2)  # fmt: skip
     if args.seeds is not None:
         from rlkit.cli.seeds import run_seeds
 
@@ -117,6 +132,68 @@ def run_command(args: argparse.Namespace, implementation: str) -> int:
     if prepared is None:
         return 0
     return execute(*prepared, quiet=args.quiet, implementation=implementation)
+
+
+RESUMABLE = ("dqn", "ppo", "a2c", "recurrent-ppo")
+"""Algorithms whose checkpoints carry everything to continue exactly."""
+
+
+def prepare_resume(args: argparse.Namespace):
+    """The checks of ``--resume``; returns ``execute``'s arguments and the checkpoint."""
+    from rlkit import snapshot
+    from rlkit.checkpoint import load_run_checkpoint
+
+    if (
+        args.algo is not None
+        or args.env_id is not None
+        or args.overrides
+        or args.config is not None
+    ):
+        raise BadInput(
+            "--resume takes the algo, env and config from the run dir; give only --resume RUN_DIR"
+        )
+    if args.seed is not None or args.seeds is not None or args.run_dir is not None:
+        raise BadInput(
+            "--resume continues the run dir's own seed; --seed, --seeds and --run-dir do not apply"
+        )
+    run_dir = RunDir(args.resume)
+    if not run_dir.path.is_dir():
+        raise BadInput(f"no such run dir: {run_dir.path}")
+    saved = run_dir.read_config()
+    if saved.get("implementation", "rlkit") != "rlkit":
+        raise BadInput(
+            f"{run_dir.path} is an rlkit baseline run; resuming SB3 runs is not supported"
+        )
+    if run_dir.summary.is_file():
+        raise BadInput(f"{run_dir.path} already finished (it has summary.json); nothing to resume")
+    algo = str(saved.get("algo"))
+    agent = load_agent(algo)
+    if algo not in RESUMABLE:
+        raise BadInput(
+            f"--resume supports {', '.join(RESUMABLE)}; a {algo} run starts over quickly instead"
+        )
+    checkpoint, _path = load_run_checkpoint(run_dir.checkpoints)
+    if checkpoint.get("algo") != algo or "resume" not in checkpoint:
+        raise BadInput(f"{run_dir.latest} is not a resumable {algo} checkpoint of this run")
+    if algo == "dqn" and "replay" not in checkpoint:
+        raise BadInput(f"{run_dir.latest} was saved without its replay buffer (save_replay: false, image "
+                       "observations); the run cannot continue exactly")  # fmt: skip
+    config, run_keys = load_config(agent.Config, run_dir.config, [])
+    env_id = str(saved["env_id"])
+    seed = int(saved.get("seed", 0))
+    device = resolve_device(args.device)
+    make = env_factory(
+        env_id, getattr(config, "env_kwargs", {}), frame_stack=getattr(config, "frame_stack", 4)
+    )
+    probe = make()
+    try:
+        opaque = snapshot.opaque_parts(probe)
+    finally:
+        probe.close()
+    if opaque:
+        raise BadInput(f"--resume of {env_id} is not supported yet: {', '.join(opaque)} keeps its state in "
+                       "native code that a checkpoint does not capture")  # fmt: skip
+    return agent, config, env_id, seed, device, run_dir, saved, make, args.wandb, checkpoint
 
 
 def prepare(args: argparse.Namespace, implementation: str = "rlkit"):
@@ -214,12 +291,14 @@ def execute(
     wandb_mode,
     quiet=False,
     implementation="rlkit",
+    resume=None,
 ) -> int:
     """Create the run dir, train, write summary.json; exit code 0, 1 or 130."""
     created = not run_dir.path.exists()
     try:
-        run_dir.create()
-        run_dir.write_config(resolved)
+        if resume is None:
+            run_dir.create()
+            run_dir.write_config(resolved)
     except OSError as e:  # a full disk, a read-only file system: leave nothing half-made behind
         if created:
             shutil.rmtree(run_dir.path, ignore_errors=True)
@@ -235,6 +314,8 @@ def execute(
             group=f"{agent.ALGO}-{safe_name(env_id)}",
             tags=[agent.ALGO, env_id, implementation],
             console=None if quiet else sys.stderr,
+            start_step=0 if resume is None else int(resume["step"]),
+            resume_rows=None if resume is None else int(resume["resume"]["log_rows"]),
         )
         run = Run(
             algo=agent.ALGO,
@@ -246,7 +327,10 @@ def execute(
             rngs=make_rngs(seed),
             make_env=make,
             resolved_config=resolved,
+            resume=resume,
         )
+        if resume is not None:
+            print(f"resuming {run_dir.path} from step {int(resume['step']):,}", file=sys.stderr)
         restore = _stop_on_signals(run)
         if implementation == "sb3":
             from rlkit.cli import baseline

@@ -1,0 +1,143 @@
+"""``rlkit train --resume``: after ``kill -9`` at any moment a run continues from its last
+checkpoint and ends exactly as the uninterrupted run (metrics and weights)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from rlkit.checkpoint import load_checkpoint
+from rlkit.wandb_offline import offline_runs, read_run
+
+ROOT = Path(__file__).resolve().parents[2]
+TIME_KEYS = {"time", "time/sps"}
+
+
+def rlkit(cwd, *argv, wait=True):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "rlkit.cli.main", *argv, "--quiet"]
+    if wait:
+        return subprocess.run(
+            command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+        )
+    return subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def rows(path):
+    return [
+        {k: v for k, v in json.loads(x).items() if k not in TIME_KEYS}
+        for x in path.read_text().splitlines()
+    ]
+
+
+def kill_after(proc, metrics, n_rows):
+    """``kill -9`` once ``metrics`` has ``n_rows`` rows (a moment between checkpoints)."""
+    end = time.monotonic() + 120
+    while time.monotonic() < end and proc.poll() is None:
+        if metrics.is_file() and len(metrics.read_text().splitlines()) >= n_rows:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"run ended or stalled before {n_rows} rows")
+
+
+CASES = {
+    "dqn": ("CartPole-v1", ["total_steps=9000", "learning_starts=1000", "checkpoint_interval=1500",
+                            "eval_interval=3000", "eval_episodes=3", "log_interval=500"], [5, 12], "q_net"),
+    "ppo": ("CartPole-v1", ["total_steps=12288", "checkpoint_interval=2048", "eval_interval=4096",
+                            "eval_episodes=3", "log_interval=512"], [6, 15], "net"),
+    "recurrent-ppo": ("rlkit/CartPoleNoVel-v1", ["total_steps=4096", "checkpoint_interval=1024",
+                                                 "eval_interval=2048", "eval_episodes=2", "log_interval=256"],
+                      [7], "net"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("algo", list(CASES))
+def test_killed_and_resumed_runs_end_identical_to_the_uninterrupted_run(tmp_path, algo):
+    env_id, args, kill_rows, weights = CASES[algo]
+    whole = rlkit(
+        tmp_path, "train", algo, env_id, *args, "--run-dir", "whole", "--wandb", "disabled"
+    )
+    assert whole.returncode == 0, whole.stderr
+    proc = rlkit(
+        tmp_path,
+        "train",
+        algo,
+        env_id,
+        *args,
+        "--run-dir",
+        "cut",
+        "--wandb",
+        "disabled",
+        wait=False,
+    )
+    metrics = tmp_path / "cut" / "metrics.jsonl"
+    for i, n in enumerate(kill_rows):
+        kill_after(proc, metrics, n)
+        assert not (tmp_path / "cut" / "summary.json").exists()
+        if i + 1 < len(kill_rows):
+            proc = rlkit(tmp_path, "train", "--resume", "cut", "--wandb", "disabled", wait=False)
+    done = rlkit(tmp_path, "train", "--resume", "cut", "--wandb", "disabled")
+    assert done.returncode == 0, done.stderr
+    assert "resuming cut from step" in done.stderr
+    assert rows(tmp_path / "cut" / "metrics.jsonl") == rows(tmp_path / "whole" / "metrics.jsonl")
+    a = load_checkpoint(tmp_path / "whole" / "checkpoints" / "latest.pt")[weights]
+    b = load_checkpoint(tmp_path / "cut" / "checkpoints" / "latest.pt")[weights]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    summary = [json.loads((tmp_path / r / "summary.json").read_text()) for r in ("whole", "cut")]
+    assert summary[0]["eval/mean_return"] == summary[1]["eval/mean_return"]
+    assert summary[0]["eval/auc"] == summary[1]["eval/auc"]
+
+
+def test_resume_keeps_the_wandb_run(tmp_path):
+    args = ["total_steps=20480", "checkpoint_interval=1024", "eval_interval=4096", "eval_episodes=2",
+            "log_interval=256"]  # fmt: skip
+    proc = rlkit(tmp_path, "train", "ppo", "CartPole-v1", *args, "--run-dir", "r", wait=False)
+    kill_after(proc, tmp_path / "r" / "metrics.jsonl", 10)
+    done = rlkit(tmp_path, "train", "--resume", "r")
+    assert done.returncode == 0, done.stderr
+    run_id = (tmp_path / "r" / "wandb_id").read_text().strip()
+    folders = offline_runs(tmp_path / "r")
+    assert all(f.name.endswith(run_id) for f in folders)  # one W&B run, continued
+    resumed = read_run(folders[-1])
+    assert resumed["id"] == run_id
+    assert (
+        resumed["summary"]["eval/mean_return"]
+        == json.loads((tmp_path / "r" / "summary.json").read_text())["eval/mean_return"]
+    )
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["train", "--resume", "nowhere"], "no such run dir"),
+        (["train", "--resume", "done"], "already finished"),
+        (["train", "ppo", "CartPole-v1", "--resume", "done"], "give only --resume"),
+        (["train", "--resume", "done", "--seed", "3"], "do not apply"),
+        (["train", "--resume", "plain"], "not a run directory"),
+        (["train", "--resume", "nockpt"], "checkpoint"),
+    ],
+)
+def test_resume_bad_input(cli, tmp_path, argv, message):
+    code, _, err = cli(
+        "train", "ppo", "CartPole-v1", "total_steps=512", "--wandb", "disabled", "--run-dir", "done"
+    )
+    assert code == 0, err
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "nockpt").mkdir()
+    (tmp_path / "nockpt" / "config.yaml").write_text(
+        (tmp_path / "done" / "config.yaml").read_text()
+    )
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    code, _, err = cli(*argv)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
