@@ -356,7 +356,12 @@ def execute(
     except Stopped as e:
         name = signal.Signals(e.signum).name
         print(
-            f"\nstopped by {name} at step {e.step:,}; checkpoint saved: {run_dir.latest}",
+            f"\nstopped by {name} at step {e.step:,}; checkpoint saved: {run_dir.latest}"
+            + (
+                f"; continue with: rlkit train --resume {run_dir.path}"
+                if agent.ALGO in RESUMABLE and implementation == "rlkit"
+                else ""
+            ),
             file=sys.stderr,
         )
         return 128 + e.signum
