@@ -172,6 +172,19 @@ def prepare_resume(args: argparse.Namespace):
         raise BadInput(
             f"--resume supports {', '.join(RESUMABLE)}; a {algo} run starts over quickly instead"
         )
+    if not any((run_dir.checkpoints / name).is_file() for name in ("latest.pt", "previous.pt")):
+        # stopped before its first checkpoint: the same seed and config replay it from the start
+        print(
+            f"rlkit: {run_dir.path} has no checkpoint yet; starting it again from step 0",
+            file=sys.stderr,
+        )
+        config, _ = load_config(agent.Config, run_dir.config, [])
+        env_id = str(saved["env_id"])
+        make = env_factory(
+            env_id, getattr(config, "env_kwargs", {}), frame_stack=getattr(config, "frame_stack", 4)
+        )
+        return (agent, config, env_id, int(saved.get("seed", 0)), resolve_device(args.device), run_dir, saved, make,
+                args.wandb, {"restart": True})  # fmt: skip
     checkpoint, _path = load_run_checkpoint(run_dir.checkpoints)
     if checkpoint.get("algo") != algo or "resume" not in checkpoint:
         raise BadInput(f"{run_dir.latest} is not a resumable {algo} checkpoint of this run")
@@ -314,8 +327,10 @@ def execute(
             group=f"{agent.ALGO}-{safe_name(env_id)}",
             tags=[agent.ALGO, env_id, implementation],
             console=None if quiet else sys.stderr,
-            start_step=0 if resume is None else int(resume["step"]),
-            resume_rows=None if resume is None else int(resume["resume"]["log_rows"]),
+            start_step=0 if resume is None else int(resume.get("step", 0)),
+            resume_rows=None
+            if resume is None
+            else int(resume.get("resume", {}).get("log_rows", 0)),
         )
         run = Run(
             algo=agent.ALGO,
@@ -327,9 +342,9 @@ def execute(
             rngs=make_rngs(seed),
             make_env=make,
             resolved_config=resolved,
-            resume=resume,
+            resume=None if resume is None or "restart" in resume else resume,
         )
-        if resume is not None:
+        if run.resume is not None:
             print(f"resuming {run_dir.path} from step {int(resume['step']):,}", file=sys.stderr)
         restore = _stop_on_signals(run)
         if implementation == "sb3":

@@ -124,7 +124,7 @@ def test_resume_keeps_the_wandb_run(tmp_path):
         (["train", "ppo", "CartPole-v1", "--resume", "done"], "give only --resume"),
         (["train", "--resume", "done", "--seed", "3"], "do not apply"),
         (["train", "--resume", "plain"], "not a run directory"),
-        (["train", "--resume", "nockpt"], "checkpoint"),
+        (["train", "--resume", "foreign"], "not an rlkit checkpoint"),
     ],
 )
 def test_resume_bad_input(cli, tmp_path, argv, message):
@@ -133,11 +133,27 @@ def test_resume_bad_input(cli, tmp_path, argv, message):
     )
     assert code == 0, err
     (tmp_path / "plain").mkdir()
-    (tmp_path / "nockpt").mkdir()
-    (tmp_path / "nockpt" / "config.yaml").write_text(
+    (tmp_path / "foreign" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "foreign" / "config.yaml").write_text(
         (tmp_path / "done" / "config.yaml").read_text()
     )
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "foreign" / "checkpoints" / "latest.pt")
     before = sorted(str(p) for p in tmp_path.rglob("*"))
     code, _, err = cli(*argv)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+
+
+def test_a_run_killed_before_its_first_checkpoint_starts_again(tmp_path):
+    args = ["CartPole-v1", "total_steps=6144", "checkpoint_interval=4096", "eval_interval=2048",
+            "eval_episodes=2", "log_interval=256"]  # fmt: skip
+    whole = rlkit(tmp_path, "train", "ppo", *args, "--run-dir", "whole", "--wandb", "disabled")
+    assert whole.returncode == 0, whole.stderr
+    proc = rlkit(
+        tmp_path, "train", "ppo", *args, "--run-dir", "cut", "--wandb", "disabled", wait=False
+    )
+    kill_after(proc, tmp_path / "cut" / "metrics.jsonl", 3)
+    assert not (tmp_path / "cut" / "checkpoints" / "latest.pt").exists()
+    done = rlkit(tmp_path, "train", "--resume", "cut", "--wandb", "disabled")
+    assert done.returncode == 0 and "starting it again from step 0" in done.stderr, done.stderr
+    assert rows(tmp_path / "cut" / "metrics.jsonl") == rows(tmp_path / "whole" / "metrics.jsonl")
