@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from envs import require_tabular
+from rlkit import snapshot
 from rlkit.config import RunFields, require, require_gamma
 from rlkit.evaluation import EvalHistory, evaluate
 from rlkit.rundir import Run
@@ -115,19 +116,35 @@ def train(config: Config, run: Run) -> dict[str, Any]:
         return history.add(step, result)
 
     def save(step: int) -> None:
-        run.save_checkpoint(
-            {
-                "q": torch.from_numpy(q.copy()),
-                "policy": torch.from_numpy(q.argmax(1)),
-                "step": step,
-                "episodes": episodes,
-                "eval_history": history.state_dict(),
-            }
-        )
+        run.save_checkpoint({
+            "q": torch.from_numpy(q.copy()), "policy": torch.from_numpy(q.argmax(1)), "step": step,
+            "episodes": episodes, "eval_history": history.state_dict(),
+            "resume": {"obs": obs, "ep_return": ep_return, "ep_length": ep_length, "returns": list(returns),
+                       "lengths": list(lengths), "env": snapshot.env_state(env),
+                       "rng": snapshot.rng_state(run.rngs), "log_rows": run.logger.rows},
+        })  # fmt: skip
 
     obs, _ = env.reset(seed=run.rngs.env_seed)
     obs = int(obs)
-    for step in range(1, config.total_steps + 1):
+    first = 1
+    if run.resume is not None:  # continue exactly where the checkpoint was taken
+        checkpoint, resume = run.resume, run.resume["resume"]
+        q[...] = checkpoint["q"].numpy()
+        episodes, history = (
+            int(checkpoint["episodes"]),
+            EvalHistory.from_state_dict(checkpoint["eval_history"]),
+        )
+        obs, ep_return, ep_length = (
+            int(resume["obs"]),
+            float(resume["ep_return"]),
+            int(resume["ep_length"]),
+        )
+        returns.extend(resume["returns"])
+        lengths.extend(resume["lengths"])
+        snapshot.load_env_state(env, resume["env"])
+        snapshot.load_rng_state(run.rngs, resume["rng"])
+        first = int(checkpoint["step"]) + 1
+    for step in range(first, config.total_steps + 1):
         # act
         epsilon = epsilon_at(config, step - 1)
         if rng.random() < epsilon:
@@ -158,10 +175,10 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             run.logger.log(step, metrics)
         if config.eval_interval and step % config.eval_interval == 0 and step != config.total_steps:
             run.logger.log(step, run_eval(step))
-        if config.checkpoint_interval and step % config.checkpoint_interval == 0:
-            save(step)
         if config.video_interval and step % config.video_interval == 0:
             run.record_eval_video(greedy_policy, step)
+        if config.checkpoint_interval and step % config.checkpoint_interval == 0:
+            save(step)
         run.stop_if_requested(step, save)
     env.close()
     final = run_eval(config.total_steps)

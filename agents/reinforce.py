@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from envs import describe_space, make_vector_env
+from rlkit import snapshot
 from rlkit.config import OptimizerFields, RunFields, require, require_gamma
 from rlkit.data import discounted_returns
 from rlkit.errors import BadInput
@@ -38,6 +39,7 @@ from rlkit.onpolicy import (
     feedforward_eval_policy,
     load_feedforward_policy,
     make_actor,
+    resume_updates,
 )
 from rlkit.optim import clip_grad_norm_, optimizer_from_config
 from rlkit.rundir import Run
@@ -236,7 +238,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     params = [backprop.flatten_parameters(net)] if written_out else list(net.parameters())
     optimizer = optimizer_from_config(config, params, lr=learning_rate(0.0))
     actor = make_actor(net, spec, run.device, run.rngs, config.activation)
-    step = updates = 0
+    step, updates = 0, resume_updates(run, net, optimizer)  # 0 unless resuming
     books = Bookkeeping(
         config, run,
         lambda: feedforward_eval_policy(net, spec, run.device, config.activation, config.deterministic,
@@ -244,6 +246,12 @@ def train(config: Config, run: Run) -> dict[str, Any]:
         lambda: {"net": net.state_dict(), "optimizer": optimizer.state_dict(), "updates": updates},
         config.frame_stack, net.named_parameters,
     )  # fmt: skip
+    books.loop_state = lambda: {"env": snapshot.env_state(env)}  # updates start from fresh resets
+    if run.resume is not None:  # continue exactly where the checkpoint was taken
+        loop = books.restore(run.resume)
+        step = int(run.resume["step"])
+        snapshot.load_env_state(env, loop["env"])
+        snapshot.load_rng_state(run.rngs, run.resume["resume"]["rng"])
     try:
         while step < config.total_steps:
             lr = learning_rate(step / config.total_steps)

@@ -44,8 +44,9 @@ def encode(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
-        if value.dtype == object:
-            raise ValueError("object array")
+        # strings, bytes, objects: constants of an env (a map), not its state
+        if value.dtype.kind not in "biuf":
+            raise ValueError(f"{value.dtype} array")
         return {
             "__nd__": torch.from_numpy(np.ascontiguousarray(value).copy()),
             "dtype": str(value.dtype),

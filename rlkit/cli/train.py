@@ -134,7 +134,7 @@ def run_command(args: argparse.Namespace, implementation: str) -> int:
     return execute(*prepared, quiet=args.quiet, implementation=implementation)
 
 
-RESUMABLE = ("dqn", "ppo", "a2c", "recurrent-ppo")
+RESUMABLE = ("q-learning", "dqn", "reinforce", "a2c", "ppo", "recurrent-ppo")
 """Algorithms whose checkpoints carry everything to continue exactly."""
 
 
