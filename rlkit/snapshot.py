@@ -5,9 +5,10 @@
   strings, arrays, deques, lists, dicts of them) and the state of every numpy
   ``Generator``. That is the whole state of the classic-control and toy-text envs
   (CartPole's ``state``, ``TimeLimit``'s step count, ``RecordEpisodeStatistics``'
-  running sums, the envs' random generators), so a resumed run steps them exactly as
-  the uninterrupted run would. Objects it cannot see into (an Atari emulator, a Box2D
-  world) are reported by ``opaque_parts`` so the caller can say the resume is not exact.
+  running sums, the envs' random generators), plus the Atari emulator's own state (ALE's
+  ``cloneState(include_rng=True)``, bytes), so a resumed run steps them exactly as the
+  uninterrupted run would. Objects it cannot see into (a Box2D world) are reported by
+  ``opaque_parts`` so the caller can refuse.
 * ``rng_state`` / ``load_rng_state``: python's, numpy's and torch's global generators
   and a run's own ``Rngs``.
 
@@ -111,8 +112,18 @@ def env_state(env: Any) -> list[dict[str, Any]]:
                 plain[name] = encode(value)
             except ValueError:
                 continue
-        states.append({"type": type(layer).__name__, "plain": plain, "generators": generators})
+        state = {"type": type(layer).__name__, "plain": plain, "generators": generators}
+        ale = _ale(layer)
+        if ale is not None:  # the Atari emulator: RAM, CPU, TIA and its random generator
+            raw = ale.cloneState(include_rng=True).__getstate__()
+            state["ale"] = torch.frombuffer(bytearray(raw), dtype=torch.uint8).clone()
+        states.append(state)
     return states
+
+
+def _ale(layer: Any) -> Any:
+    ale = vars(layer).get("ale") if hasattr(layer, "__dict__") else None
+    return ale if ale is not None and hasattr(ale, "cloneState") else None
 
 
 def load_env_state(env: Any, states: list[dict[str, Any]]) -> None:
@@ -126,14 +137,20 @@ def load_env_state(env: Any, states: list[dict[str, Any]]) -> None:
         for name, value in state["generators"].items():
             generator = getattr(layer, name)
             generator.bit_generator.state = decode(value)
+        if "ale" in state:
+            from ale_py import ALEState
+
+            emulator = ALEState.__new__(ALEState)
+            emulator.__setstate__(state["ale"].numpy().tobytes())
+            _ale(layer).restoreState(emulator)
 
 
 def opaque_parts(env: Any) -> list[str]:
-    """Names of base envs whose state lives outside Python attributes (Atari's emulator,
-    Box2D's world): a snapshot does not capture them."""
+    """Names of base envs whose state lives outside Python attributes that a snapshot does
+    not capture (Box2D's world); Atari's emulator is captured through ALE's own state."""
     names = []
     for layer in _layers(env):
-        if getattr(layer, "env", None) is None and ("ale" in vars(layer) or "world" in vars(layer)):
+        if getattr(layer, "env", None) is None and "world" in _attributes(layer):
             names.append(type(layer).__name__)
     return names
 

@@ -192,6 +192,9 @@ def prepare_resume(args: argparse.Namespace):
         raise BadInput(f"{run_dir.latest} was saved without its replay buffer (save_replay: false, image "
                        "observations); the run cannot continue exactly")  # fmt: skip
     config, run_keys = load_config(agent.Config, run_dir.config, [])
+    if getattr(config, "vec_env", "sync") == "async":
+        raise BadInput("--resume needs vec_env=sync: async envs keep their state in worker processes "
+                       "that a checkpoint does not capture")  # fmt: skip
     env_id = str(saved["env_id"])
     seed = int(saved.get("seed", 0))
     device = resolve_device(args.device)

@@ -64,12 +64,23 @@ CASES = {
                                      "log_interval=1000"], [20], "q"),
     "a2c": ("CartPole-v1", ["total_steps=8000", "checkpoint_interval=1000", "eval_interval=4000",
                             "eval_episodes=2", "log_interval=200"], [15], "net"),
+    # Atari: the emulator's own state travels in the checkpoint (ALE cloneState)
+    "ppo-atari": ("PongNoFrameskip-v4", ["n_envs=2", "n_steps=64", "batch_size=64", "total_steps=1024",
+                                         "checkpoint_interval=256", "eval_interval=0", "eval_episodes=1",
+                                         "log_interval=128", "env_kwargs.max_episode_steps=300"], [4], "net"),
+    "dqn-atari": ("PongNoFrameskip-v4", ["buffer_size=2000", "learning_starts=300", "total_steps=1500",
+                                         "save_replay=true", "checkpoint_interval=500", "eval_interval=0",
+                                         "eval_episodes=1", "log_interval=100",
+                                         "env_kwargs.max_episode_steps=300"], [8], "q_net"),
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("algo", list(CASES))
+@pytest.mark.parametrize(
+    "algo", [pytest.param(a, marks=pytest.mark.slow) if a.endswith("-atari") else a for a in CASES]
+)
 def test_killed_and_resumed_runs_end_identical_to_the_uninterrupted_run(tmp_path, algo):
     env_id, args, kill_rows, weights = CASES[algo]
+    algo = algo.removesuffix("-atari")
     whole = rlkit(
         tmp_path, "train", algo, env_id, *args, "--run-dir", "whole", "--wandb", "disabled"
     )
