@@ -523,6 +523,8 @@ def main(args: argparse.Namespace) -> int:
     from rlkit.cli import train as train_cmd
     from rlkit.cli.common import fail
 
+    if args.algo is None:
+        return fail(f"rlkit baseline needs an algorithm: {', '.join(SB3_ALGOS)}", 2)
     try:
         check_algo(args.algo)
     except BadInput as e:

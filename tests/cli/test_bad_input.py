@@ -69,6 +69,10 @@ BAD = [
     (["render", "old", "--out", "x.mp4"], 2, "checkpoint"),
     (["baseline", "ppo", "CartPole-v1", "optimizer=lion"], 2, "lion"),
     (["compare", "notes.txt"], 2, "no such run directory"),
+    (["train"], 2, "needs an algorithm"),
+    (["baseline"], 2, "needs an algorithm"),
+    (["train", "--resume", "old"], 2, "checkpoint"),
+    (["train", "--resume", "notes.txt"], 2, "no such run dir"),
 ]
 
 
