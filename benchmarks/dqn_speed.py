@@ -120,7 +120,9 @@ def pong(steps: int, device: str) -> tuple[float, float]:
         first = min(s for s in times if s >= learning_starts + WARMUP)
         last = max(times)
         ours = (last - first) / (times[last] - times[first])
-    out = subprocess.run([sys.executable, "-c", SB3_PONG, config, device, str(WARMUP), *overrides], check=True,
+    # SB3 computes in float32 (the baseline mapping refuses precision=bf16)
+    out = subprocess.run([sys.executable, "-c", SB3_PONG, config, device, str(WARMUP), *overrides,
+                          "precision=float32"], check=True,
                          env=child_env(None), cwd=ROOT, capture_output=True, text=True)  # fmt: skip
     return ours, float(out.stdout.strip().splitlines()[-1])
 

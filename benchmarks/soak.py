@@ -129,7 +129,8 @@ def main() -> None:
         peer = None
         if not args.no_peer:
             steps = Path(tmp) / "sb3-steps"
-            peer = watch([sys.executable, "-c", SB3, config, str(steps), *overrides],
+            # SB3 computes in float32 (the baseline mapping refuses precision=bf16)
+            peer = watch([sys.executable, "-c", SB3, config, str(steps), *overrides, "precision=float32"],
                          lambda: last_step_from_file(steps), buffer_size, every, env)  # fmt: skip
             print(f"sb3: {json.dumps(peer)}", file=sys.stderr)
     result = {"bench": "soak", "work": f"DQN PongNoFrameskip-v4, {buffer_size:,} buffer, {total:,} steps, cpu",
