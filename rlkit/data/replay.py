@@ -121,6 +121,9 @@ class ReplayBuffer:
         self.device = torch.device(device)
         # storage
         self.frames = np.empty((self.n_frames, *self.frame_shape), dtype=self.dtype)
+        # commit the ring's memory now (one write per page): a buffer that does not fit fails
+        # at the start rather than hours in, and the process's memory stays flat afterwards
+        self.frames.reshape(-1)[:: max(4096 // self.dtype.itemsize, 1)] = 0
         self.ptr = np.zeros(capacity, dtype=np.int64)  # newest frame of obs, monotone
         self.history = np.zeros(
             capacity, dtype=np.uint8
