@@ -107,7 +107,7 @@ class Logger:
             self._tb = SummaryWriter(log_dir=str(self.run_dir / "tb"), **purge)
         self._wandb = None
         if wandb_mode != "disabled":
-            self._wandb = _start_wandb(
+            self._wandb = _start_wandb_or_warn(
                 self.run_dir, wandb_mode, project, group, name or self.run_dir.name, tags, config
             )
 
@@ -229,6 +229,23 @@ def _plain(value: Any) -> Any:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _start_wandb_or_warn(run_dir: Path, mode: str, *args: Any) -> Any:
+    """``_start_wandb``, retried while a killed predecessor still holds the run id (its W&B
+    service notices the kill within seconds); W&B never stops a run: after that, a warning
+    and no W&B."""
+    deadline = time.monotonic() + 30.0
+    while True:
+        try:
+            return _start_wandb(run_dir, mode, *args)
+        except Exception as e:  # noqa: BLE001 - any W&B failure is reported the same way
+            if "in use" in str(e) and time.monotonic() < deadline:
+                time.sleep(1.0)
+                continue
+            print(f"rlkit: warning: W&B could not start ({type(e).__name__}: {e}); continuing without it",
+                  file=sys.stderr)  # fmt: skip
+            return None
 
 
 def _start_wandb(

@@ -434,7 +434,7 @@ class Bookkeeping:
         """What ``restore`` needs, as plain data (saved in every checkpoint)."""
         from rlkit import snapshot
 
-        return {"best_eval": self.best_eval, "last_video": self.last_video,
+        return {"best_eval": float(self.best_eval), "last_video": int(self.last_video),
                 "returns": snapshot.encode(self.stats.returns), "lengths": snapshot.encode(self.stats.lengths),
                 "loop": self.loop_state() if self.loop_state is not None else None,
                 "rng": snapshot.rng_state(self.run.rngs), "log_rows": self.run.logger.rows}  # fmt: skip

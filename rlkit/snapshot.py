@@ -40,10 +40,10 @@ _SKIP = {
 
 def encode(value: Any) -> Any:
     """``value`` as weights-only data (``ValueError`` for anything else)."""
+    if isinstance(value, np.generic):  # before the plain types: np.float64 is a float subclass
+        return value.item()
     if isinstance(value, _PLAIN):
         return value
-    if isinstance(value, np.generic):
-        return value.item()
     if isinstance(value, np.ndarray):
         # strings, bytes, objects: constants of an env (a map), not its state
         if value.dtype.kind not in "biuf":
