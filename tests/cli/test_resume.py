@@ -134,6 +134,17 @@ def test_resume_keeps_the_wandb_run(tmp_path):
     assert any(read_run(f)["summary"].get("eval/mean_return") == final for f in logged)
 
 
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["train", "--resume", "nowhere"], "no such run dir"),
+        (["train", "--resume", "done"], "already finished"),
+        (["train", "ppo", "CartPole-v1", "--resume", "done"], "give only --resume"),
+        (["train", "--resume", "done", "--seed", "3"], "do not apply"),
+        (["train", "--resume", "plain"], "not a run directory"),
+        (["train", "--resume", "foreign"], "not an rlkit checkpoint"),
+    ],
+)
 def test_resume_bad_input(cli, tmp_path, argv, message):
     code, _, err = cli(
         "train", "ppo", "CartPole-v1", "total_steps=512", "--wandb", "disabled", "--run-dir", "done"
