@@ -20,7 +20,7 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -60,6 +60,9 @@ class Logger:
             saw: later rows (written after that checkpoint, before the crash) are dropped,
             so the resumed run writes each row once; TensorBoard purges its events from
             ``start_step`` on likewise.
+        listeners: called as ``listener(step, row)`` after each row is recorded (a sweep's
+            pruner listens for ``eval/mean_return`` this way); an exception a listener
+            raises goes up through ``log`` to the agent's caller.
     """
 
     def __init__(
@@ -77,10 +80,12 @@ class Logger:
         print_every_s: float = 10.0,
         start_step: int = 0,
         resume_rows: int | None = None,
+        listeners: Sequence[Callable[[int, Mapping[str, Any]], None]] = (),
     ) -> None:
         if wandb_mode not in WANDB_MODES:
             raise ValueError(f"wandb_mode must be one of {WANDB_MODES}, got {wandb_mode!r}")
         self.run_dir = Path(run_dir)
+        self.listeners = list(listeners)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.total_steps = int(total_steps)
         self.console = console
@@ -134,6 +139,8 @@ class Logger:
         if self._wandb is not None:
             self._wandb.log({**scalars, "global_step": int(step)})
         self.progress(step)
+        for listener in self.listeners:
+            listener(int(step), row)
 
     def video(self, step: int, path: str | os.PathLike, key: str = "eval/video") -> None:
         """Record an mp4 at ``step``: its path (relative to the run dir) in

@@ -11,6 +11,7 @@ from rlkit.cli import baseline as baseline_cmd
 from rlkit.cli import compare as compare_cmd
 from rlkit.cli import eval as eval_cmd
 from rlkit.cli import render as render_cmd
+from rlkit.cli import sweep as sweep_cmd
 from rlkit.cli import sync as sync_cmd
 from rlkit.cli import train as train_cmd
 from rlkit.cli.common import ArgumentParser
@@ -28,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
         "  rlkit baseline ppo CartPole-v1 --seeds 0-4\n"
         "  rlkit compare runs/ppo-CartPole-v1-seeds0-4-* runs/sb3-ppo-CartPole-v1-seeds0-4-* --out compare.png\n"
         "  rlkit eval runs/<run-dir> --episodes 100\n"
-        "  rlkit render runs/<run-dir> --out agent.mp4",
+        "  rlkit render runs/<run-dir> --out agent.mp4\n"
+        "  rlkit sweep ppo CartPole-v1 --space spaces/ppo-CartPole-v1.yaml --trials 20 --jobs 2",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"rlkit {__version__}")
@@ -38,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_cmd.add_parser(sub)
     render_cmd.add_parser(sub)
     compare_cmd.add_parser(sub)
+    sweep_cmd.add_parser(sub)
     sync_cmd.add_parser(sub)
     return parser
 

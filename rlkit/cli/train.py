@@ -308,8 +308,17 @@ def execute(
     quiet=False,
     implementation="rlkit",
     resume=None,
+    group=None,
+    tags=(),
+    listeners=(),
+    reraise=(),
 ) -> int:
-    """Create the run dir, train, write summary.json; exit code 0, 1 or 130."""
+    """Create the run dir, train, write summary.json; exit code 0, 1 or 130.
+
+    A sweep's trial passes its W&B ``group`` (the study name) and extra ``tags``, Logger
+    ``listeners`` (the pruner) and the exceptions to ``reraise`` (``optuna.TrialPruned``)
+    instead of reporting them as a failed run.
+    """
     created = not run_dir.path.exists()
     try:
         if resume is None:
@@ -327,13 +336,14 @@ def execute(
             total_steps=getattr(config, "total_steps", 0),
             config=resolved,
             wandb_mode=wandb_mode,
-            group=f"{agent.ALGO}-{safe_name(env_id)}",
-            tags=[agent.ALGO, env_id, implementation],
+            group=group or f"{agent.ALGO}-{safe_name(env_id)}",
+            tags=[agent.ALGO, env_id, implementation, *tags],
             console=None if quiet else sys.stderr,
             start_step=0 if resume is None else int(resume.get("step", 0)),
             resume_rows=None
             if resume is None
             else int(resume.get("resume", {}).get("log_rows", 0)),
+            listeners=listeners,
         )
         run = Run(
             algo=agent.ALGO,
@@ -383,6 +393,8 @@ def execute(
             file=sys.stderr,
         )
         return 128 + e.signum
+    except reraise:
+        raise
     except KeyboardInterrupt:
         print(f"\ninterrupted; the run so far is in {run_dir.path}", file=sys.stderr)
         return 130
