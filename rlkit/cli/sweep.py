@@ -189,6 +189,14 @@ def make_plan(args: argparse.Namespace) -> Plan:
             f"{agent.ALGO} is exact planning with nothing to tune by evaluation; sweep a learning agent"
         )
     space = read_space(args.space)
+    given = parse_overrides(args.overrides)
+    for name in [*space.fixed, *(p.name for p in space.params)]:
+        node: Any = given
+        for part in name.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None:
+            raise BadInput(f"{name} is set both by the space {args.space} and by {name}=... on the "
+                           "command line; keep one")  # fmt: skip
     study = args.study or f"{agent.ALGO}-{safe_name(args.env_id)}"
     safe_name(study)
     folder = args.dir if args.dir is not None else Path("runs") / study
@@ -255,15 +263,21 @@ def open_storage(url: str, heartbeat: int | None = None, create: bool = True) ->
     kwargs: dict[str, Any] = {}
     if heartbeat is not None:
         kwargs = {"heartbeat_interval": heartbeat, "grace_period": 2 * heartbeat}
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # heartbeat arguments are marked experimental
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine, **kwargs)
-    except sqlalchemy.exc.ArgumentError as e:
-        raise BadInput(f"bad --storage {url!r}: {e}") from None
-    except (sqlalchemy.exc.OperationalError, ModuleNotFoundError) as e:
-        first = str(e).strip().splitlines()[0]
-        raise StorageError(f"cannot open the study storage {_redact(url)}: {first}") from None
+    for attempt in range(6):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # heartbeat arguments are marked experimental
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine, **kwargs)
+        except sqlalchemy.exc.ArgumentError as e:
+            raise BadInput(f"bad --storage {url!r}: {e}") from None
+        except (sqlalchemy.exc.DBAPIError, ModuleNotFoundError) as e:
+            first = str(e).strip().splitlines()[0]
+            # workers started together race to create the tables: the loser tries again
+            if attempt < 5 and any(w in first for w in ("already exists", "duplicate", "locked")):
+                time.sleep(0.5 + attempt)
+                continue
+            raise StorageError(f"cannot open the study storage {_redact(url)}: {first}") from None
+    raise AssertionError("unreachable")
 
 
 def _redact(url: str) -> str:
