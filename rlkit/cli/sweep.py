@@ -256,6 +256,8 @@ def open_storage(url: str, heartbeat: int | None = None, create: bool = True) ->
             )
         path.parent.mkdir(parents=True, exist_ok=True)
         engine = {"connect_args": {"timeout": 60}}
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]  # the driver rlkit installs
     elif not url.startswith(("postgresql", "mysql", "sqlite")):
         raise BadInput(
             f"bad --storage {url!r}; expected sqlite:///FILE or postgresql://user@host/db"

@@ -229,16 +229,22 @@ def test_two_commands_on_one_storage_share_the_study_like_two_machines(tmp_path)
     assert len(workers) == 2
 
 
-def test_a_worker_killed_mid_trial_leaves_the_trial_failed_not_running(tmp_path):
-    storage = f"sqlite:///{tmp_path}/dead.db"
-    cmd = sweep_cmd(tmp_path, "--study", "shared", "--storage", storage, "--dir", str(tmp_path / "sw"),
-                    "--trials", "1", "--heartbeat", "1", space=SPACE.replace("3000", "5000000"))  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=child_env(), stderr=subprocess.PIPE, text=True)
-    metrics = tmp_path / "sw" / "trial-0000" / "metrics.jsonl"
+def _start_and_wait_for_trial(cmd: list[str], cwd: Path, metrics: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(cmd, cwd=cwd, env=child_env(), stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (metrics.is_file() and metrics.stat().st_size > 0) and time.time() < deadline:
         assert proc.poll() is None, proc.stderr.read()
         time.sleep(0.2)
+    return proc
+
+
+def test_a_worker_killed_mid_trial_leaves_the_trial_failed_and_a_new_worker_replaces_it(tmp_path):
+    storage = f"sqlite:///{tmp_path}/dead.db"
+    cmd = sweep_cmd(tmp_path, "--study", "shared", "--storage", storage, "--dir", str(tmp_path / "sw"),
+                    "--trials", "1", "--heartbeat", "1", space=SPACE.replace("3000", "5000000"))  # fmt: skip
+    proc = _start_and_wait_for_trial(
+        cmd, tmp_path, tmp_path / "sw" / "trial-0000" / "metrics.jsonl"
+    )
     assert load(storage, "shared").trials[0].state == optuna.trial.TrialState.RUNNING
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -250,9 +256,14 @@ def test_a_worker_killed_mid_trial_leaves_the_trial_failed_not_running(tmp_path)
     (trial,) = load(storage, "shared").trials
     assert trial.state == optuna.trial.TrialState.FAIL
     assert "1 fail" in report.stdout
-    # and a worker that joins later counts it as failed: the budget of 1 is still open
-    live = [t for t in load(storage, "shared").trials if t.state != optuna.trial.TrialState.FAIL]
-    assert live == []
+    # a worker that joins later does not count the failed trial: it runs trial 1 in its place
+    proc = _start_and_wait_for_trial(
+        cmd, tmp_path, tmp_path / "sw" / "trial-0001" / "metrics.jsonl"
+    )
+    states = [t.state for t in load(storage, "shared").trials]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.RUNNING]
 
 
 BAD_SPACES = {
