@@ -613,7 +613,8 @@ def build_report(study: Any) -> dict[str, Any]:
         wall = t.duration.total_seconds() if t.duration else None
         row = {"number": t.number, "state": t.state.name.lower(), "value": t.value, "last_eval": last,
                "step": step, "wall_s": wall, "params": {k: decode_choice(v) for k, v in t.params.items()},
-               "error": t.user_attrs.get("error")}  # fmt: skip
+               "error": t.user_attrs.get("error"),
+               "run_dir": t.user_attrs.get("run_dir"), "worker": t.user_attrs.get("worker")}  # fmt: skip
         data["trials"].append(row)
         lines.append(f"{t.number:>5} {row['state']:<8} {_cell(t.value):>10} {_cell(last):>10} "
                      f"{'' if step is None else f'{step:,}':>9} {_cell(wall, '.0f'):>7}  "

@@ -366,3 +366,15 @@ def test_wandb_sweep_file_runs_on_optuna(cli, tmp_path):
         assert config["exploration_fraction"] == 0.3 and config["total_steps"] == 2000
         # the W&B metric eval/mean_return is the final eval mean
         assert t.value == json.loads((run / "summary.json").read_text())["eval/mean_return"]
+
+
+@pytest.mark.parametrize("name", ["ppo-CartPole-v1.yaml", "ppo-CartPole-v1.wandb.yaml"])
+def test_the_example_spaces_are_valid_for_their_config(name):
+    from agents import ppo
+    from rlkit.config import config_dict, load_config
+    from rlkit.sweep import check_space, read_space
+
+    space = read_space(ROOT / "examples" / "sweeps" / name)
+    config, _ = load_config(ppo.Config, ROOT / "configs" / "ppo" / "CartPole-v1.yaml")
+    assert check_space(space, ppo.Config, config_dict(config)) == []  # no bound clashes either
+    assert len(space.params) >= 4 and space.fixed["total_steps"] == 50000
