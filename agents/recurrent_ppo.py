@@ -30,6 +30,7 @@ from rlkit.onpolicy import (
     ActionSpec,
     action_spec,
     clipped_surrogate_loss,
+    load_network,
     resume_updates,
     train_on_policy,
 )
@@ -307,14 +308,7 @@ def load_policy(
     checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", seed: int | None = None
 ):
     """The evaluation policy of a checkpoint: a ``RecurrentPolicy`` (call ``reset()`` per episode)."""
-    from rlkit.config import build_config
-
-    fields = {f: v for f, v in checkpoint["config"].items() if f in Config.__dataclass_fields__}
-    config = build_config(Config, fields)
-    torch_device = torch.device(device)
-    net = make_network(env, config, None).to(torch_device)
-    net.load_state_dict(checkpoint["net"])
-    net.eval()
+    config, net, torch_device = load_network(checkpoint, Config, make_network, env, device)
     rngs = make_rngs(int(checkpoint.get("seed", 0)) if seed is None else seed, seed_globals=False)
     spec = action_spec(env.action_space, ALGO, describe_space)
     return RecurrentPolicy(

@@ -389,13 +389,11 @@ def feedforward_eval_policy(net: torch.nn.Module, spec: ActionSpec, device: torc
     return eval_policy(net, device, deterministic, torch.Generator().manual_seed(eval_seed), spec)
 
 
-def load_feedforward_policy(checkpoint: dict[str, Any], config_cls: type, make_network: Callable, env: gym.Env,
-                            spec: ActionSpec, device: str = "cpu", seed: int | None = None) -> Callable[[Any], Any]:  # fmt: skip
-    """An agent's evaluation policy from its checkpoint: the config's fields rebuilt,
-    ``make_network(env, config, None)`` loaded with the weights, and the eval seed of
-    ``seed`` (default: the run's), as in training-time evaluation."""
+def load_network(checkpoint: dict[str, Any], config_cls: type, make_network: Callable, env: gym.Env,
+                 device: str = "cpu") -> tuple[Any, torch.nn.Module, torch.device]:  # fmt: skip
+    """The config of a checkpoint (its agent's fields rebuilt) and
+    ``make_network(env, config, None)`` loaded with its weights, in eval mode on ``device``."""
     from rlkit.config import build_config
-    from rlkit.seeding import make_rngs
 
     fields = {f: v for f, v in checkpoint["config"].items() if f in config_cls.__dataclass_fields__}
     config = build_config(config_cls, fields)
@@ -403,6 +401,16 @@ def load_feedforward_policy(checkpoint: dict[str, Any], config_cls: type, make_n
     net = make_network(env, config, None).to(torch_device)
     net.load_state_dict(checkpoint["net"])
     net.eval()
+    return config, net, torch_device
+
+
+def load_feedforward_policy(checkpoint: dict[str, Any], config_cls: type, make_network: Callable, env: gym.Env,
+                            spec: ActionSpec, device: str = "cpu", seed: int | None = None) -> Callable[[Any], Any]:  # fmt: skip
+    """An agent's evaluation policy from its checkpoint (:func:`load_network`) with the eval
+    seed of ``seed`` (default: the run's), as in training-time evaluation."""
+    from rlkit.seeding import make_rngs
+
+    config, net, torch_device = load_network(checkpoint, config_cls, make_network, env, device)
     rngs = make_rngs(int(checkpoint.get("seed", 0)) if seed is None else seed, seed_globals=False)
     return feedforward_eval_policy(
         net, spec, torch_device, config.activation, config.deterministic, rngs.eval_seed

@@ -285,6 +285,24 @@ def test_no_pruning_before_the_startup_trials_or_the_warmup(tmp_path):
         _stub_run(tmp_path, trial, [0, 0, 0], "warm")
 
 
+def test_successive_halving_keeps_the_best_quarter_at_each_rung(tmp_path):
+    study = optuna.create_study(direction="maximize", pruner=make_pruner("halving", 5, 0, 100, 500))
+    outcome = []
+    for i, value in enumerate([10, 20, 30, 40, 5, 50, 1]):
+        trial = study.ask()
+        try:
+            _stub_run(tmp_path, trial, [value] * 5, f"t{i}")
+            study.tell(trial, 5 * value)
+            outcome.append("complete")
+        except optuna.TrialPruned as e:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            outcome.append(str(e))
+    # a rising series is the best of its rung each time; 5 and 1 are not in the top quarter
+    # of the trials that reached step 100 (min_resource = the eval interval, 100)
+    assert outcome == ["complete"] * 4 + ["pruned at step 100: eval/mean_return 5", "complete",
+                                          "pruned at step 100: eval/mean_return 1"]  # fmt: skip
+
+
 def test_pruner_kinds():
     assert isinstance(
         make_pruner("halving", 5, 0, 100, 1000), optuna.pruners.SuccessiveHalvingPruner
