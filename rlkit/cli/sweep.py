@@ -70,35 +70,51 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("algo", nargs="?", help="algorithm: " + ", ".join(ALGORITHMS))
     p.add_argument("env_id", nargs="?", help="a registered Gymnasium id, e.g. CartPole-v1")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="fields for every trial")
-    p.add_argument("--space", type=Path, help="search space YAML: rl-zoo style or a W&B sweep file")
-    p.add_argument("--trials", type=int, help="trials that do not fail, in the whole study "
+    p.add_argument(
+        "--space",
+        metavar="FILE",
+        type=Path,
+        help="search space YAML: rl-zoo style or a W&B sweep file",
+    )
+    p.add_argument("--trials", metavar="N", type=int, help="trials that do not fail, in the whole study "
                    "(default: the W&B file's run_cap, the grid's size, else 20)")  # fmt: skip
     p.add_argument(
-        "--jobs", type=int, default=1, help="worker processes on this machine (default 1)"
+        "--jobs",
+        metavar="K",
+        type=int,
+        default=1,
+        help="worker processes on this machine (default 1)",
     )
-    p.add_argument("--study", help="study name (default <algo>-<env-id>); workers with the same "
+    p.add_argument("--study", metavar="NAME", help="study name (default <algo>-<env-id>); workers with the same "
                    "name and storage share one study")  # fmt: skip
-    p.add_argument("--storage", help="Optuna storage URL (default sqlite:///<dir>/study.db); "
+    p.add_argument("--storage", metavar="URL", help="Optuna storage URL (default sqlite:///<dir>/study.db); "
                    "postgresql://user@host/db for many machines")  # fmt: skip
-    p.add_argument("--dir", type=Path, help="the study's folder for trial run dirs and the "
+    p.add_argument("--dir", metavar="DIR", type=Path, help="the study's folder for trial run dirs and the "
                    "report (default runs/<study>)")  # fmt: skip
     p.add_argument(
-        "--config", type=Path, help="base YAML config (default configs/<algo>/<env-id>.yaml)"
+        "--config",
+        metavar="FILE",
+        type=Path,
+        help="base YAML config (default configs/<algo>/<env-id>.yaml)",
     )
     p.add_argument("--objective", choices=tuple(OBJECTIVES), help="auc: eval/auc (default); "
                    "final: the final eval mean")  # fmt: skip
     p.add_argument("--sampler", choices=SAMPLERS, help="default tpe (a W&B file's method decides)")
     p.add_argument("--pruner", choices=PRUNERS, help="default median (W&B hyperband: hyperband)")
-    p.add_argument("--startup-trials", type=int, default=5, help="trials drawn at random and "
+    p.add_argument("--startup-trials", metavar="N", type=int, default=5, help="trials drawn at random and "
                    "never pruned before TPE and the median pruner start (default 5)")  # fmt: skip
-    p.add_argument("--warmup-steps", type=int, help="no pruning before this env step "
+    p.add_argument("--warmup-steps", metavar="N", type=int, help="no pruning before this env step "
                    "(default a third of total_steps)")  # fmt: skip
     p.add_argument(
-        "--seed", type=int, default=0, help="the seed every trial trains with (default 0)"
+        "--seed",
+        metavar="N",
+        type=int,
+        default=0,
+        help="the seed every trial trains with (default 0)",
     )
-    p.add_argument("--sampler-seed", type=int, help="seed of the sampler (default fresh per "
+    p.add_argument("--sampler-seed", metavar="N", type=int, help="seed of the sampler (default fresh per "
                    "worker; worker i of --jobs uses seed+i)")  # fmt: skip
-    p.add_argument("--heartbeat", type=int, default=60, help="seconds between a worker's "
+    p.add_argument("--heartbeat", metavar="S", type=int, default=60, help="seconds between a worker's "
                    "heartbeats; a trial silent for twice that is failed (default 60)")  # fmt: skip
     p.add_argument("--device", default="auto", choices=DEVICES, help="where tensors live")
     p.add_argument(
@@ -108,7 +124,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--report", action="store_true", help="summarize --study instead of running trials"
     )
-    p.add_argument("--out", type=Path, help="with --report: output folder (default <dir>/report)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        help="with --report: output folder (default <dir>/report)",
+    )
     p.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=main)
 
