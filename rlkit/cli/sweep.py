@@ -316,7 +316,8 @@ def open_study(plan: Plan, args: argparse.Namespace, seed: int | None) -> Any:
     """Create or join the study; refuse one that holds another sweep."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Optuna would log each failed trial with a traceback; the worker prints one line instead
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     storage = open_storage(plan.storage, args.heartbeat)
     total = int(plan.base.get("total_steps", 1))
     warmup = args.warmup_steps if args.warmup_steps is not None else total // 3

@@ -378,3 +378,26 @@ def test_the_example_spaces_are_valid_for_their_config(name):
     config, _ = load_config(ppo.Config, ROOT / "configs" / "ppo" / "CartPole-v1.yaml")
     assert check_space(space, ppo.Config, config_dict(config)) == []  # no bound clashes either
     assert len(space.params) >= 4 and space.fixed["total_steps"] == 50000
+
+
+def test_trials_that_draw_a_clashing_value_fail_and_others_fill_the_budget(cli, tmp_path):
+    # n_steps=16 x 8 envs is smaller than the config's batch_size 256: those trials fail
+    (tmp_path / "space.yaml").write_text(
+        "n_steps: [16, 32]\nlearning_rate: {type: float, low: 1.0e-4, high: 1.0e-3}\n"
+        "total_steps: 1024\neval_interval: 0\neval_episodes: 2\ncheckpoint_interval: 0\n"
+    )
+    code, _, err = cli("sweep", "ppo", "CartPole-v1", "--space", "space.yaml", "--trials", "2", "--sampler", "random",
+                       "--sampler-seed", "1", "--pruner", "none", "--wandb", "disabled", "--quiet")  # fmt: skip
+    assert code == 0, err
+    assert (
+        "warning: n_steps=16 with the base config" in err and "trials that draw it will fail" in err
+    )
+    trials = load(f"sqlite:///{tmp_path}/runs/ppo-CartPole-v1/study.db", "ppo-CartPole-v1").trials
+    failed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 2 and all(t.params["n_steps"] == 32 for t in complete)
+    assert failed and all(t.params["n_steps"] == 16 for t in failed)
+    for t in failed:
+        assert "batch_size" in t.user_attrs["error"]
+        assert f"trial {t.number}: FAILED: bad value batch_size=256" in err
+    assert "Traceback" not in err
