@@ -99,10 +99,10 @@ def peer(folder: Path, jobs: int, trials: int, env: dict[str, str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="4 trials of 4k steps")
-    parser.add_argument("--trials", type=int, default=None, help="trials per study (default 8)")
+    parser.add_argument("--trials", type=int, default=None, help="trials per study (default 16)")
     args = parser.parse_args()
-    trials = args.trials or (4 if args.quick else 8)
-    steps = 4_096 if args.quick else 12_288
+    trials = args.trials or (4 if args.quick else 16)
+    steps = 4_096 if args.quick else 49_152
     env = {**os.environ, "PYTHONPATH": str(ROOT), "WANDB_SILENT": "true"}
     results: dict[str, dict[int, float]] = {"ours": {}, "peer": {}}
     with tempfile.TemporaryDirectory() as tmp:

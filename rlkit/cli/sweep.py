@@ -21,7 +21,6 @@ import io
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 import warnings
@@ -161,6 +160,8 @@ class Plan:
     """A trial's config before the draws: file, overrides and the space's fixed fields."""
     identity: dict[str, Any]
     """What every worker of the study must agree on (stored with the study)."""
+    device: str = "cpu"
+    """Where trials train (``cpu`` or ``cuda``)."""
 
 
 def main(args: argparse.Namespace) -> int:
@@ -178,7 +179,7 @@ def main(args: argparse.Namespace) -> int:
     except StorageError as e:
         return fail(str(e), 1)
     if args.jobs > 1 and args.worker is None:
-        return spawn_workers(args, plan)
+        return spawn_workers(args, plan, study)
     return work(study, plan, args)
 
 
@@ -252,7 +253,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
         "seed": args.seed,
     }
     return Plan(agent.ALGO, env_id, space, trials, study, storage, folder, objective,
-                space.direction, sampler, args.pruner or space.pruner or "median", base, identity)  # fmt: skip
+                space.direction, sampler, args.pruner or space.pruner or "median", base, identity,
+                prepared[4].type)  # fmt: skip
 
 
 # ---------------------------------------------------------------- storage
@@ -466,34 +468,46 @@ def run_trial(trial: Any, plan: Plan, args: argparse.Namespace) -> float:
     return float(summary[key])
 
 
-def spawn_workers(args: argparse.Namespace, plan: Plan) -> int:
-    """``--jobs K``: K worker processes of this same command on the same study."""
+def spawn_workers(args: argparse.Namespace, plan: Plan, study: Any) -> int:
+    """``--jobs K``: K worker processes on the same study, each with cores/K threads.
+
+    On the CPU the workers are forked from this process, which has imported and checked
+    everything already, so they start at once; with CUDA (which must not be forked once
+    initialized) they start fresh (``spawn``)."""
+    import multiprocessing
+
     jobs = args.jobs
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     logs = plan.dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     print(f"study {plan.study}: {plan.trials} trials of {plan.algo} on {plan.env_id}, {jobs} workers; "
           f"storage {_redact(plan.storage)}; run dirs under {plan.dir}", file=sys.stderr)  # fmt: skip
+    _close_storage(study)  # a database connection must not cross a fork
+    method = (
+        "fork"
+        if "fork" in multiprocessing.get_all_start_methods() and plan.device == "cpu"
+        else "spawn"
+    )
+    context = multiprocessing.get_context(method)
     procs = []
     start = time.perf_counter()
     for i in range(jobs):
         child = copy.copy(args)
         child.worker = i
-        child.storage = plan.storage
-        child.study = plan.study
-        child.dir = plan.dir
         if args.sampler_seed is not None:
             child.sampler_seed = args.sampler_seed + i
-        with open(logs / f"worker-{i}.log", "w") as out:
-            procs.append(subprocess.Popen(_worker_argv(child), stdout=out, env=env))
+        proc = context.Process(target=_worker_main, args=(child, plan, logs / f"worker-{i}.log", threads),
+                               name=f"rlkit-sweep-worker-{i}")  # fmt: skip
+        proc.start()
+        procs.append(proc)
     try:
-        codes = [p.wait() for p in procs]
+        for proc in procs:
+            proc.join()
     except KeyboardInterrupt:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.join()
         print(
             f"\ninterrupted; rerun the same command to continue study {plan.study}", file=sys.stderr
         )
@@ -504,29 +518,34 @@ def spawn_workers(args: argparse.Namespace, plan: Plan) -> int:
         study_name=plan.study, storage=open_storage(plan.storage, args.heartbeat)
     )
     print(summary_line(study, plan, time.perf_counter() - start))
-    bad = [c for c in codes if c != 0]
+    bad = [p.exitcode for p in procs if p.exitcode != 0]
     return bad[0] if bad else 0
 
 
-def _worker_argv(args: argparse.Namespace) -> list[str]:
-    argv = [sys.executable, "-m", "rlkit.cli.main", "sweep", args.algo, args.env_id, *args.overrides,
-            "--space", str(args.space), "--jobs", "1", "--worker", str(args.worker),
-            "--study", args.study, "--storage", args.storage, "--dir", str(args.dir),
-            "--startup-trials", str(args.startup_trials), "--seed", str(args.seed),
-            "--heartbeat", str(args.heartbeat), "--device", args.device, "--wandb", args.wandb]  # fmt: skip
-    for flag in (
-        "trials",
-        "config",
-        "objective",
-        "sampler",
-        "pruner",
-        "warmup_steps",
-        "sampler_seed",
-    ):
-        value = getattr(args, flag)
-        if value is not None:
-            argv += [f"--{flag.replace('_', '-')}", str(value)]
-    return argv + (["--quiet"] if args.quiet else [])
+def _worker_main(args: argparse.Namespace, plan: Plan, log: Path, threads: int) -> None:
+    """One worker process of ``--jobs``: its stdout to ``log``, trials until the budget is met."""
+    import torch
+
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.close(fd)
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+    torch.set_num_threads(threads)
+    try:
+        study = open_study(plan, args, seed=args.sampler_seed)
+        code = work(study, plan, args)
+    except (BadInput, StorageError) as e:
+        code = fail(f"worker {args.worker}: {e}", 1)
+    sys.stdout.flush()
+    sys.exit(code)
+
+
+def _close_storage(study: Any) -> None:
+    """Close the pooled database connections of ``study``'s storage."""
+    storage = getattr(study, "_storage", None)
+    engine = getattr(getattr(storage, "_backend", storage), "engine", None)
+    if engine is not None:
+        engine.dispose()
 
 
 def summary_line(study: Any, plan: Plan, wall: float) -> str:
