@@ -652,12 +652,14 @@ def build_report(study: Any) -> dict[str, Any]:
         step = max(t.intermediate_values) if t.intermediate_values else None
         last = t.intermediate_values[step] if step is not None else None
         wall = t.duration.total_seconds() if t.duration else None
-        row = {"number": t.number, "state": t.state.name.lower(), "value": t.value, "last_eval": last,
+        # Optuna gives a pruned trial its last eval as value: only a finished trial has one
+        value = t.value if t.state == optuna.trial.TrialState.COMPLETE else None
+        row = {"number": t.number, "state": t.state.name.lower(), "value": value, "last_eval": last,
                "step": step, "wall_s": wall, "params": {k: decode_choice(v) for k, v in t.params.items()},
                "error": t.user_attrs.get("error"),
                "run_dir": t.user_attrs.get("run_dir"), "worker": t.user_attrs.get("worker")}  # fmt: skip
         data["trials"].append(row)
-        lines.append(f"{t.number:>5} {row['state']:<8} {_cell(t.value):>10} {_cell(last):>10} "
+        lines.append(f"{t.number:>5} {row['state']:<8} {_cell(value):>10} {_cell(last):>10} "
                      f"{'' if step is None else f'{step:,}':>9} {_cell(wall, '.0f'):>7}  "
                      + "  ".join(_fmt(row["params"][k]) if k in row["params"] else "-" for k in names))  # fmt: skip
     if len(complete) >= 2 and names:
