@@ -298,7 +298,9 @@ def open_storage(url: str, heartbeat: int | None = None, create: bool = True) ->
         except (sqlalchemy.exc.DBAPIError, ModuleNotFoundError) as e:
             first = str(e).strip().splitlines()[0]
             # workers started together race to create the tables: the loser tries again
-            if attempt < 5 and any(w in first.lower() for w in ("already exists", "duplicate", "unique", "locked")):
+            if attempt < 5 and any(
+                w in first.lower() for w in ("already exists", "duplicate", "unique", "locked")
+            ):
                 time.sleep(0.5 + attempt)
                 continue
             raise StorageError(f"cannot open the study storage {_redact(url)}: {first}") from None
