@@ -401,3 +401,18 @@ def test_trials_that_draw_a_clashing_value_fail_and_others_fill_the_budget(cli, 
         assert "batch_size" in t.user_attrs["error"]
         assert f"trial {t.number}: FAILED: bad value batch_size=256" in err
     assert "Traceback" not in err
+
+
+def test_an_unreachable_database_exits_1_without_showing_the_password(cli, tmp_path):
+    (tmp_path / "space.yaml").write_text(SPACE)
+    url = "postgresql://rlkit:s3cret@127.0.0.1:1/rlkit"  # nothing listens on port 1
+    code, _, err = cli(
+        "sweep", "q-learning", "FrozenLake-v1", "--space", "space.yaml", "--storage", url
+    )
+    assert (
+        code == 1
+        and "cannot open the study storage" in err
+        and "rlkit:***@127.0.0.1:1/rlkit" in err
+    )
+    assert "s3cret" not in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["space.yaml"]
