@@ -66,34 +66,34 @@ def count_complete(db: Path, name: str) -> int:
     return sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
 
 
-def ours(folder: Path, jobs: int, trials: int, env: dict[str, str]) -> float:
-    """Trials per minute of ``rlkit sweep --jobs <jobs>``, start-up included."""
-    name = f"processes{jobs}"
+def timed(
+    argv: list[str], what: str, folder: Path, name: str, trials: int, env: dict[str, str]
+) -> float:
+    """Trials per minute of the command ``argv`` (start-up included) that runs study ``name``."""
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "rlkit.cli.main", *sweep_argv(folder, name, trials),
-                           "--jobs", str(jobs)], cwd=folder, env=env, capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
-        raise SystemExit(f"rlkit sweep --jobs {jobs} failed: {proc.stderr.strip()[-500:]}")
+        raise SystemExit(f"{what} failed: {proc.stderr.strip()[-500:]}")
     done = count_complete(folder / f"{name}.db", name)
     if done != trials:
-        raise SystemExit(f"rlkit sweep --jobs {jobs} completed {done} of {trials} trials")
+        raise SystemExit(f"{what} completed {done} of {trials} trials")
     return 60.0 * trials / wall
+
+
+def ours(folder: Path, jobs: int, trials: int, env: dict[str, str]) -> float:
+    """Trials per minute of ``rlkit sweep --jobs <jobs>`` (worker processes)."""
+    name = f"processes{jobs}"
+    argv = [sys.executable, "-m", "rlkit.cli.main", *sweep_argv(folder, name, trials)]
+    argv += ["--jobs", str(jobs)]
+    return timed(argv, f"rlkit sweep --jobs {jobs}", folder, name, trials, env)
 
 
 def peer(folder: Path, jobs: int, trials: int, env: dict[str, str]) -> float:
-    """Trials per minute of Optuna's ``n_jobs`` threads in one process, start-up included."""
+    """Trials per minute of Optuna's ``n_jobs`` threads in one process."""
     name = f"threads{jobs}"
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", THREADS, str(jobs), *sweep_argv(folder, name, trials)],
-                          cwd=folder, env=env, capture_output=True, text=True)  # fmt: skip
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"optuna n_jobs={jobs} failed: {proc.stderr.strip()[-500:]}")
-    done = count_complete(folder / f"{name}.db", name)
-    if done != trials:
-        raise SystemExit(f"optuna n_jobs={jobs} completed {done} of {trials} trials")
-    return 60.0 * trials / wall
+    argv = [sys.executable, "-c", THREADS, str(jobs), *sweep_argv(folder, name, trials)]
+    return timed(argv, f"optuna n_jobs={jobs}", folder, name, trials, env)
 
 
 def main() -> None:
