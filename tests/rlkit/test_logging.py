@@ -45,6 +45,18 @@ def test_progress_line_shows_steps_rate_eta_and_returns(tmp_path):
     assert " sps | ETA " in line and "return 12.5" in line and "eval 20" in line
 
 
+def test_progress_line_past_the_budget_shows_eta_zero(tmp_path):
+    # on-policy runs end on whole rollouts, so the last step may pass total_steps
+    logger = Logger(
+        tmp_path, total_steps=1000, wandb_mode="disabled", console=None, tensorboard=False
+    )
+    logger.log(1024, {"rollout/ep_return": 500.0})
+    line = logger.progress_line(1024)
+    logger.close()
+    assert line.startswith("step 1,024/1,000 (102%)")
+    assert "| ETA 0s |" in line
+
+
 def test_format_duration():
     assert format_duration(9.4) == "9s"
     assert format_duration(75) == "1m15s"
