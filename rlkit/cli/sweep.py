@@ -645,10 +645,14 @@ def build_report(study: Any) -> dict[str, Any]:
     else:
         lines.append("best: none yet (no trial completed)")
     names = sorted({k for t in trials for k in t.params})
+    cells = {  # each parameter's column as wide as its name or its widest value
+        t.number: {k: _fmt(decode_choice(v)) for k, v in t.params.items()} for t in trials
+    }
+    widths = {k: max([len(k), *(len(c.get(k, "-")) for c in cells.values())]) for k in names}
     header = (
         f"{'trial':>5} {'state':<8} {'value':>10} {'last eval':>10} {'step':>9} {'wall s':>7}  "
-        + "  ".join(names)
-    )
+        + "  ".join(f"{k:<{widths[k]}}" for k in names)
+    ).rstrip()
     lines += ["", header]
     for t in sorted(trials, key=lambda t: t.number):
         step = max(t.intermediate_values) if t.intermediate_values else None
@@ -661,9 +665,10 @@ def build_report(study: Any) -> dict[str, Any]:
                "error": t.user_attrs.get("error"),
                "run_dir": t.user_attrs.get("run_dir"), "worker": t.user_attrs.get("worker")}  # fmt: skip
         data["trials"].append(row)
-        lines.append(f"{t.number:>5} {row['state']:<8} {_cell(value):>10} {_cell(last):>10} "
-                     f"{'' if step is None else f'{step:,}':>9} {_cell(wall, '.0f'):>7}  "
-                     + "  ".join(_fmt(row["params"][k]) if k in row["params"] else "-" for k in names))  # fmt: skip
+        line = (f"{t.number:>5} {row['state']:<8} {_cell(value):>10} {_cell(last):>10} "
+                f"{'' if step is None else f'{step:,}':>9} {_cell(wall, '.0f'):>7}  "
+                + "  ".join(f"{cells[t.number].get(k, '-'):<{widths[k]}}" for k in names))  # fmt: skip
+        lines.append(line.rstrip())
     if len(complete) >= 2 and names:
         try:
             with warnings.catch_warnings():

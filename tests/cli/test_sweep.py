@@ -100,8 +100,13 @@ def test_trials_are_run_dirs_and_the_report_gives_a_config_that_reproduces_the_b
     assert set(data["importances"]) == {"learning_rate", "exploration_fraction"}
     assert abs(sum(data["importances"].values()) - 1.0) < 1e-6
     assert len(data["trials"]) == 5 and f"best: trial {best.number}, value {best.value:.6g}" in out
+    header = next(line for line in out.splitlines() if line.lstrip().startswith("trial state"))
     table = out.split("wall s", 1)[1].splitlines()[1:6]
     assert [int(line.split()[0]) for line in table] == [0, 1, 2, 3, 4]
+    # each parameter's values stand in its column, under its name
+    column = header.index("learning_rate")
+    for line, t in zip(table, sorted(real(load(storage)), key=lambda t: t.number), strict=True):
+        assert line[column:].startswith(f"{t.params['learning_rate']:.4g}")
 
     # the best config trains with rlkit train --config and reproduces the best trial
     code, out, err = cli("train", "q-learning", "FrozenLake-v1", "--config", str(report_dir / "best-config.yaml"),
