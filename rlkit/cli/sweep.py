@@ -712,6 +712,8 @@ def write_report_files(study: Any, result: dict[str, Any], out: Path) -> list[Pa
             warnings.simplefilter("ignore")
             ax = plot(study, **kwargs)
         fig = ax.figure
+        for loc in ("left", "right"):  # Optuna titles some plots on the left: one title only
+            ax.set_title("", loc=loc)
         if name == "history.png":
             ax.set_title(
                 f"study {study.study_name}: {OBJECTIVES.get(result['objective'], 'value')} by trial"
@@ -719,6 +721,8 @@ def write_report_files(study: Any, result: dict[str, Any], out: Path) -> list[Pa
             ax.set_ylabel(OBJECTIVES.get(result["objective"], "objective value"))
         else:
             ax.set_title(f"study {study.study_name}: parameter importances (fANOVA)")
+            if ax.get_legend() is not None:  # one series, named after the objective: no legend
+                ax.get_legend().remove()
         fig.set_size_inches(8, 4.5)
         fig.tight_layout()
         tmp = out / f".{name}.tmp.png"
