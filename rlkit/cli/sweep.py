@@ -645,9 +645,9 @@ def build_report(study: Any) -> dict[str, Any]:
     else:
         lines.append("best: none yet (no trial completed)")
     names = sorted({k for t in trials for k in t.params})
-    cells = {  # each parameter's column as wide as its name or its widest value
-        t.number: {k: _fmt(decode_choice(v)) for k, v in t.params.items()} for t in trials
-    }
+    params = {t.number: {k: decode_choice(v) for k, v in t.params.items()} for t in trials}
+    # each parameter's column as wide as its name or its widest value
+    cells = {n: {k: _fmt(v) for k, v in p.items()} for n, p in params.items()}
     widths = {k: max([len(k), *(len(c.get(k, "-")) for c in cells.values())]) for k in names}
     header = (
         f"{'trial':>5} {'state':<8} {'value':>10} {'last eval':>10} {'step':>9} {'wall s':>7}  "
@@ -661,7 +661,7 @@ def build_report(study: Any) -> dict[str, Any]:
         # Optuna gives a pruned trial its last eval as value: only a finished trial has one
         value = t.value if t.state == optuna.trial.TrialState.COMPLETE else None
         row = {"number": t.number, "state": t.state.name.lower(), "value": value, "last_eval": last,
-               "step": step, "wall_s": wall, "params": {k: decode_choice(v) for k, v in t.params.items()},
+               "step": step, "wall_s": wall, "params": params[t.number],
                "error": t.user_attrs.get("error"),
                "run_dir": t.user_attrs.get("run_dir"), "worker": t.user_attrs.get("worker")}  # fmt: skip
         data["trials"].append(row)
