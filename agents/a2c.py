@@ -10,6 +10,9 @@ one gradient step on the whole rollout, minimizing
 with advantages ``A`` from GAE(lambda) (``gae_lambda = 1``: the plain n-step returns of
 the paper, bootstrapped from V at the rollout's end and at truncations). RMSprop is the
 default optimizer (the paper's and SB3's), any rlkit optimizer can be chosen.
+
+``train`` below is the whole algorithm, top to bottom: collect a rollout, compute the
+advantages, take the gradient step, then the periodic work (log, evaluate, checkpoint).
 """
 
 from __future__ import annotations
@@ -18,29 +21,33 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import gymnasium as gym
+import numpy as np
 import torch
 
-from envs import describe_space, make_vector_env
-from rlkit.config import OptimizerFields, RunFields, require, require_gamma
-from rlkit.data import RolloutBuffer
-from rlkit.errors import BadInput
-from rlkit.nn import backprop
-from rlkit.nn.actor_critic import ActorCritic
-from rlkit.onpolicy import (
-    WrittenOutPass,
+from rlkit.acting import (
+    ActorCriticPolicy,
+    ActorCriticState,
     action_spec,
-    feedforward_eval_policy,
-    load_feedforward_policy,
+    explained_variance,
+    load_actor_critic_policy,
     make_actor,
-    resume_updates,
-    train_on_policy,
 )
-from rlkit.optim import clip_grad_norm_, optimizer_from_config
+from rlkit.config import OptimizerFields, RunFields, require, require_gamma
+from rlkit.data.rollout import RolloutBuffer, collect_rollout
+from rlkit.envs import describe_space, make_vector_env
+from rlkit.errors import BadInput
+from rlkit.losses import normalized
+from rlkit.nn.actor_critic import ActorCritic
+from rlkit.nn.passes import Loss, PolicyOutputs, policy_model
+from rlkit.optim import clip_grad_norm_, optimizer_from_config, set_learning_rate
+from rlkit.periodic import Periodic
 from rlkit.rundir import Run
 from rlkit.schedules import schedule
 
 ALGO = "a2c"
 FITS = "Discrete or Box actions: CartPole-v1, Acrobot-v1, Pendulum-v1, LunarLander-v3, ..."
+RESUMABLE = True
+"""Checkpoints carry everything to continue exactly (``rlkit train --resume``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,102 +123,101 @@ def check_env(env: gym.Env, config: Config) -> None:
 def make_network(env: gym.Env, config: Config, generator: torch.Generator | None) -> ActorCritic:
     """The actor-critic for ``env``'s spaces."""
     spec = action_spec(env.action_space, ALGO, describe_space)
-    return ActorCritic(env.observation_space.shape, spec.n_actions, spec.action_dim, config.net_arch,
-                       config.activation, config.ortho_init, config.log_std_init, generator,
-                       normalize_obs=config.normalize_obs)  # fmt: skip
+    return ActorCritic(env.observation_space.shape, spec.n_actions, spec.action_dim,
+                       config.net_arch, config.activation, config.ortho_init,
+                       config.log_std_init, generator, normalize_obs=config.normalize_obs)  # fmt: skip
 
 
-def a2c_loss(
-    net: ActorCritic, batch: Any, config: Config
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The A2C loss of a rollout and its parts (detached) for logging."""
-    dist, values = net(batch.obs)
-    log_probs = dist.log_prob(batch.actions)
-    advantages = batch.advantages
-    if config.normalize_advantage and advantages.numel() > 1:
-        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-    policy_loss = -(advantages * log_probs).mean()
-    value_loss = (batch.returns - values).square().mean()
-    entropy = dist.entropy().mean()
+def a2c_loss(out: PolicyOutputs, batch: Any, config: Config) -> Loss:
+    """The A2C loss of a rollout, its parts and its gradient.
+
+    ``L = -mean(A log pi) + vf_coef mean((V - R)^2) - ent_coef mean(H)``; with ``B`` the
+    batch size, ``dL/dlog pi = -A / B``, ``dL/dV = 2 vf_coef (V - R) / B`` and
+    ``dL/dH = -ent_coef / B``.
+    """
+    n = len(out.log_probs)
+    advantages = normalized(batch.advantages) if config.normalize_advantage else batch.advantages
+    policy_loss = -(advantages * out.log_probs).mean()
+    value_error = out.values - batch.returns
+    value_loss = value_error.square().mean()
+    entropy = out.entropy.mean()
     loss = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
-    return loss, {
-        "policy_loss": policy_loss.detach(),
-        "value_loss": value_loss.detach(),
-        "entropy": entropy.detach(),
-    }
-
-
-def written_out_step(
-    net: ActorCritic, activation: str, batch: Any, config: Config
-) -> dict[str, torch.Tensor]:
-    """The gradient of ``a2c_loss`` for an MLP ``ActorCritic``, without autograd:
-    ``dL/dlog pi = -A / B``, ``dL/dV = 2 vf_coef (V - R) / B`` (``rlkit.onpolicy.WrittenOutPass``)."""
-    fwd = WrittenOutPass(net, activation, batch.obs, batch.actions)
-    n = len(fwd.values)
-    advantages = batch.advantages
-    if config.normalize_advantage and n > 1:
-        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-    value_error = fwd.values - batch.returns
-    fwd.backward(advantages * (-1.0 / n), value_error * (2.0 * config.vf_coef / n), config.ent_coef)
-    return {"policy_loss": -(advantages * fwd.log_probs).mean(), "value_loss": value_error.square().mean(),
-            "entropy": fwd.entropy.mean()}  # fmt: skip
+    with torch.no_grad():
+        grads = {
+            "log_probs": advantages * (-1.0 / n),
+            "values": value_error * (2.0 * config.vf_coef / n),
+            "entropy": torch.full_like(out.values, -config.ent_coef / n),
+        }
+    parts = {"policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(),
+             "entropy": entropy.detach()}  # fmt: skip
+    return Loss(loss, parts, grads)
 
 
 def train(config: Config, run: Run) -> dict[str, Any]:
     """Train for ``total_steps`` env steps (whole rollouts); evaluate, log and checkpoint along the way."""
-    probe = run.make_env(train=True, frame_stack=config.frame_stack)
+    # set-up: the network, its pass (backprop written out for MLPs), optimizer, envs, buffer
+    def make_env() -> gym.Env:
+        return run.make_env(train=True, frame_stack=config.frame_stack)
+
+    probe = make_env()
     spec = action_spec(probe.action_space, ALGO, describe_space)
     net = make_network(probe, config, run.rngs.torch).to(run.device)
-    obs_shape, obs_dtype = probe.observation_space.shape, probe.observation_space.dtype
+    obs_space = probe.observation_space
     probe.close()
-    env = make_vector_env(lambda: run.make_env(train=True, frame_stack=config.frame_stack),
-                          config.n_envs, asynchronous=config.vec_env == "async")  # fmt: skip
+    model = policy_model(net, config.activation, config.written_out_backprop)
     learning_rate = schedule(config.learning_rate, "learning_rate")
-    written_out = (
-        config.written_out_backprop and not net.image and config.activation in backprop.ACTIVATIONS
-    )
-    params = [backprop.flatten_parameters(net)] if written_out else list(net.parameters())
-    optimizer = optimizer_from_config(config, params, lr=learning_rate(0.0))
-    buffer = RolloutBuffer(
-        config.n_steps, config.n_envs, obs_shape, obs_dtype, spec.shape, spec.dtype, run.device
-    )
+    optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
+    env = make_vector_env(make_env, config.n_envs, asynchronous=config.vec_env == "async")
+    buffer = RolloutBuffer(config.n_steps, config.n_envs, obs_space.shape, obs_space.dtype,
+                           spec.shape, spec.dtype, run.device)  # fmt: skip
     actor = make_actor(net, spec, run.device, run.rngs, config.activation)
-    updates = resume_updates(run, net, optimizer)  # 0 unless resuming
-
-    def make_eval_policy():
-        return feedforward_eval_policy(net, spec, run.device, config.activation, config.deterministic,
-                                       run.rngs.eval_seed)  # fmt: skip
-
-    def update(buffer: RolloutBuffer, progress: float) -> dict[str, float]:
-        nonlocal updates
-        lr = learning_rate(progress)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        batch = next(buffer.minibatches(buffer.n_steps * buffer.n_envs, shuffle=False))
-        if written_out:
-            parts = written_out_step(net, config.activation, batch, config)
-        else:
-            loss, parts = a2c_loss(net, batch, config)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-        grad = {}
-        if config.max_grad_norm > 0:
-            grad["grad_norm"] = float(clip_grad_norm_(params, config.max_grad_norm))
-        optimizer.step()
-        updates += 1
-        return {**parts, **grad, "learning_rate": lr, "updates": updates}
-
-    return train_on_policy(
-        config, run, env=env, buffer=buffer, actor=actor, make_eval_policy=make_eval_policy, update=update,
-        state_dict=lambda: {"net": net.state_dict(), "optimizer": optimizer.state_dict(), "updates": updates},
-        gae_lambda=config.gae_lambda, frame_stack=config.frame_stack, obs_norm=net.obs_norm,
-        parameters=net.named_parameters,
-    )  # fmt: skip
+    state = ActorCriticState(net, optimizer, env)
+    periodic = Periodic(config, run, lambda: ActorCriticPolicy(
+        net, spec, run.device, config.activation, config.deterministic, run.rngs.eval_seed),
+        state, config.frame_stack, net.named_parameters)  # fmt: skip
+    state.obs, _ = env.reset(seed=run.rngs.env_seed)
+    state.episode_starts = np.ones(config.n_envs, dtype=np.float32)
+    step = periodic.restore()  # 0, or where a resumed run's checkpoint was taken
+    try:
+        while step < config.total_steps:
+            lr = learning_rate(step / config.total_steps)
+            set_learning_rate(optimizer, lr)
+            # collect a rollout (truncated episodes are valued from their final observation)
+            buffer.reset()
+            state.obs, state.episode_starts = collect_rollout(
+                env, buffer, state.obs, state.episode_starts, actor, periodic.stats
+            )
+            before, step = step, step + buffer.size
+            # advantages and returns: GAE(lambda) (lambda = 1: n-step returns)
+            buffer.finish(actor.values(state.obs), config.gamma, config.gae_lambda)
+            # one gradient step on the whole rollout
+            batch = next(buffer.minibatches(buffer.size, shuffle=False))
+            loss = a2c_loss(model(batch.obs, batch.actions), batch, config)
+            model.backward(loss)
+            metrics = {f"train/{k}": float(v) for k, v in loss.parts.items()}
+            if config.max_grad_norm > 0:
+                metrics["train/grad_norm"] = float(
+                    clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                )
+            optimizer.step()
+            state.updates += 1
+            periodic.guard(step, metrics)
+            if net.obs_norm is not None:  # after the update, which replayed what the actor saw
+                net.obs_norm.update(buffer.obs)
+            # log, evaluate, checkpoint
+            if periodic.log_due(before, step):
+                values, returns = torch.from_numpy(buffer.values), buffer.returns.cpu()
+                metrics.update({"train/learning_rate": lr, "train/updates": state.updates,
+                                "train/explained_variance": explained_variance(
+                                    values.flatten(), returns.flatten())})  # fmt: skip
+            periodic.after(before, step, metrics)
+    finally:
+        env.close()
+    return periodic.finish(step, {"train/updates": state.updates})
 
 
 def load_policy(
     checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", seed: int | None = None
-):
-    """The evaluation policy of a checkpoint (the mode, or samples with ``deterministic: false``)."""
-    spec = action_spec(env.action_space, ALGO, describe_space)
-    return load_feedforward_policy(checkpoint, Config, make_network, env, spec, device, seed)
+) -> ActorCriticPolicy:
+    """The policy of a checkpoint (the mode, or samples with ``deterministic: false``)."""
+    return load_actor_critic_policy(checkpoint, Config, make_network, env, ALGO, device, seed)

@@ -18,9 +18,8 @@ reads top to bottom: act, store, learn, sync the target, log / evaluate / checkp
 from __future__ import annotations
 
 import math
-import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -28,21 +27,24 @@ import numpy as np
 import torch
 from torch import nn
 
-from envs import describe_space
-from rlkit import guard, snapshot
+from rlkit import snapshot
 from rlkit.config import OptimizerFields, RunFields, require, require_gamma
 from rlkit.data import Batch, ReplayBuffer
+from rlkit.envs import describe_space
 from rlkit.errors import BadInput
-from rlkit.evaluation import EvalHistory, evaluate
 from rlkit.losses import huber, huber_gradient
 from rlkit.nn import MLP, NatureCNN, backprop, init_weights
-from rlkit.optim import clip_grad_norm_, optimizer_from_config
+from rlkit.nn.passes import AutogradQ, Loss, QOutputs, WrittenOutQ
+from rlkit.optim import clip_grad_norm_, optimizer_from_config, set_learning_rate
+from rlkit.periodic import Periodic
 from rlkit.rundir import Run
 from rlkit.schedules import linear_schedule, schedule
 from rlkit.seeding import make_rngs
 
 ALGO = "dqn"
 FITS = "Discrete actions: CartPole-v1, Acrobot-v1, MountainCar-v0, Atari (PongNoFrameskip-v4, ALE/Pong-v5, ...)"
+RESUMABLE = True
+"""Checkpoints carry everything to continue exactly (``rlkit train --resume``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -255,45 +257,26 @@ def bellman_targets(
 
 
 def dqn_loss(
-    q_net: nn.Module,
-    obs: torch.Tensor,
-    actions: torch.Tensor,
-    targets: torch.Tensor,
-    weights: torch.Tensor | None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(Weighted) Huber loss of the taken actions' Q against the targets; also TD errors and Q."""
-    q_taken = q_net(obs).gather(1, actions.unsqueeze(1)).squeeze(1).float()
-    targets = targets.float()
-    per_sample = huber(q_taken, targets, reduction="none")
-    loss = (per_sample * weights).mean() if weights is not None else per_sample.mean()
-    return loss, (q_taken - targets).detach(), q_taken.detach()
+    out: QOutputs, targets: torch.Tensor, weights: torch.Tensor | None, with_value: bool = True
+) -> Loss:
+    """(Weighted) Huber loss of the taken actions' Q against the Bellman targets.
 
-
-def written_out_step(
-    layers: list[nn.Linear], activation: str, obs: torch.Tensor, actions: torch.Tensor,
-    targets: torch.Tensor, weights: torch.Tensor | None, with_loss: bool = True,
-) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:  # fmt: skip
-    """``dqn_loss`` and its backward pass for a plain MLP Q-network, without autograd.
-
-    Sets ``.grad`` of every layer; returns the loss (only ``with_loss``; the gradient
-    does not need it), the TD errors and the Q of the taken actions.
+    ``L = mean(w huber(Q(s, a) - y))`` (``w = 1`` without prioritized replay); its gradient
+    ``dL/dQ = w clamp(Q - y, -1, 1) / B``. The value is computed only ``with_value`` (a
+    written-out pass needs just the gradient). ``parts`` holds the TD errors (for the
+    priorities) and the Q values.
     """
-    x = obs if obs.dim() == 2 and obs.dtype == torch.float32 else obs.flatten(1).float()
-    outputs = backprop.forward(layers, activation, x)
-    q = outputs[-1]
-    column = actions.unsqueeze(1)  # (batch, 1)
-    q_taken = q.gather(1, column).squeeze(1)
-    td = q_taken - targets
-    grad = huber_gradient(q_taken, targets).div_(len(td))  # d mean-huber / d q_taken
-    if weights is not None:
-        grad.mul_(weights)
-    grad_q = torch.zeros_like(q).scatter_(1, column, grad.unsqueeze(1))
-    backprop.backward(layers, activation, outputs, grad_q)
-    loss = None
-    if with_loss:
-        per_sample = huber(q_taken, targets, reduction="none")
-        loss = (per_sample * weights).mean() if weights is not None else per_sample.mean()
-    return loss, td, q_taken
+    q, targets = out.q, targets.float()
+    with torch.no_grad():
+        td_errors = q.detach() - targets
+        grad = huber_gradient(q.detach(), targets).div_(len(q))  # d mean-huber / d q
+        if weights is not None:
+            grad.mul_(weights)
+    value = None
+    if with_value:
+        per_sample = huber(q, targets, reduction="none")
+        value = (per_sample * weights).mean() if weights is not None else per_sample.mean()
+    return Loss(value, {"td_errors": td_errors, "q": q.detach()}, {"q": grad})
 
 
 # ------------------------------------------------------------------ checks
@@ -328,6 +311,15 @@ def check_env(env: gym.Env, config: Config) -> None:
         raise BadInput(
             f"a replay buffer of buffer_size={config.buffer_size:,} needs {need / 1e9:.2f} GB but only "
             f"{free / 1e9:.2f} GB of memory is available; lower buffer_size"
+        )
+
+
+def check_resume(checkpoint: dict[str, Any], path: Any) -> None:
+    """A DQN run continues exactly only from a checkpoint that holds its replay buffer."""
+    if "replay" not in checkpoint:
+        raise BadInput(
+            f"{path} was saved without its replay buffer (save_replay: false, image "
+            "observations); the run cannot continue exactly"
         )
 
 
@@ -398,198 +390,184 @@ def batches(buffer: ReplayBuffer, q_net: nn.Module, target_net: nn.Module, confi
         yield big[i : i + size], targets[i : i + size]
 
 
+class QPolicy:
+    """A trained Q-network as a policy.
+
+    ``policy(obs)`` is one evaluation step: the greedy action, or with probability
+    ``epsilon`` (``eval_epsilon``) a uniform one from the policy's generator. ``predict``
+    acts on a batch; without ``deterministic`` it explores with ``explore_epsilon``.
+    ``q_one`` values one observation (numpy on the parameters' views during training).
+    """
+
+    def __init__(self, q_net: nn.Module, device: torch.device, n_actions: int, epsilon: float,
+                 explore_epsilon: float, rng: np.random.Generator, q_one: Any = None) -> None:  # fmt: skip
+        self.module, self.device, self.n_actions = q_net, device, n_actions
+        self.epsilon, self.explore_epsilon, self.rng = epsilon, explore_epsilon, rng
+        self.act = greedy_policy(q_one or module_q_fn(q_net, device), n_actions, epsilon, rng)
+
+    def __call__(self, obs: Any) -> int:
+        """The action for one observation."""
+        return self.act(obs)
+
+    @torch.no_grad()
+    def predict(self, obs: np.ndarray, state: Any = None, episode_start: Any = None,
+                deterministic: bool = True) -> tuple[np.ndarray, None]:  # fmt: skip
+        """Greedy actions for a batch (epsilon-greedy unless ``deterministic``)."""
+        actions = self.module(torch.as_tensor(obs, device=self.device)).argmax(dim=1).cpu().numpy()
+        if not deterministic:
+            explore = self.rng.random(len(actions)) < self.explore_epsilon
+            actions[explore] = self.rng.integers(self.n_actions, size=int(explore.sum()))
+        return actions, None
+
+
+@dataclass
+class State:
+    """What DQN carries from step to step, and its checkpoint holds: both networks, the
+    optimizer, the replay buffer (with ``keep_replay``), the env and its last observation,
+    the counters and the recent losses and Q values (for the logged means)."""
+
+    q_net: QNetwork
+    target_net: QNetwork
+    optimizer: torch.optim.Optimizer
+    buffer: ReplayBuffer
+    env: gym.Env
+    keep_replay: bool
+    """Vector observations always (small), Atari frames only with ``save_replay``."""
+    obs: Any = None
+    updates: int = 0
+    synced_at: int = 0
+    """``updates`` when the target network was last synced."""
+    losses: deque = field(default_factory=lambda: deque(maxlen=100))
+    q_means: deque = field(default_factory=lambda: deque(maxlen=100))
+
+    def state_dict(self) -> dict[str, Any]:
+        """Checkpoint data (see the class doc)."""
+        state = {"q_net": self.q_net.state_dict(), "target_net": self.target_net.state_dict(),
+                 "optimizer": self.optimizer.state_dict(), "updates": self.updates,
+                 "loop": {"obs": snapshot.encode(self.obs), "env": snapshot.env_state(self.env),
+                          "synced_at": self.synced_at, "losses": list(self.losses),
+                          "q_means": list(self.q_means)}}  # fmt: skip
+        if self.keep_replay:
+            state["replay"] = self.buffer.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back ``state_dict``."""
+        self.q_net.load_state_dict(state["q_net"])
+        self.target_net.load_state_dict(state["target_net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.buffer.load_state_dict(state["replay"])
+        self.updates = int(state["updates"])
+        loop = state["loop"]
+        self.obs = snapshot.decode(loop["obs"])
+        snapshot.load_env_state(self.env, loop["env"])
+        self.synced_at = int(loop["synced_at"])
+        self.losses.extend(loop["losses"])
+        self.q_means.extend(loop["q_means"])
+
+
+def q_model(q_net: QNetwork, config: Config) -> AutogradQ | WrittenOutQ:
+    """The Q-network's pass: backprop written out for a plain float32 MLP, else autograd
+    (through ``torch.compile`` with ``compile: true``)."""
+    layers = q_net.layer_chain()
+    if (layers is not None and config.written_out_backprop and not config.compile
+            and config.precision == "float32" and config.activation in backprop.ACTIVATIONS):  # fmt: skip
+        return WrittenOutQ(layers, q_net, config.activation)
+    return AutogradQ(q_net, torch.compile(q_net) if config.compile else None)
+
+
 def train(config: Config, run: Run) -> dict[str, Any]:
     """Train for ``total_steps`` env steps; evaluate, log and checkpoint along the way."""
+    # set-up: env, networks and their pass, optimizer, replay buffer
     rng = run.rngs.numpy
     env = run.make_env(seed=run.rngs.env_seed, train=True, frame_stack=config.frame_stack)
     shape = env.observation_space.shape
     image = len(shape) == 3
     n_actions = int(env.action_space.n)
     q_net, target_net = make_networks(env, config, run)
-    forward = torch.compile(q_net) if config.compile else q_net
-    plain_mlp = config.written_out_backprop and not config.compile and config.precision == "float32"
-    layers = (
-        q_net.layer_chain() if plain_mlp and config.activation in backprop.ACTIVATIONS else None
-    )
-    # with backprop written out, all parameters live in one flat buffer: the optimizer
-    # and the gradient clipping then touch one tensor instead of one per layer
-    params = (
-        [backprop.flatten_parameters(q_net)] if layers is not None else list(q_net.parameters())
-    )
+    model = q_model(q_net, config)
     learning_rate = schedule(config.learning_rate, "learning_rate")
-    optimizer = optimizer_from_config(config, params, lr=learning_rate(0.0))
+    optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
     autocast = torch.autocast(
         run.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"
     )
-
     # acting, one observation at a time: numpy on views of the parameters for a plain
     # MLP on the CPU (no per-step tensor overhead), else the module itself
-    if layers is not None and run.device.type == "cpu" and config.activation in ("relu", "tanh"):
-        q_values = backprop.NumpyForward(layers, config.activation)
+    if model.written_out and run.device.type == "cpu" and config.activation in ("relu", "tanh"):
+        q_values = backprop.NumpyForward(model.layers, config.activation)
     else:
-        q_values = module_q_fn(forward, run.device, autocast)
+        q_values = module_q_fn(getattr(model, "forward", q_net), run.device, autocast)
     greedy_action = greedy_policy(q_values, n_actions)
-
     buffer = ReplayBuffer(
         config.buffer_size, shape, env.observation_space.dtype, stack=shape[0] if image else 1,
         n_step=config.n_step, gamma=config.gamma, prioritized=config.prioritized,
         alpha=config.priority_alpha, device=run.device,
     )  # fmt: skip
-    history = EvalHistory()
-    returns: deque[float] = deque(maxlen=100)
-    lengths: deque[int] = deque(maxlen=100)
-    losses: deque[float] = deque(maxlen=100)
-    q_means: deque[float] = deque(maxlen=100)
-    episodes = updates = 0
-    synced_at = 0  # `updates` when the target network was last synced
-    best_eval = -np.inf
+    state = State(q_net, target_net, optimizer, buffer, env, config.save_replay or not image)
 
-    def run_eval(step: int) -> dict[str, float]:
+    def eval_policy() -> QPolicy:
         eval_rng = np.random.default_rng(run.rngs.eval_seed)
-        policy = greedy_policy(q_values, n_actions, config.eval_epsilon, eval_rng)
-        q_net.eval()
-        result = evaluate(policy, lambda: run.make_env(train=False, frame_stack=config.frame_stack),
-                          config.eval_episodes, seed=run.rngs.eval_seed)  # fmt: skip
-        q_net.train()
-        return history.add(step, result)
+        return QPolicy(q_net, run.device, n_actions, config.eval_epsilon,
+                       config.exploration_final_eps, eval_rng, q_values)  # fmt: skip
 
-    def video(step: int) -> None:
-        policy = greedy_policy(
-            q_values, n_actions, config.eval_epsilon, np.random.default_rng(run.rngs.eval_seed)
-        )
-        q_net.eval()
-        run.record_eval_video(policy, step, frame_stack=config.frame_stack)
-        q_net.train()
-
-    def save(step: int, best: bool = False) -> None:
-        guard.check(
-            step, None, q_net.named_parameters()
-        )  # never overwrite a good checkpoint with NaNs
-        state = {
-            "q_net": q_net.state_dict(), "target_net": target_net.state_dict(),
-            "optimizer": optimizer.state_dict(), "step": step, "episodes": episodes,
-            "updates": updates, "eval_history": history.state_dict(),
-        }  # fmt: skip
-        if (
-            config.save_replay or not image
-        ):  # small for vector observations: always, to resume exactly
-            state["replay"] = buffer.state_dict()
-        state["resume"] = {
-            "obs": snapshot.encode(obs), "env": snapshot.env_state(env), "synced_at": synced_at,
-            "best_eval": float(best_eval), "returns": list(returns), "lengths": list(lengths),
-            "losses": list(losses), "q_means": list(q_means), "rng": snapshot.rng_state(run.rngs),
-            "log_rows": run.logger.rows,
-        }  # fmt: skip
-        run.save_checkpoint(state, best=best)
-
-    start = time.perf_counter()
-    obs, _ = env.reset(seed=run.rngs.env_seed)
-    first = 1
-    if run.resume is not None:  # continue exactly where the checkpoint was taken
-        checkpoint, resume = run.resume, run.resume["resume"]
-        q_net.load_state_dict(checkpoint["q_net"])
-        target_net.load_state_dict(checkpoint["target_net"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        buffer.load_state_dict(checkpoint["replay"])
-        episodes, updates = int(checkpoint["episodes"]), int(checkpoint["updates"])
-        history = EvalHistory.from_state_dict(checkpoint["eval_history"])
-        obs, synced_at, best_eval = (
-            snapshot.decode(resume["obs"]),
-            int(resume["synced_at"]),
-            resume["best_eval"],
-        )
-        for queue, values in ((returns, resume["returns"]), (lengths, resume["lengths"]),
-                              (losses, resume["losses"]), (q_means, resume["q_means"])):  # fmt: skip
-            queue.extend(values)
-        snapshot.load_env_state(env, resume["env"])
-        snapshot.load_rng_state(run.rngs, resume["rng"])
-        first = int(checkpoint["step"]) + 1
+    periodic = Periodic(config, run, eval_policy, state, config.frame_stack, q_net.named_parameters)
+    state.obs, _ = env.reset(seed=run.rngs.env_seed)
+    first = periodic.restore() + 1  # 1, or the step after a resumed run's checkpoint
     for step in range(first, config.total_steps + 1):
         # act: epsilon-greedy
         epsilon = epsilon_at(config, step)
-        action = int(rng.integers(n_actions)) if rng.random() < epsilon else greedy_action(obs)
+        action = int(rng.integers(n_actions)) if rng.random() < epsilon else greedy_action(state.obs)
         next_obs, reward, terminated, truncated, info = env.step(action)
         # store
-        buffer.add(obs, action, reward, terminated, truncated, next_obs)
-        if "episode" in info:  # a whole episode (a whole game on Atari) ended
-            returns.append(float(info["episode"]["r"]))
-            lengths.append(int(info["episode"]["l"]))
-            episodes += 1
-        obs = env.reset()[0] if terminated or truncated else next_obs
+        buffer.add(state.obs, action, reward, terminated, truncated, next_obs)
+        periodic.stats.record(info)  # a whole episode (a whole game on Atari) ended
+        state.obs = env.reset()[0] if terminated or truncated else next_obs
         # learn
         if step > config.learning_starts and step % config.train_freq == 0:
             beta = linear_schedule(config.priority_beta0, 1.0, 1.0, step / config.total_steps)
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(step / config.total_steps)
+            set_learning_rate(optimizer, learning_rate(step / config.total_steps))
             with autocast:  # a no-op unless precision=bf16
-                for g, (batch, targets) in enumerate(
-                    batches(buffer, q_net, target_net, config, rng, beta)
-                ):
+                phase = batches(buffer, q_net, target_net, config, rng, beta)
+                for g, (batch, targets) in enumerate(phase):
                     weights = batch.weights if config.prioritized else None
-                    if layers is not None:
-                        loss, td_errors, q_taken = written_out_step(
-                            layers, config.activation, batch.obs, batch.actions, targets, weights,
-                            with_loss=g == config.gradient_steps - 1,  # only the last one is logged
-                        )  # fmt: skip
-                    else:
-                        loss, td_errors, q_taken = dqn_loss(
-                            forward, batch.obs, batch.actions, targets, weights
-                        )
-                        optimizer.zero_grad(set_to_none=True)
-                        loss.backward()
+                    last = g == config.gradient_steps - 1  # only the last one is logged
+                    out = model(batch.obs, batch.actions)
+                    loss = dqn_loss(out, targets, weights, with_value=last or not model.written_out)
+                    model.backward(loss)
                     if config.max_grad_norm > 0:
-                        clip_grad_norm_(params, config.max_grad_norm)
+                        clip_grad_norm_(model.parameters(), config.max_grad_norm)
                     optimizer.step()
                     if config.prioritized:
-                        buffer.update_priorities(batch.indices, td_errors)
-                    updates += 1
-            losses.append(float(loss.detach()))
-            q_means.append(float(q_taken.mean()))
-            if not math.isfinite(losses[-1]):  # the NaN guard: stop before anything is saved
-                guard.check(step, {"train/loss": losses[-1]})
+                        buffer.update_priorities(batch.indices, loss.parts["td_errors"])
+                    state.updates += 1
+            state.losses.append(float(loss.value.detach()))
+            state.q_means.append(float(loss.parts["q"].mean()))
+            if not math.isfinite(state.losses[-1]):  # the NaN guard: stop before anything is saved
+                periodic.guard(step, {"train/loss": state.losses[-1]})
         # sync the target network
         # (a hard copy is skipped when nothing was learned since the last one: it would change nothing)
-        if step % config.target_update_interval == 0 and (config.tau < 1 or updates != synced_at):
+        if step % config.target_update_interval == 0 and (
+            config.tau < 1 or state.updates != state.synced_at
+        ):
             update_target(q_net, target_net, config.tau)
-            synced_at = updates
+            state.synced_at = state.updates
         # log, evaluate, checkpoint
-        if step % config.log_interval == 0:
-            guard.check(step, None, q_net.named_parameters())
-            metrics: dict[str, float] = {"train/epsilon": epsilon, "train/updates": updates,
-                                         "rollout/episodes": episodes,
-                                         "time/sps": (step - first + 1) / max(time.perf_counter() - start, 1e-9)}  # fmt: skip
-            if returns:
-                metrics["rollout/ep_return"] = float(np.mean(returns))
-                metrics["rollout/ep_length"] = float(np.mean(lengths))
-            if losses:
-                metrics["train/loss"] = float(np.mean(losses))
-                metrics["train/q_mean"] = float(np.mean(q_means))
-            run.logger.log(step, metrics)
-        if config.eval_interval and step % config.eval_interval == 0 and step != config.total_steps:
-            metrics = run_eval(step)
-            run.logger.log(step, metrics)
-            if metrics["eval/mean_return"] > best_eval:
-                best_eval = metrics["eval/mean_return"]
-                save(step, best=True)
-        if config.video_interval and step % config.video_interval == 0:
-            video(step)
-        if config.checkpoint_interval and step % config.checkpoint_interval == 0:
-            save(step)
-        run.stop_if_requested(step, save)  # SIGINT / SIGTERM: save this step, then stop
+        metrics = None
+        if periodic.log_due(step - 1, step):
+            periodic.guard(step)
+            metrics = {"train/epsilon": epsilon, "train/updates": state.updates}
+            if state.losses:
+                metrics["train/loss"] = float(np.mean(state.losses))
+                metrics["train/q_mean"] = float(np.mean(state.q_means))
+        periodic.after(step - 1, step, metrics)
     env.close()
-    final = run_eval(config.total_steps)
-    run.logger.log(config.total_steps, final)
-    save(config.total_steps, best=final["eval/mean_return"] >= best_eval)
-    if config.video_interval and config.total_steps % config.video_interval:
-        video(config.total_steps)
-    return {"total_steps": config.total_steps, "time/sps": (config.total_steps - first + 1) / (time.perf_counter() - start),
-            "train/updates": updates, **final}  # fmt: skip
+    return periodic.finish(config.total_steps, {"train/updates": state.updates})
 
 
 def load_policy(
     checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", seed: int | None = None
-):
-    """The evaluation policy of a checkpoint's Q-network, as ``obs -> action``.
+) -> QPolicy:
+    """The policy of a checkpoint's Q-network.
 
     With ``eval_epsilon > 0`` its random actions come from the eval generator of ``seed``
     (default: the run's), as during training.
@@ -604,6 +582,5 @@ def load_policy(
     q_net.load_state_dict(checkpoint["q_net"])
     q_net.eval()
     rngs = make_rngs(int(checkpoint.get("seed", 0)) if seed is None else seed, seed_globals=False)
-    eval_rng = np.random.default_rng(rngs.eval_seed)
-    q_fn = module_q_fn(q_net, torch_device)
-    return greedy_policy(q_fn, int(env.action_space.n), config.eval_epsilon, eval_rng)
+    return QPolicy(q_net, torch_device, int(env.action_space.n), config.eval_epsilon,
+                   config.exploration_final_eps, np.random.default_rng(rngs.eval_seed))  # fmt: skip

@@ -15,6 +15,11 @@ rate and clip range (``lin_<v>``), gradient-norm clipping. Policies: two 64-64 t
 (policy, value) for vector observations, a shared Nature CNN for Atari frames;
 categorical actions for Discrete spaces, a diagonal Gaussian with a state-independent
 log std for Box spaces.
+
+``train`` below is the whole algorithm, top to bottom: collect a rollout, compute the
+advantages, run the update epochs, then the periodic work (log, evaluate, checkpoint). The
+loss is ``rlkit.losses.ppo_loss``; for MLP policies its gradient runs through the
+written-out backpropagation of ``rlkit.nn.passes`` (chosen once, at set-up).
 """
 
 from __future__ import annotations
@@ -23,30 +28,33 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import gymnasium as gym
+import numpy as np
 import torch
 
-from envs import describe_space, make_vector_env
-from rlkit.config import OptimizerFields, RunFields, require, require_gamma
-from rlkit.data import RolloutBuffer
-from rlkit.errors import BadInput
-from rlkit.nn import backprop
-from rlkit.nn.actor_critic import ActorCritic
-from rlkit.onpolicy import (
-    WrittenOutPass,
+from rlkit.acting import (
+    ActorCriticPolicy,
+    ActorCriticState,
     action_spec,
-    clipped_surrogate_loss,
-    feedforward_eval_policy,
-    load_feedforward_policy,
+    explained_variance,
+    load_actor_critic_policy,
     make_actor,
-    resume_updates,
-    train_on_policy,
 )
-from rlkit.optim import clip_grad_norm_, optimizer_from_config
+from rlkit.config import OptimizerFields, RunFields, require, require_gamma
+from rlkit.data.rollout import RolloutBuffer, collect_rollout
+from rlkit.envs import describe_space, make_vector_env
+from rlkit.errors import BadInput
+from rlkit.losses import ppo_loss
+from rlkit.nn.actor_critic import ActorCritic
+from rlkit.nn.passes import policy_model
+from rlkit.optim import clip_grad_norm_, optimizer_from_config, set_learning_rate
+from rlkit.periodic import Periodic
 from rlkit.rundir import Run
 from rlkit.schedules import schedule
 
 ALGO = "ppo"
 FITS = "Discrete or Box actions: CartPole-v1, Acrobot-v1, Pendulum-v1, Atari (ALE/Pong-v5, ...)"
+RESUMABLE = True
+"""Checkpoints carry everything to continue exactly (``rlkit train --resume``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,136 +151,93 @@ def check_env(env: gym.Env, config: Config) -> None:
 def make_network(env: gym.Env, config: Config, generator: torch.Generator | None) -> ActorCritic:
     """The actor-critic for ``env``'s spaces."""
     spec = action_spec(env.action_space, ALGO, describe_space)
-    return ActorCritic(env.observation_space.shape, spec.n_actions, spec.action_dim, config.net_arch,
-                       config.activation, config.ortho_init, config.log_std_init, generator,
-                       bf16=config.precision == "bf16", normalize_obs=config.normalize_obs)  # fmt: skip
-
-
-def ppo_loss(
-    net: ActorCritic, batch: Any, clip: float, config: Config
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The PPO loss of one minibatch and its parts (detached) for logging."""
-    dist, values = net(batch.obs)
-    return clipped_surrogate_loss(dist.log_prob(batch.actions), batch.log_probs, batch.advantages, values,
-                                  batch.values, batch.returns, dist.entropy(), clip, config)  # fmt: skip
-
-
-def written_out_step(net: ActorCritic, activation: str, batch: Any, clip: float, config: Config
-                     ) -> dict[str, torch.Tensor]:  # fmt: skip
-    """The gradient of ``ppo_loss`` for an MLP ``ActorCritic``, without autograd.
-
-    Sets ``.grad`` of every parameter (overwriting) and returns the same logged parts as
-    ``ppo_loss``. With ``A`` the (normalized) advantages, ``r`` the ratio and ``B`` the
-    batch size, ``dL/dlog pi = -A r / B`` where the unclipped branch is the min (else 0),
-    and ``dL/dV = 2 vf_coef (V - R) / B`` (0 where value clipping is active); the rest is
-    ``rlkit.onpolicy.WrittenOutPass``.
-    """
-    fwd = WrittenOutPass(net, activation, batch.obs, batch.actions)
-    n = len(fwd.values)
-    advantages = batch.advantages
-    if config.normalize_advantage and n > 1:
-        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-    log_ratio = fwd.log_probs - batch.log_probs
-    ratio = log_ratio.exp()
-    unclipped = advantages * ratio
-    clipped = advantages * ratio.clamp(1.0 - clip, 1.0 + clip)
-    policy_loss = -torch.min(unclipped, clipped).mean()
-    d_log_prob = torch.where(unclipped <= clipped, unclipped, 0.0).mul_(-1.0 / n)
-    values = fwd.values
-    if config.clip_range_vf is not None:
-        change = values - batch.values
-        values = batch.values + change.clamp(-config.clip_range_vf, config.clip_range_vf)
-    value_error = values - batch.returns
-    d_value = value_error * (2.0 * config.vf_coef / n)
-    if config.clip_range_vf is not None:
-        d_value = d_value * (change.abs() <= config.clip_range_vf)
-    fwd.backward(d_log_prob, d_value, config.ent_coef)
-    return {
-        "policy_loss": policy_loss, "value_loss": value_error.square().mean(), "entropy": fwd.entropy.mean(),
-        "approx_kl": ((ratio - 1.0) - log_ratio).mean(), "clip_fraction": ((ratio - 1.0).abs() > clip).float().mean(),
-    }  # fmt: skip
+    return ActorCritic(env.observation_space.shape, spec.n_actions, spec.action_dim,
+                       config.net_arch, config.activation, config.ortho_init,
+                       config.log_std_init, generator, bf16=config.precision == "bf16",
+                       normalize_obs=config.normalize_obs)  # fmt: skip
 
 
 def train(config: Config, run: Run) -> dict[str, Any]:
     """Train for ``total_steps`` env steps (whole rollouts); evaluate, log and checkpoint along the way."""
-    probe = run.make_env(train=True, frame_stack=config.frame_stack)
+    # set-up: the network, its pass (backprop written out for MLPs), optimizer, envs, buffer
+    def make_env() -> gym.Env:
+        return run.make_env(train=True, frame_stack=config.frame_stack)
+
+    probe = make_env()
     spec = action_spec(probe.action_space, ALGO, describe_space)
     net = make_network(probe, config, run.rngs.torch).to(run.device)
-    obs_shape, obs_dtype = probe.observation_space.shape, probe.observation_space.dtype
+    obs_space = probe.observation_space
     probe.close()
-    env = make_vector_env(lambda: run.make_env(train=True, frame_stack=config.frame_stack),
-                          config.n_envs, asynchronous=config.vec_env == "async")  # fmt: skip
+    model = policy_model(net, config.activation, config.written_out_backprop)
     learning_rate = schedule(config.learning_rate, "learning_rate")
     clip_range = schedule(config.clip_range, "clip_range")
-    written_out = (
-        config.written_out_backprop and not net.image and config.activation in backprop.ACTIVATIONS
-    )
-    # with backprop written out, all parameters live in one flat buffer: the optimizer and
-    # the gradient clipping then touch one tensor instead of one per layer
-    params = [backprop.flatten_parameters(net)] if written_out else list(net.parameters())
-    optimizer = optimizer_from_config(config, params, lr=learning_rate(0.0))
-    buffer = RolloutBuffer(
-        config.n_steps, config.n_envs, obs_shape, obs_dtype, spec.shape, spec.dtype, run.device
-    )
-    # acting a few observations at a time: numpy on views of the parameters for MLPs on
+    optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
+    env = make_vector_env(make_env, config.n_envs, asynchronous=config.vec_env == "async")
+    buffer = RolloutBuffer(config.n_steps, config.n_envs, obs_space.shape, obs_space.dtype,
+                           spec.shape, spec.dtype, run.device)  # fmt: skip
+    # acting, a few observations at a time: numpy on views of the parameters for MLPs on
     # the CPU (no per-step tensor overhead), else the module itself
     actor = make_actor(net, spec, run.device, run.rngs, config.activation)
-    updates = resume_updates(run, net, optimizer)  # 0 unless resuming
-
-    def make_eval_policy():
-        return feedforward_eval_policy(net, spec, run.device, config.activation, config.deterministic,
-                                       run.rngs.eval_seed)  # fmt: skip
-
-    def update(buffer: RolloutBuffer, progress: float) -> dict[str, float]:
-        nonlocal updates
-        lr, clip = learning_rate(progress), clip_range(progress)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        parts_list: list[torch.Tensor] = []
-        grad_norms: list[torch.Tensor] = []
-        names: tuple[str, ...] = ()
-        n_steps = 0
-        for _epoch in range(config.n_epochs):
-            for batch in buffer.minibatches(config.batch_size, run.rngs.torch):
-                if written_out:
-                    parts = written_out_step(net, config.activation, batch, clip, config)
+    state = ActorCriticState(net, optimizer, env)
+    periodic = Periodic(config, run, lambda: ActorCriticPolicy(
+        net, spec, run.device, config.activation, config.deterministic, run.rngs.eval_seed),
+        state, config.frame_stack, net.named_parameters)  # fmt: skip
+    state.obs, _ = env.reset(seed=run.rngs.env_seed)
+    state.episode_starts = np.ones(config.n_envs, dtype=np.float32)
+    step = periodic.restore()  # 0, or where a resumed run's checkpoint was taken
+    try:
+        while step < config.total_steps:
+            progress = step / config.total_steps
+            lr, clip = learning_rate(progress), clip_range(progress)
+            set_learning_rate(optimizer, lr)
+            # collect a rollout (truncated episodes are valued from their final observation)
+            buffer.reset()
+            state.obs, state.episode_starts = collect_rollout(
+                env, buffer, state.obs, state.episode_starts, actor, periodic.stats
+            )
+            before, step = step, step + buffer.size
+            # advantages and returns: GAE(lambda)
+            buffer.finish(actor.values(state.obs), config.gamma, config.gae_lambda)
+            # update: n_epochs passes over shuffled minibatches
+            parts, grad_norms = [], []
+            for _epoch in range(config.n_epochs):
+                for batch in buffer.minibatches(config.batch_size, run.rngs.torch):
+                    loss = ppo_loss(model(batch.obs, batch.actions), batch, clip, config)
+                    if config.target_kl is not None and (
+                        float(loss.parts["approx_kl"]) > 1.5 * config.target_kl
+                    ):
+                        break  # SB3's rule: this minibatch is not applied, the epochs end
+                    model.backward(loss)
+                    if config.max_grad_norm > 0:
+                        grad_norms.append(clip_grad_norm_(model.parameters(), config.max_grad_norm))
+                    optimizer.step()
+                    state.updates += 1
+                    parts.append(loss.parts)
                 else:
-                    loss, parts = ppo_loss(net, batch, clip, config)
-                names = tuple(parts)
-                if (
-                    config.target_kl is not None
-                    and float(parts["approx_kl"]) > 1.5 * config.target_kl
-                ):
-                    break  # SB3's rule: this minibatch is not applied, the epochs end
-                if not written_out:
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                if config.max_grad_norm > 0:
-                    grad_norms.append(clip_grad_norm_(params, config.max_grad_norm))
-                optimizer.step()
-                updates += 1
-                n_steps += 1
-                parts_list.append(torch.stack(list(parts.values())))
-            else:
-                continue
-            break
-        means = torch.stack(parts_list).mean(dim=0).tolist() if parts_list else []
-        metrics = dict(zip(names, means, strict=False))
-        if grad_norms:
-            metrics["grad_norm"] = float(torch.stack(grad_norms).max())
-        return {**metrics, "learning_rate": lr, "clip_range": clip, "updates": updates}
-
-    return train_on_policy(
-        config, run, env=env, buffer=buffer, actor=actor, make_eval_policy=make_eval_policy, update=update,
-        state_dict=lambda: {"net": net.state_dict(), "optimizer": optimizer.state_dict(), "updates": updates},
-        gae_lambda=config.gae_lambda, frame_stack=config.frame_stack, obs_norm=net.obs_norm,
-        parameters=net.named_parameters,
-    )  # fmt: skip
+                    continue
+                break
+            metrics = {f"train/{k}": float(torch.stack([p[k] for p in parts]).mean())
+                       for k in (parts[0] if parts else {})}  # fmt: skip
+            if grad_norms:
+                metrics["train/grad_norm"] = float(torch.stack(grad_norms).max())
+            periodic.guard(step, metrics)
+            if net.obs_norm is not None:  # after the update, which replayed what the actor saw
+                net.obs_norm.update(buffer.obs)
+            # log, evaluate, checkpoint
+            if periodic.log_due(before, step):
+                values, returns = torch.from_numpy(buffer.values), buffer.returns.cpu()
+                metrics.update({"train/learning_rate": lr, "train/clip_range": clip,
+                                "train/updates": state.updates,
+                                "train/explained_variance": explained_variance(
+                                    values.flatten(), returns.flatten())})  # fmt: skip
+            periodic.after(before, step, metrics)
+    finally:
+        env.close()
+    return periodic.finish(step, {"train/updates": state.updates})
 
 
 def load_policy(
     checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", seed: int | None = None
-):
-    """The evaluation policy of a checkpoint (the mode, or samples with ``deterministic: false``)."""
-    spec = action_spec(env.action_space, ALGO, describe_space)
-    return load_feedforward_policy(checkpoint, Config, make_network, env, spec, device, seed)
+) -> ActorCriticPolicy:
+    """The policy of a checkpoint (the mode, or samples with ``deterministic: false``)."""
+    return load_actor_critic_policy(checkpoint, Config, make_network, env, ALGO, device, seed)

@@ -11,7 +11,6 @@ ties are broken at random so that an all-zero table still explores.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,15 +18,18 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from envs import require_tabular
 from rlkit import snapshot
 from rlkit.config import RunFields, require, require_gamma
-from rlkit.evaluation import EvalHistory, evaluate
+from rlkit.envs import require_tabular
+from rlkit.periodic import Periodic
+from rlkit.planning import TablePolicy
 from rlkit.rundir import Run
 from rlkit.schedules import linear_schedule
 
 ALGO = "q-learning"
 FITS = "envs with Discrete observations and actions: FrozenLake-v1, Taxi-v4, CliffWalking-v1, rlkit/GridWorld5x5-v0"
+RESUMABLE = True
+"""Checkpoints carry everything to continue exactly (``rlkit train --resume``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,103 +97,60 @@ def epsilon_at(config: Config, step: int) -> float:
     )
 
 
+@dataclass
+class State:
+    """What Q-learning carries from step to step, and its checkpoint holds: the table, the
+    env and its last observation."""
+
+    q: np.ndarray
+    """``Q[s, a]``, float64."""
+    env: gym.Env
+    obs: int = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        """Checkpoint data: the table, its greedy policy and where the loop stands."""
+        return {"q": torch.from_numpy(self.q.copy()), "policy": torch.from_numpy(self.q.argmax(1)),
+                "loop": {"obs": self.obs, "env": snapshot.env_state(self.env)}}  # fmt: skip
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back ``state_dict``."""
+        self.q[...] = state["q"].numpy()
+        self.obs = int(state["loop"]["obs"])
+        snapshot.load_env_state(self.env, state["loop"]["env"])
+
+
 def train(config: Config, run: Run) -> dict[str, Any]:
     """Learn Q from ``total_steps`` env steps; evaluate and checkpoint periodically."""
     rng = run.rngs.numpy
     env = run.make_env(seed=run.rngs.env_seed)
     n_states, n_actions = int(env.observation_space.n), int(env.action_space.n)
-    q = np.zeros((n_states, n_actions))
-    history = EvalHistory()
-    returns: deque[float] = deque(maxlen=100)
-    lengths: deque[int] = deque(maxlen=100)
-    episodes, ep_return, ep_length = 0, 0.0, 0
-
-    def greedy_policy(obs: Any) -> int:
-        return int(q[int(obs)].argmax())
-
-    def run_eval(step: int) -> dict[str, float]:
-        result = evaluate(
-            greedy_policy, run.make_env, config.eval_episodes, seed=run.rngs.eval_seed
-        )
-        return history.add(step, result)
-
-    def save(step: int) -> None:
-        run.save_checkpoint({
-            "q": torch.from_numpy(q.copy()), "policy": torch.from_numpy(q.argmax(1)), "step": step,
-            "episodes": episodes, "eval_history": history.state_dict(),
-            "resume": {"obs": obs, "ep_return": ep_return, "ep_length": ep_length, "returns": list(returns),
-                       "lengths": list(lengths), "env": snapshot.env_state(env),
-                       "rng": snapshot.rng_state(run.rngs), "log_rows": run.logger.rows},
-        })  # fmt: skip
-
-    obs, _ = env.reset(seed=run.rngs.env_seed)
-    obs = int(obs)
-    first = 1
-    if run.resume is not None:  # continue exactly where the checkpoint was taken
-        checkpoint, resume = run.resume, run.resume["resume"]
-        q[...] = checkpoint["q"].numpy()
-        episodes, history = (
-            int(checkpoint["episodes"]),
-            EvalHistory.from_state_dict(checkpoint["eval_history"]),
-        )
-        obs, ep_return, ep_length = (
-            int(resume["obs"]),
-            float(resume["ep_return"]),
-            int(resume["ep_length"]),
-        )
-        returns.extend(resume["returns"])
-        lengths.extend(resume["lengths"])
-        snapshot.load_env_state(env, resume["env"])
-        snapshot.load_rng_state(run.rngs, resume["rng"])
-        first = int(checkpoint["step"]) + 1
+    state = State(np.zeros((n_states, n_actions)), env)
+    q = state.q
+    periodic = Periodic(config, run, lambda: TablePolicy(torch.from_numpy(q.argmax(1))), state)
+    state.obs = int(env.reset(seed=run.rngs.env_seed)[0])
+    first = periodic.restore() + 1  # 1, or the step after a resumed run's checkpoint
     for step in range(first, config.total_steps + 1):
-        # act
+        # act: epsilon-greedy
         epsilon = epsilon_at(config, step - 1)
         if rng.random() < epsilon:
             action = int(rng.integers(n_actions))
         else:
-            action = greedy_action(q[obs], rng)
-        next_obs, reward, terminated, truncated, _ = env.step(action)
+            action = greedy_action(q[state.obs], rng)
+        next_obs, reward, terminated, truncated, info = env.step(action)
         next_obs = int(next_obs)
         # learn
         target = td_target(reward, q[next_obs], terminated, config.gamma)
-        q[obs, action] += config.learning_rate * (target - q[obs, action])
-        ep_return += float(reward)
-        ep_length += 1
-        obs = next_obs
-        if terminated or truncated:
-            returns.append(ep_return)
-            lengths.append(ep_length)
-            episodes += 1
-            ep_return, ep_length = 0.0, 0
-            obs = int(env.reset()[0])
+        q[state.obs, action] += config.learning_rate * (target - q[state.obs, action])
+        periodic.stats.record(info)
+        state.obs = int(env.reset()[0]) if terminated or truncated else next_obs
         # log, evaluate, checkpoint
-        if step % config.log_interval == 0:
-            metrics: dict[str, float] = {"train/epsilon": epsilon, "rollout/episodes": episodes}
-            if returns:
-                metrics["rollout/ep_return"] = float(np.mean(returns))
-                metrics["rollout/ep_length"] = float(np.mean(lengths))
-            metrics["time/sps"] = step / max(run.logger.elapsed_s, 1e-9)
-            run.logger.log(step, metrics)
-        if config.eval_interval and step % config.eval_interval == 0 and step != config.total_steps:
-            run.logger.log(step, run_eval(step))
-        if config.video_interval and step % config.video_interval == 0:
-            run.record_eval_video(greedy_policy, step)
-        if config.checkpoint_interval and step % config.checkpoint_interval == 0:
-            save(step)
-        run.stop_if_requested(step, save)
+        periodic.after(step - 1, step, {"train/epsilon": epsilon})
     env.close()
-    final = run_eval(config.total_steps)
-    run.logger.log(config.total_steps, final)
-    save(config.total_steps)
-    if config.video_interval and config.total_steps % config.video_interval:
-        run.record_eval_video(greedy_policy, config.total_steps)
-    return {"total_steps": config.total_steps, **final}
+    return periodic.finish(config.total_steps)
 
 
 def load_policy(
     checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", seed: int | None = None
-):
-    """The greedy policy of the learned Q table, as ``obs -> action``."""
-    table = checkpoint["q"].numpy()
-    return lambda obs: int(table[int(obs)].argmax())
+) -> TablePolicy:
+    """The greedy policy of the learned Q table."""
+    return TablePolicy(checkpoint["q"].argmax(1))

@@ -8,8 +8,10 @@ step to step while acting in the ``n_envs`` environments and zeroed where an epi
 starts. The memory each environment had when a rollout began is kept, so training can
 replay the rollout exactly: minibatches are whole sequences (all ``n_steps`` of
 ``batch_size / n_steps`` environments), run through the LSTM from that stored state
-with the same episode-start resets, and the clipped PPO loss
-(``rlkit.onpolicy.clipped_surrogate_loss``) is taken over every step.
+with the same episode-start resets, and PPO's loss (``rlkit.losses.ppo_loss``) is taken
+over every step. ``train`` below is the whole algorithm, top to bottom: collect a rollout
+(carrying the memory), compute the advantages, run the update epochs over whole
+sequences, then the periodic work (log, evaluate, checkpoint).
 """
 
 from __future__ import annotations
@@ -21,26 +23,30 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from envs import describe_space, make_vector_env
-from rlkit.config import OptimizerFields, RunFields, require, require_gamma
-from rlkit.data import RolloutBuffer
-from rlkit.errors import BadInput
-from rlkit.nn.actor_critic import RecurrentActorCritic
-from rlkit.onpolicy import (
+from rlkit.acting import (
     ActionSpec,
+    ActorCriticState,
     action_spec,
-    clipped_surrogate_loss,
-    load_network,
-    resume_updates,
-    train_on_policy,
+    explained_variance,
+    load_actor_critic,
 )
-from rlkit.optim import clip_grad_norm_, optimizer_from_config
+from rlkit.config import OptimizerFields, RunFields, require, require_gamma
+from rlkit.data.rollout import RolloutBuffer, collect_rollout
+from rlkit.envs import describe_space, make_vector_env
+from rlkit.errors import BadInput
+from rlkit.losses import ppo_loss
+from rlkit.nn.actor_critic import RecurrentActorCritic
+from rlkit.nn.passes import AutogradPolicy, PolicyOutputs
+from rlkit.optim import clip_grad_norm_, optimizer_from_config, set_learning_rate
+from rlkit.periodic import Periodic
 from rlkit.rundir import Run
 from rlkit.schedules import schedule
 from rlkit.seeding import make_rngs
 
 ALGO = "recurrent-ppo"
 FITS = "Discrete or Box actions, partially observed: rlkit/CartPoleNoVel-v1, rlkit/PendulumNoVel-v1, ..."
+RESUMABLE = True
+"""Checkpoints carry everything to continue exactly (``rlkit train --resume``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -204,111 +210,149 @@ class RecurrentActor:
 
 
 class RecurrentPolicy:
-    """``obs -> action`` for evaluation, with its memory reset at every episode start."""
+    """A trained recurrent actor-critic as a policy.
 
-    def __init__(self, net: RecurrentActorCritic, spec: ActionSpec, device: torch.device, deterministic: bool,
-                 generator: torch.Generator | None) -> None:  # fmt: skip
-        self.net, self.spec, self.device = net, spec, device
+    ``policy(obs) -> action`` plays one evaluation step, carrying the memory (``reset()``
+    forgets it at an episode start); ``predict`` acts on a batch with the LSTM state given
+    and returned, zeroed where ``episode_start`` is set (as sb3-contrib's ``predict``).
+    """
+
+    def __init__(self, net: RecurrentActorCritic, spec: ActionSpec, device: torch.device,
+                 deterministic: bool, generator: torch.Generator | None) -> None:  # fmt: skip
+        self.module, self.spec, self.device = net, spec, device
         self.deterministic, self.generator = deterministic, generator
         self.reset()
 
     def reset(self) -> None:
         """Forget everything (a new episode)."""
-        self.state = self.net.initial_state(1, self.device)
+        self.state = self.module.initial_state(1, self.device)
 
     @torch.no_grad()
     def __call__(self, obs: Any) -> Any:
         x = torch.as_tensor(np.asarray(obs)[None, None], device=self.device)
-        dist, _, self.state = self.net(x, self.state, torch.zeros(1, 1, device=self.device))
+        dist, _, self.state = self.module(x, self.state, torch.zeros(1, 1, device=self.device))
         action = dist.mode() if self.deterministic else dist.sample(self.generator)
         action = action[0, 0].cpu().numpy()
         return int(action) if self.spec.n_actions is not None else self.spec.to_env(action)
 
+    @torch.no_grad()
+    def predict(self, obs: np.ndarray, state: Any = None, episode_start: Any = None,
+                deterministic: bool = True) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+        """Actions for a batch ``(n, *obs_shape)`` and the next LSTM state ``(h, c)``, each
+        ``(layers, n, hidden)`` (None: a fresh memory)."""
+        x = torch.as_tensor(obs, device=self.device)[None]
+        n = x.shape[1]
+        if state is None:
+            h, c = self.module.initial_state(n, self.device)
+        else:
+            h, c = (torch.as_tensor(np.asarray(s), device=self.device) for s in state)
+        starts = torch.zeros(1, n, device=self.device)
+        if episode_start is not None:
+            starts[0] = torch.as_tensor(np.asarray(episode_start, dtype=np.float32))
+        dist, _, (h, c) = self.module(x, (h, c), starts)
+        actions = dist.mode() if deterministic else dist.sample(self.generator)
+        return self.spec.to_env(actions[0].cpu().numpy()), (h.cpu().numpy(), c.cpu().numpy())
 
-def sequence_loss(net: RecurrentActorCritic, batch: Any, state: tuple[torch.Tensor, torch.Tensor], clip: float,
-                  config: Config) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # fmt: skip
-    """The PPO loss over whole sequences ``(n_steps, envs)``, replayed from their initial memory."""
+
+def sequence_outputs(net: RecurrentActorCritic, batch: Any,
+                     state: tuple[torch.Tensor, torch.Tensor]) -> PolicyOutputs:  # fmt: skip
+    """Whole sequences ``(n_steps, envs)`` replayed through the LSTM from the memory they
+    began with (and the same episode-start resets), as flat ``PolicyOutputs``."""
     dist, values, _ = net(batch.obs, state, batch.episode_starts)
-    return clipped_surrogate_loss(dist.log_prob(batch.actions).flatten(), batch.log_probs.flatten(),
-                                  batch.advantages.flatten(), values.flatten(), batch.values.flatten(),
-                                  batch.returns.flatten(), dist.entropy().flatten(), clip, config)  # fmt: skip
+    return PolicyOutputs(dist.log_prob(batch.actions).flatten(), values.flatten(),
+                         dist.entropy().flatten())  # fmt: skip
 
 
 def train(config: Config, run: Run) -> dict[str, Any]:
     """Train for ``total_steps`` env steps (whole rollouts); evaluate, log and checkpoint along the way."""
-    probe = run.make_env(train=True, frame_stack=config.frame_stack)
+    # set-up: the network (through autograd: an LSTM), optimizer, envs, buffer, actor
+    def make_env() -> gym.Env:
+        return run.make_env(train=True, frame_stack=config.frame_stack)
+
+    probe = make_env()
     spec = action_spec(probe.action_space, ALGO, describe_space)
     net = make_network(probe, config, run.rngs.torch).to(run.device)
-    obs_shape, obs_dtype = probe.observation_space.shape, probe.observation_space.dtype
+    obs_space = probe.observation_space
     probe.close()
-    env = make_vector_env(lambda: run.make_env(train=True, frame_stack=config.frame_stack),
-                          config.n_envs, asynchronous=config.vec_env == "async")  # fmt: skip
+    model = AutogradPolicy(net)
     learning_rate = schedule(config.learning_rate, "learning_rate")
     clip_range = schedule(config.clip_range, "clip_range")
-    optimizer = optimizer_from_config(config, net.parameters(), lr=learning_rate(0.0))
-    buffer = RolloutBuffer(
-        config.n_steps, config.n_envs, obs_shape, obs_dtype, spec.shape, spec.dtype, run.device
-    )
+    optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
+    env = make_vector_env(make_env, config.n_envs, asynchronous=config.vec_env == "async")
+    buffer = RolloutBuffer(config.n_steps, config.n_envs, obs_space.shape, obs_space.dtype,
+                           spec.shape, spec.dtype, run.device)  # fmt: skip
     actor = RecurrentActor(net, spec, config.n_envs, run.device, run.rngs.torch)
     envs_per_batch = config.batch_size // config.n_steps
-    updates = resume_updates(run, net, optimizer)  # 0 unless resuming
+    state = ActorCriticState(net, optimizer, env, actor=actor)
 
-    def make_eval_policy() -> RecurrentPolicy:
+    def eval_policy() -> RecurrentPolicy:
         generator = torch.Generator().manual_seed(run.rngs.eval_seed)
         return RecurrentPolicy(net, spec, run.device, config.deterministic, generator)
 
-    def update(buffer: RolloutBuffer, progress: float) -> dict[str, float]:
-        nonlocal updates
-        lr, clip = learning_rate(progress), clip_range(progress)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        h0, c0 = actor.rollout_state
-        parts_list: list[torch.Tensor] = []
-        grad_norms: list[torch.Tensor] = []
-        names: tuple[str, ...] = ()
-        for _epoch in range(config.n_epochs):
-            for batch in buffer.sequences(envs_per_batch, run.rngs.torch):
-                state = (h0[:, batch.env_indices], c0[:, batch.env_indices])
-                loss, parts = sequence_loss(net, batch, state, clip, config)
-                names = tuple(parts)
-                if (
-                    config.target_kl is not None
-                    and float(parts["approx_kl"]) > 1.5 * config.target_kl
-                ):
-                    break
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if config.max_grad_norm > 0:
-                    grad_norms.append(clip_grad_norm_(net.parameters(), config.max_grad_norm))
-                optimizer.step()
-                updates += 1
-                parts_list.append(torch.stack(list(parts.values())))
-            else:
-                continue
-            break
-        means = torch.stack(parts_list).mean(dim=0).tolist() if parts_list else []
-        grad = {"grad_norm": float(torch.stack(grad_norms).max())} if grad_norms else {}
-        return {
-            **dict(zip(names, means, strict=False)),
-            **grad,
-            "learning_rate": lr,
-            "clip_range": clip,
-            "updates": updates,
-        }
-
-    return train_on_policy(
-        config, run, env=env, buffer=buffer, actor=actor, make_eval_policy=make_eval_policy, update=update,
-        state_dict=lambda: {"net": net.state_dict(), "optimizer": optimizer.state_dict(), "updates": updates},
-        gae_lambda=config.gae_lambda, frame_stack=config.frame_stack, obs_norm=net.obs_norm,
-        parameters=net.named_parameters,
-    )  # fmt: skip
+    periodic = Periodic(config, run, eval_policy, state, config.frame_stack, net.named_parameters)
+    state.obs, _ = env.reset(seed=run.rngs.env_seed)
+    state.episode_starts = np.ones(config.n_envs, dtype=np.float32)
+    step = periodic.restore()  # 0, or where a resumed run's checkpoint was taken
+    try:
+        while step < config.total_steps:
+            progress = step / config.total_steps
+            lr, clip = learning_rate(progress), clip_range(progress)
+            set_learning_rate(optimizer, lr)
+            # collect a rollout, carrying the memory (the one it starts from is kept)
+            buffer.reset()
+            actor.begin_rollout()
+            state.obs, state.episode_starts = collect_rollout(
+                env, buffer, state.obs, state.episode_starts, actor, periodic.stats
+            )
+            before, step = step, step + buffer.size
+            # advantages and returns: GAE(lambda)
+            buffer.finish(actor.values(state.obs), config.gamma, config.gae_lambda)
+            # update: n_epochs passes over whole sequences, replayed from their first memory
+            h0, c0 = actor.rollout_state
+            parts, grad_norms = [], []
+            for _epoch in range(config.n_epochs):
+                for batch in buffer.sequences(envs_per_batch, run.rngs.torch):
+                    memory = (h0[:, batch.env_indices], c0[:, batch.env_indices])
+                    out = sequence_outputs(net, batch, memory)
+                    loss = ppo_loss(out, batch.flat(), clip, config)
+                    if config.target_kl is not None and (
+                        float(loss.parts["approx_kl"]) > 1.5 * config.target_kl
+                    ):
+                        break  # SB3's rule: this minibatch is not applied, the epochs end
+                    model.backward(loss)
+                    if config.max_grad_norm > 0:
+                        grad_norms.append(clip_grad_norm_(model.parameters(), config.max_grad_norm))
+                    optimizer.step()
+                    state.updates += 1
+                    parts.append(loss.parts)
+                else:
+                    continue
+                break
+            metrics = {f"train/{k}": float(torch.stack([p[k] for p in parts]).mean())
+                       for k in (parts[0] if parts else {})}  # fmt: skip
+            if grad_norms:
+                metrics["train/grad_norm"] = float(torch.stack(grad_norms).max())
+            periodic.guard(step, metrics)
+            if net.obs_norm is not None:  # after the update, which replayed what the actor saw
+                net.obs_norm.update(buffer.obs)
+            # log, evaluate, checkpoint
+            if periodic.log_due(before, step):
+                values, returns = torch.from_numpy(buffer.values), buffer.returns.cpu()
+                metrics.update({"train/learning_rate": lr, "train/clip_range": clip,
+                                "train/updates": state.updates,
+                                "train/explained_variance": explained_variance(
+                                    values.flatten(), returns.flatten())})  # fmt: skip
+            periodic.after(before, step, metrics)
+    finally:
+        env.close()
+    return periodic.finish(step, {"train/updates": state.updates})
 
 
 def load_policy(
     checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", seed: int | None = None
-):
-    """The evaluation policy of a checkpoint: a ``RecurrentPolicy`` (call ``reset()`` per episode)."""
-    config, net, torch_device = load_network(checkpoint, Config, make_network, env, device)
+) -> RecurrentPolicy:
+    """The policy of a checkpoint: a ``RecurrentPolicy`` (``reset()`` at each episode start)."""
+    config, net, torch_device = load_actor_critic(checkpoint, Config, make_network, env, device)
     rngs = make_rngs(int(checkpoint.get("seed", 0)) if seed is None else seed, seed_globals=False)
     spec = action_spec(env.action_space, ALGO, describe_space)
     return RecurrentPolicy(

@@ -12,7 +12,7 @@ state) and takes one gradient step on
 with ``b = V`` (a learned value baseline, which lowers the variance without biasing the
 gradient) or ``b = 0`` with ``baseline: false``. Episodes are whole: an environment
 that finishes early idles (its extra steps are neither used nor counted) until all
-``n_envs`` episodes are done.
+``n_envs`` episodes are done. ``train`` below is the whole algorithm, top to bottom.
 """
 
 from __future__ import annotations
@@ -24,29 +24,29 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from envs import describe_space, make_vector_env
-from rlkit import snapshot
+from rlkit.acting import (
+    ActorCriticPolicy,
+    ActorCriticState,
+    action_spec,
+    load_actor_critic_policy,
+    make_actor,
+)
 from rlkit.config import OptimizerFields, RunFields, require, require_gamma
 from rlkit.data import discounted_returns
+from rlkit.envs import describe_space, make_vector_env
 from rlkit.errors import BadInput
-from rlkit.nn import backprop
+from rlkit.losses import normalized
 from rlkit.nn.actor_critic import ActorCritic
-from rlkit.onpolicy import (
-    Bookkeeping,
-    EpisodeStats,
-    WrittenOutPass,
-    action_spec,
-    feedforward_eval_policy,
-    load_feedforward_policy,
-    make_actor,
-    resume_updates,
-)
-from rlkit.optim import clip_grad_norm_, optimizer_from_config
+from rlkit.nn.passes import Loss, PolicyOutputs, policy_model
+from rlkit.optim import clip_grad_norm_, optimizer_from_config, set_learning_rate
+from rlkit.periodic import EpisodeStats, Periodic
 from rlkit.rundir import Run
 from rlkit.schedules import schedule
 
 ALGO = "reinforce"
 FITS = "Discrete or Box actions, episodic tasks: CartPole-v1, Acrobot-v1, LunarLander-v3, ..."
+RESUMABLE = True
+"""Checkpoints carry everything to continue exactly (``rlkit train --resume``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,9 +157,7 @@ def play_episodes(env: gym.vector.VectorEnv, actor: Any, stats: EpisodeStats, ba
                            ("terminated", terminated & live), ("ended", ended), ("next", next_values)):  # fmt: skip
             rows[key].append(value)
         for i in np.flatnonzero(ended):
-            stats.returns.append(float(info["final_info"]["episode"]["r"][i]))
-            stats.lengths.append(int(info["final_info"]["episode"]["l"][i]))
-            stats.episodes += 1
+            stats.add(info["final_info"]["episode"]["r"][i], info["final_info"]["episode"]["l"][i])
         done |= ended
         obs = next_obs
     if not done.all():  # the safety limit: treat as truncated, bootstrap from V
@@ -181,115 +179,94 @@ def reward_to_go(episodes: Episodes, gamma: float) -> np.ndarray:
     return returns.numpy() * episodes.valid
 
 
-def reinforce_loss(net: ActorCritic, obs: torch.Tensor, actions: torch.Tensor, returns: torch.Tensor,
-                   config: Config) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # fmt: skip
-    """The REINFORCE loss of a batch of steps and its parts (detached) for logging."""
-    dist, values = net(obs)
-    advantages = returns - values.detach() if config.baseline else returns
-    if config.normalize_advantage and advantages.numel() > 1:
-        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-    policy_loss = -(advantages * dist.log_prob(actions)).mean()
-    value_loss = (returns - values).square().mean()
-    entropy = dist.entropy().mean()
-    loss = (
-        policy_loss
-        - config.ent_coef * entropy
-        + (config.vf_coef * value_loss if config.baseline else 0.0)
-    )
-    return loss, {
-        "policy_loss": policy_loss.detach(),
-        "value_loss": value_loss.detach(),
-        "entropy": entropy.detach(),
-    }
+def reinforce_loss(out: PolicyOutputs, returns: torch.Tensor, config: Config) -> Loss:
+    """The REINFORCE loss of a batch of steps, its parts and its gradient.
 
-
-def written_out_step(net: ActorCritic, activation: str, obs: torch.Tensor, actions: torch.Tensor,
-                     returns: torch.Tensor, config: Config) -> dict[str, torch.Tensor]:  # fmt: skip
-    """The gradient of ``reinforce_loss`` without autograd (``rlkit.onpolicy.WrittenOutPass``)."""
-    fwd = WrittenOutPass(net, activation, obs, actions)
-    n = len(fwd.values)
-    advantages = returns - fwd.values if config.baseline else returns
-    if config.normalize_advantage and n > 1:
-        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-    value_error = fwd.values - returns
-    d_value = (
-        value_error * (2.0 * config.vf_coef / n)
-        if config.baseline
-        else torch.zeros_like(value_error)
-    )
-    fwd.backward(advantages * (-1.0 / n), d_value, config.ent_coef)
-    return {"policy_loss": -(advantages * fwd.log_probs).mean(), "value_loss": value_error.square().mean(),
-            "entropy": fwd.entropy.mean()}  # fmt: skip
+    ``L = -mean(A log pi) + vf_coef mean((V - G)^2) - ent_coef mean(H)`` with ``A = G - V``
+    (held constant: the baseline lowers the variance without biasing the gradient), or
+    ``A = G`` and no value loss without a baseline. With ``B`` the batch size,
+    ``dL/dlog pi = -A / B``, ``dL/dV = 2 vf_coef (V - G) / B`` (0 without a baseline) and
+    ``dL/dH = -ent_coef / B``.
+    """
+    n = len(out.log_probs)
+    advantages = returns - out.values.detach() if config.baseline else returns
+    if config.normalize_advantage:
+        advantages = normalized(advantages)
+    policy_loss = -(advantages * out.log_probs).mean()
+    value_error = out.values - returns
+    value_loss = value_error.square().mean()
+    entropy = out.entropy.mean()
+    loss = policy_loss - config.ent_coef * entropy
+    if config.baseline:
+        loss = loss + config.vf_coef * value_loss
+    with torch.no_grad():
+        vf_coef = config.vf_coef if config.baseline else 0.0
+        grads = {
+            "log_probs": advantages * (-1.0 / n),
+            "values": value_error * (2.0 * vf_coef / n),
+            "entropy": torch.full_like(out.values, -config.ent_coef / n),
+        }
+    parts = {"policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(),
+             "entropy": entropy.detach()}  # fmt: skip
+    return Loss(loss, parts, grads)
 
 
 def train(config: Config, run: Run) -> dict[str, Any]:
     """Train for at least ``total_steps`` env steps (whole batches of episodes)."""
-    probe = run.make_env(train=True, frame_stack=config.frame_stack)
+    # set-up: the network, its pass (backprop written out for MLPs), optimizer, envs
+    def make_env() -> gym.Env:
+        return run.make_env(train=True, frame_stack=config.frame_stack)
+
+    probe = make_env()
     spec = action_spec(probe.action_space, ALGO, describe_space)
     net = make_network(probe, config, run.rngs.torch).to(run.device)
     probe.close()
-    env = make_vector_env(lambda: run.make_env(train=True, frame_stack=config.frame_stack),
-                          config.n_envs, asynchronous=config.vec_env == "async")  # fmt: skip
-    env.reset(seed=run.rngs.env_seed)
+    model = policy_model(net, config.activation, config.written_out_backprop)
     learning_rate = schedule(config.learning_rate, "learning_rate")
-    written_out = (
-        config.written_out_backprop and not net.image and config.activation in backprop.ACTIVATIONS
-    )
-    params = [backprop.flatten_parameters(net)] if written_out else list(net.parameters())
-    optimizer = optimizer_from_config(config, params, lr=learning_rate(0.0))
+    optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
+    env = make_vector_env(make_env, config.n_envs, asynchronous=config.vec_env == "async")
+    env.reset(seed=run.rngs.env_seed)
     actor = make_actor(net, spec, run.device, run.rngs, config.activation)
-    step, updates = 0, resume_updates(run, net, optimizer)  # 0 unless resuming
-    books = Bookkeeping(
-        config, run,
-        lambda: feedforward_eval_policy(net, spec, run.device, config.activation, config.deterministic,
-                                        run.rngs.eval_seed),
-        lambda: {"net": net.state_dict(), "optimizer": optimizer.state_dict(), "updates": updates},
-        config.frame_stack, net.named_parameters,
-    )  # fmt: skip
-    books.loop_state = lambda: {"env": snapshot.env_state(env)}  # updates start from fresh resets
-    if run.resume is not None:  # continue exactly where the checkpoint was taken
-        loop = books.restore(run.resume)
-        step = int(run.resume["step"])
-        snapshot.load_env_state(env, loop["env"])
-        snapshot.load_rng_state(run.rngs, run.resume["resume"]["rng"])
+    state = ActorCriticState(net, optimizer, env)  # each update starts from fresh resets
+    periodic = Periodic(config, run, lambda: ActorCriticPolicy(
+        net, spec, run.device, config.activation, config.deterministic, run.rngs.eval_seed),
+        state, config.frame_stack, net.named_parameters)  # fmt: skip
+    step = periodic.restore()  # 0, or where a resumed run's checkpoint was taken
     try:
         while step < config.total_steps:
             lr = learning_rate(step / config.total_steps)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+            set_learning_rate(optimizer, lr)
+            # play one whole episode in each env
             episodes = play_episodes(
-                env, actor, books.stats, config.baseline, config.max_episode_steps
+                env, actor, periodic.stats, config.baseline, config.max_episode_steps
             )
+            before, step = step, step + episodes.steps
+            # reward-to-go of every step
             valid = episodes.valid.astype(bool)
             returns = torch.from_numpy(reward_to_go(episodes, config.gamma)[valid]).to(run.device)
             obs = torch.as_tensor(episodes.obs[valid], device=run.device)
             actions = torch.as_tensor(episodes.actions[valid], device=run.device)
-            if written_out:
-                parts = written_out_step(net, config.activation, obs, actions, returns, config)
-            else:
-                loss, parts = reinforce_loss(net, obs, actions, returns, config)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-            parts = {k: float(v) for k, v in parts.items()}
+            # one gradient step
+            loss = reinforce_loss(model(obs, actions), returns, config)
+            model.backward(loss)
+            metrics = {f"train/{k}": float(v) for k, v in loss.parts.items()}
             if config.max_grad_norm > 0:
-                parts["grad_norm"] = float(clip_grad_norm_(params, config.max_grad_norm))
+                metrics["train/grad_norm"] = float(
+                    clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                )
             optimizer.step()
-            updates += 1
-            before, step = step, step + episodes.steps
-            books.guard(step, {f"train/{k}": v for k, v in parts.items()})
-            logged = None
-            if books.wants_log(before, step):
-                logged = {f"train/{k}": v for k, v in parts.items()}
-                logged.update({"train/learning_rate": lr, "train/updates": updates})
-            books.after_update(before, step, logged)
+            state.updates += 1
+            periodic.guard(step, metrics)
+            # log, evaluate, checkpoint
+            periodic.after(before, step, {**metrics, "train/learning_rate": lr,
+                                          "train/updates": state.updates})  # fmt: skip
     finally:
         env.close()
-    return books.finish(step, updates)
+    return periodic.finish(step, {"train/updates": state.updates})
 
 
 def load_policy(
     checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", seed: int | None = None
-):
-    """The evaluation policy of a checkpoint (the mode, or samples with ``deterministic: false``)."""
-    spec = action_spec(env.action_space, ALGO, describe_space)
-    return load_feedforward_policy(checkpoint, Config, make_network, env, spec, device, seed)
+) -> ActorCriticPolicy:
+    """The policy of a checkpoint (the mode, or samples with ``deterministic: false``)."""
+    return load_actor_critic_policy(checkpoint, Config, make_network, env, ALGO, device, seed)

@@ -15,14 +15,18 @@ from typing import Any, Literal
 
 import gymnasium as gym
 
-from envs import check_plannable
 from rlkit.bellman import value_iteration
 from rlkit.config import require, require_gamma
+from rlkit.envs import check_plannable
 from rlkit.planning import report_solution, table_policy
 from rlkit.rundir import Run
 
 ALGO = "value-iteration"
 FITS = "tabular toy-text envs: FrozenLake-v1, FrozenLake8x8-v1, Taxi-v4, CliffWalking-v1, rlkit/GridWorld5x5-v0"
+RESUMABLE = False
+"""A planner finishes in seconds; an interrupted one starts over."""
+PLANNER = True
+"""Exact, from the env's model: nothing to tune by evaluation."""
 
 
 @dataclass(frozen=True, kw_only=True)

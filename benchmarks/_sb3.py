@@ -1,7 +1,7 @@
 """Stable-Baselines3 (and sb3-contrib) agents for the benchmarks, from rlkit configs.
 
-The field mapping lives in ``rlkit.cli.baseline`` (what ``rlkit baseline`` runs); these
-helpers give the benchmarks the same hyperparameters, env construction (``envs.make_env``),
+The field mapping lives in ``rlkit.sb3`` (what ``rlkit baseline`` runs); these
+helpers give the benchmarks the same hyperparameters, env construction (``rlkit.envs.make_env``),
 seeds and evaluation protocol, without the run directory around them.
 """
 
@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 
-from agents.dqn import Config
-from envs import make_env
-from rlkit.cli import baseline
+from rlkit import sb3 as baseline
+from rlkit.agents.dqn import Config
+from rlkit.envs import make_env
 from rlkit.evaluation import evaluate
 from rlkit.seeding import make_rngs
 

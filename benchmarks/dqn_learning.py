@@ -42,7 +42,7 @@ def run_ours(seed: int, total_steps: int, folder: Path) -> float:
 
 def run_sb3(seed: int, total_steps: int) -> float:
     code = (
-        "import json; from agents.dqn import Config; from rlkit.config import load_config;"
+        "import json; from rlkit.agents.dqn import Config; from rlkit.config import load_config;"
         "from benchmarks._sb3 import run_sb3_dqn;"
         f"config, _ = load_config(Config, {str(CONFIG)!r}, ['total_steps={total_steps}']);"
         f"print(json.dumps(run_sb3_dqn('CartPole-v1', config, {seed})))"

@@ -31,10 +31,10 @@ WARMUP = 500
 
 SB3_CARTPOLE = """
 import sys, time
-from agents.dqn import Config
+from rlkit.agents.dqn import Config
 from rlkit.config import load_config
 from benchmarks._sb3 import sb3_dqn_kwargs
-from envs import make_env
+from rlkit.envs import make_env
 from stable_baselines3 import DQN
 from stable_baselines3.common.callbacks import EvalCallback
 config, _ = load_config(Config, sys.argv[1], sys.argv[3:])
@@ -47,10 +47,10 @@ model.learn(config.total_steps, callback=callback)
 
 SB3_PONG = """
 import sys, time, json
-from agents.dqn import Config
+from rlkit.agents.dqn import Config
 from rlkit.config import load_config
 from benchmarks._sb3 import sb3_dqn_kwargs
-from envs import make_env
+from rlkit.envs import make_env
 from stable_baselines3 import DQN
 from stable_baselines3.common.callbacks import BaseCallback
 config, _ = load_config(Config, sys.argv[1], sys.argv[4:])

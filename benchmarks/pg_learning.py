@@ -56,7 +56,7 @@ from importlib import import_module
 from rlkit.config import load_config
 from benchmarks._sb3 import run_sb3_onpolicy
 algo, env_id, config_path, seed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-module = import_module({"ppo": "agents.ppo", "a2c": "agents.a2c", "recurrent-ppo": "agents.recurrent_ppo"}[algo])
+module = import_module({"ppo": "rlkit.agents.ppo", "a2c": "rlkit.agents.a2c", "recurrent-ppo": "rlkit.agents.recurrent_ppo"}[algo])
 config, _ = load_config(module.Config, config_path, sys.argv[5:])
 print(json.dumps(run_sb3_onpolicy(algo, env_id, config, seed)))
 """
@@ -92,7 +92,7 @@ def contrast_config(config: str, algo: str, out: Path) -> str:
 
     import yaml
 
-    from agents import ALGORITHMS
+    from rlkit.agents import ALGORITHMS
 
     fields = import_module(ALGORITHMS[algo]).Config.__dataclass_fields__
     data = yaml.safe_load(Path(config).read_text())

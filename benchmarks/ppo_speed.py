@@ -32,10 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 SB3_CARTPOLE = """
 import sys
-from agents.ppo import Config
+from rlkit.agents.ppo import Config
 from rlkit.config import load_config
 from benchmarks._sb3 import sb3_onpolicy_model
-from envs import make_env
+from rlkit.envs import make_env
 from stable_baselines3.common.callbacks import EvalCallback
 config, _ = load_config(Config, sys.argv[1], sys.argv[3:])
 model = sb3_onpolicy_model("ppo", "CartPole-v1", config, seed=0, device=sys.argv[2])
@@ -46,7 +46,7 @@ model.learn(config.total_steps, callback=callback)
 
 SB3_PONG = """
 import sys, time, json
-from agents.ppo import Config
+from rlkit.agents.ppo import Config
 from rlkit.config import load_config
 from benchmarks._sb3 import sb3_onpolicy_model
 from stable_baselines3.common.callbacks import BaseCallback

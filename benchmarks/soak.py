@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SB3 = """
 import sys, json
 from pathlib import Path
-from agents.dqn import Config
+from rlkit.agents.dqn import Config
 from rlkit.config import load_config
 from benchmarks._sb3 import sb3_dqn_kwargs
-from envs import make_env
+from rlkit.envs import make_env
 from stable_baselines3 import DQN
 from stable_baselines3.common.callbacks import BaseCallback
 config, _ = load_config(Config, sys.argv[1], sys.argv[3:])

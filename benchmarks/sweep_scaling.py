@@ -40,13 +40,14 @@ THREADS = """
 import argparse, sys, time
 import optuna
 from rlkit.cli.main import build_parser
-from rlkit.cli.sweep import OverBudget, TrialFailed, make_plan, open_study, run_trial
-args = build_parser().parse_args(sys.argv[2:])
+from rlkit.cli.sweep import options
+from rlkit.sweep.study import OverBudget, TrialFailed, make_plan, open_study, run_trial
+opts = options(build_parser().parse_args(sys.argv[2:]))
 jobs = int(sys.argv[1])
-plan = make_plan(args)
-study = open_study(plan, args, seed=args.sampler_seed)
+plan = make_plan(opts)
+study = open_study(plan, opts, seed=opts.sampler_seed)
 start = time.perf_counter()
-study.optimize(lambda t: run_trial(t, plan, args), n_trials=plan.trials, n_jobs=jobs,
+study.optimize(lambda t: run_trial(t, plan, opts), n_trials=plan.trials, n_jobs=jobs,
                catch=(TrialFailed, OverBudget))
 print(time.perf_counter() - start, len(study.trials))
 """

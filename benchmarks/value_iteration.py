@@ -34,8 +34,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 
-from envs import TabularMDP
 from rlkit.bellman import TabularModel, value_iteration
+from rlkit.envs import TabularMDP
 
 GAMMA = 0.99
 TOL = 1e-6

@@ -5,12 +5,12 @@ Importing ``envs`` registers rlkit's own ids (``rlkit/GridWorld5x5-v0``, ``rlkit
 imports ``rlkit`` only, never ``agents``.
 """
 
-from envs.chain import ChainEnv
-from envs.gridworld import GridWorldEnv
-from envs.make import check_env_id, describe_space, env_ids, make_env
-from envs.novel import KeepObservation
-from envs.tabular import TabularMDP, check_plannable, is_tabular, require_tabular
-from envs.vector import finished_episodes, make_vector_env
+from rlkit.envs.chain import ChainEnv
+from rlkit.envs.gridworld import GridWorldEnv
+from rlkit.envs.make import check_env_id, describe_space, env_ids, make_env
+from rlkit.envs.novel import KeepObservation
+from rlkit.envs.tabular import TabularMDP, check_plannable, is_tabular, require_tabular
+from rlkit.envs.vector import finished_episodes, make_vector_env
 
 __all__ = [
     "ChainEnv",

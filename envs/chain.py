@@ -65,4 +65,4 @@ class ChainEnv(gym.Env):
 
 
 if "rlkit/Chain-v0" not in gym.registry:
-    gym.register(id="rlkit/Chain-v0", entry_point="envs.chain:ChainEnv", max_episode_steps=50)
+    gym.register(id="rlkit/Chain-v0", entry_point="rlkit.envs.chain:ChainEnv", max_episode_steps=50)

@@ -114,6 +114,6 @@ class GridWorldEnv(gym.Env):
 if "rlkit/GridWorld5x5-v0" not in gym.registry:
     gym.register(
         id="rlkit/GridWorld5x5-v0",
-        entry_point="envs.gridworld:GridWorldEnv",
+        entry_point="rlkit.envs.gridworld:GridWorldEnv",
         max_episode_steps=100,
     )

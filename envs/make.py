@@ -20,8 +20,6 @@ def _register_atari() -> None:
 
 def env_ids(include_atari: bool = False) -> list[str]:
     """Every registered Gymnasium id (Atari ids only when asked, they are many)."""
-    import envs  # noqa: F401  (registers rlkit ids)
-
     if include_atari:
         _register_atari()
     return sorted(gym.registry)
@@ -29,8 +27,6 @@ def env_ids(include_atari: bool = False) -> list[str]:
 
 def check_env_id(env_id: str) -> str:
     """Return ``env_id`` if registered, else raise ``BadInput`` naming close matches."""
-    import envs  # noqa: F401  (registers rlkit ids)
-
     if env_id in gym.registry:
         return env_id
     _register_atari()  # Atari ids exist only once ale-py is imported
@@ -50,7 +46,7 @@ def make_env(
 ) -> gym.Env:
     """Make ``env_id`` with gymnasium, seeding its spaces with ``seed``.
 
-    Atari ids get the Nature preprocessing (``envs.atari``): with ``train=True`` a lost
+    Atari ids get the Nature preprocessing (``rlkit.envs.atari``): with ``train=True`` a lost
     life ends the episode and rewards are clipped; with ``train=False`` (evaluation)
     an episode is a whole game with the real score. ``frame_stack`` applies to Atari
     only. Every env reports finished episodes in ``info["episode"]`` (for Atari: whole
@@ -59,7 +55,7 @@ def make_env(
     here it seeds the action and observation spaces so that ``action_space.sample()``
     is reproducible too.
     """
-    from envs.atari import is_atari, make_atari
+    from rlkit.envs.atari import is_atari, make_atari
 
     check_env_id(env_id)
     try:

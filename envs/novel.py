@@ -50,8 +50,8 @@ def pendulum_no_velocity(**kwargs: Any) -> gym.Env:
 
 
 for _id, _entry, _limit, _threshold in (
-    ("rlkit/CartPoleNoVel-v1", "envs.novel:cartpole_no_velocity", 500, 475.0),
-    ("rlkit/PendulumNoVel-v1", "envs.novel:pendulum_no_velocity", 200, None),
+    ("rlkit/CartPoleNoVel-v1", "rlkit.envs.novel:cartpole_no_velocity", 500, 475.0),
+    ("rlkit/PendulumNoVel-v1", "rlkit.envs.novel:pendulum_no_velocity", 200, None),
 ):
     if _id not in gym.registry:
         gym.register(

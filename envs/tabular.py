@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from envs.make import describe_space
 from rlkit.bellman import TabularModel, check_solvable
+from rlkit.envs.make import describe_space
 from rlkit.errors import BadInput
 
 

@@ -114,9 +114,24 @@ def greedy(q: torch.Tensor, previous: torch.Tensor | None = None, tol: float = 0
 
 
 def policy_kernel(model: TabularModel, policy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The Markov chain of a deterministic policy: (S, S) CSR kernel and (S,) rewards."""
+    """The Markov chain of a policy: (S, S) CSR kernel and (S,) rewards.
+
+    ``policy`` is deterministic, ``(S,)`` actions, or stochastic, ``(S, A)`` probabilities
+    ``pi(a|s)``: then ``C_pi(s, s') = sum_a pi(a|s) C(s, a, s')`` and
+    ``R_pi(s) = sum_a pi(a|s) R(s, a)``.
+    """
     n_states = model.n_states
     rows = torch.arange(n_states, device=model.device)
+    if policy.dim() == 2:
+        weights = model.probs * policy.to(model.probs)[:, :, None]  # (S, A, K)
+        per_row = weights[0].numel()
+        index = torch.stack([rows.repeat_interleave(per_row), model.successors.reshape(-1)])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            shape = (n_states, n_states)
+            coo = torch.sparse_coo_tensor(index, weights.reshape(-1), shape, check_invariants=False)
+        kernel = coo.coalesce().to_sparse_csr()  # a successor reached by two actions: summed
+        return kernel, (policy.to(model.rewards) * model.rewards).sum(dim=1)
     succ = model.successors[rows, policy]  # (S, K)
     prob = model.probs[rows, policy]  # (S, K)
     k = succ.shape[1]
@@ -126,7 +141,8 @@ def policy_kernel(model: TabularModel, policy: torch.Tensor) -> tuple[torch.Tens
 
 
 def solve_policy(model: TabularModel, policy: torch.Tensor, gamma: float) -> torch.Tensor:
-    """Exact value of a deterministic policy: solve ``(I - gamma C_pi) V = R_pi``.
+    """Exact value of a policy, deterministic ``(S,)`` or stochastic ``(S, A)``: solve
+    ``(I - gamma C_pi) V = R_pi``.
 
     Dense LU for up to 8192 states; above that, Richardson iteration with MacQueen
     bounds down to 1e-13 relative (float64 round-off), since a sparse direct solve of

@@ -37,7 +37,7 @@ RUN_KEYS = ("algo", "env_id", "seed", "device", "versions", "implementation")
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class RunFields:
-    """Fields every learning agent shares (see DESIGN.md, "Config files")."""
+    """Fields every learning agent shares (docs/design.md, "Config files")."""
 
     total_steps: int = 100_000
     """Environment steps that bound the run."""
@@ -333,15 +333,18 @@ def merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
 
 def load_config(
     cls: type[C],
-    path: str | Path | None = None,
+    path: str | Path | Mapping[str, Any] | None = None,
     overrides: Sequence[str] | Mapping[str, Any] = (),
 ) -> tuple[C, dict[str, Any]]:
-    """Load ``cls`` from an optional YAML file plus overrides.
+    """Load ``cls`` from an optional YAML file (or a mapping of the same keys) plus overrides.
 
     Returns the config and the run keys (``RUN_KEYS``) that the file or the
     overrides held, such as ``seed``; those are not agent fields.
     """
-    data = read_yaml(path) if path is not None else {}
+    if path is None:
+        data: dict[str, Any] = {}
+    else:
+        data = dict(path) if isinstance(path, Mapping) else read_yaml(path)
     extra = overrides if isinstance(overrides, Mapping) else parse_overrides(overrides)
     data = merge(data, extra)
     run = {k: data.pop(k) for k in RUN_KEYS if k in data}

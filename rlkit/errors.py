@@ -15,11 +15,25 @@ class BadInput(ValueError):
 
 
 class Stopped(Exception):
-    """A run stopped on request (SIGINT / SIGTERM) after finishing its step and saving a checkpoint."""
+    """A run stopped on request after finishing its step and saving a checkpoint.
 
-    def __init__(self, signum: int, step: int) -> None:
-        super().__init__(f"stopped by signal {signum} at step {step}")
+    ``signum`` is the signal that asked (SIGINT / SIGTERM), or None when a callback of the
+    Python API returned ``False``.
+    """
+
+    def __init__(self, signum: int | None, step: int) -> None:
+        asked = f"signal {signum}" if signum is not None else "the callback"
+        super().__init__(f"stopped by {asked} at step {step}")
         self.signum, self.step = signum, step
+        self.checkpoint: dict | None = None
+        """The state saved when it stopped (set by ``rlkit.launch.execute``)."""
+
+
+class RunFailed(Exception):
+    """A run that started and then failed (the CLI exits 1; the run dir is kept).
+
+    The message is one line that names what failed and where the run dir is.
+    """
 
 
 def close_matches(word: str, choices: Iterable[str], n: int = 3) -> list[str]:

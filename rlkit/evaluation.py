@@ -1,12 +1,13 @@
 """Evaluation: N episodes of a policy in a fresh environment; mean, std and ``eval/auc``.
 
 The environment comes from a factory so that rlkit needs no knowledge of ``envs``;
-the CLI and the agents pass ``lambda: envs.make_env(env_id, seed, ...)``.
+the CLI and the agents pass ``lambda: rlkit.envs.make_env(env_id, seed, ...)``.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,3 +197,20 @@ def record_video(
     if missing:
         raise RuntimeError(f"RecordVideo wrote no {', '.join(missing)}")
     return result, files
+
+
+def join_videos(parts: list[Path], out: Path) -> None:
+    """Write ``parts`` one after another into ``out``, every frame kept, atomically."""
+    if len(parts) == 1:
+        tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}.mp4")
+        try:
+            shutil.copyfile(parts[0], tmp)
+            os.replace(tmp, out)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return
+    import imageio.v3 as iio
+
+    fps = iio.immeta(parts[0]).get("fps", 30)
+    frames = (frame for part in parts for frame in iio.imiter(part))
+    write_mp4(out, frames, fps)

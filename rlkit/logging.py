@@ -46,7 +46,8 @@ class Logger:
     """Send metrics to the console, ``metrics.jsonl``, TensorBoard and W&B.
 
     Args:
-        run_dir: the run directory (``metrics.jsonl``, ``tb/`` and ``wandb/`` go there).
+        run_dir: the run directory (``metrics.jsonl``, ``tb/`` and ``wandb/`` go there); None
+            writes no file (the console line and the listeners still see every row).
         total_steps: the step budget, for the progress line's percentage and ETA
             (0 when unknown, e.g. a planner's sweeps).
         config: the full resolved config, given to W&B.
@@ -67,7 +68,7 @@ class Logger:
 
     def __init__(
         self,
-        run_dir: str | os.PathLike,
+        run_dir: str | os.PathLike | None,
         total_steps: int,
         config: Mapping[str, Any] | None = None,
         wandb_mode: WandbMode = "offline",
@@ -84,15 +85,24 @@ class Logger:
     ) -> None:
         if wandb_mode not in WANDB_MODES:
             raise ValueError(f"wandb_mode must be one of {WANDB_MODES}, got {wandb_mode!r}")
-        self.run_dir = Path(run_dir)
+        self.run_dir = None if run_dir is None else Path(run_dir)
         self.listeners = list(listeners)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         self.total_steps = int(total_steps)
         self.console = console
         self.print_every_s = print_every_s
         self._tty = bool(console is not None and hasattr(console, "isatty") and console.isatty())
-        metrics = self.run_dir / "metrics.jsonl"
         self.rows = 0
+        self._metrics: TextIO | None = None
+        self._start = time.perf_counter()
+        self._start_step = start_step
+        self._last_print = -math.inf
+        self._latest: dict[str, float] = {}
+        self._tb = None
+        self._wandb = None
+        if self.run_dir is None:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        metrics = self.run_dir / "metrics.jsonl"
         if resume_rows is not None:
             from rlkit.io import atomic_write_text
 
@@ -100,17 +110,11 @@ class Logger:
             atomic_write_text(metrics, "".join(line + "\n" for line in kept))
             self.rows = len(kept)
         self._metrics = open(metrics, "a", encoding="utf-8")  # noqa: SIM115
-        self._start = time.perf_counter()
-        self._start_step = start_step
-        self._last_print = -math.inf
-        self._latest: dict[str, float] = {}
-        self._tb = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
             purge = {"purge_step": start_step} if resume_rows is not None else {}
             self._tb = SummaryWriter(log_dir=str(self.run_dir / "tb"), **purge)
-        self._wandb = None
         if wandb_mode != "disabled":
             self._wandb = _start_wandb_or_warn(
                 self.run_dir, wandb_mode, project, group, name or self.run_dir.name, tags, config
@@ -128,8 +132,9 @@ class Logger:
         row: dict[str, Any] = {"step": int(step), "time": round(time.time(), 3)}
         for key, value in metrics.items():
             row[key] = _plain(value)
-        self._metrics.write(json.dumps(row) + "\n")
-        self._metrics.flush()
+        if self._metrics is not None:
+            self._metrics.write(json.dumps(row) + "\n")
+            self._metrics.flush()
         self.rows += 1
         scalars = {k: v for k, v in row.items() if k not in ("step", "time") and _is_number(v)}
         self._latest.update(scalars)
@@ -145,6 +150,8 @@ class Logger:
     def video(self, step: int, path: str | os.PathLike, key: str = "eval/video") -> None:
         """Record an mp4 at ``step``: its path (relative to the run dir) in
         ``metrics.jsonl``, the video itself in W&B (``wandb.Video``)."""
+        if self._metrics is None or self.run_dir is None:
+            return
         path = Path(path)
         try:
             shown = str(path.resolve().relative_to(self.run_dir.resolve()))
@@ -206,7 +213,7 @@ class Logger:
         if self.console is not None and self._tty:
             self.console.write("\n")
             self.console.flush()
-        if not self._metrics.closed:
+        if self._metrics is not None and not self._metrics.closed:
             self._metrics.close()
         if self._tb is not None:
             self._tb.close()

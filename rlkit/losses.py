@@ -9,11 +9,19 @@ Every loss takes ``reduction``: ``mean`` (default), ``sum`` or ``none``.
 * ``mse``: mean of ``(y_hat - y)^2``; ``mae``: mean of ``|y_hat - y|``.
 * ``huber(delta)``: quadratic within ``delta``, linear beyond (DQN's loss, delta = 1),
   ``0.5 e^2`` if ``|e| <= delta`` else ``delta (|e| - 0.5 delta)``.
+
+And the objective of PPO, which the ``ppo`` and ``recurrent-ppo`` agents share:
+``ppo_loss`` (clipped surrogate, value loss, entropy bonus), returning a
+``rlkit.nn.passes.Loss`` with its gradient with respect to the policy's outputs.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
+
+from rlkit.nn.passes import Loss, PolicyOutputs
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -68,6 +76,61 @@ def huber_gradient(
 ) -> torch.Tensor:
     """d huber / d prediction, elementwise (unreduced): ``clamp(prediction - target, -delta, delta)``."""
     return (prediction - target).clamp(-delta, delta)
+
+
+def normalized(advantages: torch.Tensor) -> torch.Tensor:
+    """Advantages scaled to mean 0, std 1 (unchanged for a single sample)."""
+    if advantages.numel() < 2:
+        return advantages
+    return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+
+
+def ppo_loss(out: PolicyOutputs, batch: Any, clip: float, config: Any) -> Loss:
+    """PPO's loss of a minibatch (Schulman et al. 2017), its parts and its gradient.
+
+    ``L = -mean(min(r A, clip(r, 1 - eps, 1 + eps) A)) + vf_coef mean((V - R)^2) - ent_coef mean(H)``
+    with ``r = exp(log pi - log pi_old)``; ``V`` is clipped to ``V_old +- clip_range_vf`` when
+    that is set. ``batch`` holds the rollout's ``log_probs``, ``values``, ``advantages`` and
+    ``returns`` (flat, like ``out``); ``config`` gives ``normalize_advantage``,
+    ``clip_range_vf``, ``vf_coef`` and ``ent_coef``.
+
+    Gradient, with ``B`` the batch size: ``dL/dlog pi = -A r / B`` where the unclipped
+    term is the smaller one (else 0: the clipped term does not move with ``log pi``),
+    ``dL/dV = 2 vf_coef (V - R) / B`` (0 where value clipping holds ``V``) and
+    ``dL/dH = -ent_coef / B``.
+    """
+    n = len(out.log_probs)
+    advantages = normalized(batch.advantages) if config.normalize_advantage else batch.advantages
+    log_ratio = out.log_probs - batch.log_probs
+    ratio = log_ratio.exp()
+    unclipped = advantages * ratio
+    clipped = advantages * ratio.clamp(1.0 - clip, 1.0 + clip)
+    policy_loss = -torch.min(unclipped, clipped).mean()
+    values = out.values
+    if config.clip_range_vf is not None:
+        change = values - batch.values
+        values = batch.values + change.clamp(-config.clip_range_vf, config.clip_range_vf)
+    value_error = values - batch.returns
+    value_loss = value_error.square().mean()
+    entropy = out.entropy.mean()
+    loss = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
+    with torch.no_grad():
+        d_value = value_error * (2.0 * config.vf_coef / n)
+        if config.clip_range_vf is not None:
+            d_value = d_value * (change.abs() <= config.clip_range_vf)
+        grads = {
+            "log_probs": torch.where(unclipped <= clipped, unclipped, 0.0).mul_(-1.0 / n),
+            "values": d_value,
+            "entropy": torch.full_like(out.values, -config.ent_coef / n),
+        }
+        parts = {
+            "policy_loss": policy_loss.detach(),
+            "value_loss": value_loss.detach(),
+            "entropy": entropy.detach(),
+            "approx_kl": ((ratio - 1.0) - log_ratio).mean(),  # Schulman's low-variance estimator
+            "clip_fraction": ((ratio - 1.0).abs() > clip).float().mean(),
+        }
+    return Loss(loss, parts, grads)
 
 
 LOSSES = {"cross_entropy": cross_entropy, "mse": mse, "mae": mae, "huber": huber}

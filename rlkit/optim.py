@@ -437,3 +437,9 @@ def optimizer_from_config(config: Any, params: Iterable, lr: float | None = None
         fused=config.optimizer_fused,
         alpha=getattr(config, "rms_alpha", 0.99),
     )
+
+
+def set_learning_rate(optimizer: Optimizer, lr: float) -> None:
+    """Set the step size of every parameter group (a schedule's value for this update)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr

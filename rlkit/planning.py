@@ -17,10 +17,52 @@ from rlkit.evaluation import EvalHistory, evaluate
 from rlkit.rundir import Run
 
 
-def table_policy(policy: torch.Tensor):
-    """A callable ``obs -> action`` that looks the action up in a (S,) table."""
-    table = policy.detach().cpu().numpy()
-    return lambda obs: int(table[int(obs)])
+class TablePolicy:
+    """A tabular policy: ``policy(obs)`` looks one state's action up in a ``(S,)`` table,
+    ``predict`` a batch of states'. ``table`` is the table (a torch tensor)."""
+
+    def __init__(self, table: torch.Tensor) -> None:
+        self.table = table.detach().cpu()
+        self._actions = self.table.numpy()
+
+    def __call__(self, obs: Any) -> int:
+        """The action of one state."""
+        return int(self._actions[int(obs)])
+
+    def predict(self, obs: np.ndarray, state: Any = None, episode_start: Any = None,
+                deterministic: bool = True) -> tuple[np.ndarray, None]:  # fmt: skip
+        """The actions of a batch of states (a table is deterministic)."""
+        return self._actions[np.asarray(obs, dtype=np.int64)], None
+
+
+class ProbabilityTablePolicy:
+    """A stochastic tabular policy ``pi(a|s)``, ``(S, A)``: ``policy(obs)`` samples one
+    state's action from its generator, ``predict`` samples a batch (or takes the most
+    likely actions when ``deterministic``). ``table`` is the table (a torch tensor)."""
+
+    def __init__(self, probabilities: torch.Tensor, rng: np.random.Generator) -> None:
+        self.table = probabilities.detach().cpu()
+        self._cdf = np.cumsum(self.table.numpy(), axis=1)
+        self.rng = rng
+
+    def __call__(self, obs: Any) -> int:
+        """A sampled action of one state."""
+        cdf = self._cdf[int(obs)]
+        return int(min(np.searchsorted(cdf, self.rng.random() * cdf[-1], side="right"),
+                       len(cdf) - 1))  # fmt: skip
+
+    def predict(self, obs: np.ndarray, state: Any = None, episode_start: Any = None,
+                deterministic: bool = True) -> tuple[np.ndarray, None]:  # fmt: skip
+        """Actions of a batch of states: sampled, or the most likely with ``deterministic``."""
+        states = np.asarray(obs, dtype=np.int64)
+        if deterministic:
+            return self.table.numpy()[states].argmax(axis=1), None
+        return np.array([self(s) for s in states], dtype=np.int64), None
+
+
+def table_policy(policy: torch.Tensor) -> TablePolicy:
+    """The ``TablePolicy`` of a ``(S,)`` table of actions."""
+    return TablePolicy(policy)
 
 
 def report_solution(
@@ -30,11 +72,13 @@ def report_solution(
     eval_episodes: int,
     plan_seconds: float,
     extra_state: dict[str, Any] | None = None,
+    play: Any = None,
 ) -> dict[str, Any]:
-    """Checkpoint V and the greedy policy, play it in the real env, return the summary.
+    """Checkpoint V and the policy, play it in the real env, return the summary.
 
-    ``v_start`` is the optimal value of the initial-state distribution. For planners a
-    step is a sweep over all states, so ``time/sps`` is sweeps per second.
+    ``v_start`` is the value of the initial-state distribution. For planners a step is a
+    sweep over all states, so ``time/sps`` is sweeps per second. ``play`` is the policy
+    played (default: the greedy table of ``solution.policy``).
     """
     values = solution.values.detach().cpu()
     v_start = float(np.dot(initial, values.numpy()))
@@ -49,9 +93,8 @@ def report_solution(
         }
     )
     start = time.perf_counter()
-    result = evaluate(
-        table_policy(solution.policy), run.make_env, eval_episodes, seed=run.rngs.eval_seed
-    )
+    play = table_policy(solution.policy) if play is None else play
+    result = evaluate(play, run.make_env, eval_episodes, seed=run.rngs.eval_seed)
     metrics = EvalHistory().add(solution.sweeps, result)
     metrics.update(
         {

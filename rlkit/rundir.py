@@ -1,4 +1,4 @@
-"""The run directory (DESIGN.md, "Run directory") and the context an agent trains in.
+"""The run directory (docs/design.md, "Run directory") and the context an agent trains in.
 
 ::
 
@@ -131,17 +131,26 @@ class RunDir:
 
 
 class StopRequest:
-    """A stop asked for by a signal (``signum``; None while none was)."""
+    """A stop asked for by a signal (``signum``) or by a callback (``by_callback``)."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self.by_callback = False
+
+    @property
+    def asked(self) -> bool:
+        """True once anything asked the run to stop."""
+        return self.signum is not None or self.by_callback
 
 
 @dataclass
 class Run:
     """Everything an agent's ``train`` needs from the outside world.
 
-    The CLI builds it: rlkit does not import ``envs``, so the env factory is passed in.
+    The library layer (``rlkit.launch``) builds it and passes the env factory in, so the
+    foundation never imports ``rlkit.envs``. A run without a directory (``dir=None``, the
+    Python API's ``run_dir=None``) writes nothing: its checkpoints stay in memory
+    (``last_checkpoint``) and videos are skipped.
     """
 
     algo: str
@@ -152,8 +161,8 @@ class Run:
     """Run seed."""
     device: torch.device
     """Where tensors live."""
-    dir: RunDir
-    """The run directory."""
+    dir: RunDir | None
+    """The run directory (None: nothing is written to disk)."""
     logger: Logger
     """Metrics sink."""
     rngs: Rngs
@@ -165,21 +174,29 @@ class Run:
     resume: dict[str, Any] | None = None
     """The checkpoint a resumed run continues from (None for a new run)."""
     stop: StopRequest = field(default_factory=lambda: StopRequest())
-    """Set by the CLI's SIGINT / SIGTERM handler; agents finish the step, save and raise ``Stopped``."""
+    """Set by a SIGINT / SIGTERM handler or an API callback; agents finish the step, save and
+    raise ``Stopped``."""
+    last_checkpoint: dict[str, Any] | None = None
+    """The state of the last ``save_checkpoint`` (what the Python API keeps in memory)."""
 
     def stop_if_requested(self, step: int, save: Callable[[int], Any]) -> None:
         """When a stop was requested: ``save(step)``, then raise ``rlkit.errors.Stopped``."""
-        if self.stop.signum is not None:
+        if self.stop.asked:
             from rlkit.errors import Stopped
 
             save(step)
             raise Stopped(self.stop.signum, step)
 
-    def record_eval_video(self, policy: Callable[[Any], Any], step: int, **env_kwargs: Any) -> Path:
+    def record_eval_video(
+        self, policy: Callable[[Any], Any], step: int, **env_kwargs: Any
+    ) -> Path | None:
         """One evaluation episode of ``policy`` (eval seed, fresh env) to
-        ``videos/eval-step<step>-episode-0.mp4``, logged as ``eval/video`` (W&B shows it)."""
+        ``videos/eval-step<step>-episode-0.mp4``, logged as ``eval/video`` (W&B shows it).
+        Returns None (and records nothing) for a run without a directory."""
         from rlkit.evaluation import record_video
 
+        if self.dir is None:
+            return None
         _, files = record_video(
             policy,
             lambda: self.make_env(train=False, render_mode="rgb_array", **env_kwargs),
@@ -190,8 +207,9 @@ class Run:
         self.logger.video(step, files[0])
         return files[0]
 
-    def save_checkpoint(self, state: dict[str, Any], best: bool = False) -> Path:
-        """Write ``latest.pt`` (and ``best.pt``) with the run identity added."""
+    def save_checkpoint(self, state: dict[str, Any], best: bool = False) -> Path | None:
+        """Write ``latest.pt`` (and ``best.pt``) with the run identity added; keep it in
+        ``last_checkpoint`` too (the only copy for a run without a directory)."""
         full = {
             **state,
             "algo": self.algo,
@@ -199,6 +217,9 @@ class Run:
             "seed": self.seed,
             "config": self.resolved_config,
         }
+        self.last_checkpoint = full
+        if self.dir is None:
+            return None
         path = save_checkpoint(self.dir.latest, full, keep_previous=True)
         if best:
             save_checkpoint(self.dir.best, full)

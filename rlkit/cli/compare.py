@@ -1,34 +1,14 @@
-"""``rlkit compare <run-dir|parent> ... [--out FILE.png]``: a table and learning curves.
-
-Runs are grouped by (implementation, algo, env id): rlkit's and ``rlkit baseline``'s
-(SB3) runs of the same algorithm are separate groups. For each group the table gives the
-number of seeds, the final eval mean with a 95% stratified-bootstrap confidence interval
-across seeds and the interquartile mean (both from ``rliable``; the IQM when there are
-several seeds), ``eval/auc``, wall time and steps/s. The figure plots each group's mean
-eval return against env steps with a 95% bootstrap band across seeds: rlkit solid,
-SB3 dashed, one colour per group.
-"""
+"""``rlkit compare <run-dir|parent> ... [--out FILE.png] [--json FILE]``: the table and
+learning curves of ``rlkit.compare``, printed and written."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from rlkit.cli.common import fail
-from rlkit.config import read_yaml
+from rlkit.cli.common import report
+from rlkit.compare import find_runs, format_table, group_runs, plot, read_run, summarize
 from rlkit.errors import BadInput
-
-BOOTSTRAP_REPS = 50_000
-"""Bootstrap resamples of the table's intervals (rliable's default; about a second a group)."""
-BAND_REPS = 2000
-"""Bootstrap resamples of the figure's band, at every step of the curve."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -47,230 +27,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
-@dataclass
-class RunData:
-    """What compare reads from one finished run directory."""
-
-    path: Path
-    implementation: str
-    algo: str
-    env_id: str
-    seed: int
-    summary: dict[str, Any]
-    curve_steps: np.ndarray
-    curve_means: np.ndarray
-
-
-@dataclass
-class Group:
-    """The runs of one (implementation, algo, env id)."""
-
-    implementation: str
-    algo: str
-    env_id: str
-    runs: list[RunData] = field(default_factory=list)
-
-    @property
-    def label(self) -> str:
-        """``rlkit ppo`` / ``SB3 ppo`` (the env id is added when groups differ in env)."""
-        return f"{'SB3' if self.implementation == 'sb3' else 'rlkit'} {self.algo}"
-
-
-def find_runs(targets: list[Path]) -> tuple[list[Path], list[str]]:
-    """Finished run dirs under ``targets`` (a dir with ``config.yaml`` is a run; any other dir
-    is searched one level down) and warnings for unfinished ones."""
-    runs, skipped = [], []
-    for target in targets:
-        if not target.is_dir():
-            raise BadInput(f"no such run directory: {target}")
-        candidates = (
-            [target]
-            if (target / "config.yaml").is_file()
-            else sorted(p for p in target.iterdir() if p.is_dir() and (p / "config.yaml").is_file())
-        )
-        if not candidates:
-            raise BadInput(
-                f"{target} holds no run directories (no config.yaml in it or its sub-folders)"
-            )
-        for run in candidates:
-            if (run / "summary.json").is_file():
-                runs.append(run)
-            else:
-                skipped.append(f"{run}: no summary.json (unfinished run), left out")
-    if not runs:
-        raise BadInput("no finished runs to compare (none has a summary.json)")
-    return runs, skipped
-
-
-def read_run(path: Path) -> RunData:
-    """Config, summary and eval curve (``eval/mean_return`` rows of ``metrics.jsonl``) of a run."""
-    config = read_yaml(path / "config.yaml")
-    try:
-        summary = json.loads((path / "summary.json").read_text())
-    except json.JSONDecodeError as e:
-        raise BadInput(f"{path / 'summary.json'} is not valid JSON: {e}") from None
-    steps, means = [], []
-    metrics = path / "metrics.jsonl"
-    if metrics.is_file():
-        for line in metrics.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a crash
-            if "eval/mean_return" in row:
-                steps.append(int(row["step"]))
-                means.append(float(row["eval/mean_return"]))
-    order = np.argsort(steps, kind="stable")
-    return RunData(path, str(config.get("implementation", "rlkit")), str(config.get("algo", "?")),
-                   str(config.get("env_id", "?")), int(config.get("seed", 0)), summary,
-                   np.asarray(steps, dtype=float)[order], np.asarray(means, dtype=float)[order])  # fmt: skip
-
-
-def group_runs(runs: list[RunData]) -> list[Group]:
-    """Groups in first-seen order."""
-    groups: dict[tuple[str, str, str], Group] = {}
-    for run in runs:
-        key = (run.implementation, run.algo, run.env_id)
-        groups.setdefault(key, Group(*key)).runs.append(run)
-    return list(groups.values())
-
-
-def interval_estimates(scores: np.ndarray, seed: int = 0) -> dict[str, float]:
-    """Mean, IQM and their 95% stratified-bootstrap intervals of per-seed ``scores`` (rliable)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from rliable import library as rly
-        from rliable import metrics
-
-        def aggregates(x: np.ndarray) -> np.ndarray:
-            return np.array([metrics.aggregate_mean(x), metrics.aggregate_iqm(x)])
-
-        points, intervals = rly.get_interval_estimates(
-            {"g": np.asarray(scores, dtype=float).reshape(-1, 1)}, aggregates,
-            reps=BOOTSTRAP_REPS, random_state=np.random.RandomState(seed),
-        )  # fmt: skip
-    (mean, iqm), ((mean_lo, iqm_lo), (mean_hi, iqm_hi)) = points["g"], intervals["g"]
-    return {"mean": float(mean), "ci_low": float(mean_lo), "ci_high": float(mean_hi),
-            "iqm": float(iqm), "iqm_low": float(iqm_lo), "iqm_high": float(iqm_hi)}  # fmt: skip
-
-
-def summarize(group: Group) -> dict[str, Any]:
-    """One table row of a group."""
-    finals = np.array([r.summary.get("eval/mean_return", np.nan) for r in group.runs], dtype=float)
-    row: dict[str, Any] = {"group": group.label, "implementation": group.implementation, "algo": group.algo,
-                           "env_id": group.env_id, "seeds": sorted(r.seed for r in group.runs)}  # fmt: skip
-    row.update(interval_estimates(finals))
-    if len(finals) < 2:
-        row["iqm"] = row["iqm_low"] = row["iqm_high"] = None
-    for key, name in (("eval/auc", "auc"), ("wall_time_s", "wall_s"), ("time/sps", "sps")):
-        values = [float(r.summary[key]) for r in group.runs if key in r.summary]
-        row[name] = float(np.mean(values)) if values else None
-    return row
-
-
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """The rows as an aligned text table."""
-
-    def num(value: Any, spec: str = ".4g") -> str:
-        return "-" if value is None else format(value, spec)
-
-    header = [
-        "group",
-        "env",
-        "seeds",
-        "final eval mean [95% CI]",
-        "IQM",
-        "eval/auc",
-        "wall s",
-        "steps/s",
-    ]
-    table = [header]
-    for row in rows:
-        table.append([
-            row["group"], row["env_id"], str(len(row["seeds"])),
-            f"{row['mean']:.4g} [{row['ci_low']:.4g}, {row['ci_high']:.4g}]",
-            num(row["iqm"]), num(row["auc"]), num(row["wall_s"], ".1f"), num(row["sps"], ",.0f"),
-        ])  # fmt: skip
-    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
-        for line in table
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def curve(group: Group, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(steps, mean, low, high)``: each run's eval curve on the union of steps (linear
-    interpolation inside each run's range), averaged over the runs that cover a step, with a
-    95% percentile-bootstrap band across seeds."""
-    runs = [r for r in group.runs if len(r.curve_steps)]
-    if not runs:
-        empty = np.zeros(0)
-        return empty, empty, empty, empty
-    steps = np.unique(np.concatenate([r.curve_steps for r in runs]))
-    values = np.full((len(runs), len(steps)), np.nan)
-    for i, run in enumerate(runs):
-        inside = (steps >= run.curve_steps[0]) & (steps <= run.curve_steps[-1])
-        values[i, inside] = np.interp(steps[inside], run.curve_steps, run.curve_means)
-    rng = np.random.default_rng(seed)
-    mean, low, high = (np.full(len(steps), np.nan) for _ in range(3))
-    for j in range(len(steps)):
-        column = values[:, j][~np.isnan(values[:, j])]
-        if column.size == 0:
-            continue
-        mean[j] = column.mean()
-        boot = rng.choice(column, size=(BAND_REPS, column.size), replace=True).mean(axis=1)
-        low[j], high[j] = np.percentile(boot, [2.5, 97.5])
-    return steps, mean, low, high
-
-
-def plot(groups: list[Group], out: Path) -> None:
-    """Learning curves of every group into ``out`` (written atomically)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    envs = sorted({g.env_id for g in groups})
-    fig, axes = plt.subplots(1, len(envs), figsize=(6.4 * len(envs), 4.2), squeeze=False)
-    from matplotlib.ticker import FuncFormatter
-
-    colours = {id(g): plt.get_cmap("tab10")(i % 10) for i, g in enumerate(groups)}
-    steps_label = FuncFormatter(
-        lambda x, _: f"{x / 1e6:g}M" if x >= 1e6 else f"{x / 1e3:g}k" if x >= 1e3 else f"{x:g}"
-    )
-    for ax, env_id in zip(axes[0], envs, strict=True):
-        for group in (g for g in groups if g.env_id == env_id):
-            steps, mean, low, high = curve(group)
-            if not len(steps):
-                continue
-            style = "--" if group.implementation == "sb3" else "-"
-            colour = colours[id(group)]
-            ax.plot(steps, mean, style, color=colour, linewidth=2,
-                    label=f"{group.label} ({len(group.runs)} seed{'s' if len(group.runs) > 1 else ''})")  # fmt: skip
-            if len(group.runs) > 1:
-                ax.fill_between(steps, low, high, color=colour, alpha=0.12 if style == "-" else 0.08,
-                                hatch=None if style == "-" else "//", linewidth=0)  # fmt: skip
-        ax.set_title(env_id)
-        ax.set_xlabel("environment steps")
-        ax.xaxis.set_major_formatter(steps_label)
-        ax.set_ylabel("mean evaluation return")
-        ax.grid(alpha=0.3)
-        ax.legend(loc="best", fontsize=9)
-    fig.suptitle(
-        "mean eval return, 95% bootstrap band across seeds (rlkit solid, SB3 dashed)", fontsize=10
-    )
-    fig.tight_layout()
-    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}{out.suffix}")
-    try:
-        fig.savefig(tmp, dpi=120)
-        os.replace(tmp, out)
-    finally:
-        plt.close(fig)
-        tmp.unlink(missing_ok=True)
-
-
 def main(args: argparse.Namespace) -> int:
     """Print the table (and write the figure / JSON when asked)."""
     try:
@@ -279,7 +35,7 @@ def main(args: argparse.Namespace) -> int:
         paths, skipped = find_runs(args.targets)
         groups = group_runs([read_run(p) for p in paths])
     except BadInput as e:
-        return fail(str(e), 2)
+        return report(e)
     for line in skipped:
         print(f"rlkit compare: {line}")
     rows = [summarize(g) for g in groups]

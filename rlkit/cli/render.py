@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
 import torch
 
-from rlkit.cli.common import DEVICES, fail
-from rlkit.cli.eval import load_target
+from rlkit.cli.common import fail, report
 from rlkit.errors import BadInput
-from rlkit.evaluation import evaluate, record_video, write_mp4
+from rlkit.evaluation import evaluate, join_videos, record_video
+from rlkit.launch import DEVICES, load_run
 from rlkit.seeding import make_rngs
 
 
@@ -64,23 +63,6 @@ def _check_out(out: Path | None, human: bool) -> None:
         raise PermissionError(f"--out {out}: folder {folder} is not writable")
 
 
-def join_videos(parts: list[Path], out: Path) -> None:
-    """Write ``parts`` one after another into ``out``, every frame kept, atomically."""
-    if len(parts) == 1:
-        tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}.mp4")
-        try:
-            shutil.copyfile(parts[0], tmp)
-            os.replace(tmp, out)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return
-    import imageio.v3 as iio
-
-    fps = iio.immeta(parts[0]).get("fps", 30)
-    frames = (frame for part in parts for frame in iio.imiter(part))
-    write_mp4(out, frames, fps)
-
-
 def main(args: argparse.Namespace) -> int:
     """Render and report what was written."""
     try:
@@ -89,11 +71,9 @@ def main(args: argparse.Namespace) -> int:
         if args.fps is not None and args.fps < 1:
             raise BadInput(f"bad value --fps {args.fps}; allowed: an integer >= 1")
         _check_out(args.out, args.human)
-        loaded = load_target(args.target, args.best, args.seed, args.device, args.stochastic)
-    except BadInput as e:
-        return fail(str(e), 2)
-    except PermissionError as e:
-        return fail(str(e), 1)
+        loaded = load_run(args.target, args.best, args.seed, args.device, args.stochastic)
+    except (BadInput, PermissionError) as e:
+        return report(e)
     eval_seed = make_rngs(loaded.seed, seed_globals=False).eval_seed
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(eval_seed)

@@ -12,7 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rlkit.cli.common import fail
+from rlkit.cli.common import fail, report
+from rlkit.compare import run_dirs_in
 from rlkit.errors import BadInput
 from rlkit.wandb_offline import offline_runs
 
@@ -33,17 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def wandb_folders(targets: list[Path]) -> list[Path]:
     """The W&B run folders of run dirs (a dir without ``config.yaml`` counts as a parent of runs)."""
-    found: list[Path] = []
-    for target in targets:
-        if not target.is_dir():
-            raise BadInput(f"no such run directory: {target}")
-        runs = (
-            [target]
-            if (target / "config.yaml").is_file()
-            else sorted(p for p in target.iterdir() if (p / "config.yaml").is_file())
-        )
-        for run in runs:
-            found.extend(offline_runs(run))
+    found = [folder for t in targets for run in run_dirs_in(t) for folder in offline_runs(run)]
     if not found:
         raise BadInput(
             f"no W&B runs under {', '.join(map(str, targets))} (were they run with --wandb disabled?)"
@@ -56,7 +47,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         folders = wandb_folders(args.targets)
     except BadInput as e:
-        return fail(str(e), 2)
+        return report(e)
     command = [sys.executable, "-m", "wandb", "sync", *map(str, folders)]
     if args.dry_run:
         print("would run: " + " ".join(command))

@@ -1,31 +1,32 @@
-"""``rlkit train <algo> <env-id> [options] [key=value ...]``."""
+"""``rlkit train <algo> <env-id> [options] [key=value ...]`` (and ``--resume``, ``--seeds``).
+
+Parsing and printing only: ``rlkit.launch`` plans and runs, ``rlkit.seeds`` runs seeds in
+parallel processes.
+"""
 
 from __future__ import annotations
 
 import argparse
-import errno
-import shutil
+import os
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from agents import ALGORITHMS
-from rlkit.cli.common import (
+from rlkit.agents import ALGORITHMS
+from rlkit.cli.common import exit_code, report
+from rlkit.config import describe_fields
+from rlkit.errors import BadInput, RunFailed, Stopped
+from rlkit.launch import (
+    DEFAULT_RUN_DIR,
     DEVICES,
-    default_config_path,
-    env_factory,
-    fail,
+    RunSpec,
+    execute,
     load_agent,
-    resolve_device,
+    plan_resume,
+    plan_run,
 )
-from rlkit.config import config_dict, describe_fields, load_config, package_versions
-from rlkit.errors import BadInput, Stopped
-from rlkit.guard import NonFinite
-from rlkit.logging import WANDB_MODES, Logger
-from rlkit.rundir import Run, RunDir, default_run_dir, safe_name
-from rlkit.seeding import make_rngs
+from rlkit.logging import WANDB_MODES
 
 
 def algorithms_help() -> str:
@@ -52,7 +53,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--resume",
         type=Path,
         metavar="RUN_DIR",
-        help="continue an interrupted run from its last checkpoint (algo, env and config from the run dir)",
+        help="continue an interrupted run from its last checkpoint (algo, env and config from "
+        "the run dir)",
     )
     p.set_defaults(func=main)
 
@@ -70,7 +72,8 @@ def add_common_arguments(p: argparse.ArgumentParser, algos: tuple[str, ...]) -> 
         "--seeds",
         default=None,
         metavar="SPEC",
-        help="several seeds in parallel processes, one run dir each under a common parent: 0-9 or 0,3,7",
+        help="several seeds in parallel processes, one run dir each under a common parent: "
+        "0-9 or 0,3,7",
     )
     p.add_argument(
         "--jobs",
@@ -107,319 +110,133 @@ def main(args: argparse.Namespace) -> int:
     return run_command(args, implementation="rlkit")
 
 
+def plan_from_args(args: argparse.Namespace, implementation: str) -> RunSpec:
+    """The ``RunSpec`` of a ``train`` / ``baseline`` command line (``BadInput`` if bad)."""
+    if args.env_id is None:
+        fits = load_agent(args.algo).FITS.split(": ")[-1].split(",")[0]
+        raise BadInput(f"rlkit train {args.algo} needs an env id, e.g. {fits}")
+    run_dir = args.run_dir if args.run_dir is not None else DEFAULT_RUN_DIR
+    return plan_run(args.algo, args.env_id, config=args.config, overrides=args.overrides,
+                    seed=args.seed, device=args.device, run_dir=run_dir, wandb=args.wandb,
+                    implementation=implementation)  # fmt: skip
+
+
 def run_command(args: argparse.Namespace, implementation: str) -> int:
     """``train`` (``implementation="rlkit"``) or ``baseline`` (``"sb3"``): one seed, or
     ``--seeds`` in parallel processes."""
-    if getattr(args, "resume", None) is not None:
-        try:
-            prepared = prepare_resume(args)
-        except BadInput as e:
-            return fail(str(e), 2)
-        return execute(*prepared[:-1], quiet=args.quiet, resume=prepared[-1])
-    if args.algo is None:
-        return fail(f"rlkit {'train' if implementation == 'rlkit' else 'baseline'} needs an algorithm: "
-                    + ", ".join(ALGORITHMS), 2)  # fmt: skip
-    if args.seeds is not None:
-        from rlkit.cli.seeds import run_seeds
-
-        return run_seeds(args, implementation)
+    command = "train" if implementation == "rlkit" else "baseline"
     try:
-        prepared = prepare(args, implementation)
-    except BadInput as e:
-        return fail(str(e), 2)
-    except PermissionError as e:
-        return fail(str(e), 1)
-    if prepared is None:
-        return 0
-    return execute(*prepared, quiet=args.quiet, implementation=implementation)
-
-
-RESUMABLE = ("q-learning", "dqn", "reinforce", "a2c", "ppo", "recurrent-ppo")
-"""Algorithms whose checkpoints carry everything to continue exactly."""
-
-
-def prepare_resume(args: argparse.Namespace):
-    """The checks of ``--resume``; returns ``execute``'s arguments and the checkpoint."""
-    from rlkit import snapshot
-    from rlkit.checkpoint import load_run_checkpoint
-
-    if (
-        args.algo is not None
-        or args.env_id is not None
-        or args.overrides
-        or args.config is not None
-    ):
-        raise BadInput(
-            "--resume takes the algo, env and config from the run dir; give only --resume RUN_DIR"
-        )
-    if args.seed is not None or args.seeds is not None or args.run_dir is not None:
-        raise BadInput(
-            "--resume continues the run dir's own seed; --seed, --seeds and --run-dir do not apply"
-        )
-    run_dir = RunDir(args.resume)
-    if not run_dir.path.is_dir():
-        raise BadInput(f"no such run dir: {run_dir.path}")
-    saved = run_dir.read_config()
-    if saved.get("implementation", "rlkit") != "rlkit":
-        raise BadInput(
-            f"{run_dir.path} is an rlkit baseline run; resuming SB3 runs is not supported"
-        )
-    if run_dir.summary.is_file():
-        raise BadInput(f"{run_dir.path} already finished (it has summary.json); nothing to resume")
-    algo = str(saved.get("algo"))
-    agent = load_agent(algo)
-    if algo not in RESUMABLE:
-        raise BadInput(
-            f"--resume supports {', '.join(RESUMABLE)}; a {algo} run starts over quickly instead"
-        )
-    if not any((run_dir.checkpoints / name).is_file() for name in ("latest.pt", "previous.pt")):
-        # stopped before its first checkpoint: the same seed and config replay it from the start
-        print(
-            f"rlkit: {run_dir.path} has no checkpoint yet; starting it again from step 0",
-            file=sys.stderr,
-        )
-        config, _ = load_config(agent.Config, run_dir.config, [])
-        env_id = str(saved["env_id"])
-        make = env_factory(
-            env_id, getattr(config, "env_kwargs", {}), frame_stack=getattr(config, "frame_stack", 4)
-        )
-        return (agent, config, env_id, int(saved.get("seed", 0)), resolve_device(args.device), run_dir, saved, make,
-                args.wandb, {"restart": True})  # fmt: skip
-    checkpoint, _path = load_run_checkpoint(run_dir.checkpoints)
-    if checkpoint.get("algo") != algo or "resume" not in checkpoint:
-        raise BadInput(f"{run_dir.latest} is not a resumable {algo} checkpoint of this run")
-    if algo == "dqn" and "replay" not in checkpoint:
-        raise BadInput(f"{run_dir.latest} was saved without its replay buffer (save_replay: false, image "
-                       "observations); the run cannot continue exactly")  # fmt: skip
-    config, run_keys = load_config(agent.Config, run_dir.config, [])
-    if getattr(config, "vec_env", "sync") == "async":
-        raise BadInput("--resume needs vec_env=sync: async envs keep their state in worker processes "
-                       "that a checkpoint does not capture")  # fmt: skip
-    env_id = str(saved["env_id"])
-    seed = int(saved.get("seed", 0))
-    device = resolve_device(args.device)
-    make = env_factory(
-        env_id, getattr(config, "env_kwargs", {}), frame_stack=getattr(config, "frame_stack", 4)
-    )
-    probe = make()
-    try:
-        opaque = snapshot.opaque_parts(probe)
-    finally:
-        probe.close()
-    if opaque:
-        raise BadInput(f"--resume of {env_id} is not supported yet: {', '.join(opaque)} keeps its state in "
-                       "native code that a checkpoint does not capture")  # fmt: skip
-    return agent, config, env_id, seed, device, run_dir, saved, make, args.wandb, checkpoint
-
-
-def prepare(args: argparse.Namespace, implementation: str = "rlkit"):
-    """Every check that can fail on bad input, before anything is written."""
-    agent = load_agent(args.algo)
-    if args.help_config:
-        print_config_help(agent)
-        return None
-    if args.env_id is None:
-        raise BadInput(
-            f"rlkit train {args.algo} needs an env id, e.g. {agent.FITS.split(': ')[-1].split(',')[0]}"
-        )
-    if "=" in args.env_id:
-        raise BadInput(f"expected an env id before the overrides, got {args.env_id!r}")
-    from envs import check_env_id
-
-    env_id = check_env_id(args.env_id)
-    safe_name(env_id)
-    config_path = args.config if args.config is not None else default_config_path(args.algo, env_id)
-    config, run_keys = load_config(agent.Config, config_path, args.overrides)
-    for key in ("algo", "env_id"):
-        wanted = args.algo if key == "algo" else env_id
-        if key in run_keys and run_keys[key] != wanted:
-            raise BadInput(f"config {config_path} is for {key}={run_keys[key]!r}, not {wanted!r}")
-    seed = args.seed if args.seed is not None else int(run_keys.get("seed", 0))
-    if seed < 0:
-        raise BadInput(f"bad value --seed {seed}; allowed: an integer >= 0")
-    device = resolve_device(args.device)
-    make = env_factory(
-        env_id, getattr(config, "env_kwargs", {}), frame_stack=getattr(config, "frame_stack", 4)
-    )
-    env = make()
-    try:
-        agent.check_env(env, config)
-        if implementation == "sb3":
-            from rlkit.cli import baseline
-
-            baseline.sb3_kwargs(args.algo, config, image=len(env.observation_space.shape) == 3)
-            notes = baseline.speed_notes(args.algo, config)
-            if notes:
-                print(f"rlkit baseline: {', '.join(notes)} only change how rlkit computes; SB3 runs its own way",
-                      file=sys.stderr)  # fmt: skip
-    finally:
-        env.close()
-    label = args.algo if implementation == "rlkit" else f"sb3-{args.algo}"
-    run_dir = RunDir(
-        args.run_dir if args.run_dir is not None else default_run_dir(label, env_id, seed)
-    )
-    run_dir.check_new()
-    resolved = {
-        "algo": args.algo,
-        "env_id": env_id,
-        "seed": seed,
-        "device": str(device),
-        "implementation": implementation,
-        **config_dict(config),
-        "versions": package_versions(),
-    }
-    return agent, config, env_id, seed, device, run_dir, resolved, make, args.wandb
-
-
-def _stop_on_signals(run: Run):
-    """SIGINT / SIGTERM ask ``run`` to stop after its current step (with a checkpoint); a
-    second SIGINT stops at once. Returns the function that puts the old handlers back."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def handler(signum: int, _frame: object) -> None:
-        if run.stop.signum is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        run.stop.signum = signum
-        print(f"\n{signal.Signals(signum).name}: stopping after this step and saving a checkpoint "
-              "(Ctrl-C again to stop at once)", file=sys.stderr)  # fmt: skip
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    def restore() -> None:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-    return restore
-
-
-def execute(
-    agent,
-    config,
-    env_id,
-    seed,
-    device,
-    run_dir,
-    resolved,
-    make,
-    wandb_mode,
-    quiet=False,
-    implementation="rlkit",
-    resume=None,
-    group=None,
-    tags=(),
-    listeners=(),
-    reraise=(),
-) -> int:
-    """Create the run dir, train, write summary.json; exit code 0, 1 or 130.
-
-    A sweep's trial passes its W&B ``group`` (the study name) and extra ``tags``, Logger
-    ``listeners`` (the pruner) and the exceptions to ``reraise`` (``optuna.TrialPruned``)
-    instead of reporting them as a failed run.
-    """
-    created = not run_dir.path.exists()
-    try:
-        if resume is None:
-            run_dir.create()
-            run_dir.write_config(resolved)
-    except OSError as e:  # a full disk, a read-only file system: leave nothing half-made behind
-        if created:
-            shutil.rmtree(run_dir.path, ignore_errors=True)
-        return fail(f"cannot write the run dir {run_dir.path}: {e.strerror or e}", 1)
-    start = time.perf_counter()
-    logger = restore = None
-    try:
-        logger = Logger(
-            run_dir.path,
-            total_steps=getattr(config, "total_steps", 0),
-            config=resolved,
-            wandb_mode=wandb_mode,
-            group=group or f"{agent.ALGO}-{safe_name(env_id)}",
-            tags=[agent.ALGO, env_id, implementation, *tags],
-            console=None if quiet else sys.stderr,
-            start_step=0 if resume is None else int(resume.get("step", 0)),
-            resume_rows=None
-            if resume is None
-            else int(resume.get("resume", {}).get("log_rows", 0)),
-            listeners=listeners,
-        )
-        run = Run(
-            algo=agent.ALGO,
-            env_id=env_id,
-            seed=seed,
-            device=device,
-            dir=run_dir,
-            logger=logger,
-            rngs=make_rngs(seed),
-            make_env=make,
-            resolved_config=resolved,
-            resume=None if resume is None or "restart" in resume else resume,
-        )
-        if run.resume is not None:
-            print(f"resuming {run_dir.path} from step {int(resume['step']):,}", file=sys.stderr)
-        restore = _stop_on_signals(run)
-        if implementation == "sb3":
-            from rlkit.cli import baseline
-
-            result = baseline.train(agent.ALGO, config, run)
+        if getattr(args, "resume", None) is not None:
+            if args.algo or args.env_id or args.overrides or args.config is not None:
+                raise BadInput(
+                    "--resume takes the algo, env and config from the run dir; give only "
+                    "--resume RUN_DIR"
+                )
+            if args.seed is not None or args.seeds is not None or args.run_dir is not None:
+                raise BadInput(
+                    "--resume continues the run dir's own seed; --seed, --seeds and --run-dir "
+                    "do not apply"
+                )
+            spec = plan_resume(args.resume, args.device, args.wandb)
         else:
-            result = agent.train(config, run)
-        wall = time.perf_counter() - start
-        summary = {
-            "algo": agent.ALGO,
-            "implementation": implementation,
-            "env_id": env_id,
-            "seed": seed,
-            "total_steps": result.pop("total_steps"),
-            "wall_time_s": wall,
-            **result,
-        }
-        summary.setdefault("time/sps", summary["total_steps"] / max(wall, 1e-9))
-        logger.summary(summary)
-        logger.close(step=summary["total_steps"])
-        logger = None
-        run_dir.write_summary(summary)
+            if args.algo is None:
+                raise BadInput(f"rlkit {command} needs an algorithm: " + ", ".join(ALGORITHMS))
+            if args.help_config and args.seeds is None:
+                print_config_help(load_agent(args.algo))
+                return 0
+            if args.seeds is not None:
+                return run_seeds_command(args, implementation)
+            spec = plan_from_args(args, implementation)
+    except (BadInput, PermissionError) as e:
+        return report(e)
+    for note in spec.notes:
+        print(note, file=sys.stderr)
+    return run_and_report(spec, quiet=args.quiet)
+
+
+def run_and_report(spec: RunSpec, quiet: bool = False) -> int:
+    """Execute ``spec`` and print how it ended; returns the exit code."""
+    try:
+        result = execute(spec, quiet=quiet)
+    except (BadInput, RunFailed) as e:
+        return report(e)
     except Stopped as e:
-        name = signal.Signals(e.signum).name
-        print(
-            f"\nstopped by {name} at step {e.step:,}; checkpoint saved: {run_dir.latest}"
-            + (
-                f"; continue with: rlkit train --resume {run_dir.path}"
-                if agent.ALGO in RESUMABLE and implementation == "rlkit"
-                else ""
-            ),
-            file=sys.stderr,
+        name = signal.Signals(e.signum).name if e.signum is not None else "request"
+        resume = (
+            f"; continue with: rlkit train --resume {spec.run_dir.path}"
+            if spec.agent.RESUMABLE and spec.implementation == "rlkit"
+            else ""
         )
-        return 128 + e.signum
-    except reraise:
-        raise
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; the run so far is in {run_dir.path}", file=sys.stderr)
-        return 130
-    except BadInput as e:
-        if created:
-            shutil.rmtree(run_dir.path, ignore_errors=True)
-        return fail(str(e), 2)
-    except NonFinite as e:
-        return fail(f"{e} (run dir kept: {run_dir.path})", 1)
-    except OSError as e:
-        if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
-            return fail(f"{type(e).__name__}: {e} (run dir kept: {run_dir.path})", 1)
-        return fail(f"{e.strerror} writing {e.filename or run_dir.path}; the checkpoints written before "
-                    f"are intact (run dir kept: {run_dir.path})", 1)  # fmt: skip
-    except Exception as e:  # noqa: BLE001 - reported as one line, exit 1
-        return fail(f"{type(e).__name__}: {e} (run dir kept: {run_dir.path})", 1)
-    finally:
-        if restore is not None:
-            restore()
-        if logger is not None:
-            logger.close()
+        print(f"\nstopped by {name} at step {e.step:,}; checkpoint saved: {spec.run_dir.latest}"
+              + resume, file=sys.stderr)  # fmt: skip
+        return exit_code(e)
+    except KeyboardInterrupt as e:
+        print(f"\ninterrupted; the run so far is in {spec.run_dir.path}", file=sys.stderr)
+        return exit_code(e)
+    summary = result.summary
     line = ", ".join(
         f"{k} {summary[k]:.6g}"
         for k in ("eval/mean_return", "eval/std_return", "v_start")
         if k in summary
     )
-    print(f"done in {wall:.1f}s: {line}\nrun dir: {run_dir.path}")
+    print(f"done in {summary['wall_time_s']:.1f}s: {line}\nrun dir: {result.run_dir}")
     return 0
+
+
+def run_seeds_command(args: argparse.Namespace, implementation: str) -> int:
+    """``--seeds``: check the command once, run each seed in its own process, print a table."""
+    import copy
+    import time
+
+    from rlkit.seeds import SeedJob, aggregate_table, parent_dir, parse_seeds, run_jobs
+
+    command = "train" if implementation == "rlkit" else "baseline"
+    try:
+        seeds = parse_seeds(args.seeds)
+        if args.seed is not None:
+            raise BadInput("give --seed or --seeds, not both")
+        if args.jobs is not None and args.jobs < 1:
+            raise BadInput(f"bad value --jobs {args.jobs}; allowed: an integer >= 1")
+        if args.env_id is None or args.help_config:
+            raise BadInput(f"rlkit {command} --seeds needs an algo and an env id")
+        label = args.algo if implementation == "rlkit" else f"sb3-{args.algo}"
+        parent = parent_dir(label, args.env_id, args.seeds, args.run_dir)
+        probe = copy.copy(args)
+        probe.seed, probe.seeds, probe.run_dir = seeds[0], None, parent / f"s{seeds[0]}"
+        plan_from_args(probe, implementation)
+    except (BadInput, PermissionError) as e:
+        return report(e)
+    jobs = []
+    for seed in seeds:
+        argv = [sys.executable, "-m", "rlkit.cli.main", command, args.algo, args.env_id,
+                *args.overrides, "--seed", str(seed), "--run-dir", str(parent / f"s{seed}"),
+                "--device", args.device, "--wandb", args.wandb, "--quiet"]  # fmt: skip
+        if args.config is not None:
+            argv += ["--config", str(args.config)]
+        jobs.append(SeedJob(seed, argv, parent / f"s{seed}", parent / "logs" / f"s{seed}.log"))
+    at_once = min(len(seeds), args.jobs or os.cpu_count() or 1)
+    print(f"{len(seeds)} seeds of {label} on {args.env_id}, {at_once} at a time; run dirs under "
+          f"{parent}", file=sys.stderr)  # fmt: skip
+    start = time.perf_counter()
+    finished = []
+
+    def done(row: dict[str, Any]) -> None:
+        finished.append(row)
+        summary = row["summary"]
+        what = (
+            f"eval {summary['eval/mean_return']:.4g}"
+            if summary
+            else f"FAILED (exit {row['code']}), see {row['log']}"
+        )
+        print(f"seed {row['seed']}: {what} ({len(finished)}/{len(seeds)}, "
+              f"{time.perf_counter() - start:.0f}s)", file=sys.stderr)  # fmt: skip
+
+    try:
+        rows = run_jobs(jobs, at_once, done)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; finished runs are in {parent}", file=sys.stderr)
+        return 130
+    print(aggregate_table(rows))
+    print(f"run dirs: {parent}  (rlkit compare {parent})")
+    codes = [r["code"] for r in rows if r["code"] != 0]
+    return codes[0] if codes else 0

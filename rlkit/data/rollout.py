@@ -17,8 +17,9 @@ assembles ``next_values`` for ``rlkit.data.returns`` (see there for the formulas
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,6 +40,15 @@ class RolloutBatch:
     episode_starts: torch.Tensor
     env_indices: torch.Tensor | None = None
     """For sequence minibatches: which environments (columns) they hold."""
+
+    def flat(self) -> RolloutBatch:
+        """A sequence minibatch ``(n_steps, envs, ...)`` as rows ``(n_steps * envs, ...)``."""
+        def rows(x: torch.Tensor) -> torch.Tensor:
+            return x.reshape(-1, *x.shape[2:])
+
+        return RolloutBatch(rows(self.obs), rows(self.actions), rows(self.log_probs),
+                            rows(self.values), rows(self.advantages), rows(self.returns),
+                            rows(self.episode_starts), self.env_indices)  # fmt: skip
 
 
 class RolloutBuffer:
@@ -63,6 +73,11 @@ class RolloutBuffer:
         self.t = 0
         self.advantages: torch.Tensor | None = None
         self.returns: torch.Tensor | None = None
+
+    @property
+    def size(self) -> int:
+        """Steps in a full rollout: ``n_steps * n_envs``."""
+        return self.n_steps * self.n_envs
 
     @property
     def full(self) -> bool:
@@ -156,3 +171,29 @@ class RolloutBuffer:
         for begin in range(0, self.n_envs, envs_per_batch):
             idx = order[begin : begin + envs_per_batch]
             yield RolloutBatch(**{k: v[:, idx] for k, v in data.items()}, env_indices=idx)
+
+
+def collect_rollout(env: Any, buffer: RolloutBuffer, obs: np.ndarray, episode_starts: np.ndarray,
+                    act: Callable, stats: Any) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Step the vector ``env`` (``SAME_STEP`` autoreset) until ``buffer`` is full; return the
+    next ``(obs, episode_starts)``.
+
+    ``act(obs, episode_starts) -> (actions, env_actions, log_probs, values)``, and
+    ``act.values(final_obs, env_indices)`` values the final observation of every episode a
+    time limit cut (a true termination is never bootstrapped); ``stats.record(info)`` sees
+    every step's info.
+    """
+    while not buffer.full:
+        actions, env_actions, log_probs, values = act(obs, episode_starts)
+        next_obs, rewards, terminated, truncated, info = env.step(env_actions)
+        row = buffer.add(
+            obs, actions, log_probs, values, rewards, terminated, truncated, episode_starts
+        )
+        cut = np.flatnonzero(np.logical_and(truncated, np.logical_not(terminated)))
+        if cut.size:
+            final = np.stack([info["final_obs"][i] for i in cut])
+            buffer.set_final_values(row, cut, act.values(final, cut))
+        stats.record(info)
+        obs = next_obs
+        episode_starts = np.logical_or(terminated, truncated).astype(np.float32)
+    return obs, episode_starts

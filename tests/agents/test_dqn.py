@@ -4,20 +4,22 @@ import numpy as np
 import pytest
 import torch
 
-from agents.dqn import (
+from rlkit.agents.dqn import (
     Config,
     QNetwork,
     double_q_target,
     dqn_loss,
     dueling_q,
     epsilon_at,
+    q_model,
     td_target,
     update_target,
 )
-from envs import TabularMDP, make_env
 from rlkit.bellman import q_values, value_iteration
 from rlkit.checkpoint import load_checkpoint
 from rlkit.data import ReplayBuffer
+from rlkit.envs import TabularMDP, make_env
+from rlkit.nn.passes import AutogradQ, QOutputs, WrittenOutQ
 
 
 def test_td_target_by_hand():
@@ -67,11 +69,14 @@ def test_loss_is_the_huber_of_the_taken_action():
     actions = torch.tensor([0, 1, 1])
     q = net(obs).detach()
     targets = q.gather(1, actions[:, None]).squeeze(1) + torch.tensor([0.5, -3.0, 0.0])
-    loss, td, q_taken = dqn_loss(net, obs, actions, targets, None)
-    assert loss.item() == pytest.approx((0.5 * 0.25 + 2.5 + 0.0) / 3, rel=1e-5)
-    assert td.tolist() == pytest.approx([-0.5, 3.0, 0.0], abs=1e-6)
-    weighted, _, _ = dqn_loss(net, obs, actions, targets, torch.tensor([2.0, 0.0, 1.0]))
-    assert weighted.item() == pytest.approx(2 * 0.125 / 3, rel=1e-5)
+    model = AutogradQ(net)
+    loss = dqn_loss(model(obs, actions), targets, None)
+    assert loss.value.item() == pytest.approx((0.5 * 0.25 + 2.5 + 0.0) / 3, rel=1e-5)
+    assert loss.parts["td_errors"].tolist() == pytest.approx([-0.5, 3.0, 0.0], abs=1e-6)
+    # d loss / d Q: the error clipped to [-1, 1], over the batch size
+    assert loss.grads["q"].tolist() == pytest.approx([-0.5 / 3, 1 / 3, 0.0], abs=1e-6)
+    weighted = dqn_loss(model(obs, actions), targets, torch.tensor([2.0, 0.0, 1.0]))
+    assert weighted.value.item() == pytest.approx(2 * 0.125 / 3, rel=1e-5)
 
 
 def test_target_update_hard_and_polyak():
@@ -172,19 +177,25 @@ def test_cartpole_with_its_config_reaches_475(cli, tmp_path):
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-def test_written_out_step_gives_autograd_gradients(weighted):
-    from agents.dqn import written_out_step
-
+def test_written_out_pass_gives_autograd_gradients(weighted):
     config = Config(net_arch=(32, 32))
     a = QNetwork((4,), 3, config, torch.Generator().manual_seed(0))
     b = QNetwork((4,), 3, config, torch.Generator().manual_seed(0))
+    auto, written = AutogradQ(a), q_model(b, config)
+    assert isinstance(written, WrittenOutQ)
     obs, actions = torch.randn(16, 4), torch.randint(0, 3, (16,))
     targets = torch.randn(16) * 3
     weights = torch.rand(16) if weighted else None
-    loss_a, td_a, _ = dqn_loss(a, obs, actions, targets, weights)
-    loss_a.backward()
-    loss_b, td_b, _ = written_out_step(b.layer_chain(), "relu", obs, actions, targets, weights)
-    assert loss_b.item() == pytest.approx(loss_a.item(), rel=1e-6)
-    assert torch.allclose(td_a, td_b, atol=1e-6)
+    loss_a = dqn_loss(auto(obs, actions), targets, weights)
+    auto.backward(loss_a)
+    loss_b = dqn_loss(written(obs, actions), targets, weights)
+    written.backward(loss_b)
+    assert loss_b.value.item() == pytest.approx(loss_a.value.item(), rel=1e-6)
+    assert torch.allclose(loss_a.parts["td_errors"], loss_b.parts["td_errors"], atol=1e-6)
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.allclose(pa.grad, pb.grad, atol=1e-6)
+    # the loss's own gradient with respect to Q is autograd's
+    q = auto(obs, actions).q.detach().requires_grad_()
+    loss = dqn_loss(QOutputs(q), targets, weights)
+    (expected,) = torch.autograd.grad(loss.value, q)
+    assert torch.allclose(loss.grads["q"], expected, atol=1e-7)

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from agents import a2c, recurrent_ppo, reinforce
+from rlkit.agents import a2c, recurrent_ppo, reinforce
 from rlkit.data.rollout import RolloutBatch
-from rlkit.nn.actor_critic import ActorCritic
 
 
 def batch_of(discrete: bool, n: int = 12) -> RolloutBatch:
@@ -20,41 +19,30 @@ def batch_of(discrete: bool, n: int = 12) -> RolloutBatch:
                         returns=torch.randn(n, generator=g) * 3, episode_starts=torch.zeros(n))  # fmt: skip
 
 
-def twin_nets(discrete: bool) -> tuple[ActorCritic, ActorCritic]:
-    kwargs = {"n_actions": 3} if discrete else {"action_dim": 2}
-    a = ActorCritic((4,), **kwargs, generator=torch.Generator().manual_seed(1), log_std_init=-0.2)
-    b = ActorCritic((4,), **kwargs, generator=torch.Generator().manual_seed(1), log_std_init=-0.2)
-    for p in b.parameters():
-        p.grad = torch.zeros_like(p)
-    return a, b
-
-
-def assert_same_grads(a: ActorCritic, b: ActorCritic) -> None:
-    for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
-        grad = pa.grad if pa.grad is not None else torch.zeros_like(pa)  # not in the loss at all
-        assert torch.allclose(grad, pb.grad, atol=1e-6), name
-
-
 @pytest.mark.parametrize("discrete", [True, False])
-def test_a2c_written_out_gradient_matches_autograd(discrete):
+def test_a2c_loss_gradient_is_checked_against_autograd(discrete):
+    from tests.rlkit.test_passes import assert_written_out_matches_autograd
+
     config = a2c.Config(ent_coef=0.01, normalize_advantage=True)
-    a, b = twin_nets(discrete)
     batch = batch_of(discrete)
-    loss, _ = a2c.a2c_loss(a, batch, config)
-    loss.backward()
-    a2c.written_out_step(b, "tanh", batch, config)
-    assert_same_grads(a, b)
+    assert_written_out_matches_autograd(
+        discrete, batch.obs, batch.actions, lambda out: a2c.a2c_loss(out, batch, config)
+    )
 
 
 @pytest.mark.parametrize("baseline", [True, False])
-def test_reinforce_written_out_gradient_matches_autograd(baseline):
+@pytest.mark.parametrize("discrete", [True, False])
+def test_reinforce_loss_gradient_is_checked_against_autograd(baseline, discrete):
+    from tests.rlkit.test_passes import assert_written_out_matches_autograd
+
     config = reinforce.Config(baseline=baseline, ent_coef=0.02)
-    a, b = twin_nets(True)
-    batch = batch_of(True)
-    loss, _ = reinforce.reinforce_loss(a, batch.obs, batch.actions, batch.returns, config)
-    loss.backward()
-    reinforce.written_out_step(b, "tanh", batch.obs, batch.actions, batch.returns, config)
-    assert_same_grads(a, b)
+    batch = batch_of(discrete)
+    assert_written_out_matches_autograd(
+        discrete,
+        batch.obs,
+        batch.actions,
+        lambda out: reinforce.reinforce_loss(out, batch.returns, config),
+    )
 
 
 def test_reward_to_go_by_hand():
@@ -74,9 +62,11 @@ def test_reward_to_go_by_hand():
 
 
 def test_recurrent_training_replays_the_rollout_exactly():
-    from envs import make_env, make_vector_env
+    from rlkit.acting import action_spec
     from rlkit.data import RolloutBuffer
-    from rlkit.onpolicy import EpisodeStats, action_spec, collect_rollout
+    from rlkit.data.rollout import collect_rollout
+    from rlkit.envs import make_env, make_vector_env
+    from rlkit.periodic import EpisodeStats
 
     config = recurrent_ppo.Config(n_envs=4, n_steps=16, batch_size=32)
     probe = make_env("rlkit/CartPoleNoVel-v1")
@@ -90,7 +80,7 @@ def test_recurrent_training_replays_the_rollout_exactly():
     for _ in range(3):  # later rollouts start from a carried memory, with resets inside
         buf.reset()
         actor.begin_rollout()
-        obs, starts = collect_rollout(env, buf, obs, starts, actor, actor.values, EpisodeStats())
+        obs, starts = collect_rollout(env, buf, obs, starts, actor, EpisodeStats())
         buf.finish(actor.values(obs), 0.99, 0.95)
         h0, c0 = actor.rollout_state
         for batch in buf.sequences(2, torch.Generator().manual_seed(0)):
@@ -131,8 +121,8 @@ def test_bad_input(cli, tmp_path, algo, args, message):
 def test_box_actions_are_refused_where_a_policy_cannot_take_them():
     import gymnasium as gym
 
+    from rlkit.acting import action_spec
     from rlkit.errors import BadInput
-    from rlkit.onpolicy import action_spec
 
     with pytest.raises(
         BadInput, match=r"needs a Discrete or 1-D Box action space, got MultiDiscrete"

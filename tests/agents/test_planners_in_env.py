@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from envs import TabularMDP, make_env
 from rlkit.bellman import value_iteration
+from rlkit.envs import TabularMDP, make_env
 from rlkit.evaluation import evaluate
 from rlkit.planning import table_policy
 

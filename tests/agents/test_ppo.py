@@ -1,13 +1,15 @@
-"""PPO: the loss by hand, the written-out gradient against autograd, bad input, a short run."""
+"""PPO: the loss by hand, its written-out gradient against autograd, the bf16 encoder."""
 
 import dataclasses
 
 import pytest
 import torch
 
-from agents.ppo import Config, ppo_loss, written_out_step
+from rlkit.agents.ppo import Config
 from rlkit.data.rollout import RolloutBatch
+from rlkit.losses import ppo_loss
 from rlkit.nn.actor_critic import ActorCritic
+from rlkit.nn.passes import AutogradPolicy
 
 
 def make_batch(discrete: bool, n: int = 16, seed: int = 0) -> RolloutBatch:
@@ -24,28 +26,21 @@ def make_batch(discrete: bool, n: int = 16, seed: int = 0) -> RolloutBatch:
 @pytest.mark.parametrize(
     "extras", [{}, {"clip_range_vf": 0.2, "ent_coef": 0.05, "normalize_advantage": False}]
 )
-def test_written_out_gradient_matches_autograd(discrete, extras):
+def test_ppo_loss_gradient_is_checked_against_autograd(discrete, extras):
+    from tests.rlkit.test_passes import assert_written_out_matches_autograd
+
     config = Config(**extras)
-    g = torch.Generator().manual_seed(1)
-    kwargs = {"n_actions": 3} if discrete else {"action_dim": 2}
-    a = ActorCritic((4,), **kwargs, generator=g, log_std_init=-0.3)
-    b = ActorCritic((4,), **kwargs, generator=torch.Generator().manual_seed(1), log_std_init=-0.3)
     batch = make_batch(discrete)
-    loss, parts_a = ppo_loss(a, batch, 0.2, config)
-    loss.backward()
-    for p in b.parameters():
-        p.grad = torch.zeros_like(p)
-    parts_b = written_out_step(b, "tanh", batch, 0.2, config)
-    for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
-        assert torch.allclose(pa.grad, pb.grad, atol=1e-6), name
-    for key in parts_a:
-        assert float(parts_a[key]) == pytest.approx(float(parts_b[key]), abs=1e-6), key
+    assert_written_out_matches_autograd(
+        discrete, batch.obs, batch.actions, lambda out: ppo_loss(out, batch, 0.2, config)
+    )
 
 
 def test_clipped_objective_by_hand():
     # one sample, advantage +1: the ratio is cut at 1 + eps, so the loss is -(1 + eps)
     # and no gradient flows; with advantage -1 the unclipped (smaller) branch is kept
     net = ActorCritic((1,), n_actions=2, generator=torch.Generator().manual_seed(0))
+    model = AutogradPolicy(net)
     obs = torch.zeros(1, 1)
     dist, _ = net(obs)
     log_p0 = float(dist.log_prob(torch.tensor([0])).detach())
@@ -53,12 +48,14 @@ def test_clipped_objective_by_hand():
     config = Config(normalize_advantage=False)
     batch = RolloutBatch(obs=obs, actions=torch.tensor([0]), log_probs=torch.tensor([old]), values=torch.zeros(1),
                          advantages=torch.tensor([1.0]), returns=torch.zeros(1), episode_starts=torch.zeros(1))  # fmt: skip
-    _, parts = ppo_loss(net, batch, 0.2, config)
-    assert float(parts["policy_loss"]) == pytest.approx(-1.2, abs=1e-5)
-    assert float(parts["clip_fraction"]) == 1.0
+    loss = ppo_loss(model(obs, batch.actions), batch, 0.2, config)
+    assert float(loss.parts["policy_loss"]) == pytest.approx(-1.2, abs=1e-5)
+    assert float(loss.parts["clip_fraction"]) == 1.0
+    assert float(loss.grads["log_probs"][0]) == 0.0  # the clipped branch holds no gradient
     batch = dataclasses.replace(batch, advantages=torch.tensor([-1.0]))
-    _, parts = ppo_loss(net, batch, 0.2, config)
-    assert float(parts["policy_loss"]) == pytest.approx(torch.e**0.5, rel=1e-4)
+    loss = ppo_loss(model(obs, batch.actions), batch, 0.2, config)
+    assert float(loss.parts["policy_loss"]) == pytest.approx(torch.e**0.5, rel=1e-4)
+    assert float(loss.grads["log_probs"][0]) == pytest.approx(torch.e**0.5, rel=1e-4)
 
 
 def test_bf16_encoder_keeps_float32_heads_and_close_log_probs():

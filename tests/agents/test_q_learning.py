@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from agents.q_learning import Config, epsilon_at, greedy_action, td_target
-from envs import TabularMDP, make_env
+from rlkit.agents.q_learning import Config, epsilon_at, greedy_action, td_target
 from rlkit.bellman import solve_policy, value_iteration
 from rlkit.checkpoint import load_checkpoint
+from rlkit.envs import TabularMDP, make_env
 
 
 def test_td_target_by_hand():

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from agents import ALGORITHMS
-from rlkit.cli import baseline
+from rlkit import sb3 as baseline
+from rlkit.agents import ALGORITHMS
 from rlkit.config import build_config
 from rlkit.errors import BadInput
 
@@ -102,7 +102,7 @@ def test_baseline_matches_sb3_called_directly(cli, tmp_path):
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from envs import make_env
+    from rlkit.envs import make_env
     from rlkit.evaluation import evaluate
     from rlkit.seeding import make_rngs
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import yaml
 
-from rlkit.cli import compare
+from rlkit import compare
 
 
 def make_run(root, name, implementation, seed, final, curve, wall=10.0, sps=1000.0, finished=True):
@@ -112,3 +112,19 @@ def test_real_runs_of_ours_and_the_baseline(cli, tmp_path):
         line = next(x for x in out.splitlines() if x.startswith(label))
         assert f"{summary['eval/mean_return']:.4g} [" in line
     assert np.isfinite(summaries[1]["eval/auc"])
+
+
+def test_runs_that_evaluated_once_are_drawn_as_visible_points(runs):
+    """A short run holds one evaluation: the figure shows it as a marker with an error bar
+    across seeds (a line through one point would draw nothing)."""
+    paths, _ = compare.find_runs([runs / "theirs"])
+    groups = compare.group_runs([compare.read_run(p) for p in paths])
+    fig = compare.figure(groups)
+    ax = fig.axes[0]
+    (line,) = [x for x in ax.get_lines() if x.get_label().startswith("SB3 ppo")]
+    assert line.get_marker() == "o" and list(line.get_xdata()) == [150.0]
+    assert list(line.get_ydata()) == [2.5]  # the mean of 1, 2, 3, 4
+    (bar,) = [c for c in ax.collections if len(c.get_segments()) == 1]
+    (segment,) = bar.get_segments()
+    low, high = sorted(segment[:, 1])
+    assert segment[0, 0] == 150.0 and 1.0 <= low < 2.5 < high <= 4.0

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from rlkit.cli.seeds import aggregate_table, parse_seeds
 from rlkit.errors import BadInput
+from rlkit.seeds import aggregate_table, parse_seeds
 
 
 def test_parse_seeds():

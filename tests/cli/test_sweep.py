@@ -17,7 +17,7 @@ import optuna
 import pytest
 import yaml
 
-from agents import q_learning
+from rlkit.agents import q_learning
 
 ROOT = Path(__file__).resolve().parents[2]
 STUDY = "q-learning-FrozenLake-v1"
@@ -147,13 +147,11 @@ def _stub_agent(seen: list[float]) -> types.SimpleNamespace:
 
 
 def test_pruning_stops_the_trials_whose_evals_are_below_the_median(cli, tmp_path, monkeypatch):
-    import rlkit.cli.sweep
-    import rlkit.cli.train
+    import rlkit.launch
 
     seen: list[float] = []
     stub = _stub_agent(seen)
-    for module in (rlkit.cli.train, rlkit.cli.sweep):
-        monkeypatch.setattr(module, "load_agent", lambda algo: stub)
+    monkeypatch.setattr(rlkit.launch, "load_agent", lambda algo: stub)
     (tmp_path / "space.yaml").write_text(
         "learning_rate: [0.9, 0.1, 0.5, 0.2, 0.8, 0.3, 0.6]\ntotal_steps: 5000\n"
     )
@@ -375,7 +373,7 @@ def test_wandb_sweep_file_runs_on_optuna(cli, tmp_path):
 
 @pytest.mark.parametrize("name", ["ppo-CartPole-v1.yaml", "ppo-CartPole-v1.wandb.yaml"])
 def test_the_example_spaces_are_valid_for_their_config(name):
-    from agents import ppo
+    from rlkit.agents import ppo
     from rlkit.config import config_dict, load_config
     from rlkit.sweep import check_space, read_space
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from stable_baselines3.common.atari_wrappers import AtariWrapper
 
-from envs import make_env
-from envs.atari import is_atari
+from rlkit.envs import make_env
+from rlkit.envs.atari import is_atari
 
 
 def play_both(env_id, steps, seed=3):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from envs import finished_episodes, make_env, make_vector_env
-from envs.novel import cartpole_no_velocity, pendulum_no_velocity
+from rlkit.envs import finished_episodes, make_env, make_vector_env
+from rlkit.envs.novel import cartpole_no_velocity, pendulum_no_velocity
 
 
 @pytest.mark.parametrize("factory", [cartpole_no_velocity, pendulum_no_velocity])

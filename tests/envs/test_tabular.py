@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from envs import TabularMDP, make_env
-from envs.gridworld import GridWorldEnv
+from rlkit.envs import TabularMDP, make_env
+from rlkit.envs.gridworld import GridWorldEnv
 from rlkit.errors import BadInput
 
 

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 
-from envs import TabularMDP, make_env
 from rlkit.bellman import (
     NotConverged,
     TabularModel,
@@ -12,6 +11,7 @@ from rlkit.bellman import (
     q_values,
     value_iteration,
 )
+from rlkit.envs import TabularMDP, make_env
 
 TOY_TEXT = [
     ("FrozenLake-v1", {}),

@@ -4,7 +4,7 @@ from typing import Literal
 
 import pytest
 
-from agents import ALGORITHMS
+from rlkit.agents import ALGORITHMS
 from rlkit.config import (
     RunFields,
     coerce,

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from rlkit.acting import NumpyActor, action_spec
 from rlkit.nn.actor_critic import ActorCritic
 from rlkit.nn.normalize import ObsNorm
-from rlkit.onpolicy import NumpyActor, action_spec
 
 
 def test_running_moments_equal_the_moments_of_everything_seen():

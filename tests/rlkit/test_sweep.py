@@ -8,7 +8,7 @@ import textwrap
 import optuna
 import pytest
 
-from agents import ppo, q_learning
+from rlkit.agents import ppo, q_learning
 from rlkit.config import build_config, config_dict, merge
 from rlkit.errors import BadInput
 from rlkit.logging import Logger

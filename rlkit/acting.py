@@ -1,0 +1,302 @@
+"""Acting with an actor-critic: in N environments while training, and as a trained policy.
+
+* ``action_spec``: what a policy needs to know about an action space (or a clear error).
+* ``Actor``: sampled actions, their log-probabilities and values for a batch of
+  observations through the torch module (actions clipped to a Box's bounds for the env
+  only; the unclipped sample is what the log-probability sees).
+* ``NumpyActor``: the same for an MLP on the CPU, in numpy on views of the parameters
+  (acting on a handful of observations per step costs far more in torch dispatch than in
+  arithmetic); ``make_actor`` picks one of the two.
+* ``ActorCriticPolicy``: a trained feed-forward actor-critic as ``policy(obs) -> action``
+  (evaluation: the mode, or a sample from its own generator) and ``predict`` on batches.
+* ``ActorCriticState``: what an on-policy agent's checkpoint holds (``state_dict`` /
+  ``load_state_dict``).
+* ``load_actor_critic``: an agent's network rebuilt from a checkpoint.
+* ``explained_variance``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from rlkit.errors import BadInput
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """An action space as a policy sees it."""
+
+    n_actions: int | None
+    """Number of actions (Discrete), else None."""
+    action_dim: int | None
+    """Action dimensions (Box), else None."""
+    low: np.ndarray | None = None
+    """Lower bounds (Box)."""
+    high: np.ndarray | None = None
+    """Upper bounds (Box)."""
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one stored action."""
+        return () if self.n_actions is not None else (int(self.action_dim),)
+
+    @property
+    def dtype(self) -> type:
+        """numpy dtype of stored actions."""
+        return np.int64 if self.n_actions is not None else np.float32
+
+    def to_env(self, actions: np.ndarray) -> np.ndarray:
+        """Actions as the env takes them: Box samples clipped to the bounds."""
+        if self.n_actions is not None:
+            return actions
+        return np.clip(actions, self.low, self.high)
+
+
+def action_spec(
+    space: gym.Space, algo: str, describe: Callable[[gym.Space], str] = str
+) -> ActionSpec:
+    """``ActionSpec`` of a ``Discrete`` or 1-D ``Box`` space; ``BadInput`` for anything else."""
+    if isinstance(space, gym.spaces.Discrete):
+        if space.start != 0:
+            raise BadInput(f"{algo} needs Discrete actions starting at 0, got {describe(space)}")
+        return ActionSpec(int(space.n), None)
+    if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
+        if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
+            raise BadInput(f"{algo} needs a bounded Box action space, got {describe(space)}")
+        low, high = space.low.astype(np.float32), space.high.astype(np.float32)
+        return ActionSpec(None, int(space.shape[0]), low, high)
+    raise BadInput(f"{algo} needs a Discrete or 1-D Box action space, got {describe(space)}")
+
+
+class Actor:
+    """Acts in N environments at once with a feed-forward ``ActorCritic``."""
+
+    def __init__(
+        self, net: torch.nn.Module, spec: ActionSpec, device: torch.device, generator: Any
+    ) -> None:
+        self.net, self.spec, self.device, self.generator = net, spec, device, generator
+
+    @torch.no_grad()
+    def __call__(self, obs: np.ndarray, episode_starts: np.ndarray | None = None):
+        """``(actions to store, actions for the env, log-probs, values)`` as numpy arrays."""
+        dist, values = self.net(torch.as_tensor(obs, device=self.device))
+        actions = dist.sample(self.generator)
+        log_probs = dist.log_prob(actions)
+        actions_np = actions.cpu().numpy()
+        return (
+            actions_np,
+            self.spec.to_env(actions_np),
+            log_probs.cpu().numpy(),
+            values.cpu().numpy(),
+        )
+
+    @torch.no_grad()
+    def values(self, obs: np.ndarray, env_indices: np.ndarray | None = None) -> np.ndarray:
+        """``V(obs)`` for a batch of observations."""
+        return self.net.value(torch.as_tensor(obs, device=self.device)).cpu().numpy()
+
+
+class NumpyActor:
+    """``Actor`` for a vector-observation ``ActorCritic`` on the CPU, in numpy.
+
+    Numpy on views of the parameters (``rlkit.nn.backprop.NumpyForward``) follows every
+    optimizer update. Sampling uses a numpy generator: categorical by inverse transform,
+    Gaussian as ``mean + std * noise``. A network with ``obs_norm`` has its observations
+    normalized with the statistics current at each call.
+    """
+
+    def __init__(
+        self, net: torch.nn.Module, spec: ActionSpec, rng: np.random.Generator, activation: str
+    ) -> None:
+        from rlkit.nn.backprop import NumpyForward
+
+        self.spec, self.rng = spec, rng
+        self.policy = NumpyForward([*net.pi_net.linears, net.heads.policy], activation)
+        self.value = NumpyForward([*net.vf_net.linears, net.heads.value], activation)
+        self.log_std = None if spec.n_actions is not None else net.heads.log_std.detach().numpy()
+        self.obs_norm = getattr(net, "obs_norm", None)
+
+    def _normalized(self, obs: np.ndarray) -> np.ndarray:
+        return obs if self.obs_norm is None else self.obs_norm.numpy(obs)
+
+    @staticmethod
+    def supports(net: torch.nn.Module, activation: str) -> bool:
+        """True for an MLP ``ActorCritic`` with float32 CPU parameters and a tanh / relu activation."""
+        return (
+            not getattr(net, "image", True)
+            and activation in ("tanh", "relu")
+            and all(p.device.type == "cpu" and p.dtype == torch.float32 for p in net.parameters())
+        )
+
+    def __call__(self, obs: np.ndarray, episode_starts: np.ndarray | None = None):
+        """``(actions to store, actions for the env, log-probs, values)``."""
+        obs = self._normalized(obs)
+        out = self.policy(obs)
+        values = self.value(obs)[:, 0]
+        if self.spec.n_actions is not None:
+            shifted = out - out.max(axis=1, keepdims=True)
+            log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            cdf = np.exp(log_probs).cumsum(axis=1)
+            u = self.rng.random((out.shape[0], 1))
+            actions = np.minimum((cdf < u).sum(axis=1), out.shape[1] - 1)
+            chosen = log_probs[np.arange(out.shape[0]), actions]
+            return actions, actions, chosen.astype(np.float32), values
+        std = np.exp(self.log_std)
+        actions = (out + std * self.rng.standard_normal(out.shape)).astype(np.float32)
+        z = (actions - out) / std
+        log_probs = (-0.5 * z * z - self.log_std - 0.5 * np.log(2 * np.pi)).sum(axis=1)
+        return actions, self.spec.to_env(actions), log_probs.astype(np.float32), values
+
+    def values(self, obs: np.ndarray, env_indices: np.ndarray | None = None) -> np.ndarray:
+        """``V(obs)`` for a batch of observations."""
+        return self.value(self._normalized(obs))[:, 0]
+
+    def act_one(self, obs: Any, deterministic: bool, rng: np.random.Generator) -> Any:
+        """The action for one observation: the mode, or a sample drawn from ``rng``."""
+        out = self.policy(self._normalized(np.asarray(obs)))
+        if self.spec.n_actions is not None:
+            if deterministic:
+                return int(out.argmax())
+            p = np.exp(out - out.max())
+            return int(min((p.cumsum() < rng.random() * p.sum()).sum(), out.shape[0] - 1))
+        if not deterministic:
+            out = out + np.exp(self.log_std) * rng.standard_normal(out.shape)
+        return self.spec.to_env(out.astype(np.float32))
+
+
+def make_actor(
+    net: torch.nn.Module, spec: ActionSpec, device: torch.device, rngs: Any, activation: str
+) -> Actor | NumpyActor:
+    """``NumpyActor`` for an MLP ``ActorCritic`` on the CPU, else the torch ``Actor``."""
+    if NumpyActor.supports(net, activation):
+        return NumpyActor(net, spec, rngs.numpy, activation)
+    return Actor(net, spec, device, rngs.torch)
+
+
+class ActorCriticPolicy:
+    """A feed-forward actor-critic as a policy.
+
+    ``policy(obs)`` is one evaluation step: the mode when ``deterministic``, else a sample
+    from the policy's own generator (made from ``eval_seed``), in numpy where
+    ``NumpyActor`` applies (training-time evaluation and ``rlkit eval`` take the same path).
+    ``predict`` acts on a batch. ``module`` is the torch network.
+    """
+
+    def __init__(self, net: torch.nn.Module, spec: ActionSpec, device: torch.device,
+                 activation: str, deterministic: bool, eval_seed: int) -> None:  # fmt: skip
+        self.module, self.spec, self.device = net, spec, device
+        self.deterministic = deterministic
+        self.numpy = (
+            NumpyActor(net, spec, np.random.default_rng(), activation)
+            if NumpyActor.supports(net, activation)
+            else None
+        )
+        self.rng = np.random.default_rng(eval_seed)
+        self.generator = torch.Generator(device=device).manual_seed(eval_seed)
+
+    @torch.no_grad()
+    def __call__(self, obs: Any) -> Any:
+        """The action for one observation."""
+        if self.numpy is not None:
+            return self.numpy.act_one(obs, self.deterministic, self.rng)
+        dist, _ = self.module(torch.as_tensor(np.asarray(obs)[None], device=self.device))
+        action = dist.mode() if self.deterministic else dist.sample(self.generator)
+        action = action[0].cpu().numpy()
+        return int(action) if self.spec.n_actions is not None else self.spec.to_env(action)
+
+    @torch.no_grad()
+    def predict(self, obs: np.ndarray, state: Any = None, episode_start: Any = None,
+                deterministic: bool = True) -> tuple[np.ndarray, None]:  # fmt: skip
+        """Actions for a batch of observations (no memory: the state stays None)."""
+        dist, _ = self.module(torch.as_tensor(obs, device=self.device))
+        actions = dist.mode() if deterministic else dist.sample(self.generator)
+        return self.spec.to_env(actions.cpu().numpy()), None
+
+
+@dataclass
+class ActorCriticState:
+    """What an on-policy agent carries from one update to the next, and its checkpoint holds:
+    the network, the optimizer, the update count and where the vector-env loop stands (the
+    last observations, which envs start an episode, the envs themselves through
+    ``rlkit.snapshot``, and the actor's memory when it has one)."""
+
+    net: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    env: Any
+    """The vector env."""
+    obs: np.ndarray | None = None
+    episode_starts: np.ndarray | None = None
+    updates: int = 0
+    actor: Any = None
+    """An actor with a memory (``state_dict`` / ``load_state_dict``), else None."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Weights, optimizer, counter and loop state as checkpoint data."""
+        from rlkit import snapshot
+
+        loop = {"env": snapshot.env_state(self.env)}
+        if self.obs is not None:
+            loop["obs"] = snapshot.encode(self.obs)
+            loop["episode_starts"] = snapshot.encode(self.episode_starts)
+        if self.actor is not None:
+            loop["actor"] = self.actor.state_dict()
+        return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "updates": self.updates, "loop": loop}  # fmt: skip
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back ``state_dict``."""
+        from rlkit import snapshot
+
+        self.net.load_state_dict(state["net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.updates = int(state["updates"])
+        loop = state["loop"]
+        snapshot.load_env_state(self.env, loop["env"])
+        if "obs" in loop:
+            self.obs = snapshot.decode(loop["obs"])
+            self.episode_starts = snapshot.decode(loop["episode_starts"])
+        if self.actor is not None:
+            self.actor.load_state_dict(loop["actor"])
+
+
+def load_actor_critic(checkpoint: dict[str, Any], config_cls: type, make_network: Callable,
+                      env: gym.Env, device: str = "cpu") -> tuple[Any, torch.nn.Module, torch.device]:  # fmt: skip
+    """The config of a checkpoint (its agent's fields rebuilt) and
+    ``make_network(env, config, None)`` loaded with its weights, in eval mode on ``device``."""
+    from rlkit.config import build_config
+
+    fields = {f: v for f, v in checkpoint["config"].items() if f in config_cls.__dataclass_fields__}
+    config = build_config(config_cls, fields)
+    torch_device = torch.device(device)
+    net = make_network(env, config, None).to(torch_device)
+    net.load_state_dict(checkpoint["net"])
+    net.eval()
+    return config, net, torch_device
+
+
+def load_actor_critic_policy(checkpoint: dict[str, Any], config_cls: type, make_network: Callable,
+                             env: gym.Env, algo: str, device: str = "cpu",
+                             seed: int | None = None) -> ActorCriticPolicy:  # fmt: skip
+    """An agent's ``ActorCriticPolicy`` from its checkpoint (``load_actor_critic``), with the
+    eval generator of ``seed`` (default: the run's), as training-time evaluation uses it."""
+    from rlkit.seeding import make_rngs
+
+    config, net, torch_device = load_actor_critic(checkpoint, config_cls, make_network, env, device)
+    spec = action_spec(env.action_space, algo)
+    run_seed = int(checkpoint.get("seed", 0)) if seed is None else seed
+    eval_seed = make_rngs(run_seed, seed_globals=False).eval_seed
+    return ActorCriticPolicy(
+        net, spec, torch_device, config.activation, config.deterministic, eval_seed
+    )
+
+
+def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> float:
+    """``1 - Var(target - predicted) / Var(target)`` (1: perfect, 0: no better than a constant)."""
+    var = float(target.var())
+    return float("nan") if var == 0 else 1.0 - float((target - predicted).var()) / var

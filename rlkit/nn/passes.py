@@ -1,0 +1,230 @@
+"""A network's forward and backward pass behind one interface, chosen once at set-up.
+
+An agent's update reads as autograd would, whichever pass it runs on::
+
+    model = policy_model(net, config.activation, config.written_out_backprop)
+    optimizer = optimizer_from_config(config, model.parameters(), lr=...)
+    ...
+    out = model(batch.obs, batch.actions)      # PolicyOutputs: log_probs, values, entropy
+    loss = ppo_loss(out, batch, clip, config)  # Loss: value, parts to log, grads
+    model.backward(loss)                       # sets every parameter's .grad (no accumulating)
+    optimizer.step()
+
+* ``AutogradPolicy`` / ``AutogradQ`` work for any network: ``backward`` clears the
+  gradients and runs ``loss.value.backward()``.
+* ``WrittenOutPolicy`` / ``WrittenOutQ`` are for MLPs with a supported activation (the
+  classic-control networks, where autograd's bookkeeping costs more than the arithmetic on
+  a CPU): the forward pass keeps each layer's output (``rlkit.nn.backprop.forward``) and
+  ``backward`` takes ``loss.grads``, the gradient of the loss with respect to each output
+  of the forward pass, through the written-out backpropagation equations
+  (``rlkit.nn.backprop.backward``). All parameters live in one flat buffer, so the
+  optimizer and the gradient clipping touch one tensor.
+
+Each agent's loss function returns a ``Loss`` whose ``grads`` it computes from the same
+terms as its ``value``: one definition per loss. ``tests/rlkit/test_passes.py`` and the
+agents' tests check ``grads`` against autograd of ``value``, and the written-out
+parameter gradients against autograd's.
+
+With ``p = softmax(z)`` (Discrete) or a mean ``mu`` and ``s = log std`` (Box):
+
+* ``dlog pi/dz = onehot(a) - p``; ``dlog pi/dmu = (a - mu) / sigma^2``;
+  ``dlog pi/ds = ((a - mu) / sigma)^2 - 1``;
+* ``dH/dz = -p (log p + H)``; ``dH/ds = 1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import torch
+from torch import nn
+
+from rlkit.distributions import HALF_LOG_2PI
+from rlkit.nn import backprop
+
+
+@dataclass
+class Loss:
+    """What a loss function returns."""
+
+    value: torch.Tensor | None
+    """The scalar to minimize (None when the caller asked only for the gradient)."""
+    parts: dict[str, torch.Tensor] = field(default_factory=dict)
+    """Detached pieces for logging (``policy_loss``, ``entropy``, ...)."""
+    grads: dict[str, torch.Tensor] = field(default_factory=dict)
+    """``d value / d output`` for each output of the forward pass, one entry per sample."""
+
+
+class PolicyOutputs(NamedTuple):
+    """An actor-critic's outputs for a batch of (observation, action): each ``(batch,)``."""
+
+    log_probs: torch.Tensor
+    values: torch.Tensor
+    entropy: torch.Tensor
+
+
+class QOutputs(NamedTuple):
+    """A Q-network's value of the taken actions: ``(batch,)``."""
+
+    q: torch.Tensor
+
+
+def _autograd_backward(parameters: list[nn.Parameter], loss: Loss) -> None:
+    """Replace the parameters' gradients with those of ``loss.value``."""
+    if loss.value is None:
+        raise ValueError("an autograd pass needs the loss value; ask the loss function for it")
+    for p in parameters:
+        p.grad = None
+    loss.value.backward()
+
+
+class AutogradPolicy:
+    """An ``ActorCritic``'s pass through autograd (any encoder, any activation)."""
+
+    written_out = False
+
+    def __init__(self, net: nn.Module) -> None:
+        self.net = net
+        self._params = list(net.parameters())
+
+    def parameters(self) -> list[nn.Parameter]:
+        """What the optimizer updates."""
+        return self._params
+
+    def __call__(self, obs: torch.Tensor, actions: torch.Tensor) -> PolicyOutputs:
+        """Log-probabilities of ``actions``, values and entropies of ``obs``."""
+        dist, values = self.net(obs)
+        return PolicyOutputs(dist.log_prob(actions), values, dist.entropy())
+
+    def backward(self, loss: Loss) -> None:
+        """Set every parameter's gradient to that of ``loss.value``."""
+        _autograd_backward(self._params, loss)
+
+
+class WrittenOutPolicy:
+    """An MLP ``ActorCritic``'s pass with backpropagation written out (see the module doc)."""
+
+    written_out = True
+
+    def __init__(self, net: nn.Module, activation: str) -> None:
+        self.net, self.activation = net, activation
+        self.pi_layers = [*net.pi_net.linears, net.heads.policy]
+        self.vf_layers = [*net.vf_net.linears, net.heads.value]
+        # every parameter becomes a view of one flat buffer (and each .grad of its .grad)
+        self.flat = backprop.flatten_parameters(net)
+        self._saved: dict[str, Any] = {}
+
+    def parameters(self) -> list[nn.Parameter]:
+        """What the optimizer updates: the one flat buffer."""
+        return [self.flat]
+
+    def __call__(self, obs: torch.Tensor, actions: torch.Tensor) -> PolicyOutputs:
+        """The outputs, keeping what ``backward`` needs."""
+        net = self.net
+        if getattr(net, "obs_norm", None) is not None:
+            obs = net.obs_norm(obs)
+        x = (obs if obs.dtype == torch.float32 else obs.float()).flatten(1)
+        pi_out = backprop.forward(self.pi_layers, self.activation, x)
+        vf_out = backprop.forward(self.vf_layers, self.activation, x)
+        out, values = pi_out[-1], vf_out[-1][:, 0]
+        saved: dict[str, Any] = {"pi_out": pi_out, "vf_out": vf_out}
+        if net.heads.discrete:
+            log_p = out - torch.logsumexp(out, dim=1, keepdim=True)
+            p = log_p.exp()
+            column = actions.long().unsqueeze(1)
+            log_probs = log_p.gather(1, column).squeeze(1)
+            entropy = -(p * log_p).sum(dim=1)
+            saved.update(log_p=log_p, p=p, column=column, entropy=entropy)
+        else:
+            log_std = net.heads.log_std.detach()
+            inv_std = torch.exp(-log_std)
+            z = (actions - out) * inv_std
+            log_probs = (-0.5 * z.square() - log_std - HALF_LOG_2PI).sum(dim=1)
+            entropy = (0.5 + HALF_LOG_2PI + log_std).sum().expand(len(values))
+            saved.update(z=z, inv_std=inv_std)
+        self._saved = saved
+        return PolicyOutputs(log_probs, values, entropy)
+
+    def backward(self, loss: Loss) -> None:
+        """Set every parameter's gradient (overwriting) from ``loss.grads`` of the last call."""
+        s = self._saved
+        d_log_prob = loss.grads["log_probs"].unsqueeze(1)  # (batch, 1)
+        d_entropy = loss.grads.get("entropy")
+        if self.net.heads.discrete:
+            p = s["p"]
+            grad_out = torch.zeros_like(p).scatter_(1, s["column"], 1.0).sub_(p).mul_(d_log_prob)
+            if d_entropy is not None:
+                grad_out.sub_(p * (s["log_p"] + s["entropy"].unsqueeze(1)) * d_entropy.unsqueeze(1))
+        else:
+            z = s["z"]
+            grad_out = (z * s["inv_std"]).mul_(d_log_prob)
+            log_std_grad = (d_log_prob * (z.square() - 1.0)).sum(dim=0)
+            if d_entropy is not None:
+                log_std_grad += d_entropy.sum()
+            self.net.heads.log_std.grad.copy_(log_std_grad)
+        backprop.backward(self.pi_layers, self.activation, s["pi_out"], grad_out)
+        backprop.backward(
+            self.vf_layers, self.activation, s["vf_out"], loss.grads["values"].unsqueeze(1)
+        )
+
+
+def policy_model(
+    net: nn.Module, activation: str, written_out: bool
+) -> AutogradPolicy | WrittenOutPolicy:
+    """The pass for an ``ActorCritic``: written out when asked and the net is an MLP with a
+    supported activation, else autograd."""
+    if written_out and not net.image and activation in backprop.ACTIVATIONS:
+        return WrittenOutPolicy(net, activation)
+    return AutogradPolicy(net)
+
+
+class AutogradQ:
+    """A Q-network's pass through autograd (``forward`` may be a compiled copy of it)."""
+
+    written_out = False
+
+    def __init__(self, q_net: nn.Module, forward: Any = None) -> None:
+        self.q_net, self.forward = q_net, forward if forward is not None else q_net
+        self._params = list(q_net.parameters())
+
+    def parameters(self) -> list[nn.Parameter]:
+        """What the optimizer updates."""
+        return self._params
+
+    def __call__(self, obs: torch.Tensor, actions: torch.Tensor) -> QOutputs:
+        """Q of the taken actions (float32 even under bf16 autocast)."""
+        return QOutputs(self.forward(obs).gather(1, actions.unsqueeze(1)).squeeze(1).float())
+
+    def backward(self, loss: Loss) -> None:
+        """Set every parameter's gradient to that of ``loss.value``."""
+        _autograd_backward(self._params, loss)
+
+
+class WrittenOutQ:
+    """A plain MLP Q-network's pass with backpropagation written out."""
+
+    written_out = True
+
+    def __init__(self, layers: list[nn.Linear], q_net: nn.Module, activation: str) -> None:
+        self.layers, self.activation = layers, activation
+        self.flat = backprop.flatten_parameters(q_net)
+        self._saved: dict[str, Any] = {}
+
+    def parameters(self) -> list[nn.Parameter]:
+        """What the optimizer updates: the one flat buffer."""
+        return [self.flat]
+
+    def __call__(self, obs: torch.Tensor, actions: torch.Tensor) -> QOutputs:
+        """Q of the taken actions, keeping every layer's output for ``backward``."""
+        x = obs if obs.dim() == 2 and obs.dtype == torch.float32 else obs.flatten(1).float()
+        outputs = backprop.forward(self.layers, self.activation, x)
+        column = actions.unsqueeze(1)  # (batch, 1)
+        self._saved = {"outputs": outputs, "column": column}
+        return QOutputs(outputs[-1].gather(1, column).squeeze(1))
+
+    def backward(self, loss: Loss) -> None:
+        """Set every parameter's gradient (overwriting) from ``loss.grads["q"]``."""
+        outputs, column = self._saved["outputs"], self._saved["column"]
+        grad_q = torch.zeros_like(outputs[-1]).scatter_(1, column, loss.grads["q"].unsqueeze(1))
+        backprop.backward(self.layers, self.activation, outputs, grad_q)

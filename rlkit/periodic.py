@@ -1,0 +1,230 @@
+"""The periodic work of a training run, in one place (the role of SB3's callbacks).
+
+A training loop advances its env step counter and calls ``periodic.after(before, step,
+metrics)``. At the intervals of the run's config this
+
+1. logs the training metrics (with ``time/sps`` and the ``rollout/`` episode statistics),
+2. evaluates (``eval_interval``) and keeps ``best.pt`` when the evaluation is the best so far,
+3. records an evaluation video (``video_interval``),
+4. saves ``latest.pt`` (``checkpoint_interval``),
+5. and, when a signal or a callback asked the run to stop, saves and raises ``Stopped``.
+
+``finish(step)`` does the final evaluation and checkpoint and returns the summary. Every
+learning agent and the SB3 baseline use it.
+
+What an agent saves comes from its own ``state_dict()`` (weights, optimizer, replay,
+where its loop stands); ``Periodic`` adds the step and its own state (episode statistics,
+evaluation history, the best evaluation, the run's random generators, the number of
+``metrics.jsonl`` rows), and ``restore()`` gives both back on ``--resume``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from rlkit.evaluation import EvalHistory, evaluate
+
+
+def crossed(before: int, after: int, interval: int) -> bool:
+    """True if a multiple of ``interval`` lies in ``(before, after]`` (``interval`` 0: never)."""
+    return interval > 0 and after // interval > before // interval
+
+
+@dataclass
+class EpisodeStats:
+    """The last 100 finished episodes' returns and lengths, and the episode count."""
+
+    returns: deque = field(default_factory=lambda: deque(maxlen=100))
+    lengths: deque = field(default_factory=lambda: deque(maxlen=100))
+    episodes: int = 0
+
+    def add(self, episode_return: float, length: int) -> None:
+        """Record one finished episode."""
+        self.returns.append(float(np.asarray(episode_return).item()))
+        self.lengths.append(int(np.asarray(length).item()))
+        self.episodes += 1
+
+    def record(self, info: Mapping[str, Any]) -> None:
+        """Add the episodes that ended in a step, from its ``info``: a vector env's
+        ``final_info`` or a single env's ``episode`` (``RecordEpisodeStatistics``)."""
+        final = info.get("final_info")
+        if final is not None:
+            if "episode" in final:
+                for i in np.flatnonzero(final["_episode"]):
+                    self.add(final["episode"]["r"][i], final["episode"]["l"][i])
+        elif "episode" in info:
+            self.add(info["episode"]["r"], info["episode"]["l"])
+
+    def metrics(self) -> dict[str, float]:
+        """``rollout/ep_return``, ``rollout/ep_length`` (when any ended) and ``rollout/episodes``."""
+        out: dict[str, float] = {"rollout/episodes": self.episodes}
+        if self.returns:
+            out["rollout/ep_return"] = float(np.mean(self.returns))
+            out["rollout/ep_length"] = float(np.mean(self.lengths))
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain data for a checkpoint."""
+        return {"returns": list(self.returns), "lengths": list(self.lengths),
+                "episodes": self.episodes}  # fmt: skip
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Take back ``state_dict``."""
+        self.returns = deque(state["returns"], maxlen=100)
+        self.lengths = deque(state["lengths"], maxlen=100)
+        self.episodes = int(state["episodes"])
+
+
+class Resumable(Protocol):
+    """What an agent saves and restores: its weights, optimizer and where its loop stands."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None: ...
+
+
+class Periodic:
+    """Log, evaluate, keep the best, checkpoint, record videos and stop, at the config's
+    intervals of env steps (see the module doc).
+
+    Args:
+        config: the agent's config (``log_interval``, ``eval_interval``, ``eval_episodes``,
+            ``checkpoint_interval``, ``video_interval``, ``total_steps``).
+        run: the ``rlkit.rundir.Run``.
+        eval_policy: makes a fresh evaluation policy (``obs -> action``).
+        agent: the agent's ``state_dict`` / ``load_state_dict`` (what a checkpoint holds).
+        frame_stack: passed to the evaluation env (Atari).
+        parameters: named parameters for the NaN guard (``rlkit.guard``), checked by ``guard``
+            and before every checkpoint.
+    """
+
+    def __init__(self, config: Any, run: Any, eval_policy: Callable[[], Callable[[Any], Any]],
+                 agent: Resumable, frame_stack: int = 4,
+                 parameters: Callable[[], Iterable[tuple[str, torch.Tensor]]] | None = None) -> None:  # fmt: skip
+        self.config, self.run, self.eval_policy, self.agent = config, run, eval_policy, agent
+        self.frame_stack, self.parameters = frame_stack, parameters
+        self.stats, self.history = EpisodeStats(), EvalHistory()
+        self.best_eval = -math.inf
+        self.last_video = -1
+        self.start = time.perf_counter()
+        self.start_step = 0
+        intervals = (config.log_interval, config.eval_interval, config.video_interval,
+                     config.checkpoint_interval)  # fmt: skip
+        self._intervals = [i for i in intervals if i > 0]
+        self._next_due = 0
+
+    # ------------------------------------------------------------ resuming
+
+    def state_dict(self) -> dict[str, Any]:
+        """What ``restore`` needs besides the agent's own state (plain data)."""
+        from rlkit import snapshot
+
+        return {"stats": self.stats.state_dict(), "eval_history": self.history.state_dict(),
+                "best_eval": float(self.best_eval), "last_video": int(self.last_video),
+                "rng": snapshot.rng_state(self.run.rngs), "log_rows": self.run.logger.rows}  # fmt: skip
+
+    def restore(self) -> int:
+        """For a resumed run: the agent's and this object's state back from the checkpoint
+        (the run's generators last, as they were when it was saved); returns its step.
+        A new run returns 0."""
+        from rlkit import snapshot
+
+        checkpoint = self.run.resume
+        if checkpoint is None:
+            return 0
+        self.agent.load_state_dict(checkpoint)
+        state = checkpoint["resume"]
+        self.stats.load_state_dict(state["stats"])
+        self.history = EvalHistory.from_state_dict(state["eval_history"])
+        self.best_eval, self.last_video = state["best_eval"], state["last_video"]
+        self.start_step = int(checkpoint["step"])
+        snapshot.load_rng_state(self.run.rngs, state["rng"])
+        return self.start_step
+
+    def save(self, step: int, best: bool = False) -> None:
+        """Write ``latest.pt`` (and ``best.pt``): the agent's state, the step and this state."""
+        from rlkit import guard
+
+        if self.parameters is not None:  # never overwrite a good checkpoint with NaNs
+            guard.check(step, None, self.parameters())
+        self.run.save_checkpoint({**self.agent.state_dict(), "step": step,
+                                  "episodes": self.stats.episodes,
+                                  "eval_history": self.history.state_dict(),
+                                  "resume": self.state_dict()}, best=best)  # fmt: skip
+
+    # ------------------------------------------------------------ during training
+
+    def guard(self, step: int, metrics: Mapping[str, Any] | None = None) -> None:
+        """Stop the run (``rlkit.guard.NonFinite``) at a non-finite loss, gradient norm or
+        parameter, before anything of this update is logged or saved."""
+        from rlkit import guard
+
+        guard.check(step, metrics, self.parameters() if self.parameters is not None else ())
+
+    def evaluate(self, step: int) -> dict[str, float]:
+        """Evaluate now (the eval seed; the global torch generator left as it was) and record
+        it in the history; returns the ``eval/...`` metrics."""
+        seed = self.run.rngs.eval_seed
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            result = evaluate(self.eval_policy(), lambda: self.run.make_env(train=False, frame_stack=self.frame_stack),
+                              self.config.eval_episodes, seed=seed)  # fmt: skip
+        return self.history.add(step, result)
+
+    def video(self, step: int) -> None:
+        """Record one evaluation episode to ``videos/`` and W&B."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.run.rngs.eval_seed)
+            self.run.record_eval_video(self.eval_policy(), step, frame_stack=self.frame_stack)
+        self.last_video = step
+
+    def log_due(self, before: int, step: int) -> bool:
+        """True when going from ``before`` to ``step`` env steps logs training metrics."""
+        return crossed(before, step, self.config.log_interval) or step >= self.config.total_steps
+
+    def after(
+        self,
+        before: int,
+        step: int,
+        metrics: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
+    ) -> None:
+        """The periodic work due from ``before`` to ``step`` env steps. ``metrics`` (or a
+        function making them, called only when a log is due) are logged at log intervals."""
+        if step < self._next_due and not self.run.stop.asked:
+            return  # nothing due: the common case of a per-step loop
+        config = self.config
+        if metrics is not None and self.log_due(before, step):
+            values = metrics() if callable(metrics) else metrics
+            sps = (step - self.start_step) / max(time.perf_counter() - self.start, 1e-9)
+            self.run.logger.log(step, {**values, "time/sps": sps, **self.stats.metrics()})
+        if crossed(before, step, config.eval_interval) and step < config.total_steps:
+            result = self.evaluate(step)
+            self.run.logger.log(step, result)
+            if result["eval/mean_return"] > self.best_eval:
+                self.best_eval = result["eval/mean_return"]
+                self.save(step, best=True)
+        if crossed(before, step, config.video_interval):
+            self.video(step)
+        if crossed(before, step, config.checkpoint_interval):
+            self.save(step)
+        self.run.stop_if_requested(step, self.save)
+        due = [(step // i + 1) * i for i in self._intervals]
+        self._next_due = min([*due, config.total_steps])
+
+    def finish(self, step: int, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The final evaluation, checkpoint (and video); returns the run's summary."""
+        final = self.evaluate(step)
+        self.run.logger.log(step, final)
+        self.save(step, best=final["eval/mean_return"] >= self.best_eval)
+        if self.config.video_interval and self.last_video != step:
+            self.video(step)
+        sps = (step - self.start_step) / max(time.perf_counter() - self.start, 1e-9)
+        return {"total_steps": step, "time/sps": sps, **final, **(extra or {})}
