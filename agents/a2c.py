@@ -28,7 +28,6 @@ from rlkit.acting import (
     ActorCriticPolicy,
     ActorCriticState,
     action_spec,
-    explained_variance,
     load_actor_critic_policy,
     make_actor,
 )
@@ -100,13 +99,21 @@ class Config(RunFields, OptimizerFields):
         for key in ("n_envs", "n_steps", "frame_stack"):
             value = getattr(self, key)
             require(key, value, value >= 1, "an integer >= 1")
-        require("learning_rate", self.learning_rate, schedule(self.learning_rate, "learning_rate")(0.0) > 0,
-                "a number > 0 or lin_<number > 0>")  # fmt: skip
+        require(
+            "learning_rate",
+            self.learning_rate,
+            schedule(self.learning_rate, "learning_rate")(0.0) > 0,
+            "a number > 0 or lin_<number > 0>",
+        )
         require("gae_lambda", self.gae_lambda, 0 <= self.gae_lambda <= 1, "0 <= gae_lambda <= 1")
         for key in ("ent_coef", "vf_coef", "max_grad_norm"):
             require(key, getattr(self, key), getattr(self, key) >= 0, "a number >= 0")
-        require("net_arch", list(self.net_arch), len(self.net_arch) >= 1 and min(self.net_arch) >= 1,
-                "one or more layer sizes >= 1")  # fmt: skip
+        require(
+            "net_arch",
+            list(self.net_arch),
+            len(self.net_arch) >= 1 and min(self.net_arch) >= 1,
+            "one or more layer sizes >= 1",
+        )
 
 
 def check_env(env: gym.Env, config: Config) -> None:
@@ -123,9 +130,17 @@ def check_env(env: gym.Env, config: Config) -> None:
 def make_network(env: gym.Env, config: Config, generator: torch.Generator | None) -> ActorCritic:
     """The actor-critic for ``env``'s spaces."""
     spec = action_spec(env.action_space, ALGO, describe_space)
-    return ActorCritic(env.observation_space.shape, spec.n_actions, spec.action_dim,
-                       config.net_arch, config.activation, config.ortho_init,
-                       config.log_std_init, generator, normalize_obs=config.normalize_obs)  # fmt: skip
+    return ActorCritic(
+        env.observation_space.shape,
+        spec.n_actions,
+        spec.action_dim,
+        config.net_arch,
+        config.activation,
+        config.ortho_init,
+        config.log_std_init,
+        generator,
+        normalize_obs=config.normalize_obs,
+    )
 
 
 def a2c_loss(out: PolicyOutputs, batch: Any, config: Config) -> Loss:
@@ -146,15 +161,20 @@ def a2c_loss(out: PolicyOutputs, batch: Any, config: Config) -> Loss:
         grads = {
             "log_probs": advantages * (-1.0 / n),
             "values": value_error * (2.0 * config.vf_coef / n),
-            "entropy": torch.full_like(out.values, -config.ent_coef / n),
         }
-    parts = {"policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(),
-             "entropy": entropy.detach()}  # fmt: skip
+        if config.ent_coef:  # (no entropy term, no gradient to take through it)
+            grads["entropy"] = torch.full_like(out.values, -config.ent_coef / n)
+    parts = {
+        "policy_loss": policy_loss.detach(),
+        "value_loss": value_loss.detach(),
+        "entropy": entropy.detach(),
+    }
     return Loss(loss, parts, grads)
 
 
 def train(config: Config, run: Run) -> dict[str, Any]:
     """Train for ``total_steps`` env steps (whole rollouts); evaluate, log and checkpoint along the way."""
+
     # set-up: the network, its pass (backprop written out for MLPs), optimizer, envs, buffer
     def make_env() -> gym.Env:
         return run.make_env(train=True, frame_stack=config.frame_stack)
@@ -168,13 +188,26 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     learning_rate = schedule(config.learning_rate, "learning_rate")
     optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
     env = make_vector_env(make_env, config.n_envs, asynchronous=config.vec_env == "async")
-    buffer = RolloutBuffer(config.n_steps, config.n_envs, obs_space.shape, obs_space.dtype,
-                           spec.shape, spec.dtype, run.device)  # fmt: skip
+    buffer = RolloutBuffer(
+        config.n_steps,
+        config.n_envs,
+        obs_space.shape,
+        obs_space.dtype,
+        spec.shape,
+        spec.dtype,
+        run.device,
+    )
     actor = make_actor(net, spec, run.device, run.rngs, config.activation)
     state = ActorCriticState(net, optimizer, env)
-    periodic = Periodic(config, run, lambda: ActorCriticPolicy(
-        net, spec, run.device, config.activation, config.deterministic, run.rngs.eval_seed),
-        state, config.frame_stack, net.named_parameters)  # fmt: skip
+
+    def eval_policy() -> ActorCriticPolicy:
+        return ActorCriticPolicy(
+            net, spec, run.device, config.activation, config.deterministic, run.rngs.eval_seed
+        )
+
+    periodic = Periodic(
+        config, run, eval_policy, state, config.frame_stack, parameters=net.named_parameters
+    )
     state.obs, _ = env.reset(seed=run.rngs.env_seed)
     state.episode_starts = np.ones(config.n_envs, dtype=np.float32)
     step = periodic.restore()  # 0, or where a resumed run's checkpoint was taken
@@ -205,12 +238,16 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             if net.obs_norm is not None:  # after the update, which replayed what the actor saw
                 net.obs_norm.update(buffer.obs)
             # log, evaluate, checkpoint
-            if periodic.log_due(before, step):
-                values, returns = torch.from_numpy(buffer.values), buffer.returns.cpu()
-                metrics.update({"train/learning_rate": lr, "train/updates": state.updates,
-                                "train/explained_variance": explained_variance(
-                                    values.flatten(), returns.flatten())})  # fmt: skip
-            periodic.after(before, step, metrics)
+            periodic.after(
+                before,
+                step,
+                {
+                    **metrics,
+                    "train/learning_rate": lr,
+                    "train/updates": state.updates,
+                    "train/explained_variance": buffer.explained_variance(),
+                },
+            )
     finally:
         env.close()
     return periodic.finish(step, {"train/updates": state.updates})

@@ -125,16 +125,32 @@ class Config(RunFields, OptimizerFields):
         ):
             value = getattr(self, key)
             require(key, value, value >= 1, "an integer >= 1")
-        require("learning_rate", self.learning_rate, schedule(self.learning_rate, "learning_rate")(0.0) > 0,
-                "a number > 0 or lin_<number > 0>")  # fmt: skip
-        require("learning_starts", self.learning_starts, 0 <= self.learning_starts < self.total_steps,
-                f"0 <= learning_starts < total_steps ({self.total_steps})")  # fmt: skip
-        require("batch_size", self.batch_size, self.batch_size <= self.buffer_size,
-                f"at most buffer_size ({self.buffer_size})")  # fmt: skip
+        require(
+            "learning_rate",
+            self.learning_rate,
+            schedule(self.learning_rate, "learning_rate")(0.0) > 0,
+            "a number > 0 or lin_<number > 0>",
+        )
+        require(
+            "learning_starts",
+            self.learning_starts,
+            0 <= self.learning_starts < self.total_steps,
+            f"0 <= learning_starts < total_steps ({self.total_steps})",
+        )
+        require(
+            "batch_size",
+            self.batch_size,
+            self.batch_size <= self.buffer_size,
+            f"at most buffer_size ({self.buffer_size})",
+        )
         require("tau", self.tau, 0 < self.tau <= 1, "0 < tau <= 1")
         require("max_grad_norm", self.max_grad_norm, self.max_grad_norm >= 0, "a number >= 0")
-        require("net_arch", list(self.net_arch), len(self.net_arch) >= 1 and min(self.net_arch) >= 1,
-                "one or more layer sizes >= 1")  # fmt: skip
+        require(
+            "net_arch",
+            list(self.net_arch),
+            len(self.net_arch) >= 1 and min(self.net_arch) >= 1,
+            "one or more layer sizes >= 1",
+        )
         for key in (
             "exploration_fraction",
             "exploration_initial_eps",
@@ -170,8 +186,15 @@ class QNetwork(nn.Module):
             features = 512
         else:
             *hidden, features = config.net_arch
-            self.torso = MLP(int(np.prod(obs_shape)), hidden, features, activation=config.activation,
-                             output_activation=config.activation, init="torch", generator=generator)  # fmt: skip
+            self.torso = MLP(
+                int(np.prod(obs_shape)),
+                hidden,
+                features,
+                activation=config.activation,
+                output_activation=config.activation,
+                init="torch",
+                generator=generator,
+            )
         self.dueling = config.dueling
         if self.dueling:
             self.value = nn.Linear(features, 1)
@@ -227,9 +250,11 @@ def double_q_target(
 def epsilon_at(config: Config, step: int) -> float:
     """Exploration rate after ``step`` env steps (linear, then flat)."""
     return linear_schedule(
-        config.exploration_initial_eps, config.exploration_final_eps, config.exploration_fraction,
+        config.exploration_initial_eps,
+        config.exploration_final_eps,
+        config.exploration_fraction,
         step / config.total_steps,
-    )  # fmt: skip
+    )
 
 
 @torch.no_grad()
@@ -304,8 +329,13 @@ def check_env(env: gym.Env, config: Config) -> None:
         raise BadInput(f"dqn needs Box observations, got {describe_space(env.observation_space)}")
     shape = env.observation_space.shape
     image = len(shape) == 3
-    need = ReplayBuffer.estimate_bytes(config.buffer_size, shape, env.observation_space.dtype,
-                                       stack=shape[0] if image else 1, prioritized=config.prioritized)  # fmt: skip
+    need = ReplayBuffer.estimate_bytes(
+        config.buffer_size,
+        shape,
+        env.observation_space.dtype,
+        stack=shape[0] if image else 1,
+        prioritized=config.prioritized,
+    )
     free = available_memory_bytes()
     if free is not None and need > 0.9 * free:
         raise BadInput(
@@ -365,8 +395,14 @@ def module_q_fn(q_net: nn.Module, device: torch.device, autocast: Any = None):
     return q_fn
 
 
-def batches(buffer: ReplayBuffer, q_net: nn.Module, target_net: nn.Module, config: Config,
-            rng: np.random.Generator, beta: float):  # fmt: skip
+def batches(
+    buffer: ReplayBuffer,
+    q_net: nn.Module,
+    target_net: nn.Module,
+    config: Config,
+    rng: np.random.Generator,
+    beta: float,
+):
     """The ``gradient_steps`` minibatches of one learning phase, with their targets.
 
     The target network does not change within a phase, so with uniform replay and
@@ -384,8 +420,12 @@ def batches(buffer: ReplayBuffer, q_net: nn.Module, target_net: nn.Module, confi
     # valued in chunks of ~2048 rows: one 8192-row pass was 4x slower here (its
     # 8 MB activations fall out of cache)
     chunk = max(size, 2048 // size * size)
-    targets = torch.cat([bellman_targets(q_net, target_net, big[i : i + chunk], False)
-                         for i in range(0, size * config.gradient_steps, chunk)])  # fmt: skip
+    targets = torch.cat(
+        [
+            bellman_targets(q_net, target_net, big[i : i + chunk], False)
+            for i in range(0, size * config.gradient_steps, chunk)
+        ]
+    )
     for i in range(0, size * config.gradient_steps, size):
         yield big[i : i + size], targets[i : i + size]
 
@@ -399,8 +439,16 @@ class QPolicy:
     ``q_one`` values one observation (numpy on the parameters' views during training).
     """
 
-    def __init__(self, q_net: nn.Module, device: torch.device, n_actions: int, epsilon: float,
-                 explore_epsilon: float, rng: np.random.Generator, q_one: Any = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        q_net: nn.Module,
+        device: torch.device,
+        n_actions: int,
+        epsilon: float,
+        explore_epsilon: float,
+        rng: np.random.Generator,
+        q_one: Any = None,
+    ) -> None:
         self.module, self.device, self.n_actions = q_net, device, n_actions
         self.epsilon, self.explore_epsilon, self.rng = epsilon, explore_epsilon, rng
         self.act = greedy_policy(q_one or module_q_fn(q_net, device), n_actions, epsilon, rng)
@@ -410,8 +458,13 @@ class QPolicy:
         return self.act(obs)
 
     @torch.no_grad()
-    def predict(self, obs: np.ndarray, state: Any = None, episode_start: Any = None,
-                deterministic: bool = True) -> tuple[np.ndarray, None]:  # fmt: skip
+    def predict(
+        self,
+        obs: np.ndarray,
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, None]:
         """Greedy actions for a batch (epsilon-greedy unless ``deterministic``)."""
         actions = self.module(torch.as_tensor(obs, device=self.device)).argmax(dim=1).cpu().numpy()
         if not deterministic:
@@ -442,11 +495,19 @@ class State:
 
     def state_dict(self) -> dict[str, Any]:
         """Checkpoint data (see the class doc)."""
-        state = {"q_net": self.q_net.state_dict(), "target_net": self.target_net.state_dict(),
-                 "optimizer": self.optimizer.state_dict(), "updates": self.updates,
-                 "loop": {"obs": snapshot.encode(self.obs), "env": snapshot.env_state(self.env),
-                          "synced_at": self.synced_at, "losses": list(self.losses),
-                          "q_means": list(self.q_means)}}  # fmt: skip
+        state = {
+            "q_net": self.q_net.state_dict(),
+            "target_net": self.target_net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "updates": self.updates,
+            "loop": {
+                "obs": snapshot.encode(self.obs),
+                "env": snapshot.env_state(self.env),
+                "synced_at": self.synced_at,
+                "losses": list(self.losses),
+                "q_means": list(self.q_means),
+            },
+        }
         if self.keep_replay:
             state["replay"] = self.buffer.state_dict()
         return state
@@ -470,8 +531,13 @@ def q_model(q_net: QNetwork, config: Config) -> AutogradQ | WrittenOutQ:
     """The Q-network's pass: backprop written out for a plain float32 MLP, else autograd
     (through ``torch.compile`` with ``compile: true``)."""
     layers = q_net.layer_chain()
-    if (layers is not None and config.written_out_backprop and not config.compile
-            and config.precision == "float32" and config.activation in backprop.ACTIVATIONS):  # fmt: skip
+    if (
+        layers is not None
+        and config.written_out_backprop
+        and not config.compile
+        and config.precision == "float32"
+        and config.activation in backprop.ACTIVATIONS
+    ):
         return WrittenOutQ(layers, q_net, config.activation)
     return AutogradQ(q_net, torch.compile(q_net) if config.compile else None)
 
@@ -499,16 +565,29 @@ def train(config: Config, run: Run) -> dict[str, Any]:
         q_values = module_q_fn(getattr(model, "forward", q_net), run.device, autocast)
     greedy_action = greedy_policy(q_values, n_actions)
     buffer = ReplayBuffer(
-        config.buffer_size, shape, env.observation_space.dtype, stack=shape[0] if image else 1,
-        n_step=config.n_step, gamma=config.gamma, prioritized=config.prioritized,
-        alpha=config.priority_alpha, device=run.device,
-    )  # fmt: skip
+        config.buffer_size,
+        shape,
+        env.observation_space.dtype,
+        stack=shape[0] if image else 1,
+        n_step=config.n_step,
+        gamma=config.gamma,
+        prioritized=config.prioritized,
+        alpha=config.priority_alpha,
+        device=run.device,
+    )
     state = State(q_net, target_net, optimizer, buffer, env, config.save_replay or not image)
 
     def eval_policy() -> QPolicy:
         eval_rng = np.random.default_rng(run.rngs.eval_seed)
-        return QPolicy(q_net, run.device, n_actions, config.eval_epsilon,
-                       config.exploration_final_eps, eval_rng, q_values)  # fmt: skip
+        return QPolicy(
+            q_net,
+            run.device,
+            n_actions,
+            config.eval_epsilon,
+            config.exploration_final_eps,
+            eval_rng,
+            q_values,
+        )
 
     periodic = Periodic(config, run, eval_policy, state, config.frame_stack, q_net.named_parameters)
     state.obs, _ = env.reset(seed=run.rngs.env_seed)
@@ -516,7 +595,9 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     for step in range(first, config.total_steps + 1):
         # act: epsilon-greedy
         epsilon = epsilon_at(config, step)
-        action = int(rng.integers(n_actions)) if rng.random() < epsilon else greedy_action(state.obs)
+        action = (
+            int(rng.integers(n_actions)) if rng.random() < epsilon else greedy_action(state.obs)
+        )
         next_obs, reward, terminated, truncated, info = env.step(action)
         # store
         buffer.add(state.obs, action, reward, terminated, truncated, next_obs)
@@ -582,5 +663,11 @@ def load_policy(
     q_net.load_state_dict(checkpoint["q_net"])
     q_net.eval()
     rngs = make_rngs(int(checkpoint.get("seed", 0)) if seed is None else seed, seed_globals=False)
-    return QPolicy(q_net, torch_device, int(env.action_space.n), config.eval_epsilon,
-                   config.exploration_final_eps, np.random.default_rng(rngs.eval_seed))  # fmt: skip
+    return QPolicy(
+        q_net,
+        torch_device,
+        int(env.action_space.n),
+        config.eval_epsilon,
+        config.exploration_final_eps,
+        np.random.default_rng(rngs.eval_seed),
+    )

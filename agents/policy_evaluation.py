@@ -102,8 +102,9 @@ def policy_table(policy: str | np.ndarray, n_states: int, n_actions: int) -> tor
     return torch.from_numpy(table)
 
 
-def evaluate_policy(mdp: Any, table: torch.Tensor, gamma: float,
-                    device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def evaluate_policy(
+    mdp: Any, table: torch.Tensor, gamma: float, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``V^pi`` (S,) by a linear solve, and ``Q^pi = R + gamma P V^pi`` (S, A)."""
     model = mdp.model(device)
     table = table.to(device)

@@ -35,7 +35,6 @@ from rlkit.acting import (
     ActorCriticPolicy,
     ActorCriticState,
     action_spec,
-    explained_variance,
     load_actor_critic_policy,
     make_actor,
 )
@@ -47,7 +46,7 @@ from rlkit.losses import ppo_loss
 from rlkit.nn.actor_critic import ActorCritic
 from rlkit.nn.passes import policy_model
 from rlkit.optim import clip_grad_norm_, optimizer_from_config, set_learning_rate
-from rlkit.periodic import Periodic
+from rlkit.periodic import Periodic, update_metrics
 from rlkit.rundir import Run
 from rlkit.schedules import schedule
 
@@ -118,12 +117,24 @@ class Config(RunFields, OptimizerFields):
             value = getattr(self, key)
             require(key, value, value >= 1, "an integer >= 1")
         rollout = self.n_steps * self.n_envs
-        require("batch_size", self.batch_size, rollout % self.batch_size == 0 and self.batch_size <= rollout,
-                f"a divisor of n_steps * n_envs = {rollout}")  # fmt: skip
-        require("learning_rate", self.learning_rate, schedule(self.learning_rate, "learning_rate")(0.0) > 0,
-                "a number > 0 or lin_<number > 0>")  # fmt: skip
-        require("clip_range", self.clip_range, schedule(self.clip_range, "clip_range")(0.0) > 0,
-                "a number > 0 or lin_<number > 0>")  # fmt: skip
+        require(
+            "batch_size",
+            self.batch_size,
+            rollout % self.batch_size == 0 and self.batch_size <= rollout,
+            f"a divisor of n_steps * n_envs = {rollout}",
+        )
+        require(
+            "learning_rate",
+            self.learning_rate,
+            schedule(self.learning_rate, "learning_rate")(0.0) > 0,
+            "a number > 0 or lin_<number > 0>",
+        )
+        require(
+            "clip_range",
+            self.clip_range,
+            schedule(self.clip_range, "clip_range")(0.0) > 0,
+            "a number > 0 or lin_<number > 0>",
+        )
         if self.clip_range_vf is not None:
             require(
                 "clip_range_vf", self.clip_range_vf, self.clip_range_vf > 0, "a number > 0 or null"
@@ -133,8 +144,12 @@ class Config(RunFields, OptimizerFields):
             require(key, getattr(self, key), getattr(self, key) >= 0, "a number >= 0")
         if self.target_kl is not None:
             require("target_kl", self.target_kl, self.target_kl > 0, "a number > 0 or null")
-        require("net_arch", list(self.net_arch), len(self.net_arch) >= 1 and min(self.net_arch) >= 1,
-                "one or more layer sizes >= 1")  # fmt: skip
+        require(
+            "net_arch",
+            list(self.net_arch),
+            len(self.net_arch) >= 1 and min(self.net_arch) >= 1,
+            "one or more layer sizes >= 1",
+        )
 
 
 def check_env(env: gym.Env, config: Config) -> None:
@@ -151,14 +166,23 @@ def check_env(env: gym.Env, config: Config) -> None:
 def make_network(env: gym.Env, config: Config, generator: torch.Generator | None) -> ActorCritic:
     """The actor-critic for ``env``'s spaces."""
     spec = action_spec(env.action_space, ALGO, describe_space)
-    return ActorCritic(env.observation_space.shape, spec.n_actions, spec.action_dim,
-                       config.net_arch, config.activation, config.ortho_init,
-                       config.log_std_init, generator, bf16=config.precision == "bf16",
-                       normalize_obs=config.normalize_obs)  # fmt: skip
+    return ActorCritic(
+        env.observation_space.shape,
+        spec.n_actions,
+        spec.action_dim,
+        config.net_arch,
+        config.activation,
+        config.ortho_init,
+        config.log_std_init,
+        generator,
+        bf16=config.precision == "bf16",
+        normalize_obs=config.normalize_obs,
+    )
 
 
 def train(config: Config, run: Run) -> dict[str, Any]:
     """Train for ``total_steps`` env steps (whole rollouts); evaluate, log and checkpoint along the way."""
+
     # set-up: the network, its pass (backprop written out for MLPs), optimizer, envs, buffer
     def make_env() -> gym.Env:
         return run.make_env(train=True, frame_stack=config.frame_stack)
@@ -173,15 +197,28 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     clip_range = schedule(config.clip_range, "clip_range")
     optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
     env = make_vector_env(make_env, config.n_envs, asynchronous=config.vec_env == "async")
-    buffer = RolloutBuffer(config.n_steps, config.n_envs, obs_space.shape, obs_space.dtype,
-                           spec.shape, spec.dtype, run.device)  # fmt: skip
+    buffer = RolloutBuffer(
+        config.n_steps,
+        config.n_envs,
+        obs_space.shape,
+        obs_space.dtype,
+        spec.shape,
+        spec.dtype,
+        run.device,
+    )
     # acting, a few observations at a time: numpy on views of the parameters for MLPs on
     # the CPU (no per-step tensor overhead), else the module itself
     actor = make_actor(net, spec, run.device, run.rngs, config.activation)
     state = ActorCriticState(net, optimizer, env)
-    periodic = Periodic(config, run, lambda: ActorCriticPolicy(
-        net, spec, run.device, config.activation, config.deterministic, run.rngs.eval_seed),
-        state, config.frame_stack, net.named_parameters)  # fmt: skip
+
+    def eval_policy() -> ActorCriticPolicy:
+        return ActorCriticPolicy(
+            net, spec, run.device, config.activation, config.deterministic, run.rngs.eval_seed
+        )
+
+    periodic = Periodic(
+        config, run, eval_policy, state, config.frame_stack, parameters=net.named_parameters
+    )
     state.obs, _ = env.reset(seed=run.rngs.env_seed)
     state.episode_starts = np.ones(config.n_envs, dtype=np.float32)
     step = periodic.restore()  # 0, or where a resumed run's checkpoint was taken
@@ -199,38 +236,39 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             # advantages and returns: GAE(lambda)
             buffer.finish(actor.values(state.obs), config.gamma, config.gae_lambda)
             # update: n_epochs passes over shuffled minibatches
-            parts, grad_norms = [], []
+            parts, grad_norms, kl_exceeded = [], [], False
             for _epoch in range(config.n_epochs):
                 for batch in buffer.minibatches(config.batch_size, run.rngs.torch):
                     loss = ppo_loss(model(batch.obs, batch.actions), batch, clip, config)
                     if config.target_kl is not None and (
                         float(loss.parts["approx_kl"]) > 1.5 * config.target_kl
                     ):
-                        break  # SB3's rule: this minibatch is not applied, the epochs end
+                        kl_exceeded = True  # SB3's rule: this minibatch is not applied,
+                        break  # and the epochs end
                     model.backward(loss)
                     if config.max_grad_norm > 0:
                         grad_norms.append(clip_grad_norm_(model.parameters(), config.max_grad_norm))
                     optimizer.step()
                     state.updates += 1
                     parts.append(loss.parts)
-                else:
-                    continue
-                break
-            metrics = {f"train/{k}": float(torch.stack([p[k] for p in parts]).mean())
-                       for k in (parts[0] if parts else {})}  # fmt: skip
-            if grad_norms:
-                metrics["train/grad_norm"] = float(torch.stack(grad_norms).max())
+                if kl_exceeded:
+                    break
+            metrics = update_metrics(parts, grad_norms)
             periodic.guard(step, metrics)
             if net.obs_norm is not None:  # after the update, which replayed what the actor saw
                 net.obs_norm.update(buffer.obs)
             # log, evaluate, checkpoint
-            if periodic.log_due(before, step):
-                values, returns = torch.from_numpy(buffer.values), buffer.returns.cpu()
-                metrics.update({"train/learning_rate": lr, "train/clip_range": clip,
-                                "train/updates": state.updates,
-                                "train/explained_variance": explained_variance(
-                                    values.flatten(), returns.flatten())})  # fmt: skip
-            periodic.after(before, step, metrics)
+            periodic.after(
+                before,
+                step,
+                {
+                    **metrics,
+                    "train/learning_rate": lr,
+                    "train/clip_range": clip,
+                    "train/updates": state.updates,
+                    "train/explained_variance": buffer.explained_variance(),
+                },
+            )
     finally:
         env.close()
     return periodic.finish(step, {"train/updates": state.updates})

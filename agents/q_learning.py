@@ -109,8 +109,11 @@ class State:
 
     def state_dict(self) -> dict[str, Any]:
         """Checkpoint data: the table, its greedy policy and where the loop stands."""
-        return {"q": torch.from_numpy(self.q.copy()), "policy": torch.from_numpy(self.q.argmax(1)),
-                "loop": {"obs": self.obs, "env": snapshot.env_state(self.env)}}  # fmt: skip
+        return {
+            "q": torch.from_numpy(self.q.copy()),
+            "policy": torch.from_numpy(self.q.argmax(1)),
+            "loop": {"obs": self.obs, "env": snapshot.env_state(self.env)},
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Take back ``state_dict``."""

@@ -27,7 +27,6 @@ from rlkit.acting import (
     ActionSpec,
     ActorCriticState,
     action_spec,
-    explained_variance,
     load_actor_critic,
 )
 from rlkit.config import OptimizerFields, RunFields, require, require_gamma
@@ -38,7 +37,7 @@ from rlkit.losses import ppo_loss
 from rlkit.nn.actor_critic import RecurrentActorCritic
 from rlkit.nn.passes import AutogradPolicy, PolicyOutputs
 from rlkit.optim import clip_grad_norm_, optimizer_from_config, set_learning_rate
-from rlkit.periodic import Periodic
+from rlkit.periodic import Periodic, update_metrics
 from rlkit.rundir import Run
 from rlkit.schedules import schedule
 from rlkit.seeding import make_rngs
@@ -110,16 +109,29 @@ class Config(RunFields, OptimizerFields):
             value = getattr(self, key)
             require(key, value, value >= 1, "an integer >= 1")
         if self.frame_stack != 1:
-            raise BadInput(f"recurrent-ppo keeps its memory in the LSTM; frame stacking is refused "
-                           f"(got frame_stack={self.frame_stack}; use frame_stack=1, or ppo)")  # fmt: skip
+            raise BadInput(
+                f"recurrent-ppo keeps its memory in the LSTM; frame stacking is refused "
+                f"(got frame_stack={self.frame_stack}; use frame_stack=1, or ppo)"
+            )
         rollout = self.n_steps * self.n_envs
-        require("batch_size", self.batch_size,
-                self.batch_size % self.n_steps == 0 and rollout % self.batch_size == 0,
-                f"whole sequences: a multiple of n_steps ({self.n_steps}) dividing n_steps * n_envs ({rollout})")  # fmt: skip
-        require("learning_rate", self.learning_rate, schedule(self.learning_rate, "learning_rate")(0.0) > 0,
-                "a number > 0 or lin_<number > 0>")  # fmt: skip
-        require("clip_range", self.clip_range, schedule(self.clip_range, "clip_range")(0.0) > 0,
-                "a number > 0 or lin_<number > 0>")  # fmt: skip
+        require(
+            "batch_size",
+            self.batch_size,
+            self.batch_size % self.n_steps == 0 and rollout % self.batch_size == 0,
+            f"whole sequences: a multiple of n_steps ({self.n_steps}) dividing n_steps * n_envs ({rollout})",
+        )
+        require(
+            "learning_rate",
+            self.learning_rate,
+            schedule(self.learning_rate, "learning_rate")(0.0) > 0,
+            "a number > 0 or lin_<number > 0>",
+        )
+        require(
+            "clip_range",
+            self.clip_range,
+            schedule(self.clip_range, "clip_range")(0.0) > 0,
+            "a number > 0 or lin_<number > 0>",
+        )
         if self.clip_range_vf is not None:
             require(
                 "clip_range_vf", self.clip_range_vf, self.clip_range_vf > 0, "a number > 0 or null"
@@ -155,16 +167,32 @@ def make_network(
 ) -> RecurrentActorCritic:
     """The recurrent actor-critic for ``env``'s spaces."""
     spec = action_spec(env.action_space, ALGO, describe_space)
-    return RecurrentActorCritic(env.observation_space.shape, spec.n_actions, spec.action_dim, config.lstm_hidden_size,
-                                config.net_arch, config.activation, config.ortho_init, config.log_std_init,
-                                config.shared_lstm, generator, config.normalize_obs)  # fmt: skip
+    return RecurrentActorCritic(
+        env.observation_space.shape,
+        spec.n_actions,
+        spec.action_dim,
+        config.lstm_hidden_size,
+        config.net_arch,
+        config.activation,
+        config.ortho_init,
+        config.log_std_init,
+        config.shared_lstm,
+        generator,
+        config.normalize_obs,
+    )
 
 
 class RecurrentActor:
     """Acts in N environments, carrying the LSTM state; remembers it at each rollout's start."""
 
-    def __init__(self, net: RecurrentActorCritic, spec: ActionSpec, n_envs: int, device: torch.device,
-                 generator: torch.Generator) -> None:  # fmt: skip
+    def __init__(
+        self,
+        net: RecurrentActorCritic,
+        spec: ActionSpec,
+        n_envs: int,
+        device: torch.device,
+        generator: torch.Generator,
+    ) -> None:
         self.net, self.spec, self.device, self.generator = net, spec, device, generator
         self.state = net.initial_state(n_envs, device)
         self.rollout_state = self.state
@@ -217,8 +245,14 @@ class RecurrentPolicy:
     and returned, zeroed where ``episode_start`` is set (as sb3-contrib's ``predict``).
     """
 
-    def __init__(self, net: RecurrentActorCritic, spec: ActionSpec, device: torch.device,
-                 deterministic: bool, generator: torch.Generator | None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        net: RecurrentActorCritic,
+        spec: ActionSpec,
+        device: torch.device,
+        deterministic: bool,
+        generator: torch.Generator | None,
+    ) -> None:
         self.module, self.spec, self.device = net, spec, device
         self.deterministic, self.generator = deterministic, generator
         self.reset()
@@ -236,8 +270,13 @@ class RecurrentPolicy:
         return int(action) if self.spec.n_actions is not None else self.spec.to_env(action)
 
     @torch.no_grad()
-    def predict(self, obs: np.ndarray, state: Any = None, episode_start: Any = None,
-                deterministic: bool = True) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+    def predict(
+        self,
+        obs: np.ndarray,
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """Actions for a batch ``(n, *obs_shape)`` and the next LSTM state ``(h, c)``, each
         ``(layers, n, hidden)`` (None: a fresh memory)."""
         x = torch.as_tensor(obs, device=self.device)[None]
@@ -254,17 +293,20 @@ class RecurrentPolicy:
         return self.spec.to_env(actions[0].cpu().numpy()), (h.cpu().numpy(), c.cpu().numpy())
 
 
-def sequence_outputs(net: RecurrentActorCritic, batch: Any,
-                     state: tuple[torch.Tensor, torch.Tensor]) -> PolicyOutputs:  # fmt: skip
+def sequence_outputs(
+    net: RecurrentActorCritic, batch: Any, state: tuple[torch.Tensor, torch.Tensor]
+) -> PolicyOutputs:
     """Whole sequences ``(n_steps, envs)`` replayed through the LSTM from the memory they
     began with (and the same episode-start resets), as flat ``PolicyOutputs``."""
     dist, values, _ = net(batch.obs, state, batch.episode_starts)
-    return PolicyOutputs(dist.log_prob(batch.actions).flatten(), values.flatten(),
-                         dist.entropy().flatten())  # fmt: skip
+    return PolicyOutputs(
+        dist.log_prob(batch.actions).flatten(), values.flatten(), dist.entropy().flatten()
+    )
 
 
 def train(config: Config, run: Run) -> dict[str, Any]:
     """Train for ``total_steps`` env steps (whole rollouts); evaluate, log and checkpoint along the way."""
+
     # set-up: the network (through autograd: an LSTM), optimizer, envs, buffer, actor
     def make_env() -> gym.Env:
         return run.make_env(train=True, frame_stack=config.frame_stack)
@@ -279,8 +321,15 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     clip_range = schedule(config.clip_range, "clip_range")
     optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
     env = make_vector_env(make_env, config.n_envs, asynchronous=config.vec_env == "async")
-    buffer = RolloutBuffer(config.n_steps, config.n_envs, obs_space.shape, obs_space.dtype,
-                           spec.shape, spec.dtype, run.device)  # fmt: skip
+    buffer = RolloutBuffer(
+        config.n_steps,
+        config.n_envs,
+        obs_space.shape,
+        obs_space.dtype,
+        spec.shape,
+        spec.dtype,
+        run.device,
+    )
     actor = RecurrentActor(net, spec, config.n_envs, run.device, run.rngs.torch)
     envs_per_batch = config.batch_size // config.n_steps
     state = ActorCriticState(net, optimizer, env, actor=actor)
@@ -309,7 +358,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             buffer.finish(actor.values(state.obs), config.gamma, config.gae_lambda)
             # update: n_epochs passes over whole sequences, replayed from their first memory
             h0, c0 = actor.rollout_state
-            parts, grad_norms = [], []
+            parts, grad_norms, kl_exceeded = [], [], False
             for _epoch in range(config.n_epochs):
                 for batch in buffer.sequences(envs_per_batch, run.rngs.torch):
                     memory = (h0[:, batch.env_indices], c0[:, batch.env_indices])
@@ -318,31 +367,32 @@ def train(config: Config, run: Run) -> dict[str, Any]:
                     if config.target_kl is not None and (
                         float(loss.parts["approx_kl"]) > 1.5 * config.target_kl
                     ):
-                        break  # SB3's rule: this minibatch is not applied, the epochs end
+                        kl_exceeded = True  # SB3's rule: this minibatch is not applied,
+                        break  # and the epochs end
                     model.backward(loss)
                     if config.max_grad_norm > 0:
                         grad_norms.append(clip_grad_norm_(model.parameters(), config.max_grad_norm))
                     optimizer.step()
                     state.updates += 1
                     parts.append(loss.parts)
-                else:
-                    continue
-                break
-            metrics = {f"train/{k}": float(torch.stack([p[k] for p in parts]).mean())
-                       for k in (parts[0] if parts else {})}  # fmt: skip
-            if grad_norms:
-                metrics["train/grad_norm"] = float(torch.stack(grad_norms).max())
+                if kl_exceeded:
+                    break
+            metrics = update_metrics(parts, grad_norms)
             periodic.guard(step, metrics)
             if net.obs_norm is not None:  # after the update, which replayed what the actor saw
                 net.obs_norm.update(buffer.obs)
             # log, evaluate, checkpoint
-            if periodic.log_due(before, step):
-                values, returns = torch.from_numpy(buffer.values), buffer.returns.cpu()
-                metrics.update({"train/learning_rate": lr, "train/clip_range": clip,
-                                "train/updates": state.updates,
-                                "train/explained_variance": explained_variance(
-                                    values.flatten(), returns.flatten())})  # fmt: skip
-            periodic.after(before, step, metrics)
+            periodic.after(
+                before,
+                step,
+                {
+                    **metrics,
+                    "train/learning_rate": lr,
+                    "train/clip_range": clip,
+                    "train/updates": state.updates,
+                    "train/explained_variance": buffer.explained_variance(),
+                },
+            )
     finally:
         env.close()
     return periodic.finish(step, {"train/updates": state.updates})

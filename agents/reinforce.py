@@ -93,12 +93,20 @@ class Config(RunFields, OptimizerFields):
         for key in ("n_envs", "frame_stack", "max_episode_steps"):
             value = getattr(self, key)
             require(key, value, value >= 1, "an integer >= 1")
-        require("learning_rate", self.learning_rate, schedule(self.learning_rate, "learning_rate")(0.0) > 0,
-                "a number > 0 or lin_<number > 0>")  # fmt: skip
+        require(
+            "learning_rate",
+            self.learning_rate,
+            schedule(self.learning_rate, "learning_rate")(0.0) > 0,
+            "a number > 0 or lin_<number > 0>",
+        )
         for key in ("ent_coef", "vf_coef", "max_grad_norm"):
             require(key, getattr(self, key), getattr(self, key) >= 0, "a number >= 0")
-        require("net_arch", list(self.net_arch), len(self.net_arch) >= 1 and min(self.net_arch) >= 1,
-                "one or more layer sizes >= 1")  # fmt: skip
+        require(
+            "net_arch",
+            list(self.net_arch),
+            len(self.net_arch) >= 1 and min(self.net_arch) >= 1,
+            "one or more layer sizes >= 1",
+        )
 
 
 def check_env(env: gym.Env, config: Config) -> None:
@@ -113,8 +121,16 @@ def check_env(env: gym.Env, config: Config) -> None:
 def make_network(env: gym.Env, config: Config, generator: torch.Generator | None) -> ActorCritic:
     """The policy (and baseline) network for ``env``'s spaces."""
     spec = action_spec(env.action_space, ALGO, describe_space)
-    return ActorCritic(env.observation_space.shape, spec.n_actions, spec.action_dim, config.net_arch,
-                       config.activation, config.ortho_init, config.log_std_init, generator)  # fmt: skip
+    return ActorCritic(
+        env.observation_space.shape,
+        spec.n_actions,
+        spec.action_dim,
+        config.net_arch,
+        config.activation,
+        config.ortho_init,
+        config.log_std_init,
+        generator,
+    )
 
 
 @dataclass
@@ -135,8 +151,9 @@ class Episodes:
         return int(self.valid.sum())
 
 
-def play_episodes(env: gym.vector.VectorEnv, actor: Any, stats: EpisodeStats, baseline: bool,
-                  limit: int) -> Episodes:  # fmt: skip
+def play_episodes(
+    env: gym.vector.VectorEnv, actor: Any, stats: EpisodeStats, baseline: bool, limit: int
+) -> Episodes:
     """One whole episode in each env, from a fresh reset."""
     n = env.num_envs
     obs, _ = env.reset()
@@ -153,8 +170,15 @@ def play_episodes(env: gym.vector.VectorEnv, actor: Any, stats: EpisodeStats, ba
         cut = np.flatnonzero(truncated & ~terminated & live)
         if baseline and cut.size:
             next_values[cut] = actor.values(np.stack([info["final_obs"][i] for i in cut]))
-        for key, value in (("obs", obs), ("actions", actions), ("rewards", rewards * live), ("valid", live),
-                           ("terminated", terminated & live), ("ended", ended), ("next", next_values)):  # fmt: skip
+        for key, value in (
+            ("obs", obs),
+            ("actions", actions),
+            ("rewards", rewards * live),
+            ("valid", live),
+            ("terminated", terminated & live),
+            ("ended", ended),
+            ("next", next_values),
+        ):
             rows[key].append(value)
         for i in np.flatnonzero(ended):
             stats.add(info["final_info"]["episode"]["r"][i], info["final_info"]["episode"]["l"][i])
@@ -167,15 +191,27 @@ def play_episodes(env: gym.vector.VectorEnv, actor: Any, stats: EpisodeStats, ba
                 np.float32
             )
     s = {k: np.stack(v) for k, v in rows.items()}
-    return Episodes(s["obs"], s["actions"], s["rewards"].astype(np.float32), s["valid"], s["terminated"],
-                    s["ended"], s["next"])  # fmt: skip
+    return Episodes(
+        s["obs"],
+        s["actions"],
+        s["rewards"].astype(np.float32),
+        s["valid"],
+        s["terminated"],
+        s["ended"],
+        s["next"],
+    )
 
 
 def reward_to_go(episodes: Episodes, gamma: float) -> np.ndarray:
     """``G_t`` of every step, ``(T, N)`` (0 after an episode's end)."""
     t = torch.from_numpy
-    returns = discounted_returns(t(episodes.rewards), t(episodes.next_values), t(episodes.terminated),
-                                 t(episodes.ended), gamma)  # fmt: skip
+    returns = discounted_returns(
+        t(episodes.rewards),
+        t(episodes.next_values),
+        t(episodes.terminated),
+        t(episodes.ended),
+        gamma,
+    )
     return returns.numpy() * episodes.valid
 
 
@@ -204,15 +240,20 @@ def reinforce_loss(out: PolicyOutputs, returns: torch.Tensor, config: Config) ->
         grads = {
             "log_probs": advantages * (-1.0 / n),
             "values": value_error * (2.0 * vf_coef / n),
-            "entropy": torch.full_like(out.values, -config.ent_coef / n),
         }
-    parts = {"policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(),
-             "entropy": entropy.detach()}  # fmt: skip
+        if config.ent_coef:  # (no entropy term, no gradient to take through it)
+            grads["entropy"] = torch.full_like(out.values, -config.ent_coef / n)
+    parts = {
+        "policy_loss": policy_loss.detach(),
+        "value_loss": value_loss.detach(),
+        "entropy": entropy.detach(),
+    }
     return Loss(loss, parts, grads)
 
 
 def train(config: Config, run: Run) -> dict[str, Any]:
     """Train for at least ``total_steps`` env steps (whole batches of episodes)."""
+
     # set-up: the network, its pass (backprop written out for MLPs), optimizer, envs
     def make_env() -> gym.Env:
         return run.make_env(train=True, frame_stack=config.frame_stack)
@@ -228,9 +269,15 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     env.reset(seed=run.rngs.env_seed)
     actor = make_actor(net, spec, run.device, run.rngs, config.activation)
     state = ActorCriticState(net, optimizer, env)  # each update starts from fresh resets
-    periodic = Periodic(config, run, lambda: ActorCriticPolicy(
-        net, spec, run.device, config.activation, config.deterministic, run.rngs.eval_seed),
-        state, config.frame_stack, net.named_parameters)  # fmt: skip
+
+    def eval_policy() -> ActorCriticPolicy:
+        return ActorCriticPolicy(
+            net, spec, run.device, config.activation, config.deterministic, run.rngs.eval_seed
+        )
+
+    periodic = Periodic(
+        config, run, eval_policy, state, config.frame_stack, parameters=net.named_parameters
+    )
     step = periodic.restore()  # 0, or where a resumed run's checkpoint was taken
     try:
         while step < config.total_steps:
@@ -258,8 +305,9 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             state.updates += 1
             periodic.guard(step, metrics)
             # log, evaluate, checkpoint
-            periodic.after(before, step, {**metrics, "train/learning_rate": lr,
-                                          "train/updates": state.updates})  # fmt: skip
+            periodic.after(
+                before, step, {**metrics, "train/learning_rate": lr, "train/updates": state.updates}
+            )
     finally:
         env.close()
     return periodic.finish(step, {"train/updates": state.updates})

@@ -49,8 +49,12 @@ def _run(algo: str, env_id: str, config: Any, seed: int, device: str) -> dict[st
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(rngs.eval_seed)
-        result = evaluate(policy, lambda: make(train=False, frame_stack=frame_stack), config.eval_episodes,
-                          seed=rngs.eval_seed)  # fmt: skip
+        result = evaluate(
+            policy,
+            lambda: make(train=False, frame_stack=frame_stack),
+            config.eval_episodes,
+            seed=rngs.eval_seed,
+        )
     return {"eval/mean_return": result.mean, "eval/std_return": result.std, "train_s": train_s}
 
 

@@ -32,11 +32,29 @@ def env_one_thread() -> dict[str, str]:
 def run_ours(seed: int, total_steps: int, folder: Path) -> float:
     run_dir = folder / f"ours-s{seed}"
     subprocess.run(
-        [sys.executable, "-m", "rlkit.cli.main", "train", "dqn", "CartPole-v1", "--config", str(CONFIG),
-         "--seed", str(seed), "--run-dir", str(run_dir), "--wandb", "disabled", "--quiet",
-         f"total_steps={total_steps}"],
-        check=True, env=env_one_thread(), cwd=ROOT, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "rlkit.cli.main",
+            "train",
+            "dqn",
+            "CartPole-v1",
+            "--config",
+            str(CONFIG),
+            "--seed",
+            str(seed),
+            "--run-dir",
+            str(run_dir),
+            "--wandb",
+            "disabled",
+            "--quiet",
+            f"total_steps={total_steps}",
+        ],
+        check=True,
+        env=env_one_thread(),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     return json.loads((run_dir / "summary.json").read_text())["eval/mean_return"]
 
 
@@ -47,8 +65,14 @@ def run_sb3(seed: int, total_steps: int) -> float:
         f"config, _ = load_config(Config, {str(CONFIG)!r}, ['total_steps={total_steps}']);"
         f"print(json.dumps(run_sb3_dqn('CartPole-v1', config, {seed})))"
     )
-    out = subprocess.run([sys.executable, "-c", code], check=True, env=env_one_thread(), cwd=ROOT,
-                         capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        env=env_one_thread(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])["eval/mean_return"]
 
 

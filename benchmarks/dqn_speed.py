@@ -87,10 +87,29 @@ def cartpole(rounds: int, device: str, overrides: list[str]) -> tuple[float, flo
     ours_s, sb3_s = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(rounds):
-            ours_s.append(time_process(
-                [sys.executable, "-m", "rlkit.cli.main", "train", "dqn", "CartPole-v1", "--config", config,
-                 "--device", device, "--run-dir", f"{tmp}/r{r}", "--wandb", "disabled", "--quiet", *overrides],
-                child_env(None)))  # fmt: skip
+            ours_s.append(
+                time_process(
+                    [
+                        sys.executable,
+                        "-m",
+                        "rlkit.cli.main",
+                        "train",
+                        "dqn",
+                        "CartPole-v1",
+                        "--config",
+                        config,
+                        "--device",
+                        device,
+                        "--run-dir",
+                        f"{tmp}/r{r}",
+                        "--wandb",
+                        "disabled",
+                        "--quiet",
+                        *overrides,
+                    ],
+                    child_env(None),
+                )
+            )
             sb3_s.append(
                 time_process(
                     [sys.executable, "-c", SB3_CARTPOLE, config, device, *overrides],
@@ -106,24 +125,64 @@ def cartpole(rounds: int, device: str, overrides: list[str]) -> tuple[float, flo
 def pong(steps: int, device: str) -> tuple[float, float]:
     config = str(ROOT / "configs" / "dqn" / "PongNoFrameskip-v4.yaml")
     learning_starts = 2_000
-    overrides = [f"total_steps={learning_starts + WARMUP + steps}", f"learning_starts={learning_starts}", "buffer_size=50000",
-                 "eval_interval=0", "eval_episodes=1", "checkpoint_interval=0", "log_interval=500"]  # fmt: skip
+    overrides = [
+        f"total_steps={learning_starts + WARMUP + steps}",
+        f"learning_starts={learning_starts}",
+        "buffer_size=50000",
+        "eval_interval=0",
+        "eval_episodes=1",
+        "checkpoint_interval=0",
+        "log_interval=500",
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "pong"
         subprocess.run(
-            [sys.executable, "-m", "rlkit.cli.main", "train", "dqn", "PongNoFrameskip-v4", "--config", config,
-             "--device", device, "--run-dir", str(run), "--wandb", "disabled", "--quiet", *overrides],
-            check=True, env=child_env(None), cwd=ROOT, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "rlkit.cli.main",
+                "train",
+                "dqn",
+                "PongNoFrameskip-v4",
+                "--config",
+                config,
+                "--device",
+                device,
+                "--run-dir",
+                str(run),
+                "--wandb",
+                "disabled",
+                "--quiet",
+                *overrides,
+            ],
+            check=True,
+            env=child_env(None),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
         rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
         times = {r["step"]: r["time"] for r in rows if "time/sps" in r}
         first = min(s for s in times if s >= learning_starts + WARMUP)
         last = max(times)
         ours = (last - first) / (times[last] - times[first])
     # SB3 computes in float32 (the baseline mapping refuses precision=bf16)
-    out = subprocess.run([sys.executable, "-c", SB3_PONG, config, device, str(WARMUP), *overrides,
-                          "precision=float32"], check=True,
-                         env=child_env(None), cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            SB3_PONG,
+            config,
+            device,
+            str(WARMUP),
+            *overrides,
+            "precision=float32",
+        ],
+        check=True,
+        env=child_env(None),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     return ours, float(out.stdout.strip().splitlines()[-1])
 
 
@@ -151,8 +210,13 @@ def main() -> None:
     if not args.skip_pong:
         ours_sps, sb3_sps = pong(500 if args.quick else args.pong_steps, args.device)
         print(f"pong training sps: ours {ours_sps:.1f}, sb3 {sb3_sps:.1f}", file=sys.stderr)
-        result.update({"pong_ours_sps": round(ours_sps, 1), "pong_peer_sps": round(sb3_sps, 1),
-                       "pong_ratio": round(ours_sps / sb3_sps, 3)})  # fmt: skip
+        result.update(
+            {
+                "pong_ours_sps": round(ours_sps, 1),
+                "pong_peer_sps": round(sb3_sps, 1),
+                "pong_ratio": round(ours_sps / sb3_sps, 3),
+            }
+        )
     print(json.dumps(result))
 
 

@@ -35,24 +35,58 @@ sys.path.insert(0, str(ROOT))
 from rlkit.checkpoint import load_checkpoint  # noqa: E402
 
 RUNS = {
-    "dqn": (["CartPole-v1", "total_steps=9000", "learning_starts=1000", "checkpoint_interval=1500",
-             "eval_interval=3000", "eval_episodes=3", "log_interval=250"], "q_net"),
-    "ppo": (["CartPole-v1", "total_steps=16384", "checkpoint_interval=2048", "eval_interval=4096",
-             "eval_episodes=3", "log_interval=256"], "net"),
-}  # fmt: skip
+    "dqn": (
+        [
+            "CartPole-v1",
+            "total_steps=9000",
+            "learning_starts=1000",
+            "checkpoint_interval=1500",
+            "eval_interval=3000",
+            "eval_episodes=3",
+            "log_interval=250",
+        ],
+        "q_net",
+    ),
+    "ppo": (
+        [
+            "CartPole-v1",
+            "total_steps=16384",
+            "checkpoint_interval=2048",
+            "eval_interval=4096",
+            "eval_episodes=3",
+            "log_interval=256",
+        ],
+        "net",
+    ),
+}
 
 BAD = [
-    ["train", "ppo-lstm", "CartPole-v1"], ["train", "ppo", "CartPol-v1"], ["train", "ppo", "CartPole-v1", "n_epoch=3"],
-    ["train", "ppo", "CartPole-v1", "n_steps=0"], ["train", "ppo", "CartPole-v1", "gamma=1.5"],
-    ["train", "ppo", "CartPole-v1", "batch_size=7"], ["train", "dqn", "CartPole-v1", "batch_size=64", "buffer_size=32"],
-    ["train", "dqn", "CartPole-v1", "learning_starts=5000", "total_steps=1000"], ["train", "dqn", "Pendulum-v1"],
-    ["train", "ppo", "FrozenLake-v1"], ["train", "ppo", "../x"], ["train", "ppo", "CartPole-v1", "--run-dir", "old"],
-    ["train", "ppo", "CartPole-v1", "--config", "missing.yaml"], ["train", "ppo", "CartPole-v1", "--config", "evil.yaml"],
-    ["train", "ppo", "CartPole-v1", "--run-dir", "notes.txt/run"], ["eval", "foreign.pt"], ["eval", "missing"],
-    ["render", "old", "--out", "x.gif"], ["baseline", "ppo", "CartPole-v1", "optimizer=lion"],
-    ["baseline", "reinforce", "CartPole-v1"], ["train", "--resume", "old"], ["train", "--resume", "missing"],
-    ["train", "--resume", "notes.txt"], ["compare", "missing"], ["train", "ppo", "CartPole-v1", "--seeds", "3-1"],
-]  # fmt: skip
+    ["train", "ppo-lstm", "CartPole-v1"],
+    ["train", "ppo", "CartPol-v1"],
+    ["train", "ppo", "CartPole-v1", "n_epoch=3"],
+    ["train", "ppo", "CartPole-v1", "n_steps=0"],
+    ["train", "ppo", "CartPole-v1", "gamma=1.5"],
+    ["train", "ppo", "CartPole-v1", "batch_size=7"],
+    ["train", "dqn", "CartPole-v1", "batch_size=64", "buffer_size=32"],
+    ["train", "dqn", "CartPole-v1", "learning_starts=5000", "total_steps=1000"],
+    ["train", "dqn", "Pendulum-v1"],
+    ["train", "ppo", "FrozenLake-v1"],
+    ["train", "ppo", "../x"],
+    ["train", "ppo", "CartPole-v1", "--run-dir", "old"],
+    ["train", "ppo", "CartPole-v1", "--config", "missing.yaml"],
+    ["train", "ppo", "CartPole-v1", "--config", "evil.yaml"],
+    ["train", "ppo", "CartPole-v1", "--run-dir", "notes.txt/run"],
+    ["eval", "foreign.pt"],
+    ["eval", "missing"],
+    ["render", "old", "--out", "x.gif"],
+    ["baseline", "ppo", "CartPole-v1", "optimizer=lion"],
+    ["baseline", "reinforce", "CartPole-v1"],
+    ["train", "--resume", "old"],
+    ["train", "--resume", "missing"],
+    ["train", "--resume", "notes.txt"],
+    ["compare", "missing"],
+    ["train", "ppo", "CartPole-v1", "--seeds", "3-1"],
+]
 
 
 def rlkit(
@@ -70,8 +104,10 @@ def rlkit(
 
 
 def metric_rows(path: Path) -> list[dict]:
-    return [{k: v for k, v in json.loads(x).items() if k not in ("time", "time/sps")}
-            for x in path.read_text().splitlines()]  # fmt: skip
+    return [
+        {k: v for k, v in json.loads(x).items() if k not in ("time", "time/sps")}
+        for x in path.read_text().splitlines()
+    ]
 
 
 def kill_at(proc: subprocess.Popen, metrics: Path, rows: int) -> bool:
@@ -119,8 +155,12 @@ def kill_trials(tmp: Path, algo: str, trials: int, rng: np.random.Generator) -> 
 
 
 def files(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-            for p in sorted(root.rglob("*"))}  # fmt: skip
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        if p.is_file()
+        else "dir"
+        for p in sorted(root.rglob("*"))
+    }
 
 
 def bad_inputs(tmp: Path) -> dict[str, int]:
@@ -148,8 +188,10 @@ def bad_inputs(tmp: Path) -> dict[str, int]:
         changed = files(work) != before
         lost += changed
         if not ok or changed:
-            print(f"{' '.join(argv)}: exit {result.returncode}, {len(lines)} lines, files changed: {changed}",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"{' '.join(argv)}: exit {result.returncode}, {len(lines)} lines, files changed: {changed}",
+                file=sys.stderr,
+            )
     return {"tried": len(BAD), "clear": clear, "lost": lost}
 
 
@@ -165,14 +207,26 @@ def main() -> None:
         kills = {algo: kill_trials(tmp, algo, trials, rng) for algo in RUNS}
         bad = bad_inputs(tmp)
     lost = sum(k["lost"] for k in kills.values()) + bad["lost"]
-    print(json.dumps({
-        "bench": "faults", "work": f"dqn and ppo on CartPole killed with SIGKILL and resumed ({trials} trials each); "
-        f"{bad['tried']} bad inputs", "ours": lost, "peer": None, "unit": "runs or files lost", "ratio": None,
-        "kills_tried": sum(k["kills"] for k in kills.values()),
-        "resumes_identical": sum(k["identical"] for k in kills.values()),
-        "resume_trials": sum(k["trials"] for k in kills.values()),
-        "bad_inputs_tried": bad["tried"], "clear_errors": bad["clear"], "lost": lost, "per_algo": kills,
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "bench": "faults",
+                "work": f"dqn and ppo on CartPole killed with SIGKILL and resumed ({trials} trials each); "
+                f"{bad['tried']} bad inputs",
+                "ours": lost,
+                "peer": None,
+                "unit": "runs or files lost",
+                "ratio": None,
+                "kills_tried": sum(k["kills"] for k in kills.values()),
+                "resumes_identical": sum(k["identical"] for k in kills.values()),
+                "resume_trials": sum(k["trials"] for k in kills.values()),
+                "bad_inputs_tried": bad["tried"],
+                "clear_errors": bad["clear"],
+                "lost": lost,
+                "per_algo": kills,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -74,15 +74,42 @@ def ours(
     algo: str, env_id: str, seed: int, *, tmp: str, config: str, overrides: list[str]
 ) -> float:
     run = Path(tmp) / f"{algo}-{env_id.replace('/', '-')}-{seed}"
-    subprocess.run([sys.executable, "-m", "rlkit.cli.main", "train", algo, env_id, "--config", config,
-                    "--seed", str(seed), "--run-dir", str(run), "--wandb", "disabled", "--quiet", *overrides],
-                   check=True, env=env(), cwd=ROOT, stdout=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rlkit.cli.main",
+            "train",
+            algo,
+            env_id,
+            "--config",
+            config,
+            "--seed",
+            str(seed),
+            "--run-dir",
+            str(run),
+            "--wandb",
+            "disabled",
+            "--quiet",
+            *overrides,
+        ],
+        check=True,
+        env=env(),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     return float(json.loads((run / "summary.json").read_text())["eval/mean_return"])
 
 
 def sb3(algo: str, env_id: str, seed: int, *, config: str, overrides: list[str]) -> float:
-    out = subprocess.run([sys.executable, "-c", SB3, algo, env_id, config, str(seed), *overrides], check=True,
-                         env=env(), cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", SB3, algo, env_id, config, str(seed), *overrides],
+        check=True,
+        env=env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     return float(json.loads(out.stdout.strip().splitlines()[-1])["eval/mean_return"])
 
 
@@ -124,23 +151,46 @@ def main() -> None:
             # the other algorithm on the same budget, with the config file's shared values
             if contrast:
                 shared = contrast_config(config, contrast, Path(tmp) / f"{contrast}-contrast.yaml")
-                other = list(pool.map(partial(ours, contrast, env_id, tmp=tmp + "/c", config=shared, overrides=[]),
-                                      range(seeds)))  # fmt: skip
+                other = list(
+                    pool.map(
+                        partial(
+                            ours, contrast, env_id, tmp=tmp + "/c", config=shared, overrides=[]
+                        ),
+                        range(seeds),
+                    )
+                )
             if threshold is None:  # relative target: SB3's mean - SB3's std
                 threshold = float(np.mean(peer) - np.std(peer)) if peer else float("nan")
                 solved = [float(np.mean(mine)) >= threshold]
             else:
                 needed = int(np.ceil(AT_LEAST.get(name, 1.0) * len(mine) - 1e-9))
                 solved = [sum(r >= threshold for r in mine) >= needed]
-            results[name] = {"threshold": threshold, "ours_solved": sum(r >= threshold for r in mine),
-                             "peer_solved": sum(r >= threshold for r in peer), "ours_returns": mine,
-                             "ours_mean": float(np.mean(mine)), "peer_mean": float(np.mean(peer)) if peer else None,
-                             "peer_returns": peer, "contrast_returns": other, "target_met": all(solved)}  # fmt: skip
+            results[name] = {
+                "threshold": threshold,
+                "ours_solved": sum(r >= threshold for r in mine),
+                "peer_solved": sum(r >= threshold for r in peer),
+                "ours_returns": mine,
+                "ours_mean": float(np.mean(mine)),
+                "peer_mean": float(np.mean(peer)) if peer else None,
+                "peer_returns": peer,
+                "contrast_returns": other,
+                "target_met": all(solved),
+            }
             print(name, json.dumps(results[name]), file=sys.stderr)
     first = results[targets[0]]
-    print(json.dumps({"bench": "pg_learning", "work": f"{targets[0]}, {seeds} seeds, final eval of 10 episodes",
-                      "ours": first["ours_solved"], "peer": first["peer_solved"], "unit": "seeds solved",
-                      "ratio": round(first["ours_solved"] / max(first["peer_solved"], 1), 3), "targets": results}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "bench": "pg_learning",
+                "work": f"{targets[0]}, {seeds} seeds, final eval of 10 episodes",
+                "ours": first["ours_solved"],
+                "peer": first["peer_solved"],
+                "unit": "seeds solved",
+                "ratio": round(first["ours_solved"] / max(first["peer_solved"], 1), 3),
+                "targets": results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -81,9 +81,28 @@ def cartpole(rounds: int, device: str, overrides: list[str]) -> tuple[float, flo
     ours_s, sb3_s = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(rounds):
-            ours_s.append(time_process(
-                [sys.executable, "-m", "rlkit.cli.main", "train", "ppo", "CartPole-v1", "--config", config,
-                 "--device", device, "--run-dir", f"{tmp}/r{r}", "--wandb", "disabled", "--quiet", *overrides]))  # fmt: skip
+            ours_s.append(
+                time_process(
+                    [
+                        sys.executable,
+                        "-m",
+                        "rlkit.cli.main",
+                        "train",
+                        "ppo",
+                        "CartPole-v1",
+                        "--config",
+                        config,
+                        "--device",
+                        device,
+                        "--run-dir",
+                        f"{tmp}/r{r}",
+                        "--wandb",
+                        "disabled",
+                        "--quiet",
+                        *overrides,
+                    ]
+                )
+            )
             sb3_s.append(
                 time_process([sys.executable, "-c", SB3_CARTPOLE, config, device, *overrides])
             )
@@ -97,13 +116,24 @@ def pong(iterations: int, device: str) -> tuple[float, float, float]:
     """Our sps with the config's sync envs, with async envs, and SB3's (DummyVecEnv)."""
     config = str(ROOT / "configs" / "ppo" / "PongNoFrameskip-v4.yaml")
     per = 8 * 128
-    overrides = [f"total_steps={per * (iterations + 1)}", "eval_interval=0", "eval_episodes=1",
-                 "checkpoint_interval=0", f"log_interval={per}"]  # fmt: skip
+    overrides = [
+        f"total_steps={per * (iterations + 1)}",
+        "eval_interval=0",
+        "eval_episodes=1",
+        "checkpoint_interval=0",
+        f"log_interval={per}",
+    ]
     ours_async = ours_pong(config, device, [*overrides, "vec_env=async"])
     ours = ours_pong(config, device, overrides)
     # SB3 computes in float32 (the baseline mapping refuses precision=bf16)
-    out = subprocess.run([sys.executable, "-c", SB3_PONG, config, device, *overrides, "precision=float32"], check=True,
-                         env=child_env(), cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", SB3_PONG, config, device, *overrides, "precision=float32"],
+        check=True,
+        env=child_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     return ours, ours_async, float(out.stdout.strip().splitlines()[-1])
 
 
@@ -111,10 +141,29 @@ def ours_pong(config: str, device: str, overrides: list[str]) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "pong"
         subprocess.run(
-            [sys.executable, "-m", "rlkit.cli.main", "train", "ppo", "PongNoFrameskip-v4", "--config", config,
-             "--device", device, "--run-dir", str(run), "--wandb", "disabled", "--quiet", *overrides],
-            check=True, env=child_env(), cwd=ROOT, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "rlkit.cli.main",
+                "train",
+                "ppo",
+                "PongNoFrameskip-v4",
+                "--config",
+                config,
+                "--device",
+                device,
+                "--run-dir",
+                str(run),
+                "--wandb",
+                "disabled",
+                "--quiet",
+                *overrides,
+            ],
+            check=True,
+            env=child_env(),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
         rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
         times = {r["step"]: r["time"] for r in rows if "time/sps" in r}
         first, last = min(times), max(times)
@@ -137,17 +186,25 @@ def main() -> None:
     result = {
         "bench": "ppo_speed",
         "work": f"PPO CartPole-v1 zoo config {'20k' if args.quick else '100k'} steps, whole process, {args.device}",
-        "ours": round(ours_cp, 2), "peer": round(sb3_cp, 2), "unit": "s", "ratio": round(sb3_cp / ours_cp, 3),
-    }  # fmt: skip
+        "ours": round(ours_cp, 2),
+        "peer": round(sb3_cp, 2),
+        "unit": "s",
+        "ratio": round(sb3_cp / ours_cp, 3),
+    }
     if not args.skip_pong:
         ours_sps, async_sps, sb3_sps = pong(2 if args.quick else args.pong_iterations, args.device)
         print(
             f"pong sps: ours {ours_sps:.1f} (async envs {async_sps:.1f}), sb3 {sb3_sps:.1f}",
             file=sys.stderr,
         )
-        result.update({"pong_ours_sps": round(ours_sps, 1), "pong_ours_async_sps": round(async_sps, 1),
-                       "pong_peer_sps": round(sb3_sps, 1),
-                       "pong_ratio": round(ours_sps / sb3_sps, 3)})  # fmt: skip
+        result.update(
+            {
+                "pong_ours_sps": round(ours_sps, 1),
+                "pong_ours_async_sps": round(async_sps, 1),
+                "pong_peer_sps": round(sb3_sps, 1),
+                "pong_ratio": round(ours_sps / sb3_sps, 3),
+            }
+        )
     print(json.dumps(result))
 
 

@@ -103,10 +103,17 @@ def watch(
         raise SystemExit("too few samples after the buffer filled; run longer")
     first, last = full[0], full[-1]
     peak = max(s["rss"] for s in full)
-    return {"growth_pct": 100.0 * (last["rss"] - first["rss"]) / first["rss"],
-            "peak_growth_pct": 100.0 * (peak - first["rss"]) / first["rss"], "rss_full_mb": first["rss"] / 2**20,
-            "rss_end_mb": last["rss"] / 2**20, "fds_full": first["fds"], "fds_end": last["fds"],
-            "threads_full": first["threads"], "threads_end": last["threads"], "samples": len(full)}  # fmt: skip
+    return {
+        "growth_pct": 100.0 * (last["rss"] - first["rss"]) / first["rss"],
+        "peak_growth_pct": 100.0 * (peak - first["rss"]) / first["rss"],
+        "rss_full_mb": first["rss"] / 2**20,
+        "rss_end_mb": last["rss"] / 2**20,
+        "fds_full": first["fds"],
+        "fds_end": last["fds"],
+        "threads_full": first["threads"],
+        "threads_end": last["threads"],
+        "samples": len(full),
+    }
 
 
 def main() -> None:
@@ -115,31 +122,70 @@ def main() -> None:
     parser.add_argument("--no-peer", action="store_true", help="skip SB3")
     args = parser.parse_args()
     buffer_size, total = (5_000, 20_000) if args.quick else (100_000, 200_000)
-    overrides = [f"buffer_size={buffer_size}", f"total_steps={total}", f"learning_starts={min(buffer_size, 10_000)}",
-                 "eval_interval=0", "eval_episodes=1", "checkpoint_interval=0", "log_interval=1000"]  # fmt: skip
+    overrides = [
+        f"buffer_size={buffer_size}",
+        f"total_steps={total}",
+        f"learning_starts={min(buffer_size, 10_000)}",
+        "eval_interval=0",
+        "eval_episodes=1",
+        "checkpoint_interval=0",
+        "log_interval=1000",
+    ]
     config = str(ROOT / "configs" / "dqn" / "PongNoFrameskip-v4.yaml")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "2"}
     every = 2.0 if args.quick else 10.0
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "ours"
-        ours = watch([sys.executable, "-m", "rlkit.cli.main", "train", "dqn", "PongNoFrameskip-v4", "--config", config,
-                      "--run-dir", str(run), "--wandb", "disabled", "--quiet", *overrides],
-                     lambda: last_step_from_metrics(run / "metrics.jsonl"), buffer_size, every, env)  # fmt: skip
+        ours = watch(
+            [
+                sys.executable,
+                "-m",
+                "rlkit.cli.main",
+                "train",
+                "dqn",
+                "PongNoFrameskip-v4",
+                "--config",
+                config,
+                "--run-dir",
+                str(run),
+                "--wandb",
+                "disabled",
+                "--quiet",
+                *overrides,
+            ],
+            lambda: last_step_from_metrics(run / "metrics.jsonl"),
+            buffer_size,
+            every,
+            env,
+        )
         print(f"ours: {json.dumps(ours)}", file=sys.stderr)
         peer = None
         if not args.no_peer:
             steps = Path(tmp) / "sb3-steps"
             # SB3 computes in float32 (the baseline mapping refuses precision=bf16)
-            peer = watch([sys.executable, "-c", SB3, config, str(steps), *overrides, "precision=float32"],
-                         lambda: last_step_from_file(steps), buffer_size, every, env)  # fmt: skip
+            peer = watch(
+                [sys.executable, "-c", SB3, config, str(steps), *overrides, "precision=float32"],
+                lambda: last_step_from_file(steps),
+                buffer_size,
+                every,
+                env,
+            )
             print(f"sb3: {json.dumps(peer)}", file=sys.stderr)
-    result = {"bench": "soak", "work": f"DQN PongNoFrameskip-v4, {buffer_size:,} buffer, {total:,} steps, cpu",
-              "ours": round(ours["growth_pct"], 2), "peer": None if peer is None else round(peer["growth_pct"], 2),
-              "unit": "% RSS growth after the buffer filled",
-              "ratio": None if peer is None else round(max(peer["growth_pct"], 0.1) / max(ours["growth_pct"], 0.1), 3),
-              "target_met": ours["growth_pct"] < 5.0 and ours["fds_end"] <= ours["fds_full"]
-              and ours["threads_end"] <= ours["threads_full"],
-              "ours_detail": ours, "peer_detail": peer}  # fmt: skip
+    result = {
+        "bench": "soak",
+        "work": f"DQN PongNoFrameskip-v4, {buffer_size:,} buffer, {total:,} steps, cpu",
+        "ours": round(ours["growth_pct"], 2),
+        "peer": None if peer is None else round(peer["growth_pct"], 2),
+        "unit": "% RSS growth after the buffer filled",
+        "ratio": None
+        if peer is None
+        else round(max(peer["growth_pct"], 0.1) / max(ours["growth_pct"], 0.1), 3),
+        "target_met": ours["growth_pct"] < 5.0
+        and ours["fds_end"] <= ours["fds_full"]
+        and ours["threads_end"] <= ours["threads_full"],
+        "ours_detail": ours,
+        "peer_detail": peer,
+    }
     print(json.dumps(result))
 
 

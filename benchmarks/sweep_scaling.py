@@ -54,9 +54,28 @@ print(time.perf_counter() - start, len(study.trials))
 
 
 def sweep_argv(folder: Path, name: str, trials: int) -> list[str]:
-    return ["sweep", "ppo", "CartPole-v1", "--space", str(folder / "space.yaml"), "--trials", str(trials),
-            "--study", name, "--storage", f"sqlite:///{folder}/{name}.db", "--dir", str(folder / name),
-            "--pruner", "none", "--sampler-seed", "0", "--wandb", "disabled", "--quiet"]  # fmt: skip
+    return [
+        "sweep",
+        "ppo",
+        "CartPole-v1",
+        "--space",
+        str(folder / "space.yaml"),
+        "--trials",
+        str(trials),
+        "--study",
+        name,
+        "--storage",
+        f"sqlite:///{folder}/{name}.db",
+        "--dir",
+        str(folder / name),
+        "--pruner",
+        "none",
+        "--sampler-seed",
+        "0",
+        "--wandb",
+        "disabled",
+        "--quiet",
+    ]
 
 
 def count_complete(db: Path, name: str) -> int:
@@ -121,14 +140,22 @@ def main() -> None:
                 file=sys.stderr,
             )
     speedup = {k: v[2] / v[1] for k, v in results.items()}
-    print(json.dumps({
-        "bench": "sweep_scaling",
-        "work": f"ppo CartPole-v1 study, {trials} trials x {steps:,} steps, pruner off, {os.cpu_count()} cores",
-        "ours": round(speedup["ours"], 3), "peer": round(speedup["peer"], 3),
-        "unit": "x trials/min, 2 workers vs 1 (ours: processes; peer: Optuna n_jobs threads, rl-zoo's way)",
-        "ratio": round(speedup["ours"] / speedup["peer"], 3), "target_met": speedup["ours"] >= 1.7,
-        "trials_per_min": {k: {str(j): round(v, 2) for j, v in r.items()} for k, r in results.items()},
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "bench": "sweep_scaling",
+                "work": f"ppo CartPole-v1 study, {trials} trials x {steps:,} steps, pruner off, {os.cpu_count()} cores",
+                "ours": round(speedup["ours"], 3),
+                "peer": round(speedup["peer"], 3),
+                "unit": "x trials/min, 2 workers vs 1 (ours: processes; peer: Optuna n_jobs threads, rl-zoo's way)",
+                "ratio": round(speedup["ours"] / speedup["peer"], 3),
+                "target_met": speedup["ours"] >= 1.7,
+                "trials_per_min": {
+                    k: {str(j): round(v, 2) for j, v in r.items()} for k, r in results.items()
+                },
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -61,9 +61,13 @@ def make_env(
     try:
         if is_atari(env_id):
             env = make_atari(
-                env_id, train=train, frame_stack=frame_stack, render_mode=render_mode,
-                max_episode_steps=max_episode_steps, **kwargs,
-            )  # fmt: skip
+                env_id,
+                train=train,
+                frame_stack=frame_stack,
+                render_mode=render_mode,
+                max_episode_steps=max_episode_steps,
+                **kwargs,
+            )
         else:
             make_kwargs: dict[str, Any] = dict(kwargs)
             if render_mode is not None:

@@ -57,10 +57,19 @@ def train_digits(seed: int = 0, epochs: int = 40):
         generator=gen,
     )
     history = fit(
-        model, cross_entropy, Adam(model.parameters(), lr=1e-3), images[train_idx], labels[train_idx],
-        epochs=epochs, batch_size=32, generator=gen, val_fraction=0.1, patience=8,
-        metrics={"accuracy": accuracy}, console=None,
-    )  # fmt: skip
+        model,
+        cross_entropy,
+        Adam(model.parameters(), lr=1e-3),
+        images[train_idx],
+        labels[train_idx],
+        epochs=epochs,
+        batch_size=32,
+        generator=gen,
+        val_fraction=0.1,
+        patience=8,
+        metrics={"accuracy": accuracy},
+        console=None,
+    )
     _, test = evaluate_batches(
         model, cross_entropy, images[test_idx], labels[test_idx], metrics={"accuracy": accuracy}
     )

@@ -25,9 +25,17 @@ def train_sin(seed: int = 0, epochs: int = 200, n_train: int = 512):
     y = torch.sin(x)
     model = MLP(1, [32, 32], 1, activation="tanh", generator=gen)
     history = fit(
-        model, mse, Adam(model.parameters(), lr=3e-3), x, y,
-        epochs=epochs, batch_size=32, generator=gen, val_fraction=0.1, console=None,
-    )  # fmt: skip
+        model,
+        mse,
+        Adam(model.parameters(), lr=3e-3),
+        x,
+        y,
+        epochs=epochs,
+        batch_size=32,
+        generator=gen,
+        val_fraction=0.1,
+        console=None,
+    )
     grid = torch.linspace(-math.pi, math.pi, 1001).unsqueeze(1)
     test_mse, _ = evaluate_batches(model, mse, grid, torch.sin(grid))
     return model, test_mse, history

@@ -12,7 +12,6 @@
 * ``ActorCriticState``: what an on-policy agent's checkpoint holds (``state_dict`` /
   ``load_state_dict``).
 * ``load_actor_critic``: an agent's network rebuilt from a checkpoint.
-* ``explained_variance``.
 """
 
 from __future__ import annotations
@@ -188,8 +187,15 @@ class ActorCriticPolicy:
     ``predict`` acts on a batch. ``module`` is the torch network.
     """
 
-    def __init__(self, net: torch.nn.Module, spec: ActionSpec, device: torch.device,
-                 activation: str, deterministic: bool, eval_seed: int) -> None:  # fmt: skip
+    def __init__(
+        self,
+        net: torch.nn.Module,
+        spec: ActionSpec,
+        device: torch.device,
+        activation: str,
+        deterministic: bool,
+        eval_seed: int,
+    ) -> None:
         self.module, self.spec, self.device = net, spec, device
         self.deterministic = deterministic
         self.numpy = (
@@ -211,8 +217,13 @@ class ActorCriticPolicy:
         return int(action) if self.spec.n_actions is not None else self.spec.to_env(action)
 
     @torch.no_grad()
-    def predict(self, obs: np.ndarray, state: Any = None, episode_start: Any = None,
-                deterministic: bool = True) -> tuple[np.ndarray, None]:  # fmt: skip
+    def predict(
+        self,
+        obs: np.ndarray,
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, None]:
         """Actions for a batch of observations (no memory: the state stays None)."""
         dist, _ = self.module(torch.as_tensor(obs, device=self.device))
         actions = dist.mode() if deterministic else dist.sample(self.generator)
@@ -246,8 +257,12 @@ class ActorCriticState:
             loop["episode_starts"] = snapshot.encode(self.episode_starts)
         if self.actor is not None:
             loop["actor"] = self.actor.state_dict()
-        return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "updates": self.updates, "loop": loop}  # fmt: skip
+        return {
+            "net": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "updates": self.updates,
+            "loop": loop,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Take back ``state_dict``."""
@@ -265,8 +280,13 @@ class ActorCriticState:
             self.actor.load_state_dict(loop["actor"])
 
 
-def load_actor_critic(checkpoint: dict[str, Any], config_cls: type, make_network: Callable,
-                      env: gym.Env, device: str = "cpu") -> tuple[Any, torch.nn.Module, torch.device]:  # fmt: skip
+def load_actor_critic(
+    checkpoint: dict[str, Any],
+    config_cls: type,
+    make_network: Callable,
+    env: gym.Env,
+    device: str = "cpu",
+) -> tuple[Any, torch.nn.Module, torch.device]:
     """The config of a checkpoint (its agent's fields rebuilt) and
     ``make_network(env, config, None)`` loaded with its weights, in eval mode on ``device``."""
     from rlkit.config import build_config
@@ -280,9 +300,15 @@ def load_actor_critic(checkpoint: dict[str, Any], config_cls: type, make_network
     return config, net, torch_device
 
 
-def load_actor_critic_policy(checkpoint: dict[str, Any], config_cls: type, make_network: Callable,
-                             env: gym.Env, algo: str, device: str = "cpu",
-                             seed: int | None = None) -> ActorCriticPolicy:  # fmt: skip
+def load_actor_critic_policy(
+    checkpoint: dict[str, Any],
+    config_cls: type,
+    make_network: Callable,
+    env: gym.Env,
+    algo: str,
+    device: str = "cpu",
+    seed: int | None = None,
+) -> ActorCriticPolicy:
     """An agent's ``ActorCriticPolicy`` from its checkpoint (``load_actor_critic``), with the
     eval generator of ``seed`` (default: the run's), as training-time evaluation uses it."""
     from rlkit.seeding import make_rngs
@@ -294,9 +320,3 @@ def load_actor_critic_policy(checkpoint: dict[str, Any], config_cls: type, make_
     return ActorCriticPolicy(
         net, spec, torch_device, config.activation, config.deterministic, eval_seed
     )
-
-
-def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> float:
-    """``1 - Var(target - predicted) / Var(target)`` (1: perfect, 0: no better than a constant)."""
-    var = float(target.var())
-    return float("nan") if var == 0 else 1.0 - float((target - predicted).var()) / var

@@ -44,21 +44,19 @@ class Agent:
     Made by ``rlkit.train`` or ``rlkit.load``; not constructed directly.
     """
 
-    def __init__(self, spec: launch.RunSpec, checkpoint: dict[str, Any],
-                 summary: dict[str, Any] | None, run_dir: Path | None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        spec: launch.RunSpec,
+        checkpoint: dict[str, Any],
+        summary: dict[str, Any] | None,
+        run_dir: Path | None,
+    ) -> None:
         self._spec, self._checkpoint = spec, checkpoint
         self.summary = summary
         """The run's summary (``summary.json``), None for a run stopped early or a bare checkpoint."""
         self.run_dir = run_dir
         """The run directory it was trained in or loaded from (None: never written)."""
-        env = spec.make_env()
-        try:
-            self._policy = launch.policy_of_checkpoint(
-                checkpoint, env, spec.device, spec.seed, "the checkpoint"
-            )
-        finally:
-            env.close()
-        self.observation_space, self.action_space = env.observation_space, env.action_space
+        self._policy, self.observation_space, self.action_space = _policy_of(spec, checkpoint)
 
     # ------------------------------------------------------------ what it is
 
@@ -105,8 +103,9 @@ class Agent:
 
     # ------------------------------------------------------------ acting
 
-    def predict(self, obs: Any, state: Any = None, episode_start: Any = None,
-                deterministic: bool = True) -> tuple[Any, Any]:  # fmt: skip
+    def predict(
+        self, obs: Any, state: Any = None, episode_start: Any = None, deterministic: bool = True
+    ) -> tuple[Any, Any]:
         """Actions for one observation or a batch (numpy or torch), as the env takes them.
 
         A batch gives a batch of actions; one observation gives one. ``state`` and
@@ -128,8 +127,9 @@ class Agent:
         actions, state = self._policy.predict(batch, state, starts, deterministic)
         return (actions[0] if single else actions), state
 
-    def evaluate(self, episodes: int | None = None, seed: int | None = None,
-                 deterministic: bool = True) -> dict[str, Any]:  # fmt: skip
+    def evaluate(
+        self, episodes: int | None = None, seed: int | None = None, deterministic: bool = True
+    ) -> dict[str, Any]:
         """Play ``episodes`` (default: the config's ``eval_episodes``) in a fresh env, with
         the eval seed of ``seed`` (default: the run's), as ``rlkit eval`` does; returns
         ``eval/mean_return``, ``eval/std_return``, ``eval/mean_length``, ``eval/episodes``
@@ -140,18 +140,16 @@ class Agent:
         if episodes < 1:
             raise BadInput(f"bad value episodes={episodes}; allowed: an integer >= 1")
         seed = self._spec.seed if seed is None else seed
-        config = {**self._checkpoint["config"], "deterministic": deterministic}
-        checkpoint = {**self._checkpoint, "config": config}
-        env = self._spec.make_env()
-        try:
-            policy = launch.policy_of_checkpoint(checkpoint, env, self._spec.device, seed, "it")
-        finally:
-            env.close()
+        policy, _, _ = _policy_of(self._spec, self._checkpoint, seed, deterministic)
         eval_seed = make_rngs(seed, seed_globals=False).eval_seed
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(eval_seed)
             result = evaluate(policy, self._spec.make_env, episodes, seed=eval_seed)
-        return {**result.metrics(), "returns": list(result.returns), "lengths": list(result.lengths)}
+        return {
+            **result.metrics(),
+            "returns": list(result.returns),
+            "lengths": list(result.lengths),
+        }
 
     # ------------------------------------------------------------ training on
 
@@ -165,12 +163,17 @@ class Agent:
             raise BadInput(f"bad value steps={steps!r}; allowed: an integer >= 1")
         spec = self._spec
         if spec.implementation != "rlkit":
-            raise BadInput("learn() continues rlkit agents; an SB3 baseline trains with rlkit.train")
+            raise BadInput(
+                "learn() continues rlkit agents; an SB3 baseline trains with rlkit.train"
+            )
         if not spec.agent.RESUMABLE or "resume" not in self._checkpoint:
             raise BadInput(
                 f"{self.algo} cannot continue training: it "
-                + ("solves the MDP exactly; train it again" if not spec.agent.RESUMABLE
-                   else "was loaded from a checkpoint without its training state")  # fmt: skip
+                + (
+                    "solves the MDP exactly; train it again"
+                    if not spec.agent.RESUMABLE
+                    else "was loaded from a checkpoint without its training state"
+                )
             )
         check = getattr(spec.agent, "check_resume", None)
         if check is not None:
@@ -183,13 +186,7 @@ class Agent:
         follow.resume, follow.restart, follow.wandb = self._checkpoint, False, "disabled"
         summary, checkpoint = _run(follow, callback, progress)
         self._spec, self._checkpoint, self.summary = follow, checkpoint, summary
-        env = follow.make_env()
-        try:
-            self._policy = launch.policy_of_checkpoint(
-                checkpoint, env, follow.device, follow.seed, "the checkpoint"
-            )
-        finally:
-            env.close()
+        self._policy, _, _ = _policy_of(follow, checkpoint)
         return self
 
     def save(self, path: str | Path) -> Path:
@@ -216,8 +213,30 @@ class Agent:
         return path
 
 
-def _run(spec: launch.RunSpec, callback: Callback | None,
-         progress: bool) -> tuple[dict[str, Any] | None, dict[str, Any]]:  # fmt: skip
+def _policy_of(
+    spec: launch.RunSpec,
+    checkpoint: dict[str, Any],
+    seed: int | None = None,
+    deterministic: bool | None = None,
+) -> tuple[Any, gym.Space, gym.Space]:
+    """The policy of ``checkpoint`` on ``spec``'s env (the eval generator of ``seed``,
+    default the run's; ``deterministic`` as given, default the run's), and the env's
+    observation and action spaces."""
+    if deterministic is not None:
+        config = {**checkpoint["config"], "deterministic": deterministic}
+        checkpoint = {**checkpoint, "config": config}
+    env = spec.make_env()
+    try:
+        seed = spec.seed if seed is None else seed
+        policy = launch.policy_of_checkpoint(checkpoint, env, spec.device, seed, "the checkpoint")
+    finally:
+        env.close()
+    return policy, env.observation_space, env.action_space
+
+
+def _run(
+    spec: launch.RunSpec, callback: Callback | None, progress: bool
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """Execute ``spec`` with ``callback`` on every logged row; the summary (None when the
     callback stopped the run) and the last checkpoint."""
     stop = StopRequest()
@@ -230,8 +249,14 @@ def _run(spec: launch.RunSpec, callback: Callback | None,
 
         listeners.append(listen)
     try:
-        result = launch.execute(spec, quiet=not progress, console=sys.stderr, listeners=listeners,
-                                handle_signals=False, stop=stop)  # fmt: skip
+        result = launch.execute(
+            spec,
+            quiet=not progress,
+            console=sys.stderr,
+            listeners=listeners,
+            handle_signals=False,
+            stop=stop,
+        )
     except Stopped as e:
         if e.checkpoint is None:
             raise
@@ -275,8 +300,16 @@ def train(
         **overrides: config fields, as ``key=value`` on the command line
             (``total_steps=50_000``, ``env_kwargs={"is_slippery": False}``).
     """
-    spec = launch.plan_run(algo, env, config=config, overrides=overrides, seed=seed,
-                           device=device, run_dir=run_dir, wandb=wandb)  # fmt: skip
+    spec = launch.plan_run(
+        algo,
+        env,
+        config=config,
+        overrides=overrides,
+        seed=seed,
+        device=device,
+        run_dir=run_dir,
+        wandb=wandb,
+    )
     summary, checkpoint = _run(spec, callback, progress)
     path = spec.run_dir.path if spec.run_dir is not None else None
     return Agent(spec, checkpoint, summary, path)
@@ -311,8 +344,18 @@ def load(
     else:
         env_id, make = launch.env_id_and_factory(config, env)
     seed = int(checkpoint.get("seed", 0))
-    spec = launch.RunSpec(agent_module, config, env_id, seed, launch.resolve_device(device), None,
-                          saved, make, "disabled", str(checkpoint.get("implementation", "rlkit")))  # fmt: skip
+    spec = launch.RunSpec(
+        agent_module,
+        config,
+        env_id,
+        seed,
+        launch.resolve_device(device),
+        None,
+        saved,
+        make,
+        "disabled",
+        str(checkpoint.get("implementation", "rlkit")),
+    )
     run_dir = where.parent.parent if where.parent.name == "checkpoints" else None
     summary = None
     if run_dir is not None and (run_dir / "summary.json").is_file():
@@ -320,8 +363,14 @@ def load(
     return Agent(spec, checkpoint, summary, run_dir)
 
 
-def make_vector_env(env_id: str, n_envs: int, backend: str = "sync", device: str | None = None,
-                    seed: int | None = None, **env_kwargs: Any) -> gym.vector.VectorEnv:  # fmt: skip
+def make_vector_env(
+    env_id: str,
+    n_envs: int,
+    backend: str = "sync",
+    device: str | None = None,
+    seed: int | None = None,
+    **env_kwargs: Any,
+) -> gym.vector.VectorEnv:
     """``n_envs`` copies of ``env_id`` (rlkit's ``make_env``: Atari preprocessing, episode
     statistics) stepped together with gymnasium's ``SAME_STEP`` autoreset.
 

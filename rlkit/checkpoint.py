@@ -113,8 +113,9 @@ def load_checkpoint(
     return state
 
 
-def load_run_checkpoint(folder: str | os.PathLike, name: str = "latest.pt",
-                        map_location: str | torch.device = "cpu") -> tuple[dict[str, Any], Path]:  # fmt: skip
+def load_run_checkpoint(
+    folder: str | os.PathLike, name: str = "latest.pt", map_location: str | torch.device = "cpu"
+) -> tuple[dict[str, Any], Path]:
     """``folder/name``, or ``folder/previous.pt`` with a warning on stderr when ``name`` is
     missing, damaged or unreadable; ``BadInput`` when neither loads. Returns the state
     and the path it came from."""
@@ -127,6 +128,8 @@ def load_run_checkpoint(folder: str | os.PathLike, name: str = "latest.pt",
         if name != "latest.pt" or not previous.is_file():
             raise
         state = load_checkpoint(previous, map_location)
-        print(f"rlkit: warning: {first}; using {previous} (step {state.get('step', '?')}) instead",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"rlkit: warning: {first}; using {previous} (step {state.get('step', '?')}) instead",
+            file=sys.stderr,
+        )
         return state, previous

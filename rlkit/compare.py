@@ -108,9 +108,16 @@ def read_run(path: Path) -> RunData:
                 steps.append(int(row["step"]))
                 means.append(float(row["eval/mean_return"]))
     order = np.argsort(steps, kind="stable")
-    return RunData(path, str(config.get("implementation", "rlkit")), str(config.get("algo", "?")),
-                   str(config.get("env_id", "?")), int(config.get("seed", 0)), summary,
-                   np.asarray(steps, dtype=float)[order], np.asarray(means, dtype=float)[order])  # fmt: skip
+    return RunData(
+        path,
+        str(config.get("implementation", "rlkit")),
+        str(config.get("algo", "?")),
+        str(config.get("env_id", "?")),
+        int(config.get("seed", 0)),
+        summary,
+        np.asarray(steps, dtype=float)[order],
+        np.asarray(means, dtype=float)[order],
+    )
 
 
 def group_runs(runs: list[RunData]) -> list[Group]:
@@ -133,19 +140,32 @@ def interval_estimates(scores: np.ndarray, seed: int = 0) -> dict[str, float]:
             return np.array([metrics.aggregate_mean(x), metrics.aggregate_iqm(x)])
 
         points, intervals = rly.get_interval_estimates(
-            {"g": np.asarray(scores, dtype=float).reshape(-1, 1)}, aggregates,
-            reps=BOOTSTRAP_REPS, random_state=np.random.RandomState(seed),
-        )  # fmt: skip
+            {"g": np.asarray(scores, dtype=float).reshape(-1, 1)},
+            aggregates,
+            reps=BOOTSTRAP_REPS,
+            random_state=np.random.RandomState(seed),
+        )
     (mean, iqm), ((mean_lo, iqm_lo), (mean_hi, iqm_hi)) = points["g"], intervals["g"]
-    return {"mean": float(mean), "ci_low": float(mean_lo), "ci_high": float(mean_hi),
-            "iqm": float(iqm), "iqm_low": float(iqm_lo), "iqm_high": float(iqm_hi)}  # fmt: skip
+    return {
+        "mean": float(mean),
+        "ci_low": float(mean_lo),
+        "ci_high": float(mean_hi),
+        "iqm": float(iqm),
+        "iqm_low": float(iqm_lo),
+        "iqm_high": float(iqm_hi),
+    }
 
 
 def summarize(group: Group) -> dict[str, Any]:
     """One table row of a group."""
     finals = np.array([r.summary.get("eval/mean_return", np.nan) for r in group.runs], dtype=float)
-    row: dict[str, Any] = {"group": group.label, "implementation": group.implementation, "algo": group.algo,
-                           "env_id": group.env_id, "seeds": sorted(r.seed for r in group.runs)}  # fmt: skip
+    row: dict[str, Any] = {
+        "group": group.label,
+        "implementation": group.implementation,
+        "algo": group.algo,
+        "env_id": group.env_id,
+        "seeds": sorted(r.seed for r in group.runs),
+    }
     row.update(interval_estimates(finals))
     if len(finals) < 2:
         row["iqm"] = row["iqm_low"] = row["iqm_high"] = None
@@ -173,11 +193,18 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     ]
     table = [header]
     for row in rows:
-        table.append([
-            row["group"], row["env_id"], str(len(row["seeds"])),
-            f"{row['mean']:.4g} [{row['ci_low']:.4g}, {row['ci_high']:.4g}]",
-            num(row["iqm"]), num(row["auc"]), num(row["wall_s"], ".1f"), num(row["sps"], ",.0f"),
-        ])  # fmt: skip
+        table.append(
+            [
+                row["group"],
+                row["env_id"],
+                str(len(row["seeds"])),
+                f"{row['mean']:.4g} [{row['ci_low']:.4g}, {row['ci_high']:.4g}]",
+                num(row["iqm"]),
+                num(row["auc"]),
+                num(row["wall_s"], ".1f"),
+                num(row["sps"], ",.0f"),
+            ]
+        )
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
@@ -240,13 +267,27 @@ def figure(groups: list[Group]) -> Any:
             colour = colours[id(group)]
             seeds = len(group.runs)
             marker = "o" if len(steps) <= MARKED_POINTS else None
-            ax.plot(steps, mean, style, color=colour, linewidth=2, marker=marker,
-                    label=f"{group.label} ({seeds} seed{'s' if seeds > 1 else ''})")  # fmt: skip
+            ax.plot(
+                steps,
+                mean,
+                style,
+                color=colour,
+                linewidth=2,
+                marker=marker,
+                label=f"{group.label} ({seeds} seed{'s' if seeds > 1 else ''})",
+            )
             if len(steps) == 1 and seeds > 1:  # a band needs two steps: an error bar instead
                 ax.errorbar(steps, mean, yerr=[mean - low, high - mean], color=colour, capsize=4)
             elif seeds > 1:
-                ax.fill_between(steps, low, high, color=colour, alpha=0.12 if style == "-" else 0.08,
-                                hatch=None if style == "-" else "//", linewidth=0)  # fmt: skip
+                ax.fill_between(
+                    steps,
+                    low,
+                    high,
+                    color=colour,
+                    alpha=0.12 if style == "-" else 0.08,
+                    hatch=None if style == "-" else "//",
+                    linewidth=0,
+                )
         ax.set_title(env_id)
         ax.set_xlabel("environment steps")
         ax.xaxis.set_major_formatter(steps_label)

@@ -128,8 +128,9 @@ def write_mp4(path: Path, frames: Any, fps: float) -> None:
 
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.mp4")
     try:
-        writer = imageio.get_writer(tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264",
-                                    macro_block_size=1)  # fmt: skip
+        writer = imageio.get_writer(
+            tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264", macro_block_size=1
+        )
         try:
             for frame in frames:
                 writer.append_data(np.asarray(frame))
@@ -151,8 +152,11 @@ def _frame_exact_recorder() -> type:
 
         def stop_recording(self) -> None:
             if self.recorded_frames:
-                write_mp4(Path(self.video_folder) / f"{self._video_name}.mp4", self.recorded_frames,
-                           self.frames_per_sec)  # fmt: skip
+                write_mp4(
+                    Path(self.video_folder) / f"{self._video_name}.mp4",
+                    self.recorded_frames,
+                    self.frames_per_sec,
+                )
             self.recorded_frames = []
             self.recording = False
             self._video_name = None

@@ -35,13 +35,17 @@ def check(
             and not math.isfinite(value)
         ):
             kind = "gradient norm" if "grad" in name else "loss" if "loss" in name else "value"
-            raise NonFinite(f"non-finite {kind} {name}={value} at step {step}; the run stops here "
-                            f"(checkpoints written before it are untouched; try a smaller learning_rate)")  # fmt: skip
+            raise NonFinite(
+                f"non-finite {kind} {name}={value} at step {step}; the run stops here "
+                f"(checkpoints written before it are untouched; try a smaller learning_rate)"
+            )
     for name, tensor in tensors:
         if (
             torch.is_tensor(tensor)
             and tensor.is_floating_point()
             and not bool(torch.isfinite(tensor).all())
         ):
-            raise NonFinite(f"non-finite parameter {name} at step {step}; the run stops here "
-                            f"(checkpoints written before it are untouched; try a smaller learning_rate)")  # fmt: skip
+            raise NonFinite(
+                f"non-finite parameter {name} at step {step}; the run stops here "
+                f"(checkpoints written before it are untouched; try a smaller learning_rate)"
+            )

@@ -346,8 +346,19 @@ def plan_run(
         **config_dict(config_obj),
         "versions": package_versions(),
     }
-    return RunSpec(agent, config_obj, env_id, seed, torch_device, directory, resolved, make,
-                   wandb, implementation, notes=notes)  # fmt: skip
+    return RunSpec(
+        agent,
+        config_obj,
+        env_id,
+        seed,
+        torch_device,
+        directory,
+        resolved,
+        make,
+        wandb,
+        implementation,
+        notes=notes,
+    )
 
 
 def plan_resume(
@@ -379,10 +390,21 @@ def plan_resume(
 
     def spec_of(resume: dict[str, Any] | None) -> RunSpec:
         env_id = str(saved["env_id"])
-        make = env_factory(env_id, getattr(config, "env_kwargs", {}),
-                           frame_stack=getattr(config, "frame_stack", 4))  # fmt: skip
-        return RunSpec(agent, config, env_id, int(saved.get("seed", 0)), resolve_device(device),
-                       directory, saved, make, wandb, resume=resume)  # fmt: skip
+        make = env_factory(
+            env_id, getattr(config, "env_kwargs", {}), frame_stack=getattr(config, "frame_stack", 4)
+        )
+        return RunSpec(
+            agent,
+            config,
+            env_id,
+            int(saved.get("seed", 0)),
+            resolve_device(device),
+            directory,
+            saved,
+            make,
+            wandb,
+            resume=resume,
+        )
 
     if not any((directory.checkpoints / n).is_file() for n in ("latest.pt", "previous.pt")):
         # stopped before its first checkpoint: the same seed and config replay it from the start
@@ -567,9 +589,7 @@ def execute(
             restore()
         if logger is not None:
             logger.close()
-    return RunResult(
-        summary, None if directory is None else directory.path, run.last_checkpoint
-    )
+    return RunResult(summary, None if directory is None else directory.path, run.last_checkpoint)
 
 
 # ---------------------------------------------------------------- loading a run's policy
@@ -679,5 +699,6 @@ def load_run(
     finally:
         env.close()
     implementation = str(checkpoint.get("implementation", "rlkit"))
-    return LoadedRun(policy, path, agent.ALGO, implementation, env_id, seed, config, make,
-                     checkpoint)  # fmt: skip
+    return LoadedRun(
+        policy, path, agent.ALGO, implementation, env_id, seed, config, make, checkpoint
+    )

@@ -258,8 +258,10 @@ def _start_wandb_or_warn(run_dir: Path, mode: str, *args: Any) -> Any:
             if "in use" in str(e) and time.monotonic() < deadline:
                 time.sleep(1.0)
                 continue
-            print(f"rlkit: warning: W&B could not start ({type(e).__name__}: {e}); continuing without it",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"rlkit: warning: W&B could not start ({type(e).__name__}: {e}); continuing without it",
+                file=sys.stderr,
+            )
             return None
 
 

@@ -121,8 +121,9 @@ def ppo_loss(out: PolicyOutputs, batch: Any, clip: float, config: Any) -> Loss:
         grads = {
             "log_probs": torch.where(unclipped <= clipped, unclipped, 0.0).mul_(-1.0 / n),
             "values": d_value,
-            "entropy": torch.full_like(out.values, -config.ent_coef / n),
         }
+        if config.ent_coef:  # (no entropy term, no gradient to take through it)
+            grads["entropy"] = torch.full_like(out.values, -config.ent_coef / n)
         parts = {
             "policy_loss": policy_loss.detach(),
             "value_loss": value_loss.detach(),

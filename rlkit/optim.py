@@ -258,9 +258,14 @@ class SGD(_Base):
     def _group_step(self, group: dict[str, Any], params: Tensors, grads: Tensors) -> None:
         bufs = [self._state(p, "momentum_buffer")[0] for p in params] if group["momentum"] else []
         self._run(
-            params, grads, bufs, _scalar(group["lr"], params[0], self.fused),
-            group["momentum"], group["nesterov"], group["weight_decay"],
-        )  # fmt: skip
+            params,
+            grads,
+            bufs,
+            _scalar(group["lr"], params[0], self.fused),
+            group["momentum"],
+            group["nesterov"],
+            group["weight_decay"],
+        )
 
 
 class Adam(_Base):
@@ -287,11 +292,17 @@ class Adam(_Base):
             self.state[p]["step"] += 1
         t = self.state[params[0]]["step"]
         self._run(
-            params, grads, [mv[0] for mv in moments], [mv[1] for mv in moments],
+            params,
+            grads,
+            [mv[0] for mv in moments],
+            [mv[1] for mv in moments],
             _scalar(group["lr"] / (1 - beta1**t), params[0], self.fused),
             _scalar((1 - beta2**t) ** 0.5, params[0], self.fused),
-            beta1, beta2, group["eps"], group["weight_decay"],
-        )  # fmt: skip
+            beta1,
+            beta2,
+            group["eps"],
+            group["weight_decay"],
+        )
 
 
 class RMSprop(_Base):
@@ -318,9 +329,14 @@ class RMSprop(_Base):
         for p in params:
             self.state[p]["step"] += 1
         self._run(
-            params, grads, v, _scalar(group["lr"], params[0], self.fused),
-            group["alpha"], group["eps"], group["weight_decay"],
-        )  # fmt: skip
+            params,
+            grads,
+            v,
+            _scalar(group["lr"], params[0], self.fused),
+            group["alpha"],
+            group["eps"],
+            group["weight_decay"],
+        )
 
 
 class Lion(_Base):

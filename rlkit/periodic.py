@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -73,14 +73,31 @@ class EpisodeStats:
 
     def state_dict(self) -> dict[str, Any]:
         """Plain data for a checkpoint."""
-        return {"returns": list(self.returns), "lengths": list(self.lengths),
-                "episodes": self.episodes}  # fmt: skip
+        return {
+            "returns": list(self.returns),
+            "lengths": list(self.lengths),
+            "episodes": self.episodes,
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Take back ``state_dict``."""
         self.returns = deque(state["returns"], maxlen=100)
         self.lengths = deque(state["lengths"], maxlen=100)
         self.episodes = int(state["episodes"])
+
+
+def update_metrics(
+    parts: Sequence[Mapping[str, torch.Tensor]], grad_norms: Sequence[torch.Tensor] = ()
+) -> dict[str, float]:
+    """An update's ``train/`` metrics: each loss part's mean over its minibatches, and
+    ``train/grad_norm``, the largest gradient norm before clipping (when it clipped)."""
+    metrics = {
+        f"train/{k}": float(torch.stack([p[k] for p in parts]).mean())
+        for k in (parts[0] if parts else {})
+    }
+    if grad_norms:
+        metrics["train/grad_norm"] = float(torch.stack(list(grad_norms)).max())
+    return metrics
 
 
 class Resumable(Protocol):
@@ -106,9 +123,15 @@ class Periodic:
             and before every checkpoint.
     """
 
-    def __init__(self, config: Any, run: Any, eval_policy: Callable[[], Callable[[Any], Any]],
-                 agent: Resumable, frame_stack: int = 4,
-                 parameters: Callable[[], Iterable[tuple[str, torch.Tensor]]] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        config: Any,
+        run: Any,
+        eval_policy: Callable[[], Callable[[Any], Any]],
+        agent: Resumable,
+        frame_stack: int = 4,
+        parameters: Callable[[], Iterable[tuple[str, torch.Tensor]]] | None = None,
+    ) -> None:
         self.config, self.run, self.eval_policy, self.agent = config, run, eval_policy, agent
         self.frame_stack, self.parameters = frame_stack, parameters
         self.stats, self.history = EpisodeStats(), EvalHistory()
@@ -116,8 +139,12 @@ class Periodic:
         self.last_video = -1
         self.start = time.perf_counter()
         self.start_step = 0
-        intervals = (config.log_interval, config.eval_interval, config.video_interval,
-                     config.checkpoint_interval)  # fmt: skip
+        intervals = (
+            config.log_interval,
+            config.eval_interval,
+            config.video_interval,
+            config.checkpoint_interval,
+        )
         self._intervals = [i for i in intervals if i > 0]
         self._next_due = 0
 
@@ -127,9 +154,14 @@ class Periodic:
         """What ``restore`` needs besides the agent's own state (plain data)."""
         from rlkit import snapshot
 
-        return {"stats": self.stats.state_dict(), "eval_history": self.history.state_dict(),
-                "best_eval": float(self.best_eval), "last_video": int(self.last_video),
-                "rng": snapshot.rng_state(self.run.rngs), "log_rows": self.run.logger.rows}  # fmt: skip
+        return {
+            "stats": self.stats.state_dict(),
+            "eval_history": self.history.state_dict(),
+            "best_eval": float(self.best_eval),
+            "last_video": int(self.last_video),
+            "rng": snapshot.rng_state(self.run.rngs),
+            "log_rows": self.run.logger.rows,
+        }
 
     def restore(self) -> int:
         """For a resumed run: the agent's and this object's state back from the checkpoint
@@ -155,10 +187,16 @@ class Periodic:
 
         if self.parameters is not None:  # never overwrite a good checkpoint with NaNs
             guard.check(step, None, self.parameters())
-        self.run.save_checkpoint({**self.agent.state_dict(), "step": step,
-                                  "episodes": self.stats.episodes,
-                                  "eval_history": self.history.state_dict(),
-                                  "resume": self.state_dict()}, best=best)  # fmt: skip
+        self.run.save_checkpoint(
+            {
+                **self.agent.state_dict(),
+                "step": step,
+                "episodes": self.stats.episodes,
+                "eval_history": self.history.state_dict(),
+                "resume": self.state_dict(),
+            },
+            best=best,
+        )
 
     # ------------------------------------------------------------ during training
 
@@ -175,8 +213,12 @@ class Periodic:
         seed = self.run.rngs.eval_seed
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            result = evaluate(self.eval_policy(), lambda: self.run.make_env(train=False, frame_stack=self.frame_stack),
-                              self.config.eval_episodes, seed=seed)  # fmt: skip
+            result = evaluate(
+                self.eval_policy(),
+                lambda: self.run.make_env(train=False, frame_stack=self.frame_stack),
+                self.config.eval_episodes,
+                seed=seed,
+            )
         return self.history.add(step, result)
 
     def video(self, step: int) -> None:

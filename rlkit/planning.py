@@ -29,8 +29,13 @@ class TablePolicy:
         """The action of one state."""
         return int(self._actions[int(obs)])
 
-    def predict(self, obs: np.ndarray, state: Any = None, episode_start: Any = None,
-                deterministic: bool = True) -> tuple[np.ndarray, None]:  # fmt: skip
+    def predict(
+        self,
+        obs: np.ndarray,
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, None]:
         """The actions of a batch of states (a table is deterministic)."""
         return self._actions[np.asarray(obs, dtype=np.int64)], None
 
@@ -48,11 +53,17 @@ class ProbabilityTablePolicy:
     def __call__(self, obs: Any) -> int:
         """A sampled action of one state."""
         cdf = self._cdf[int(obs)]
-        return int(min(np.searchsorted(cdf, self.rng.random() * cdf[-1], side="right"),
-                       len(cdf) - 1))  # fmt: skip
+        return int(
+            min(np.searchsorted(cdf, self.rng.random() * cdf[-1], side="right"), len(cdf) - 1)
+        )
 
-    def predict(self, obs: np.ndarray, state: Any = None, episode_start: Any = None,
-                deterministic: bool = True) -> tuple[np.ndarray, None]:  # fmt: skip
+    def predict(
+        self,
+        obs: np.ndarray,
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, None]:
         """Actions of a batch of states: sampled, or the most likely with ``deterministic``."""
         states = np.asarray(obs, dtype=np.int64)
         if deterministic:

@@ -62,13 +62,31 @@ _RUN = {
     "log_interval": "rlkit logs SB3's metrics at the same interval",
     "env_kwargs": "rlkit.envs.make_env(**env_kwargs)",
 }
-_OPTIMIZER = {name: "policy_kwargs optimizer_class / optimizer_kwargs" for name in (
-    "optimizer", "optimizer_betas", "optimizer_eps", "rms_alpha", "momentum", "nesterov", "weight_decay",
-)}  # fmt: skip
-_ONPOLICY_SB3 = {name: name for name in (
-    "learning_rate", "n_steps", "gamma", "gae_lambda", "ent_coef", "vf_coef", "max_grad_norm",
-    "normalize_advantage",
-)}  # fmt: skip
+_OPTIMIZER = {
+    name: "policy_kwargs optimizer_class / optimizer_kwargs"
+    for name in (
+        "optimizer",
+        "optimizer_betas",
+        "optimizer_eps",
+        "rms_alpha",
+        "momentum",
+        "nesterov",
+        "weight_decay",
+    )
+}
+_ONPOLICY_SB3 = {
+    name: name
+    for name in (
+        "learning_rate",
+        "n_steps",
+        "gamma",
+        "gae_lambda",
+        "ent_coef",
+        "vf_coef",
+        "max_grad_norm",
+        "normalize_advantage",
+    )
+}
 _PPO_SB3 = {
     name: name for name in ("batch_size", "n_epochs", "clip_range", "clip_range_vf", "target_kl")
 }
@@ -78,8 +96,12 @@ _ONPOLICY_RUN = {
     "frame_stack": "rlkit.envs.make_env(frame_stack=...) (Atari)",
     "normalize_obs": "VecNormalize(norm_obs=True, norm_reward=False, clip_obs=10)",
 }
-_POLICY = {"net_arch": "net_arch (pi and vf)", "activation": "activation_fn", "ortho_init": "ortho_init",
-           "log_std_init": "log_std_init"}  # fmt: skip
+_POLICY = {
+    "net_arch": "net_arch (pi and vf)",
+    "activation": "activation_fn",
+    "ortho_init": "ortho_init",
+    "log_std_init": "log_std_init",
+}
 
 
 @dataclass(frozen=True)
@@ -98,41 +120,90 @@ def _fields(kind: str, table: dict[str, Any]) -> dict[str, Field]:
 
 MAPPING: dict[str, dict[str, Field]] = {
     "dqn": {
-        **_fields("run", {**_RUN, "frame_stack": "rlkit.envs.make_env(frame_stack=...) (Atari)",
-                          "eval_epsilon": "rlkit's evaluation takes random actions with this probability"}),
+        **_fields(
+            "run",
+            {
+                **_RUN,
+                "frame_stack": "rlkit.envs.make_env(frame_stack=...) (Atari)",
+                "eval_epsilon": "rlkit's evaluation takes random actions with this probability",
+            },
+        ),
         **_fields("optimizer", _OPTIMIZER),
-        **_fields("sb3", {name: name for name in (
-            "learning_rate", "buffer_size", "learning_starts", "batch_size", "tau", "gamma", "train_freq",
-            "gradient_steps", "target_update_interval", "exploration_fraction", "exploration_initial_eps",
-            "exploration_final_eps", "max_grad_norm")}),
+        **_fields(
+            "sb3",
+            {
+                name: name
+                for name in (
+                    "learning_rate",
+                    "buffer_size",
+                    "learning_starts",
+                    "batch_size",
+                    "tau",
+                    "gamma",
+                    "train_freq",
+                    "gradient_steps",
+                    "target_update_interval",
+                    "exploration_fraction",
+                    "exploration_initial_eps",
+                    "exploration_final_eps",
+                    "max_grad_norm",
+                )
+            },
+        ),
         "n_step": Field("sb3", "n_steps"),
         **_fields("policy", {"net_arch": "net_arch", "activation": "activation_fn"}),
-        **_fields("fixed", {"double_q": False, "dueling": False, "prioritized": False, "save_replay": False,
-                            "precision": "float32"}),
+        **_fields(
+            "fixed",
+            {
+                "double_q": False,
+                "dueling": False,
+                "prioritized": False,
+                "save_replay": False,
+                "precision": "float32",
+            },
+        ),
         # only read when prioritized is on (which is refused)
         **_fields("fixed", {"priority_alpha": None, "priority_beta0": None}),
-        **_fields("speed", {"optimizer_fused": None, "channels_last": None, "compile": None,
-                            "written_out_backprop": None}),
+        **_fields(
+            "speed",
+            {
+                "optimizer_fused": None,
+                "channels_last": None,
+                "compile": None,
+                "written_out_backprop": None,
+            },
+        ),
     },
     "a2c": {
-        **_fields("run", {**_RUN, **_ONPOLICY_RUN}), **_fields("optimizer", _OPTIMIZER),
-        **_fields("sb3", _ONPOLICY_SB3), **_fields("policy", _POLICY),
+        **_fields("run", {**_RUN, **_ONPOLICY_RUN}),
+        **_fields("optimizer", _OPTIMIZER),
+        **_fields("sb3", _ONPOLICY_SB3),
+        **_fields("policy", _POLICY),
         **_fields("speed", {"optimizer_fused": None, "written_out_backprop": None}),
     },
     "ppo": {
-        **_fields("run", {**_RUN, **_ONPOLICY_RUN}), **_fields("optimizer", _OPTIMIZER),
-        **_fields("sb3", {**_ONPOLICY_SB3, **_PPO_SB3}), **_fields("policy", _POLICY),
+        **_fields("run", {**_RUN, **_ONPOLICY_RUN}),
+        **_fields("optimizer", _OPTIMIZER),
+        **_fields("sb3", {**_ONPOLICY_SB3, **_PPO_SB3}),
+        **_fields("policy", _POLICY),
         "precision": Field("fixed", "float32"),
         **_fields("speed", {"optimizer_fused": None, "written_out_backprop": None}),
     },
     "recurrent-ppo": {
-        **_fields("run", {**_RUN, **_ONPOLICY_RUN}), **_fields("optimizer", _OPTIMIZER),
+        **_fields("run", {**_RUN, **_ONPOLICY_RUN}),
+        **_fields("optimizer", _OPTIMIZER),
         **_fields("sb3", {**_ONPOLICY_SB3, **_PPO_SB3}),
-        **_fields("policy", {**_POLICY, "lstm_hidden_size": "lstm_hidden_size",
-                             "shared_lstm": "shared_lstm (enable_critic_lstm = not shared_lstm)"}),
+        **_fields(
+            "policy",
+            {
+                **_POLICY,
+                "lstm_hidden_size": "lstm_hidden_size",
+                "shared_lstm": "shared_lstm (enable_critic_lstm = not shared_lstm)",
+            },
+        ),
         **_fields("speed", {"optimizer_fused": None}),
     },
-}  # fmt: skip
+}
 
 
 def check_algo(algo: str) -> None:
@@ -173,11 +244,19 @@ def _optimizer(algo: str, config: Any) -> dict[str, Any]:
             kwargs["betas"] = tuple(config.optimizer_betas)
         return {"optimizer_class": torch.optim.Adam, "optimizer_kwargs": kwargs}
     if name == "rmsprop":
-        return {"optimizer_class": torch.optim.RMSprop,
-                "optimizer_kwargs": {"alpha": config.rms_alpha, "eps": config.optimizer_eps, "weight_decay": wd}}  # fmt: skip
+        return {
+            "optimizer_class": torch.optim.RMSprop,
+            "optimizer_kwargs": {
+                "alpha": config.rms_alpha,
+                "eps": config.optimizer_eps,
+                "weight_decay": wd,
+            },
+        }
     momentum = config.momentum if name == "momentum" else 0.0
-    return {"optimizer_class": torch.optim.SGD,
-            "optimizer_kwargs": {"momentum": momentum, "nesterov": config.nesterov, "weight_decay": wd}}  # fmt: skip
+    return {
+        "optimizer_class": torch.optim.SGD,
+        "optimizer_kwargs": {"momentum": momentum, "nesterov": config.nesterov, "weight_decay": wd},
+    }
 
 
 def sb3_kwargs(algo: str, config: Any, image: bool = False) -> dict[str, Any]:
@@ -196,8 +275,10 @@ def sb3_kwargs(algo: str, config: Any, image: bool = False) -> dict[str, Any]:
             and spec.target is not None
             and getattr(config, name) != spec.target
         ):
-            raise BadInput(f"SB3's {algo} cannot honour {name}={getattr(config, name)!r} "
-                           f"(only {spec.target!r}); run it with rlkit train, or set {name}={spec.target!r}")  # fmt: skip
+            raise BadInput(
+                f"SB3's {algo} cannot honour {name}={getattr(config, name)!r} "
+                f"(only {spec.target!r}); run it with rlkit train, or set {name}={spec.target!r}"
+            )
     kwargs: dict[str, Any] = {}
     policy: dict[str, Any] = _optimizer(algo, config)
     for name, spec in table.items():
@@ -230,8 +311,11 @@ def speed_notes(algo: str, config: Any) -> list[str]:
     import dataclasses
 
     defaults = {f.name: f.default for f in dataclasses.fields(config)}
-    return [f"{name}={getattr(config, name)!r}" for name, spec in MAPPING[algo].items()
-            if spec.kind == "speed" and getattr(config, name) != defaults[name]]  # fmt: skip
+    return [
+        f"{name}={getattr(config, name)!r}"
+        for name, spec in MAPPING[algo].items()
+        if spec.kind == "speed" and getattr(config, name) != defaults[name]
+    ]
 
 
 def model_class(algo: str) -> type:
@@ -294,8 +378,15 @@ class Sb3Policy:
     each episode start); DQN's ``eval_epsilon`` takes uniform random actions from ``rng``.
     """
 
-    def __init__(self, policy: Any, recurrent: bool, deterministic: bool, obs_rms: dict[str, np.ndarray] | None = None,
-                 epsilon: float = 0.0, rng: np.random.Generator | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        policy: Any,
+        recurrent: bool,
+        deterministic: bool,
+        obs_rms: dict[str, np.ndarray] | None = None,
+        epsilon: float = 0.0,
+        rng: np.random.Generator | None = None,
+    ) -> None:
         self.policy, self.recurrent, self.deterministic = policy, recurrent, deterministic
         self.obs_rms, self.epsilon = obs_rms, epsilon
         self.rng = rng if rng is not None else np.random.default_rng(0)
@@ -320,13 +411,24 @@ class Sb3Policy:
             np.float32
         )
 
-    def predict(self, obs: np.ndarray, state: Any = None, episode_start: Any = None,
-                deterministic: bool = True) -> tuple[np.ndarray, Any]:  # fmt: skip
+    def predict(
+        self,
+        obs: np.ndarray,
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, Any]:
         """SB3's ``predict`` on a batch (through the observation statistics)."""
         if self.recurrent:
-            return self.policy.predict(self._normalized(np.asarray(obs)), state=state,
-                                       episode_start=episode_start, deterministic=deterministic)  # fmt: skip
-        actions, _ = self.policy.predict(self._normalized(np.asarray(obs)), deterministic=deterministic)
+            return self.policy.predict(
+                self._normalized(np.asarray(obs)),
+                state=state,
+                episode_start=episode_start,
+                deterministic=deterministic,
+            )
+        actions, _ = self.policy.predict(
+            self._normalized(np.asarray(obs)), deterministic=deterministic
+        )
         return actions, None
 
     def __call__(self, obs: Any) -> Any:
@@ -334,8 +436,9 @@ class Sb3Policy:
         if self.epsilon > 0 and self.rng.random() < self.epsilon:
             return int(self.rng.integers(self.policy.action_space.n))
         if self.recurrent:
-            action, self.state = self.policy.predict(x, state=self.state, episode_start=self.start,
-                                                     deterministic=self.deterministic)  # fmt: skip
+            action, self.state = self.policy.predict(
+                x, state=self.state, episode_start=self.start, deterministic=self.deterministic
+            )
             self.start = np.zeros((1,), dtype=bool)
         else:
             action, _ = self.policy.predict(x, deterministic=self.deterministic)
@@ -350,12 +453,21 @@ def obs_stats(model: Any) -> dict[str, np.ndarray] | None:
     if not isinstance(venv, VecNormalize):
         return None
     rms = venv.obs_rms
-    return {"mean": np.array(rms.mean, dtype=np.float64), "var": np.array(rms.var, dtype=np.float64),
-            "count": np.array(rms.count, dtype=np.float64)}  # fmt: skip
+    return {
+        "mean": np.array(rms.mean, dtype=np.float64),
+        "var": np.array(rms.var, dtype=np.float64),
+        "count": np.array(rms.count, dtype=np.float64),
+    }
 
 
-def eval_policy(algo: str, config: Any, policy: Any, obs_rms: dict | None, eval_seed: int,
-                deterministic: bool | None = None) -> Sb3Policy:  # fmt: skip
+def eval_policy(
+    algo: str,
+    config: Any,
+    policy: Any,
+    obs_rms: dict | None,
+    eval_seed: int,
+    deterministic: bool | None = None,
+) -> Sb3Policy:
     """The evaluation policy of a trained SB3 policy, as rlkit's training-time evaluation uses it."""
     epsilon = config.eval_epsilon if algo == "dqn" else 0.0
     det = config.deterministic if deterministic is None else deterministic
@@ -364,8 +476,13 @@ def eval_policy(algo: str, config: Any, policy: Any, obs_rms: dict | None, eval_
     )
 
 
-def load_policy(checkpoint: dict[str, Any], env: Any, device: str = "cpu", seed: int | None = None,
-                deterministic: bool | None = None) -> Sb3Policy:  # fmt: skip
+def load_policy(
+    checkpoint: dict[str, Any],
+    env: Any,
+    device: str = "cpu",
+    seed: int | None = None,
+    deterministic: bool | None = None,
+) -> Sb3Policy:
     """The evaluation policy of an ``rlkit baseline`` checkpoint (the policy rebuilt from the
     config and loaded with its ``state_dict``; no SB3 zip, no pickle)."""
     import importlib
@@ -450,10 +567,12 @@ def train(algo: str, config: Any, run: Any) -> dict[str, Any]:
 
     model = make_model(algo, config, run.make_env, run.seed, str(run.device))
     periodic = Periodic(
-        config, run,
+        config,
+        run,
         lambda: eval_policy(algo, config, model.policy, obs_stats(model), run.rngs.eval_seed),
-        Sb3State(model), getattr(config, "frame_stack", 4),
-    )  # fmt: skip
+        Sb3State(model),
+        getattr(config, "frame_stack", 4),
+    )
     last = {"step": 0}
 
     def tick(step: int) -> None:

@@ -60,13 +60,17 @@ def aggregate_table(rows: list[dict[str, Any]]) -> str:
             )
             continue
         finals.append(summary)
-        lines.append(f"{row['seed']:>6} {summary.get('eval/mean_return', float('nan')):>10.4g} "
-                     f"{summary.get('eval/std_return', float('nan')):>9.4g} {summary.get('eval/auc', float('nan')):>10.4g} "
-                     f"{summary.get('wall_time_s', float('nan')):>8.1f} {summary.get('time/sps', float('nan')):>9.0f}")  # fmt: skip
+        lines.append(
+            f"{row['seed']:>6} {summary.get('eval/mean_return', float('nan')):>10.4g} "
+            f"{summary.get('eval/std_return', float('nan')):>9.4g} {summary.get('eval/auc', float('nan')):>10.4g} "
+            f"{summary.get('wall_time_s', float('nan')):>8.1f} {summary.get('time/sps', float('nan')):>9.0f}"
+        )
     if finals:
         means = np.array([s.get("eval/mean_return", np.nan) for s in finals], dtype=float)
-        lines.append(f"{'all':>6} {np.mean(means):>10.4g} {'':>9} {'':>10} {'':>8} {'':>9}   "
-                     f"(mean over {len(finals)} seeds; std across seeds {np.std(means):.4g})")  # fmt: skip
+        lines.append(
+            f"{'all':>6} {np.mean(means):>10.4g} {'':>9} {'':>10} {'':>8} {'':>9}   "
+            f"(mean over {len(finals)} seeds; std across seeds {np.std(means):.4g})"
+        )
     return "\n".join(lines)
 
 
@@ -111,9 +115,7 @@ def run_jobs(
                 job = pending.pop(0)
                 job.log.parent.mkdir(parents=True, exist_ok=True)
                 with open(job.log, "w") as out:
-                    proc = subprocess.Popen(
-                        job.argv, stdout=out, stderr=subprocess.STDOUT, env=env
-                    )
+                    proc = subprocess.Popen(job.argv, stdout=out, stderr=subprocess.STDOUT, env=env)
                 running[job.seed] = (proc, job)
             time.sleep(0.2)
             for seed, (proc, job) in list(running.items()):

@@ -30,9 +30,10 @@ def offline_runs(run_dir: str | os.PathLike) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(
-        p for p in folder.iterdir()
+        p
+        for p in folder.iterdir()
         if p.is_dir() and not p.is_symlink() and p.name.startswith(("offline-run-", "run-"))
-    )  # fmt: skip
+    )
 
 
 def _chunks(data: bytes) -> Iterator[bytes]:

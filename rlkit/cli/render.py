@@ -88,12 +88,21 @@ def main(args: argparse.Namespace) -> int:
             return 0
         with tempfile.TemporaryDirectory(prefix="rlkit-render-") as folder:
             try:
-                result, parts = record_video(loaded.policy, lambda: loaded.make(render_mode="rgb_array"), folder,
-                                             "episode", episodes=args.episodes, seed=eval_seed, fps=args.fps)  # fmt: skip
+                result, parts = record_video(
+                    loaded.policy,
+                    lambda: loaded.make(render_mode="rgb_array"),
+                    folder,
+                    "episode",
+                    episodes=args.episodes,
+                    seed=eval_seed,
+                    fps=args.fps,
+                )
             except ValueError as e:
                 return fail(f"{loaded.env_id} cannot render frames: {e}", 2)
             join_videos(parts, args.out)
     frames = sum(result.lengths) + len(result.lengths)
-    print(f"wrote {args.out}: {args.episodes} episode(s), {frames} frames, returns "
-          f"{', '.join(f'{r:.4g}' for r in result.returns)}")  # fmt: skip
+    print(
+        f"wrote {args.out}: {args.episodes} episode(s), {frames} frames, returns "
+        f"{', '.join(f'{r:.4g}' for r in result.returns)}"
+    )
     return 0

@@ -54,8 +54,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=Path,
         help="search space YAML: rl-zoo style or a W&B sweep file",
     )
-    p.add_argument("--trials", metavar="N", type=int, help="trials that do not fail, in the whole study "
-                   "(default: the W&B file's run_cap, the grid's size, else 20)")  # fmt: skip
+    p.add_argument(
+        "--trials",
+        metavar="N",
+        type=int,
+        help="trials that do not fail, in the whole study "
+        "(default: the W&B file's run_cap, the grid's size, else 20)",
+    )
     p.add_argument(
         "--jobs",
         metavar="K",
@@ -63,26 +68,51 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=1,
         help="worker processes on this machine (default 1)",
     )
-    p.add_argument("--study", metavar="NAME", help="study name (default <algo>-<env-id>); workers with the same "
-                   "name and storage share one study")  # fmt: skip
-    p.add_argument("--storage", metavar="URL", help="Optuna storage URL (default sqlite:///<dir>/study.db); "
-                   "postgresql://user@host/db for many machines")  # fmt: skip
-    p.add_argument("--dir", metavar="DIR", type=Path, help="the study's folder for trial run dirs and the "
-                   "report (default runs/<study>)")  # fmt: skip
+    p.add_argument(
+        "--study",
+        metavar="NAME",
+        help="study name (default <algo>-<env-id>); workers with the same "
+        "name and storage share one study",
+    )
+    p.add_argument(
+        "--storage",
+        metavar="URL",
+        help="Optuna storage URL (default sqlite:///<dir>/study.db); "
+        "postgresql://user@host/db for many machines",
+    )
+    p.add_argument(
+        "--dir",
+        metavar="DIR",
+        type=Path,
+        help="the study's folder for trial run dirs and the report (default runs/<study>)",
+    )
     p.add_argument(
         "--config",
         metavar="FILE",
         type=Path,
         help="base YAML config (default configs/<algo>/<env-id>.yaml)",
     )
-    p.add_argument("--objective", choices=tuple(OBJECTIVES), help="auc: eval/auc (default); "
-                   "final: the final eval mean")  # fmt: skip
+    p.add_argument(
+        "--objective",
+        choices=tuple(OBJECTIVES),
+        help="auc: eval/auc (default); final: the final eval mean",
+    )
     p.add_argument("--sampler", choices=SAMPLERS, help="default tpe (a W&B file's method decides)")
     p.add_argument("--pruner", choices=PRUNERS, help="default median (W&B hyperband: hyperband)")
-    p.add_argument("--startup-trials", metavar="N", type=int, default=5, help="trials drawn at random and "
-                   "never pruned before TPE and the median pruner start (default 5)")  # fmt: skip
-    p.add_argument("--warmup-steps", metavar="N", type=int, help="no pruning before this env step "
-                   "(default a third of total_steps)")  # fmt: skip
+    p.add_argument(
+        "--startup-trials",
+        metavar="N",
+        type=int,
+        default=5,
+        help="trials drawn at random and "
+        "never pruned before TPE and the median pruner start (default 5)",
+    )
+    p.add_argument(
+        "--warmup-steps",
+        metavar="N",
+        type=int,
+        help="no pruning before this env step (default a third of total_steps)",
+    )
     p.add_argument(
         "--seed",
         metavar="N",
@@ -90,10 +120,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=0,
         help="the seed every trial trains with (default 0)",
     )
-    p.add_argument("--sampler-seed", metavar="N", type=int, help="seed of the sampler (default fresh per "
-                   "worker; worker i of --jobs uses seed+i)")  # fmt: skip
-    p.add_argument("--heartbeat", metavar="S", type=int, default=60, help="seconds between a worker's "
-                   "heartbeats; a trial silent for twice that is failed (default 60)")  # fmt: skip
+    p.add_argument(
+        "--sampler-seed",
+        metavar="N",
+        type=int,
+        help="seed of the sampler (default fresh per worker; worker i of --jobs uses seed+i)",
+    )
+    p.add_argument(
+        "--heartbeat",
+        metavar="S",
+        type=int,
+        default=60,
+        help="seconds between a worker's "
+        "heartbeats; a trial silent for twice that is failed (default 60)",
+    )
     p.add_argument("--device", default="auto", choices=DEVICES, help="where tensors live")
     p.add_argument(
         "--wandb", default="offline", choices=WANDB_MODES, help="W&B mode (default offline)"

@@ -116,9 +116,17 @@ def plan_from_args(args: argparse.Namespace, implementation: str) -> RunSpec:
         fits = load_agent(args.algo).FITS.split(": ")[-1].split(",")[0]
         raise BadInput(f"rlkit train {args.algo} needs an env id, e.g. {fits}")
     run_dir = args.run_dir if args.run_dir is not None else DEFAULT_RUN_DIR
-    return plan_run(args.algo, args.env_id, config=args.config, overrides=args.overrides,
-                    seed=args.seed, device=args.device, run_dir=run_dir, wandb=args.wandb,
-                    implementation=implementation)  # fmt: skip
+    return plan_run(
+        args.algo,
+        args.env_id,
+        config=args.config,
+        overrides=args.overrides,
+        seed=args.seed,
+        device=args.device,
+        run_dir=run_dir,
+        wandb=args.wandb,
+        implementation=implementation,
+    )
 
 
 def run_command(args: argparse.Namespace, implementation: str) -> int:
@@ -167,8 +175,11 @@ def run_and_report(spec: RunSpec, quiet: bool = False) -> int:
             if spec.agent.RESUMABLE and spec.implementation == "rlkit"
             else ""
         )
-        print(f"\nstopped by {name} at step {e.step:,}; checkpoint saved: {spec.run_dir.latest}"
-              + resume, file=sys.stderr)  # fmt: skip
+        print(
+            f"\nstopped by {name} at step {e.step:,}; checkpoint saved: {spec.run_dir.latest}"
+            + resume,
+            file=sys.stderr,
+        )
         return exit_code(e)
     except KeyboardInterrupt as e:
         print(f"\ninterrupted; the run so far is in {spec.run_dir.path}", file=sys.stderr)
@@ -208,15 +219,33 @@ def run_seeds_command(args: argparse.Namespace, implementation: str) -> int:
         return report(e)
     jobs = []
     for seed in seeds:
-        argv = [sys.executable, "-m", "rlkit.cli.main", command, args.algo, args.env_id,
-                *args.overrides, "--seed", str(seed), "--run-dir", str(parent / f"s{seed}"),
-                "--device", args.device, "--wandb", args.wandb, "--quiet"]  # fmt: skip
+        argv = [
+            sys.executable,
+            "-m",
+            "rlkit.cli.main",
+            command,
+            args.algo,
+            args.env_id,
+            *args.overrides,
+            "--seed",
+            str(seed),
+            "--run-dir",
+            str(parent / f"s{seed}"),
+            "--device",
+            args.device,
+            "--wandb",
+            args.wandb,
+            "--quiet",
+        ]
         if args.config is not None:
             argv += ["--config", str(args.config)]
         jobs.append(SeedJob(seed, argv, parent / f"s{seed}", parent / "logs" / f"s{seed}.log"))
     at_once = min(len(seeds), args.jobs or os.cpu_count() or 1)
-    print(f"{len(seeds)} seeds of {label} on {args.env_id}, {at_once} at a time; run dirs under "
-          f"{parent}", file=sys.stderr)  # fmt: skip
+    print(
+        f"{len(seeds)} seeds of {label} on {args.env_id}, {at_once} at a time; run dirs under "
+        f"{parent}",
+        file=sys.stderr,
+    )
     start = time.perf_counter()
     finished = []
 
@@ -228,8 +257,11 @@ def run_seeds_command(args: argparse.Namespace, implementation: str) -> int:
             if summary
             else f"FAILED (exit {row['code']}), see {row['log']}"
         )
-        print(f"seed {row['seed']}: {what} ({len(finished)}/{len(seeds)}, "
-              f"{time.perf_counter() - start:.0f}s)", file=sys.stderr)  # fmt: skip
+        print(
+            f"seed {row['seed']}: {what} ({len(finished)}/{len(seeds)}, "
+            f"{time.perf_counter() - start:.0f}s)",
+            file=sys.stderr,
+        )
 
     try:
         rows = run_jobs(jobs, at_once, done)

@@ -43,20 +43,35 @@ class RolloutBatch:
 
     def flat(self) -> RolloutBatch:
         """A sequence minibatch ``(n_steps, envs, ...)`` as rows ``(n_steps * envs, ...)``."""
+
         def rows(x: torch.Tensor) -> torch.Tensor:
             return x.reshape(-1, *x.shape[2:])
 
-        return RolloutBatch(rows(self.obs), rows(self.actions), rows(self.log_probs),
-                            rows(self.values), rows(self.advantages), rows(self.returns),
-                            rows(self.episode_starts), self.env_indices)  # fmt: skip
+        return RolloutBatch(
+            rows(self.obs),
+            rows(self.actions),
+            rows(self.log_probs),
+            rows(self.values),
+            rows(self.advantages),
+            rows(self.returns),
+            rows(self.episode_starts),
+            self.env_indices,
+        )
 
 
 class RolloutBuffer:
     """Storage for one rollout, its advantages and returns, and its minibatches."""
 
-    def __init__(self, n_steps: int, n_envs: int, obs_shape: tuple[int, ...], obs_dtype: np.dtype,
-                 action_shape: tuple[int, ...] = (), action_dtype: np.dtype = np.int64,
-                 device: torch.device | str = "cpu") -> None:  # fmt: skip
+    def __init__(
+        self,
+        n_steps: int,
+        n_envs: int,
+        obs_shape: tuple[int, ...],
+        obs_dtype: np.dtype,
+        action_shape: tuple[int, ...] = (),
+        action_dtype: np.dtype = np.int64,
+        device: torch.device | str = "cpu",
+    ) -> None:
         if n_steps < 1 or n_envs < 1:
             raise ValueError(f"n_steps and n_envs must be >= 1, got {n_steps}, {n_envs}")
         self.n_steps, self.n_envs, self.device = n_steps, n_envs, torch.device(device)
@@ -84,9 +99,17 @@ class RolloutBuffer:
         """True once ``n_steps`` rows are stored."""
         return self.t == self.n_steps
 
-    def add(self, obs: np.ndarray, actions: np.ndarray, log_probs: np.ndarray, values: np.ndarray,
-            rewards: np.ndarray, terminated: np.ndarray, truncated: np.ndarray,
-            episode_starts: np.ndarray) -> int:  # fmt: skip
+    def add(
+        self,
+        obs: np.ndarray,
+        actions: np.ndarray,
+        log_probs: np.ndarray,
+        values: np.ndarray,
+        rewards: np.ndarray,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+        episode_starts: np.ndarray,
+    ) -> int:
         """Store one step of every env; return its row index."""
         if self.full:
             raise RuntimeError("rollout buffer is full; call reset() after using it")
@@ -133,6 +156,15 @@ class RolloutBuffer:
             )
         self.advantages, self.returns = advantages.to(self.device), returns.to(self.device)
 
+    def explained_variance(self) -> float:
+        """How much of the returns' variance the rollout's values explain:
+        ``1 - Var(R - V) / Var(R)`` (1: perfectly, 0: no better than a constant)."""
+        if self.returns is None:
+            raise RuntimeError("call finish() first")
+        returns, values = self.returns.flatten().cpu(), torch.from_numpy(self.values).flatten()
+        var = float(returns.var())
+        return float("nan") if var == 0 else 1.0 - float((returns - values).var()) / var
+
     def reset(self) -> None:
         """Empty the buffer for the next rollout."""
         self.t = 0
@@ -143,14 +175,18 @@ class RolloutBuffer:
             raise RuntimeError("call finish() before drawing minibatches")
         d = self.device
         return {
-            "obs": torch.from_numpy(self.obs).to(d), "actions": torch.from_numpy(self.actions).to(d),
-            "log_probs": torch.from_numpy(self.log_probs).to(d), "values": torch.from_numpy(self.values).to(d),
-            "advantages": self.advantages, "returns": self.returns,
+            "obs": torch.from_numpy(self.obs).to(d),
+            "actions": torch.from_numpy(self.actions).to(d),
+            "log_probs": torch.from_numpy(self.log_probs).to(d),
+            "values": torch.from_numpy(self.values).to(d),
+            "advantages": self.advantages,
+            "returns": self.returns,
             "episode_starts": torch.from_numpy(self.episode_starts).to(d),
-        }  # fmt: skip
+        }
 
-    def minibatches(self, batch_size: int, generator: torch.Generator | None = None,
-                    shuffle: bool = True) -> Iterator[RolloutBatch]:  # fmt: skip
+    def minibatches(
+        self, batch_size: int, generator: torch.Generator | None = None, shuffle: bool = True
+    ) -> Iterator[RolloutBatch]:
         """The rollout's ``n_steps * n_envs`` rows flattened, shuffled, in minibatches of ``batch_size``."""
         data = self._tensors()
         n = self.n_steps * self.n_envs
@@ -173,8 +209,14 @@ class RolloutBuffer:
             yield RolloutBatch(**{k: v[:, idx] for k, v in data.items()}, env_indices=idx)
 
 
-def collect_rollout(env: Any, buffer: RolloutBuffer, obs: np.ndarray, episode_starts: np.ndarray,
-                    act: Callable, stats: Any) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def collect_rollout(
+    env: Any,
+    buffer: RolloutBuffer,
+    obs: np.ndarray,
+    episode_starts: np.ndarray,
+    act: Callable,
+    stats: Any,
+) -> tuple[np.ndarray, np.ndarray]:
     """Step the vector ``env`` (``SAME_STEP`` autoreset) until ``buffer`` is full; return the
     next ``(obs, episode_starts)``.
 

@@ -34,8 +34,16 @@ Distribution = Categorical | DiagGaussian
 class _Heads(nn.Module):
     """Policy and value heads over features (shared by both network kinds)."""
 
-    def __init__(self, pi_features: int, vf_features: int, n_actions: int | None, action_dim: int | None,
-                 log_std_init: float, ortho_init: bool, generator: torch.Generator | None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        pi_features: int,
+        vf_features: int,
+        n_actions: int | None,
+        action_dim: int | None,
+        log_std_init: float,
+        ortho_init: bool,
+        generator: torch.Generator | None,
+    ) -> None:
         super().__init__()
         self.discrete = n_actions is not None
         self.policy = nn.Linear(pi_features, n_actions if self.discrete else action_dim)
@@ -82,10 +90,19 @@ class ActorCritic(nn.Module):
             (``self.obs_norm``, an ``ObsNorm``; the training loop updates it).
     """
 
-    def __init__(self, obs_shape: Sequence[int], n_actions: int | None = None, action_dim: int | None = None,
-                 net_arch: Sequence[int] = (64, 64), activation: str = "tanh", ortho_init: bool = True,
-                 log_std_init: float = 0.0, generator: torch.Generator | None = None,
-                 bf16: bool = False, normalize_obs: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        obs_shape: Sequence[int],
+        n_actions: int | None = None,
+        action_dim: int | None = None,
+        net_arch: Sequence[int] = (64, 64),
+        activation: str = "tanh",
+        ortho_init: bool = True,
+        log_std_init: float = 0.0,
+        generator: torch.Generator | None = None,
+        bf16: bool = False,
+        normalize_obs: bool = False,
+    ) -> None:
         super().__init__()
         self.bf16 = bf16
         _action_sizes(n_actions, action_dim)
@@ -103,10 +120,26 @@ class ActorCritic(nn.Module):
         else:
             n_in = int(np.prod(obs_shape))
             *hidden, last = net_arch
-            self.pi_net = MLP(n_in, hidden, last, activation=activation, output_activation=activation,
-                              init=scheme, gain=math.sqrt(2), generator=generator)  # fmt: skip
-            self.vf_net = MLP(n_in, hidden, last, activation=activation, output_activation=activation,
-                              init=scheme, gain=math.sqrt(2), generator=generator)  # fmt: skip
+            self.pi_net = MLP(
+                n_in,
+                hidden,
+                last,
+                activation=activation,
+                output_activation=activation,
+                init=scheme,
+                gain=math.sqrt(2),
+                generator=generator,
+            )
+            self.vf_net = MLP(
+                n_in,
+                hidden,
+                last,
+                activation=activation,
+                output_activation=activation,
+                init=scheme,
+                gain=math.sqrt(2),
+                generator=generator,
+            )
             pi_features = vf_features = last
         self.heads = _Heads(
             pi_features, vf_features, n_actions, action_dim, log_std_init, ortho_init, generator
@@ -153,10 +186,20 @@ class RecurrentActorCritic(nn.Module):
     applies to the encoder, the MLPs and the heads.
     """
 
-    def __init__(self, obs_shape: Sequence[int], n_actions: int | None = None, action_dim: int | None = None,
-                 lstm_hidden_size: int = 64, net_arch: Sequence[int] = (64,), activation: str = "tanh",
-                 ortho_init: bool = True, log_std_init: float = 0.0, shared_lstm: bool = False,
-                 generator: torch.Generator | None = None, normalize_obs: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        obs_shape: Sequence[int],
+        n_actions: int | None = None,
+        action_dim: int | None = None,
+        lstm_hidden_size: int = 64,
+        net_arch: Sequence[int] = (64,),
+        activation: str = "tanh",
+        ortho_init: bool = True,
+        log_std_init: float = 0.0,
+        shared_lstm: bool = False,
+        generator: torch.Generator | None = None,
+        normalize_obs: bool = False,
+    ) -> None:
         super().__init__()
         _action_sizes(n_actions, action_dim)
         self.image = len(obs_shape) == 3
@@ -184,8 +227,16 @@ class RecurrentActorCritic(nn.Module):
         def mlp() -> nn.Module:
             if not net_arch:
                 return nn.Identity()
-            return MLP(lstm_hidden_size, net_arch[:-1], net_arch[-1], activation=activation,
-                       output_activation=activation, init=scheme, gain=math.sqrt(2), generator=generator)  # fmt: skip
+            return MLP(
+                lstm_hidden_size,
+                net_arch[:-1],
+                net_arch[-1],
+                activation=activation,
+                output_activation=activation,
+                init=scheme,
+                gain=math.sqrt(2),
+                generator=generator,
+            )
 
         self.pi_net, self.vf_net = mlp(), mlp()
         features = net_arch[-1] if net_arch else lstm_hidden_size
@@ -200,8 +251,9 @@ class RecurrentActorCritic(nn.Module):
             return h, c
         return torch.cat([h, h], dim=-1), torch.cat([c, c], dim=-1)
 
-    def forward(self, obs: torch.Tensor, state: State, episode_starts: torch.Tensor
-                ) -> tuple[Distribution, torch.Tensor, State]:  # fmt: skip
+    def forward(
+        self, obs: torch.Tensor, state: State, episode_starts: torch.Tensor
+    ) -> tuple[Distribution, torch.Tensor, State]:
         """``obs`` ``(T, batch, *obs_shape)``, ``episode_starts`` ``(T, batch)`` ->
         distributions and values over ``(T, batch)``, and the state after the last step."""
         steps, batch = obs.shape[:2]

@@ -92,6 +92,8 @@ class LSTM(nn.Module):
         outputs = out.new_zeros(steps, batch, out.shape[-1]).index_put(
             (t_t, b_t), out[pos_t, chunk_t]
         )
-        last = torch.as_tensor(np.searchsorted(first, np.arange(batch) * steps + steps - 1, side="right") - 1,
-                               device=x.device)  # fmt: skip
+        last = torch.as_tensor(
+            np.searchsorted(first, np.arange(batch) * steps + steps - 1, side="right") - 1,
+            device=x.device,
+        )
         return outputs, (h_n[:, last], c_n[:, last])

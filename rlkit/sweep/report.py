@@ -31,16 +31,28 @@ def build_report(study: Any) -> dict[str, Any]:
         if identity
         else "not an rlkit sweep"
     )
-    lines = [f"study {study.study_name}: {what}; objective {OBJECTIVES.get(objective, objective)} "
-             f"({study.direction.name.lower()}); {len(trials)} trials: "
-             + ", ".join(f"{n} {name}" for name, n in counts.items() if n)]  # fmt: skip
-    data: dict[str, Any] = {"study": study.study_name, "objective": objective, "counts": counts,
-                            "best": None, "importances": {}, "trials": []}  # fmt: skip
+    lines = [
+        f"study {study.study_name}: {what}; objective {OBJECTIVES.get(objective, objective)} "
+        f"({study.direction.name.lower()}); {len(trials)} trials: "
+        + ", ".join(f"{n} {name}" for name, n in counts.items() if n)
+    ]
+    data: dict[str, Any] = {
+        "study": study.study_name,
+        "objective": objective,
+        "counts": counts,
+        "best": None,
+        "importances": {},
+        "trials": [],
+    }
     if complete:
         best = study.best_trial
         params = {k: decode_choice(v) for k, v in best.params.items()}
-        data["best"] = {"number": best.number, "value": best.value, "params": params,
-                        "run_dir": best.user_attrs.get("run_dir")}  # fmt: skip
+        data["best"] = {
+            "number": best.number,
+            "value": best.value,
+            "params": params,
+            "run_dir": best.user_attrs.get("run_dir"),
+        }
         lines.append(f"best: trial {best.number}, value {best.value:.6g}")
         lines += [f"  {k} = {_fmt(v)}" for k, v in params.items()]
         if best.user_attrs.get("run_dir"):
@@ -63,14 +75,24 @@ def build_report(study: Any) -> dict[str, Any]:
         wall = t.duration.total_seconds() if t.duration else None
         # Optuna gives a pruned trial its last eval as value: only a finished trial has one
         value = t.value if t.state == optuna.trial.TrialState.COMPLETE else None
-        row = {"number": t.number, "state": t.state.name.lower(), "value": value, "last_eval": last,
-               "step": step, "wall_s": wall, "params": params[t.number],
-               "error": t.user_attrs.get("error"),
-               "run_dir": t.user_attrs.get("run_dir"), "worker": t.user_attrs.get("worker")}  # fmt: skip
+        row = {
+            "number": t.number,
+            "state": t.state.name.lower(),
+            "value": value,
+            "last_eval": last,
+            "step": step,
+            "wall_s": wall,
+            "params": params[t.number],
+            "error": t.user_attrs.get("error"),
+            "run_dir": t.user_attrs.get("run_dir"),
+            "worker": t.user_attrs.get("worker"),
+        }
         data["trials"].append(row)
-        line = (f"{t.number:>5} {row['state']:<8} {_cell(value):>10} {_cell(last):>10} "
-                f"{'' if step is None else f'{step:,}':>9} {_cell(wall, '.0f'):>7}  "
-                + "  ".join(f"{cells[t.number].get(k, '-'):<{widths[k]}}" for k in names))  # fmt: skip
+        line = (
+            f"{t.number:>5} {row['state']:<8} {_cell(value):>10} {_cell(last):>10} "
+            f"{'' if step is None else f'{step:,}':>9} {_cell(wall, '.0f'):>7}  "
+            + "  ".join(f"{cells[t.number].get(k, '-'):<{widths[k]}}" for k in names)
+        )
         lines.append(line.rstrip())
     if len(complete) >= 2 and names:
         try:
@@ -108,8 +130,13 @@ def write_report_files(study: Any, result: dict[str, Any], out: Path) -> list[Pa
     written = []
     plots = [("history.png", optuna.visualization.matplotlib.plot_optimization_history, {})]
     if result["importances"]:
-        plots.append(("importance.png", optuna.visualization.matplotlib.plot_param_importances,
-                      {"evaluator": optuna.importance.FanovaImportanceEvaluator(seed=0)}))  # fmt: skip
+        plots.append(
+            (
+                "importance.png",
+                optuna.visualization.matplotlib.plot_param_importances,
+                {"evaluator": optuna.importance.FanovaImportanceEvaluator(seed=0)},
+            )
+        )
     for name, plot, kwargs in plots:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -143,8 +170,12 @@ def write_report_files(study: Any, result: dict[str, Any], out: Path) -> list[Pa
         space_fixed = identity["space"].get("fixed", {})
         values = merge(merge(identity["base"], nest(space_fixed)), nest(result["best"]["params"]))
         config = build_config(agent.Config, values)
-        best = {"algo": identity["algo"], "env_id": identity["env_id"], "seed": identity["seed"],
-                **config_dict(config)}  # fmt: skip
+        best = {
+            "algo": identity["algo"],
+            "env_id": identity["env_id"],
+            "seed": identity["seed"],
+            **config_dict(config),
+        }
         path = out / "best-config.yaml"
         atomic_write_yaml(path, best)
         written.append(path)

@@ -224,8 +224,17 @@ def parse_zoo(doc: Mapping[str, Any], path: str) -> Space:
                 raise BadInput(f"{where}: a {kind} parameter needs {' and '.join(missing)}")
             if "choices" in spec:
                 raise BadInput(f"{where}: choices belong to type: categorical")
-            params.append(_range_param(where, name, kind, spec["low"], spec["high"],
-                                       spec.get("log", False), spec.get("step")))  # fmt: skip
+            params.append(
+                _range_param(
+                    where,
+                    name,
+                    kind,
+                    spec["low"],
+                    spec["high"],
+                    spec.get("log", False),
+                    spec.get("step"),
+                )
+            )
         elif kind == "categorical":
             if set(spec) - {"type", "choices"}:
                 raise BadInput(f"{where}: a categorical parameter takes only choices")
@@ -235,12 +244,30 @@ def parse_zoo(doc: Mapping[str, Any], path: str) -> Space:
     return Space(tuple(params), fixed)
 
 
-WANDB_KEYS = {"method", "metric", "parameters", "early_terminate", "run_cap", "name",
-              "description", "program", "command", "project", "entity"}  # fmt: skip
+WANDB_KEYS = {
+    "method",
+    "metric",
+    "parameters",
+    "early_terminate",
+    "run_cap",
+    "name",
+    "description",
+    "program",
+    "command",
+    "project",
+    "entity",
+}
 WANDB_METHODS = {"bayes": "tpe", "random": "random", "grid": "grid"}
 WANDB_METRICS = {"eval/auc": "auc", "eval/mean_return": "final"}
-WANDB_DISTRIBUTIONS = ("constant", "categorical", "int_uniform", "uniform", "q_uniform",
-                       "log_uniform", "log_uniform_values")  # fmt: skip
+WANDB_DISTRIBUTIONS = (
+    "constant",
+    "categorical",
+    "int_uniform",
+    "uniform",
+    "q_uniform",
+    "log_uniform",
+    "log_uniform_values",
+)
 
 
 def parse_wandb(doc: Mapping[str, Any], path: str) -> Space:
@@ -258,8 +285,10 @@ def parse_wandb(doc: Mapping[str, Any], path: str) -> Space:
     if "metric" in doc:
         metric = doc["metric"]
         if not isinstance(metric, Mapping) or metric.get("name") not in WANDB_METRICS:
-            raise BadInput(f"{where}: metric.name must be one of {', '.join(WANDB_METRICS)}, got "
-                           f"{metric.get('name') if isinstance(metric, Mapping) else metric!r}")  # fmt: skip
+            raise BadInput(
+                f"{where}: metric.name must be one of {', '.join(WANDB_METRICS)}, got "
+                f"{metric.get('name') if isinstance(metric, Mapping) else metric!r}"
+            )
         objective = WANDB_METRICS[metric["name"]]
         direction = metric.get("goal", "maximize")
         if direction not in ("maximize", "minimize"):
@@ -284,12 +313,18 @@ def parse_wandb(doc: Mapping[str, Any], path: str) -> Space:
         raise BadInput(f"{where}: parameters must be a non-empty mapping")
     params, fixed = [], {}
     _wandb_parameters(where, parameters, "", params, fixed)
-    return Space(tuple(params), fixed, WANDB_METHODS[method], objective, direction, pruner,
-                 trials, "wandb")  # fmt: skip
+    return Space(
+        tuple(params), fixed, WANDB_METHODS[method], objective, direction, pruner, trials, "wandb"
+    )
 
 
-def _wandb_parameters(where: str, parameters: Mapping[str, Any], prefix: str,
-                      params: list[Param], fixed: dict[str, Any]) -> None:  # fmt: skip
+def _wandb_parameters(
+    where: str,
+    parameters: Mapping[str, Any],
+    prefix: str,
+    params: list[Param],
+    fixed: dict[str, Any],
+) -> None:
     for key, spec in parameters.items():
         name = prefix + str(key)
         at = f"{where}: {name}"
@@ -300,8 +335,10 @@ def _wandb_parameters(where: str, parameters: Mapping[str, Any], prefix: str,
             continue
         dist = spec.get("distribution")
         if dist is not None and dist not in WANDB_DISTRIBUTIONS:
-            raise BadInput(f"{at}: distribution {dist!r} has no Optuna counterpart here; use one of "
-                           + ", ".join(WANDB_DISTRIBUTIONS))  # fmt: skip
+            raise BadInput(
+                f"{at}: distribution {dist!r} has no Optuna counterpart here; use one of "
+                + ", ".join(WANDB_DISTRIBUTIONS)
+            )
         if "probabilities" in spec:
             raise BadInput(f"{at}: weighted values (probabilities) have no Optuna counterpart")
         if "value" in spec or dist == "constant":
@@ -391,8 +428,10 @@ def check_space(space: Space, config_cls: type, base: Mapping[str, Any]) -> list
             allowed = _numeric_kinds(hints[top])
             if param.kind not in allowed:
                 wanted = "type: int" if allowed == {"int"} else "type: categorical with its values"
-                raise BadInput(f"space: {param.name} holds {_type_label(hints[top])}; "
-                               f"{'an' if param.kind == 'int' else 'a'} {param.kind} range cannot set it (use {wanted})")  # fmt: skip
+                raise BadInput(
+                    f"space: {param.name} holds {_type_label(hints[top])}; "
+                    f"{'an' if param.kind == 'int' else 'a'} {param.kind} range cannot set it (use {wanted})"
+                )
         for value in param.candidates():
             try:
                 build_config(config_cls, merge(fixed_base, nest({param.name: value})))
@@ -410,8 +449,14 @@ def _type_label(tp: Any) -> str:
     """What a field holds, for an error message: ``an integer``, ``one of a, b``, ..."""
     if get_origin(tp) is Literal:
         return "one of " + ", ".join(map(str, get_args(tp)))
-    labels = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
-              dict: "a mapping", tuple: "a list"}  # fmt: skip
+    labels = {
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        str: "a string",
+        dict: "a mapping",
+        tuple: "a list",
+    }
     return labels.get(get_origin(tp) or tp, str(tp))
 
 
@@ -434,8 +479,9 @@ def make_sampler(name: str, space: Space, seed: int | None, startup_trials: int 
     raise BadInput(f"unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}")
 
 
-def make_pruner(name: str, startup_trials: int, warmup_steps: int, min_resource: int,
-                max_resource: int) -> Any:  # fmt: skip
+def make_pruner(
+    name: str, startup_trials: int, warmup_steps: int, min_resource: int, max_resource: int
+) -> Any:
     """median / halving (successive halving) / hyperband / none, over env steps."""
     import optuna
 

@@ -117,8 +117,10 @@ def make_plan(opts: SweepOptions) -> Plan:
     for name in ("trials", "jobs", "startup_trials", "heartbeat"):
         value = getattr(opts, name)
         if value is not None and value < (0 if name == "startup_trials" else 1):
-            raise BadInput(f"bad value --{name.replace('_', '-')} {value}; allowed: an integer >= "
-                           f"{0 if name == 'startup_trials' else 1}")  # fmt: skip
+            raise BadInput(
+                f"bad value --{name.replace('_', '-')} {value}; allowed: an integer >= "
+                f"{0 if name == 'startup_trials' else 1}"
+            )
     if opts.warmup_steps is not None and opts.warmup_steps < 0:
         raise BadInput(f"bad value --warmup-steps {opts.warmup_steps}; allowed: an integer >= 0")
     if opts.seed < 0:
@@ -135,14 +137,23 @@ def make_plan(opts: SweepOptions) -> Plan:
         for part in name.split("."):
             node = node.get(part) if isinstance(node, dict) else None
         if node is not None:
-            raise BadInput(f"{name} is set both by the space {opts.space} and by {name}=... on the "
-                           "command line; keep one")  # fmt: skip
+            raise BadInput(
+                f"{name} is set both by the space {opts.space} and by {name}=... on the "
+                "command line; keep one"
+            )
     study = opts.study or f"{agent.ALGO}-{safe_name(opts.env_id)}"
     safe_name(study)
     folder = opts.dir if opts.dir is not None else Path("runs") / study
-    spec = launch.plan_run(opts.algo, opts.env_id, config=opts.config, overrides=opts.overrides,
-                           seed=opts.seed, device=opts.device, run_dir=folder / "trial-check",
-                           wandb=opts.wandb)  # fmt: skip
+    spec = launch.plan_run(
+        opts.algo,
+        opts.env_id,
+        config=opts.config,
+        overrides=opts.overrides,
+        seed=opts.seed,
+        device=opts.device,
+        run_dir=folder / "trial-check",
+        wandb=opts.wandb,
+    )
     config, env_id = spec.config, spec.env_id
     for clash in check_space(space, agent.Config, config_dict(config)):
         print(f"rlkit sweep: warning: {clash}; trials that draw it will fail", file=sys.stderr)
@@ -154,8 +165,10 @@ def make_plan(opts: SweepOptions) -> Plan:
             grid_size *= len(values)
     trials = opts.trials or space.trials or (grid_size if sampler == "grid" else 20)
     if sampler == "grid" and trials > grid_size:
-        print(f"rlkit sweep: the grid has {grid_size} points; running {grid_size} trials, not {trials}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"rlkit sweep: the grid has {grid_size} points; running {grid_size} trials, not {trials}",
+            file=sys.stderr,
+        )
         trials = grid_size
     objective = opts.objective or space.objective or "auc"
     storage = opts.storage or f"sqlite:///{folder.as_posix()}/study.db"
@@ -167,9 +180,22 @@ def make_plan(opts: SweepOptions) -> Plan:
         "base": json.loads(json.dumps(base)),
         "seed": opts.seed,
     }
-    return Plan(agent.ALGO, env_id, space, trials, study, storage, folder, objective,
-                space.direction, sampler, opts.pruner or space.pruner or "median", base, identity,
-                spec.device.type)  # fmt: skip
+    return Plan(
+        agent.ALGO,
+        env_id,
+        space,
+        trials,
+        study,
+        storage,
+        folder,
+        objective,
+        space.direction,
+        sampler,
+        opts.pruner or space.pruner or "median",
+        base,
+        identity,
+        spec.device.type,
+    )
 
 
 # ---------------------------------------------------------------- storage
@@ -255,9 +281,11 @@ def open_study(plan: Plan, opts: SweepOptions, seed: int | None) -> Any:
     else:
         for key, value in plan.identity.items():
             if held.get(key) != value:
-                raise BadInput(f"study {plan.study!r} in {_redact(plan.storage)} holds another sweep "
-                               f"({key} differs: {_short(held.get(key))} there, {_short(value)} here); "
-                               "use another --study")  # fmt: skip
+                raise BadInput(
+                    f"study {plan.study!r} in {_redact(plan.storage)} holds another sweep "
+                    f"({key} differs: {_short(held.get(key))} there, {_short(value)} here); "
+                    "use another --study"
+                )
     return study
 
 
@@ -329,11 +357,19 @@ def work(study: Any, plan: Plan, opts: SweepOptions) -> None:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                study.optimize(objective, n_trials=1, catch=(TrialFailed, OverBudget),
-                               callbacks=[report_line], gc_after_trial=False)  # fmt: skip
+                study.optimize(
+                    objective,
+                    n_trials=1,
+                    catch=(TrialFailed, OverBudget),
+                    callbacks=[report_line],
+                    gc_after_trial=False,
+                )
         except KeyboardInterrupt:
-            print(f"\n{tag}interrupted; the trial was marked failed; rerun the same command to "
-                  "continue the study", file=sys.stderr)  # fmt: skip
+            print(
+                f"\n{tag}interrupted; the trial was marked failed; rerun the same command to "
+                "continue the study",
+                file=sys.stderr,
+            )
             raise
     if opts.worker is None:
         print(summary_line(study, plan, time.perf_counter() - start))
@@ -352,19 +388,29 @@ def run_trial(trial: Any, plan: Plan, opts: SweepOptions) -> float:
     trial.set_user_attr("run_dir", str(run_dir.resolve()))
     trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
     try:
-        spec = launch.plan_run(plan.algo, plan.env_id, config=opts.config,
-                               overrides=merge(parse_overrides(opts.overrides), nest(params)),
-                               seed=opts.seed, device=opts.device, run_dir=run_dir,
-                               wandb=opts.wandb)  # fmt: skip
+        spec = launch.plan_run(
+            plan.algo,
+            plan.env_id,
+            config=opts.config,
+            overrides=merge(parse_overrides(opts.overrides), nest(params)),
+            seed=opts.seed,
+            device=opts.device,
+            run_dir=run_dir,
+            wandb=opts.wandb,
+        )
     except BadInput as e:
         trial.set_user_attr("error", str(e))
         raise TrialFailed(str(e)) from None
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # the trial line says it all
-            result = launch.execute(spec, quiet=opts.quiet or opts.worker is not None,
-                                    group=plan.study, tags=("sweep", plan.study),
-                                    listeners=[TrialReporter(trial)],
-                                    reraise=(optuna.TrialPruned,))  # fmt: skip
+            result = launch.execute(
+                spec,
+                quiet=opts.quiet or opts.worker is not None,
+                group=plan.study,
+                tags=("sweep", plan.study),
+                listeners=[TrialReporter(trial)],
+                reraise=(optuna.TrialPruned,),
+            )
     except (Stopped, KeyboardInterrupt):
         trial.set_user_attr("error", "interrupted")
         raise KeyboardInterrupt from None
@@ -391,8 +437,11 @@ def spawn_workers(opts: SweepOptions, plan: Plan, study: Any) -> int:
     threads = max(1, (os.cpu_count() or 1) // jobs)
     logs = plan.dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    print(f"study {plan.study}: {plan.trials} trials of {plan.algo} on {plan.env_id}, {jobs} workers; "
-          f"storage {_redact(plan.storage)}; run dirs under {plan.dir}", file=sys.stderr)  # fmt: skip
+    print(
+        f"study {plan.study}: {plan.trials} trials of {plan.algo} on {plan.env_id}, {jobs} workers; "
+        f"storage {_redact(plan.storage)}; run dirs under {plan.dir}",
+        file=sys.stderr,
+    )
     _close_storage(study)  # a database connection must not cross a fork
     method = (
         "fork"
@@ -407,8 +456,11 @@ def spawn_workers(opts: SweepOptions, plan: Plan, study: Any) -> int:
         child.worker = i
         if opts.sampler_seed is not None:
             child.sampler_seed = opts.sampler_seed + i
-        proc = context.Process(target=_worker_main, args=(child, plan, logs / f"worker-{i}.log", threads),
-                               name=f"rlkit-sweep-worker-{i}")  # fmt: skip
+        proc = context.Process(
+            target=_worker_main,
+            args=(child, plan, logs / f"worker-{i}.log", threads),
+            name=f"rlkit-sweep-worker-{i}",
+        )
         proc.start()
         procs.append(proc)
     try:
@@ -483,11 +535,11 @@ def summary_line(study: Any, plan: Plan, wall: float) -> str:
         if plan.storage == f"sqlite:///{plan.dir.as_posix()}/study.db"
         else f" --storage {_redact(plan.storage)}"
     )
-    lines.append(f"report: rlkit sweep --report --study {plan.study}{storage}"
-                 + (f" --dir {plan.dir}" if plan.dir != Path("runs") / plan.study else ""))  # fmt: skip
+    lines.append(
+        f"report: rlkit sweep --report --study {plan.study}{storage}"
+        + (f" --dir {plan.dir}" if plan.dir != Path("runs") / plan.study else "")
+    )
     return "\n".join(lines)
-
-
 
 
 def load_existing_study(name: str, storage: str | None, folder: Path | None, heartbeat: int) -> Any:

@@ -101,11 +101,27 @@ def test_epsilon_schedule_and_nature_cnn_q_network():
 
 
 CHAIN = [
-    "train", "dqn", "rlkit/Chain-v0", "total_steps=15000", "learning_starts=500", "buffer_size=10000",
-    "learning_rate=1e-3", "net_arch=[64, 64]", "gamma=0.9", "target_update_interval=200", "train_freq=1",
-    "batch_size=64", "exploration_fraction=0.3", "exploration_final_eps=0.3", "eval_interval=0",
-    "eval_episodes=5", "--wandb", "disabled", "--run-dir", "chain",
-]  # fmt: skip
+    "train",
+    "dqn",
+    "rlkit/Chain-v0",
+    "total_steps=15000",
+    "learning_starts=500",
+    "buffer_size=10000",
+    "learning_rate=1e-3",
+    "net_arch=[64, 64]",
+    "gamma=0.9",
+    "target_update_interval=200",
+    "train_freq=1",
+    "batch_size=64",
+    "exploration_fraction=0.3",
+    "exploration_final_eps=0.3",
+    "eval_interval=0",
+    "eval_episodes=5",
+    "--wandb",
+    "disabled",
+    "--run-dir",
+    "chain",
+]
 
 
 def test_dqn_learns_the_exact_q_star_of_a_chain(cli, tmp_path):

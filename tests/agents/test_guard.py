@@ -31,10 +31,21 @@ def test_check_names_the_quantity_and_the_step():
         ("reinforce", ("checkpoint_interval=1",), None),
     ],
 )
-def test_an_absurd_learning_rate_stops_the_run_and_keeps_the_last_good_checkpoint(cli, tmp_path, algo, args,
-                                                                                  first_bad):  # fmt: skip
-    code, _, err = cli("train", algo, "CartPole-v1", "learning_rate=1e30", "total_steps=5000", *args,
-                       "--wandb", "disabled", "--run-dir", "r")  # fmt: skip
+def test_an_absurd_learning_rate_stops_the_run_and_keeps_the_last_good_checkpoint(
+    cli, tmp_path, algo, args, first_bad
+):
+    code, _, err = cli(
+        "train",
+        algo,
+        "CartPole-v1",
+        "learning_rate=1e30",
+        "total_steps=5000",
+        *args,
+        "--wandb",
+        "disabled",
+        "--run-dir",
+        "r",
+    )
     assert code == 1
     assert len(err.strip().splitlines()) == 1 and "non-finite" in err and "at step" in err
     if first_bad is not None:

@@ -14,9 +14,15 @@ from rlkit.data.rollout import RolloutBatch
 def batch_of(discrete: bool, n: int = 12) -> RolloutBatch:
     g = torch.Generator().manual_seed(0)
     actions = torch.randint(0, 3, (n,), generator=g) if discrete else torch.randn(n, 2, generator=g)
-    return RolloutBatch(obs=torch.randn(n, 4, generator=g), actions=actions, log_probs=torch.zeros(n),
-                        values=torch.zeros(n), advantages=torch.randn(n, generator=g),
-                        returns=torch.randn(n, generator=g) * 3, episode_starts=torch.zeros(n))  # fmt: skip
+    return RolloutBatch(
+        obs=torch.randn(n, 4, generator=g),
+        actions=actions,
+        log_probs=torch.zeros(n),
+        values=torch.zeros(n),
+        advantages=torch.randn(n, generator=g),
+        returns=torch.randn(n, generator=g) * 3,
+        episode_starts=torch.zeros(n),
+    )
 
 
 @pytest.mark.parametrize("discrete", [True, False])
@@ -48,13 +54,14 @@ def test_reinforce_loss_gradient_is_checked_against_autograd(baseline, discrete)
 def test_reward_to_go_by_hand():
     # env 0: 3 steps, terminated; env 1: 2 steps, truncated with V(final) = 10, then idle
     episodes = reinforce.Episodes(
-        obs=np.zeros((3, 2, 1)), actions=np.zeros((3, 2)),
+        obs=np.zeros((3, 2, 1)),
+        actions=np.zeros((3, 2)),
         rewards=np.array([[1, 1], [2, 2], [3, 0]], np.float32),
         valid=np.array([[1, 1], [1, 1], [1, 0]], bool),
         terminated=np.array([[0, 0], [0, 0], [1, 0]], bool),
         ended=np.array([[0, 0], [0, 1], [1, 0]], bool),
         next_values=np.array([[0, 0], [0, 10], [0, 0]], np.float32),
-    )  # fmt: skip
+    )
     g = reinforce.reward_to_go(episodes, 0.5)
     assert g[:, 0].tolist() == pytest.approx([1 + 0.5 * (2 + 0.5 * 3), 2 + 0.5 * 3, 3])
     assert g[:, 1].tolist() == pytest.approx([1 + 0.5 * (2 + 0.5 * 10), 2 + 0.5 * 10, 0])
@@ -71,8 +78,13 @@ def test_recurrent_training_replays_the_rollout_exactly():
     config = recurrent_ppo.Config(n_envs=4, n_steps=16, batch_size=32)
     probe = make_env("rlkit/CartPoleNoVel-v1")
     net = recurrent_ppo.make_network(probe, config, torch.Generator().manual_seed(0))
-    actor = recurrent_ppo.RecurrentActor(net, action_spec(probe.action_space, "x"), 4, torch.device("cpu"),
-                                         torch.Generator().manual_seed(0))  # fmt: skip
+    actor = recurrent_ppo.RecurrentActor(
+        net,
+        action_spec(probe.action_space, "x"),
+        4,
+        torch.device("cpu"),
+        torch.Generator().manual_seed(0),
+    )
     env = make_vector_env(lambda: make_env("rlkit/CartPoleNoVel-v1"), 4)
     buf = RolloutBuffer(16, 4, (2,), np.float32)
     obs, _ = env.reset(seed=0)
@@ -85,8 +97,11 @@ def test_recurrent_training_replays_the_rollout_exactly():
         h0, c0 = actor.rollout_state
         for batch in buf.sequences(2, torch.Generator().manual_seed(0)):
             with torch.no_grad():
-                dist, values, _ = net(batch.obs, (h0[:, batch.env_indices], c0[:, batch.env_indices]),
-                                      batch.episode_starts)  # fmt: skip
+                dist, values, _ = net(
+                    batch.obs,
+                    (h0[:, batch.env_indices], c0[:, batch.env_indices]),
+                    batch.episode_starts,
+                )
             assert torch.allclose(dist.log_prob(batch.actions), batch.log_probs, atol=1e-6)
             assert torch.allclose(values, batch.values, atol=1e-6)
     assert buf.episode_starts[:, :].sum() > 0  # episodes did start inside the rollouts
@@ -132,13 +147,30 @@ def test_box_actions_are_refused_where_a_policy_cannot_take_them():
         action_spec(gym.spaces.Box(-np.inf, np.inf, (2,)), "ppo")
 
 
-@pytest.mark.parametrize("algo,env_id,steps", [
-    ("ppo", "Pendulum-v1", "n_steps=64"), ("a2c", "CartPole-v1", "n_steps=5"),
-    ("reinforce", "CartPole-v1", "n_envs=2"), ("recurrent-ppo", "rlkit/CartPoleNoVel-v1", "n_steps=32"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "algo,env_id,steps",
+    [
+        ("ppo", "Pendulum-v1", "n_steps=64"),
+        ("a2c", "CartPole-v1", "n_steps=5"),
+        ("reinforce", "CartPole-v1", "n_envs=2"),
+        ("recurrent-ppo", "rlkit/CartPoleNoVel-v1", "n_steps=32"),
+    ],
+)
 def test_short_run_writes_a_run_dir_and_eval_reproduces_it(cli, tmp_path, algo, env_id, steps):
-    code, _, err = cli("train", algo, env_id, steps, "total_steps=1024", "eval_interval=512", "eval_episodes=2",
-                       "log_interval=256", "--wandb", "disabled", "--run-dir", "r")  # fmt: skip
+    code, _, err = cli(
+        "train",
+        algo,
+        env_id,
+        steps,
+        "total_steps=1024",
+        "eval_interval=512",
+        "eval_episodes=2",
+        "log_interval=256",
+        "--wandb",
+        "disabled",
+        "--run-dir",
+        "r",
+    )
     assert code == 0, err
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["algo"] == algo and summary["total_steps"] >= 1024
@@ -164,9 +196,24 @@ def test_cartpole_with_its_config(cli, tmp_path, algo, threshold):
 
 
 def test_ppo_runs_the_nature_cnn_on_atari_in_async_envs(cli, tmp_path):
-    code, _, err = cli("train", "ppo", "PongNoFrameskip-v4", "n_envs=2", "n_steps=32", "batch_size=32",
-                       "n_epochs=1", "total_steps=128", "eval_interval=0", "eval_episodes=1",
-                       "env_kwargs.max_episode_steps=200", "vec_env=async", "--wandb", "disabled", "--run-dir", "p")  # fmt: skip
+    code, _, err = cli(
+        "train",
+        "ppo",
+        "PongNoFrameskip-v4",
+        "n_envs=2",
+        "n_steps=32",
+        "batch_size=32",
+        "n_epochs=1",
+        "total_steps=128",
+        "eval_interval=0",
+        "eval_episodes=1",
+        "env_kwargs.max_episode_steps=200",
+        "vec_env=async",
+        "--wandb",
+        "disabled",
+        "--run-dir",
+        "p",
+    )
     assert code == 0, err
     config = (tmp_path / "p" / "config.yaml").read_text()
     assert "vec_env: async" in config and "precision: bf16" in config  # override + config file

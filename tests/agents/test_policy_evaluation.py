@@ -23,8 +23,15 @@ BOOK = [  # Sutton & Barto, Figure 3.2: the uniform random policy, gamma = 0.9
 
 
 def test_the_cli_gives_the_books_figure_3_2(cli, tmp_path):
-    code, out, err = cli("train", "policy-evaluation", "rlkit/GridWorld5x5-v0", "--wandb",
-                         "disabled", "--run-dir", "r")  # fmt: skip
+    code, out, err = cli(
+        "train",
+        "policy-evaluation",
+        "rlkit/GridWorld5x5-v0",
+        "--wandb",
+        "disabled",
+        "--run-dir",
+        "r",
+    )
     assert code == 0, err
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert np.round(np.array(summary["values"]).reshape(5, 5), 1).tolist() == BOOK
@@ -68,8 +75,13 @@ def test_playing_the_uniform_policy_earns_v_start():
     values, _ = evaluate_policy(mdp, table, 0.9, torch.device("cpu"))
     v_start = float(mdp.initial @ values.numpy())
     episodes = 2000
-    result = evaluate(ProbabilityTablePolicy(table, np.random.default_rng(0)),
-                      lambda: make_env("rlkit/GridWorld5x5-v0"), episodes, seed=1, gamma=0.9)  # fmt: skip
+    result = evaluate(
+        ProbabilityTablePolicy(table, np.random.default_rng(0)),
+        lambda: make_env("rlkit/GridWorld5x5-v0"),
+        episodes,
+        seed=1,
+        gamma=0.9,
+    )
     returns = np.array(result.discounted_returns)  # 100 steps: 0.9^100 is negligible
     assert abs(returns.mean() - v_start) <= 4 * returns.std(ddof=1) / np.sqrt(episodes)
 

@@ -16,10 +16,14 @@ def make_batch(discrete: bool, n: int = 16, seed: int = 0) -> RolloutBatch:
     g = torch.Generator().manual_seed(seed)
     actions = torch.randint(0, 3, (n,), generator=g) if discrete else torch.randn(n, 2, generator=g)
     return RolloutBatch(
-        obs=torch.randn(n, 4, generator=g), actions=actions, log_probs=torch.randn(n, generator=g) * 0.3 - 1.0,
-        values=torch.randn(n, generator=g), advantages=torch.randn(n, generator=g),
-        returns=torch.randn(n, generator=g), episode_starts=torch.zeros(n),
-    )  # fmt: skip
+        obs=torch.randn(n, 4, generator=g),
+        actions=actions,
+        log_probs=torch.randn(n, generator=g) * 0.3 - 1.0,
+        values=torch.randn(n, generator=g),
+        advantages=torch.randn(n, generator=g),
+        returns=torch.randn(n, generator=g),
+        episode_starts=torch.zeros(n),
+    )
 
 
 @pytest.mark.parametrize("discrete", [True, False])
@@ -46,8 +50,15 @@ def test_clipped_objective_by_hand():
     log_p0 = float(dist.log_prob(torch.tensor([0])).detach())
     old = log_p0 - 0.5  # ratio e^0.5 = 1.65 > 1.2
     config = Config(normalize_advantage=False)
-    batch = RolloutBatch(obs=obs, actions=torch.tensor([0]), log_probs=torch.tensor([old]), values=torch.zeros(1),
-                         advantages=torch.tensor([1.0]), returns=torch.zeros(1), episode_starts=torch.zeros(1))  # fmt: skip
+    batch = RolloutBatch(
+        obs=obs,
+        actions=torch.tensor([0]),
+        log_probs=torch.tensor([old]),
+        values=torch.zeros(1),
+        advantages=torch.tensor([1.0]),
+        returns=torch.zeros(1),
+        episode_starts=torch.zeros(1),
+    )
     loss = ppo_loss(model(obs, batch.actions), batch, 0.2, config)
     assert float(loss.parts["policy_loss"]) == pytest.approx(-1.2, abs=1e-5)
     assert float(loss.parts["clip_fraction"]) == 1.0

@@ -38,9 +38,16 @@ def test_greedy_ties_are_random_but_reproducible():
 
 def test_q_learning_finds_the_optimal_policy_on_deterministic_frozen_lake(cli, tmp_path):
     code, _, err = cli(
-        "train", "q-learning", "FrozenLake-v1", "env_kwargs.is_slippery=false",
-        "total_steps=20000", "--wandb", "disabled", "--run-dir", "q",
-    )  # fmt: skip
+        "train",
+        "q-learning",
+        "FrozenLake-v1",
+        "env_kwargs.is_slippery=false",
+        "total_steps=20000",
+        "--wandb",
+        "disabled",
+        "--run-dir",
+        "q",
+    )
     assert code == 0, err
     ckpt = load_checkpoint(tmp_path / "q" / "checkpoints" / "latest.pt")
     env = make_env("FrozenLake-v1", is_slippery=False)
@@ -64,9 +71,18 @@ def test_same_seed_same_metrics(cli, tmp_path):
         torch.manual_seed(len(run) * 17)  # global state must not matter
         np.random.seed(len(run) * 17)
         code, _, err = cli(
-            "train", "q-learning", "FrozenLake-v1", "total_steps=5000", "eval_interval=1000",
-            "--seed", "4", "--wandb", "disabled", "--run-dir", run,
-        )  # fmt: skip
+            "train",
+            "q-learning",
+            "FrozenLake-v1",
+            "total_steps=5000",
+            "eval_interval=1000",
+            "--seed",
+            "4",
+            "--wandb",
+            "disabled",
+            "--run-dir",
+            run,
+        )
         assert code == 0, err
     assert metrics("a") == metrics("b")
     assert len(metrics("a")) > 5

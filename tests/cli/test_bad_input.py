@@ -14,8 +14,12 @@ EXISTING = {
 
 
 def snapshot(root):
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-            for p in sorted(root.rglob("*"))}  # fmt: skip
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        if p.is_file()
+        else "dir"
+        for p in sorted(root.rglob("*"))
+    }
 
 
 @pytest.fixture
@@ -113,8 +117,18 @@ def test_a_full_disk_mid_run_keeps_the_last_checkpoint(cli, workdir, monkeypatch
         real(path, data)
 
     monkeypatch.setattr(rlkit.checkpoint, "atomic_write_bytes", fills_up)
-    code, _, err = cli("train", "ppo", "CartPole-v1", "total_steps=2048", "checkpoint_interval=256",
-                       "eval_interval=0", "--run-dir", "r", "--wandb", "disabled")  # fmt: skip
+    code, _, err = cli(
+        "train",
+        "ppo",
+        "CartPole-v1",
+        "total_steps=2048",
+        "checkpoint_interval=256",
+        "eval_interval=0",
+        "--run-dir",
+        "r",
+        "--wandb",
+        "disabled",
+    )
     assert code == 1 and "No space left on device" in err and "intact" in err
     assert len(err.strip().splitlines()) == 1
     assert load_checkpoint(workdir / "r" / "checkpoints" / "latest.pt")["step"] == 256

@@ -31,9 +31,21 @@ def test_mapping_covers_every_config_field(algo):
 
 
 def test_sb3_arguments_of_the_ppo_cartpole_config():
-    config = build_config(config_class("ppo"), {"learning_rate": "lin_0.001", "clip_range": "lin_0.2", "n_steps": 32, "n_envs": 8,
-                                                "batch_size": 256, "n_epochs": 20, "gae_lambda": 0.8, "gamma": 0.98,
-                                                "activation": "relu", "net_arch": [32, 32]})  # fmt: skip
+    config = build_config(
+        config_class("ppo"),
+        {
+            "learning_rate": "lin_0.001",
+            "clip_range": "lin_0.2",
+            "n_steps": 32,
+            "n_envs": 8,
+            "batch_size": 256,
+            "n_epochs": 20,
+            "gae_lambda": 0.8,
+            "gamma": 0.98,
+            "activation": "relu",
+            "net_arch": [32, 32],
+        },
+    )
     kwargs = baseline.sb3_kwargs("ppo", config)
     # SB3 passes the progress *remaining*: 1 at the start, 0 at the end
     assert kwargs["learning_rate"](1.0) == pytest.approx(1e-3)
@@ -108,12 +120,28 @@ def test_baseline_matches_sb3_called_directly(cli, tmp_path):
 
     # configs/ppo/CartPole-v1.yaml written out as SB3 arguments
     venv = DummyVecEnv([lambda: make_env("CartPole-v1", train=True)] * 8)
-    model = PPO("MlpPolicy", venv, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
-                learning_rate=lambda rem: rem * 0.001, clip_range=lambda rem: rem * 0.2, seed=0, device="cpu",
-                policy_kwargs={"optimizer_kwargs": {"eps": 1e-5}})  # fmt: skip
+    model = PPO(
+        "MlpPolicy",
+        venv,
+        n_steps=32,
+        batch_size=256,
+        gae_lambda=0.8,
+        gamma=0.98,
+        n_epochs=20,
+        ent_coef=0.0,
+        learning_rate=lambda rem: rem * 0.001,
+        clip_range=lambda rem: rem * 0.2,
+        seed=0,
+        device="cpu",
+        policy_kwargs={"optimizer_kwargs": {"eps": 1e-5}},
+    )
     model.learn(2048)
-    result = evaluate(lambda obs: int(model.predict(obs, deterministic=True)[0]),
-                      lambda: make_env("CartPole-v1"), 3, seed=make_rngs(0, seed_globals=False).eval_seed)  # fmt: skip
+    result = evaluate(
+        lambda obs: int(model.predict(obs, deterministic=True)[0]),
+        lambda: make_env("CartPole-v1"),
+        3,
+        seed=make_rngs(0, seed_globals=False).eval_seed,
+    )
     assert summary["eval/mean_return"] == pytest.approx(result.mean)
     assert summary["eval/std_return"] == pytest.approx(result.std)
     rows = [json.loads(x) for x in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
@@ -129,10 +157,20 @@ def test_baseline_matches_sb3_called_directly(cli, tmp_path):
         ("dqn", "CartPole-v1", ("total_steps=600", "learning_starts=100", "eval_interval=300")),
         ("a2c", "CartPole-v1", ("total_steps=800", "eval_interval=400")),
         ("recurrent-ppo", "rlkit/CartPoleNoVel-v1", ("total_steps=512", "eval_interval=256")),
-        ("ppo", "Pendulum-v1", ("total_steps=512", "n_steps=128", "batch_size=64", "n_envs=2", "normalize_obs=true",
-                                "eval_interval=256")),
+        (
+            "ppo",
+            "Pendulum-v1",
+            (
+                "total_steps=512",
+                "n_steps=128",
+                "batch_size=64",
+                "n_envs=2",
+                "normalize_obs=true",
+                "eval_interval=256",
+            ),
+        ),
     ],
-)  # fmt: skip
+)
 def test_eval_of_a_baseline_checkpoint_reproduces_its_training_evaluation(
     cli, tmp_path, algo, env_id, args
 ):
@@ -157,8 +195,18 @@ def test_eval_of_a_baseline_checkpoint_reproduces_its_training_evaluation(
 
 
 def test_stochastic_eval_reproduces_a_sampling_training_evaluation(cli, tmp_path):
-    code, _, err = cli("train", "ppo", "CartPole-v1", "total_steps=1024", "eval_episodes=3", "deterministic=false",
-                       "--wandb", "disabled", "--run-dir", "r")  # fmt: skip
+    code, _, err = cli(
+        "train",
+        "ppo",
+        "CartPole-v1",
+        "total_steps=1024",
+        "eval_episodes=3",
+        "deterministic=false",
+        "--wandb",
+        "disabled",
+        "--run-dir",
+        "r",
+    )
     assert code == 0, err
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     code, out, err = cli("eval", "r", "--stochastic")

@@ -12,16 +12,26 @@ from rlkit import compare
 def make_run(root, name, implementation, seed, final, curve, wall=10.0, sps=1000.0, finished=True):
     run = root / name
     run.mkdir(parents=True)
-    (run / "config.yaml").write_text(yaml.safe_dump(
-        {"algo": "ppo", "env_id": "CartPole-v1", "seed": seed, "implementation": implementation}))  # fmt: skip
+    (run / "config.yaml").write_text(
+        yaml.safe_dump(
+            {"algo": "ppo", "env_id": "CartPole-v1", "seed": seed, "implementation": implementation}
+        )
+    )
     rows = [{"step": step, "time": 0.0, "eval/mean_return": value} for step, value in curve]
     rows.insert(1, {"step": 5, "time": 0.0, "train/loss": 1.0})  # rows without eval are ignored
     (run / "metrics.jsonl").write_text(
         "".join(json.dumps(r) + "\n" for r in rows) + '{"step": 99, "eval/me'
     )
     if finished:
-        summary = {"algo": "ppo", "env_id": "CartPole-v1", "seed": seed, "eval/mean_return": final,
-                   "eval/auc": sum(v for _, v in curve), "wall_time_s": wall, "time/sps": sps}  # fmt: skip
+        summary = {
+            "algo": "ppo",
+            "env_id": "CartPole-v1",
+            "seed": seed,
+            "eval/mean_return": final,
+            "eval/auc": sum(v for _, v in curve),
+            "wall_time_s": wall,
+            "time/sps": sps,
+        }
         (run / "summary.json").write_text(json.dumps(summary))
     return run
 
@@ -99,8 +109,18 @@ def test_bad_input(cli, tmp_path, argv, message):
 
 def test_real_runs_of_ours_and_the_baseline(cli, tmp_path):
     for command in ("train", "baseline"):
-        code, _, err = cli(command, "ppo", "CartPole-v1", "total_steps=512", "eval_interval=256",
-                           "eval_episodes=2", "--wandb", "disabled", "--run-dir", f"{command}/s0")  # fmt: skip
+        code, _, err = cli(
+            command,
+            "ppo",
+            "CartPole-v1",
+            "total_steps=512",
+            "eval_interval=256",
+            "eval_episodes=2",
+            "--wandb",
+            "disabled",
+            "--run-dir",
+            f"{command}/s0",
+        )
         assert code == 0, err
     code, out, err = cli("compare", "train", "baseline", "--out", "c.png")
     assert code == 0, err

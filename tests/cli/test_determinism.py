@@ -8,8 +8,10 @@ TIME_KEYS = {"time", "time/sps", "time/elapsed_s"}
 
 
 def rows(path):
-    return [{k: v for k, v in json.loads(line).items() if k not in TIME_KEYS}
-            for line in path.read_text().splitlines()]  # fmt: skip
+    return [
+        {k: v for k, v in json.loads(line).items() if k not in TIME_KEYS}
+        for line in path.read_text().splitlines()
+    ]
 
 
 @pytest.mark.parametrize(

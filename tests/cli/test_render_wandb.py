@@ -14,8 +14,18 @@ def frames(path):
 
 @pytest.fixture
 def ppo_run(cli, tmp_path):
-    code, _, err = cli("train", "ppo", "CartPole-v1", "total_steps=1024", "eval_interval=512", "eval_episodes=2",
-                       "video_interval=512", "log_interval=256", "--run-dir", "r")  # fmt: skip
+    code, _, err = cli(
+        "train",
+        "ppo",
+        "CartPole-v1",
+        "total_steps=1024",
+        "eval_interval=512",
+        "eval_episodes=2",
+        "video_interval=512",
+        "log_interval=256",
+        "--run-dir",
+        "r",
+    )
     assert code == 0, err
     return tmp_path / "r"
 
@@ -56,7 +66,9 @@ def test_video_interval_records_eval_videos_into_the_run_and_the_offline_wandb_r
     assert all(frames(v) >= 2 for v in videos)
     rows = [json.loads(x) for x in (ppo_run / "metrics.jsonl").read_text().splitlines()]
     assert [r["eval/video"] for r in rows if "eval/video" in r] == [
-        "videos/eval-step512-episode-0.mp4", "videos/eval-step1024-episode-0.mp4"]  # fmt: skip
+        "videos/eval-step512-episode-0.mp4",
+        "videos/eval-step1024-episode-0.mp4",
+    ]
 
     (folder,) = offline_runs(ppo_run)
     wandb_run = read_run(folder)

@@ -51,28 +51,112 @@ def kill_after(proc, metrics, n_rows):
 
 
 CASES = {
-    "dqn": ("CartPole-v1", ["total_steps=9000", "learning_starts=1000", "checkpoint_interval=1500",
-                            "eval_interval=3000", "eval_episodes=3", "log_interval=500"], [5, 12], "q_net"),
-    "ppo": ("CartPole-v1", ["total_steps=12288", "checkpoint_interval=2048", "eval_interval=4096",
-                            "eval_episodes=3", "log_interval=512"], [6, 15], "net"),
-    "recurrent-ppo": ("rlkit/CartPoleNoVel-v1", ["total_steps=4096", "checkpoint_interval=1024",
-                                                 "eval_interval=2048", "eval_episodes=2", "log_interval=256"],
-                      [7], "net"),
-    "reinforce": ("CartPole-v1", ["total_steps=6000", "checkpoint_interval=1000", "eval_interval=2000",
-                                  "eval_episodes=2", "log_interval=250"], [6], "net"),
-    "q-learning": ("FrozenLake-v1", ["total_steps=60000", "checkpoint_interval=5000", "eval_interval=20000",
-                                     "log_interval=1000"], [20], "q"),
-    "a2c": ("CartPole-v1", ["total_steps=8000", "checkpoint_interval=1000", "eval_interval=4000",
-                            "eval_episodes=2", "log_interval=200"], [15], "net"),
+    "dqn": (
+        "CartPole-v1",
+        [
+            "total_steps=9000",
+            "learning_starts=1000",
+            "checkpoint_interval=1500",
+            "eval_interval=3000",
+            "eval_episodes=3",
+            "log_interval=500",
+        ],
+        [5, 12],
+        "q_net",
+    ),
+    "ppo": (
+        "CartPole-v1",
+        [
+            "total_steps=12288",
+            "checkpoint_interval=2048",
+            "eval_interval=4096",
+            "eval_episodes=3",
+            "log_interval=512",
+        ],
+        [6, 15],
+        "net",
+    ),
+    "recurrent-ppo": (
+        "rlkit/CartPoleNoVel-v1",
+        [
+            "total_steps=4096",
+            "checkpoint_interval=1024",
+            "eval_interval=2048",
+            "eval_episodes=2",
+            "log_interval=256",
+        ],
+        [7],
+        "net",
+    ),
+    "reinforce": (
+        "CartPole-v1",
+        [
+            "total_steps=6000",
+            "checkpoint_interval=1000",
+            "eval_interval=2000",
+            "eval_episodes=2",
+            "log_interval=250",
+        ],
+        [6],
+        "net",
+    ),
+    "q-learning": (
+        "FrozenLake-v1",
+        [
+            "total_steps=60000",
+            "checkpoint_interval=5000",
+            "eval_interval=20000",
+            "log_interval=1000",
+        ],
+        [20],
+        "q",
+    ),
+    "a2c": (
+        "CartPole-v1",
+        [
+            "total_steps=8000",
+            "checkpoint_interval=1000",
+            "eval_interval=4000",
+            "eval_episodes=2",
+            "log_interval=200",
+        ],
+        [15],
+        "net",
+    ),
     # Atari: the emulator's own state travels in the checkpoint (ALE cloneState)
-    "ppo-atari": ("PongNoFrameskip-v4", ["n_envs=2", "n_steps=64", "batch_size=64", "total_steps=1024",
-                                         "checkpoint_interval=256", "eval_interval=0", "eval_episodes=1",
-                                         "log_interval=128", "env_kwargs.max_episode_steps=300"], [4], "net"),
-    "dqn-atari": ("PongNoFrameskip-v4", ["buffer_size=2000", "learning_starts=300", "total_steps=1500",
-                                         "save_replay=true", "checkpoint_interval=500", "eval_interval=0",
-                                         "eval_episodes=1", "log_interval=100",
-                                         "env_kwargs.max_episode_steps=300"], [8], "q_net"),
-}  # fmt: skip
+    "ppo-atari": (
+        "PongNoFrameskip-v4",
+        [
+            "n_envs=2",
+            "n_steps=64",
+            "batch_size=64",
+            "total_steps=1024",
+            "checkpoint_interval=256",
+            "eval_interval=0",
+            "eval_episodes=1",
+            "log_interval=128",
+            "env_kwargs.max_episode_steps=300",
+        ],
+        [4],
+        "net",
+    ),
+    "dqn-atari": (
+        "PongNoFrameskip-v4",
+        [
+            "buffer_size=2000",
+            "learning_starts=300",
+            "total_steps=1500",
+            "save_replay=true",
+            "checkpoint_interval=500",
+            "eval_interval=0",
+            "eval_episodes=1",
+            "log_interval=100",
+            "env_kwargs.max_episode_steps=300",
+        ],
+        [8],
+        "q_net",
+    ),
+}
 
 
 @pytest.mark.parametrize(
@@ -116,8 +200,13 @@ def test_killed_and_resumed_runs_end_identical_to_the_uninterrupted_run(tmp_path
 
 
 def test_resume_keeps_the_wandb_run(tmp_path):
-    args = ["total_steps=20480", "checkpoint_interval=1024", "eval_interval=4096", "eval_episodes=2",
-            "log_interval=256"]  # fmt: skip
+    args = [
+        "total_steps=20480",
+        "checkpoint_interval=1024",
+        "eval_interval=4096",
+        "eval_episodes=2",
+        "log_interval=256",
+    ]
     proc = rlkit(tmp_path, "train", "ppo", "CartPole-v1", *args, "--run-dir", "r", wait=False)
     kill_after(proc, tmp_path / "r" / "metrics.jsonl", 10)
     done = rlkit(tmp_path, "train", "--resume", "r")
@@ -163,8 +252,14 @@ def test_resume_bad_input(cli, tmp_path, argv, message):
 
 
 def test_a_run_killed_before_its_first_checkpoint_starts_again(tmp_path):
-    args = ["CartPole-v1", "total_steps=6144", "checkpoint_interval=4096", "eval_interval=2048",
-            "eval_episodes=2", "log_interval=256"]  # fmt: skip
+    args = [
+        "CartPole-v1",
+        "total_steps=6144",
+        "checkpoint_interval=4096",
+        "eval_interval=2048",
+        "eval_episodes=2",
+        "log_interval=256",
+    ]
     whole = rlkit(tmp_path, "train", "ppo", *args, "--run-dir", "whole", "--wandb", "disabled")
     assert whole.returncode == 0, whole.stderr
     proc = rlkit(

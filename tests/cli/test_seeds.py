@@ -40,8 +40,21 @@ def test_aggregate_table_by_hand():
 
 
 def test_seeds_run_in_parallel_processes_with_one_run_dir_each(cli, tmp_path):
-    code, out, err = cli("train", "q-learning", "FrozenLake-v1", "total_steps=2000", "eval_interval=1000",
-                         "--seeds", "0-2", "--jobs", "2", "--wandb", "disabled", "--run-dir", "p")  # fmt: skip
+    code, out, err = cli(
+        "train",
+        "q-learning",
+        "FrozenLake-v1",
+        "total_steps=2000",
+        "eval_interval=1000",
+        "--seeds",
+        "0-2",
+        "--jobs",
+        "2",
+        "--wandb",
+        "disabled",
+        "--run-dir",
+        "p",
+    )
     assert code == 0, err
     parent = tmp_path / "p"
     assert sorted(p.name for p in parent.iterdir()) == ["logs", "s0", "s1", "s2"]
@@ -65,8 +78,20 @@ def test_an_existing_parent_is_refused_before_any_seed_runs(cli, tmp_path):
 
 
 def test_baseline_seeds_write_sb3_runs_that_compare_reads(cli, tmp_path):
-    code, out, err = cli("baseline", "ppo", "CartPole-v1", "total_steps=512", "eval_interval=256",
-                         "eval_episodes=2", "--seeds", "0,1", "--wandb", "disabled", "--run-dir", "b")  # fmt: skip
+    code, out, err = cli(
+        "baseline",
+        "ppo",
+        "CartPole-v1",
+        "total_steps=512",
+        "eval_interval=256",
+        "eval_episodes=2",
+        "--seeds",
+        "0,1",
+        "--wandb",
+        "disabled",
+        "--run-dir",
+        "b",
+    )
     assert code == 0, err
     summaries = [
         json.loads((tmp_path / "b" / f"s{s}" / "summary.json").read_text()) for s in (0, 1)

@@ -17,9 +17,24 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def start(tmp_path, *argv):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "rlkit.cli.main", *argv, "--run-dir", "r", "--wandb", "disabled",
-                             "--quiet"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rlkit.cli.main",
+            *argv,
+            "--run-dir",
+            "r",
+            "--wandb",
+            "disabled",
+            "--quiet",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_rows(path, rows, proc, timeout=120.0):
@@ -41,8 +56,16 @@ def wait_for_rows(path, rows, proc, timeout=120.0):
     ],
 )
 def test_a_signal_saves_a_checkpoint_and_exits(tmp_path, command, algo, sig, code):
-    proc = start(tmp_path, command, algo, "CartPole-v1", "total_steps=10000000", "log_interval=500",
-                 "eval_interval=0", "checkpoint_interval=0")  # fmt: skip
+    proc = start(
+        tmp_path,
+        command,
+        algo,
+        "CartPole-v1",
+        "total_steps=10000000",
+        "log_interval=500",
+        "eval_interval=0",
+        "checkpoint_interval=0",
+    )
     wait_for_rows(tmp_path / "r" / "metrics.jsonl", 2, proc)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
@@ -54,6 +77,11 @@ def test_a_signal_saves_a_checkpoint_and_exits(tmp_path, command, algo, sig, cod
     rows = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["step"] <= step
     assert not (tmp_path / "r" / "summary.json").exists()
-    done = subprocess.run([sys.executable, "-m", "rlkit.cli.main", "eval", "r", "--episodes", "1"], cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "rlkit.cli.main", "eval", "r", "--episodes", "1"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr

@@ -44,8 +44,20 @@ def real(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 def sweep_cmd(tmp_path: Path, *extra: str, space: str = SPACE) -> list[str]:
     (tmp_path / "space.yaml").write_text(space)
-    return [sys.executable, "-m", "rlkit.cli.main", "sweep", "q-learning", "FrozenLake-v1",
-            "--space", str(tmp_path / "space.yaml"), "--wandb", "disabled", "--quiet", *extra]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "rlkit.cli.main",
+        "sweep",
+        "q-learning",
+        "FrozenLake-v1",
+        "--space",
+        str(tmp_path / "space.yaml"),
+        "--wandb",
+        "disabled",
+        "--quiet",
+        *extra,
+    ]
 
 
 def child_env() -> dict[str, str]:
@@ -54,8 +66,20 @@ def child_env() -> dict[str, str]:
 
 def test_trials_are_run_dirs_and_the_report_gives_a_config_that_reproduces_the_best(cli, tmp_path):
     (tmp_path / "space.yaml").write_text(SPACE)
-    code, out, err = cli("sweep", "q-learning", "FrozenLake-v1", "--space", "space.yaml",
-                         "--trials", "4", "--sampler-seed", "1", "--wandb", "disabled", "--quiet")  # fmt: skip
+    code, out, err = cli(
+        "sweep",
+        "q-learning",
+        "FrozenLake-v1",
+        "--space",
+        "space.yaml",
+        "--trials",
+        "4",
+        "--sampler-seed",
+        "1",
+        "--wandb",
+        "disabled",
+        "--quiet",
+    )
     assert code == 0, err
     storage = f"sqlite:///{tmp_path}/runs/{STUDY}/study.db"  # the default storage
     study = load(storage)
@@ -80,12 +104,32 @@ def test_trials_are_run_dirs_and_the_report_gives_a_config_that_reproduces_the_b
     assert f"best: trial {study.best_trial.number}" in out
 
     # the same command again: the study already holds 4 trials, nothing new runs
-    code, out, err = cli("sweep", "q-learning", "FrozenLake-v1", "--space", "space.yaml",
-                         "--trials", "4", "--wandb", "disabled", "--quiet")  # fmt: skip
+    code, out, err = cli(
+        "sweep",
+        "q-learning",
+        "FrozenLake-v1",
+        "--space",
+        "space.yaml",
+        "--trials",
+        "4",
+        "--wandb",
+        "disabled",
+        "--quiet",
+    )
     assert code == 0 and len(real(load(storage))) == 4 and "trial 4" not in err
     # a larger budget continues the study
-    code, out, err = cli("sweep", "q-learning", "FrozenLake-v1", "--space", "space.yaml",
-                         "--trials", "5", "--wandb", "disabled", "--quiet")  # fmt: skip
+    code, out, err = cli(
+        "sweep",
+        "q-learning",
+        "FrozenLake-v1",
+        "--space",
+        "space.yaml",
+        "--trials",
+        "5",
+        "--wandb",
+        "disabled",
+        "--quiet",
+    )
     assert code == 0 and [t.number for t in real(load(storage))] == [0, 1, 2, 3, 4]
 
     code, out, err = cli("sweep", "--report", "--study", STUDY)
@@ -109,8 +153,18 @@ def test_trials_are_run_dirs_and_the_report_gives_a_config_that_reproduces_the_b
         assert line[column:].startswith(f"{t.params['learning_rate']:.4g}")
 
     # the best config trains with rlkit train --config and reproduces the best trial
-    code, out, err = cli("train", "q-learning", "FrozenLake-v1", "--config", str(report_dir / "best-config.yaml"),
-                         "--run-dir", "again", "--wandb", "disabled", "--quiet")  # fmt: skip
+    code, out, err = cli(
+        "train",
+        "q-learning",
+        "FrozenLake-v1",
+        "--config",
+        str(report_dir / "best-config.yaml"),
+        "--run-dir",
+        "again",
+        "--wandb",
+        "disabled",
+        "--quiet",
+    )
     assert code == 0, err
     again = json.loads((tmp_path / "again" / "summary.json").read_text())
     assert again["eval/auc"] == best.value
@@ -122,8 +176,20 @@ def test_a_trial_logs_to_wandb_in_the_study_group(cli, tmp_path):
     from rlkit.wandb_offline import offline_runs, read_run
 
     (tmp_path / "space.yaml").write_text(SPACE)
-    code, _, err = cli("sweep", "q-learning", "FrozenLake-v1", "--space", "space.yaml", "--study", "lake",
-                       "--trials", "1", "--wandb", "offline", "--quiet")  # fmt: skip
+    code, _, err = cli(
+        "sweep",
+        "q-learning",
+        "FrozenLake-v1",
+        "--space",
+        "space.yaml",
+        "--study",
+        "lake",
+        "--trials",
+        "1",
+        "--wandb",
+        "offline",
+        "--quiet",
+    )
     assert code == 0, err
     (folder,) = offline_runs(tmp_path / "runs" / "lake" / "trial-0000")
     run = read_run(folder)
@@ -139,11 +205,19 @@ def _stub_agent(seen: list[float]) -> types.SimpleNamespace:
         seen.append(config.learning_rate)
         for step in range(1000, config.total_steps + 1, 1000):
             run.logger.log(step, {"eval/mean_return": value, "eval/auc": value * step / 1000})
-        return {"total_steps": config.total_steps, "eval/mean_return": value,
-                "eval/auc": value * config.total_steps / 1000}  # fmt: skip
+        return {
+            "total_steps": config.total_steps,
+            "eval/mean_return": value,
+            "eval/auc": value * config.total_steps / 1000,
+        }
 
-    return types.SimpleNamespace(ALGO="q-learning", Config=q_learning.Config, FITS=q_learning.FITS,
-                                 check_env=q_learning.check_env, train=train)  # fmt: skip
+    return types.SimpleNamespace(
+        ALGO="q-learning",
+        Config=q_learning.Config,
+        FITS=q_learning.FITS,
+        check_env=q_learning.check_env,
+        train=train,
+    )
 
 
 def test_pruning_stops_the_trials_whose_evals_are_below_the_median(cli, tmp_path, monkeypatch):
@@ -155,9 +229,26 @@ def test_pruning_stops_the_trials_whose_evals_are_below_the_median(cli, tmp_path
     (tmp_path / "space.yaml").write_text(
         "learning_rate: [0.9, 0.1, 0.5, 0.2, 0.8, 0.3, 0.6]\ntotal_steps: 5000\n"
     )
-    code, _, err = cli("sweep", "q-learning", "FrozenLake-v1", "--space", "space.yaml", "--sampler", "grid",
-                       "--sampler-seed", "0", "--startup-trials", "2", "--warmup-steps", "0",
-                       "--objective", "final", "--wandb", "disabled", "--quiet")  # fmt: skip
+    code, _, err = cli(
+        "sweep",
+        "q-learning",
+        "FrozenLake-v1",
+        "--space",
+        "space.yaml",
+        "--sampler",
+        "grid",
+        "--sampler-seed",
+        "0",
+        "--startup-trials",
+        "2",
+        "--warmup-steps",
+        "0",
+        "--objective",
+        "final",
+        "--wandb",
+        "disabled",
+        "--quiet",
+    )
     assert code == 0, err
     trials = sorted(
         real(load(f"sqlite:///{tmp_path}/runs/{STUDY}/study.db")), key=lambda t: t.number
@@ -207,8 +298,21 @@ def _check_shared_study(storage: str, trials: int, study_dir: Path) -> set[str]:
 
 def test_jobs_2_runs_the_budget_across_two_worker_processes(tmp_path):
     storage = f"sqlite:///{tmp_path}/shared.db"
-    cmd = sweep_cmd(tmp_path, "--study", "shared", "--storage", storage, "--dir", str(tmp_path / "sw"),
-                    "--trials", "6", "--jobs", "2", "--pruner", "none")  # fmt: skip
+    cmd = sweep_cmd(
+        tmp_path,
+        "--study",
+        "shared",
+        "--storage",
+        storage,
+        "--dir",
+        str(tmp_path / "sw"),
+        "--trials",
+        "6",
+        "--jobs",
+        "2",
+        "--pruner",
+        "none",
+    )
     proc = subprocess.run(
         cmd, cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=300
     )
@@ -222,10 +326,30 @@ def test_jobs_2_runs_the_budget_across_two_worker_processes(tmp_path):
 
 def test_two_commands_on_one_storage_share_the_study_like_two_machines(tmp_path):
     storage = f"sqlite:///{tmp_path}/shared.db"
-    cmd = sweep_cmd(tmp_path, "--study", "shared", "--storage", storage, "--dir", str(tmp_path / "sw"),
-                    "--trials", "7", "--pruner", "none")  # fmt: skip
-    procs = [subprocess.Popen(cmd, cwd=tmp_path, env=child_env(), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
+    cmd = sweep_cmd(
+        tmp_path,
+        "--study",
+        "shared",
+        "--storage",
+        storage,
+        "--dir",
+        str(tmp_path / "sw"),
+        "--trials",
+        "7",
+        "--pruner",
+        "none",
+    )
+    procs = [
+        subprocess.Popen(
+            cmd,
+            cwd=tmp_path,
+            env=child_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     workers = _check_shared_study(storage, 7, tmp_path / "sw")
@@ -243,8 +367,20 @@ def _start_and_wait_for_trial(cmd: list[str], cwd: Path, metrics: Path) -> subpr
 
 def test_a_worker_killed_mid_trial_leaves_the_trial_failed_and_a_new_worker_replaces_it(tmp_path):
     storage = f"sqlite:///{tmp_path}/dead.db"
-    cmd = sweep_cmd(tmp_path, "--study", "shared", "--storage", storage, "--dir", str(tmp_path / "sw"),
-                    "--trials", "1", "--heartbeat", "1", space=SPACE.replace("3000", "5000000"))  # fmt: skip
+    cmd = sweep_cmd(
+        tmp_path,
+        "--study",
+        "shared",
+        "--storage",
+        storage,
+        "--dir",
+        str(tmp_path / "sw"),
+        "--trials",
+        "1",
+        "--heartbeat",
+        "1",
+        space=SPACE.replace("3000", "5000000"),
+    )
     proc = _start_and_wait_for_trial(
         cmd, tmp_path, tmp_path / "sw" / "trial-0000" / "metrics.jsonl"
     )
@@ -252,9 +388,28 @@ def test_a_worker_killed_mid_trial_leaves_the_trial_failed_and_a_new_worker_repl
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     time.sleep(3)  # past the grace period of two heartbeats
-    report = subprocess.run([sys.executable, "-m", "rlkit.cli.main", "sweep", "--report", "--study", "shared",
-                             "--storage", storage, "--heartbeat", "1", "--out", str(tmp_path / "rep")],
-                            cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=120)  # fmt: skip
+    report = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rlkit.cli.main",
+            "sweep",
+            "--report",
+            "--study",
+            "shared",
+            "--storage",
+            storage,
+            "--heartbeat",
+            "1",
+            "--out",
+            str(tmp_path / "rep"),
+        ],
+        cwd=tmp_path,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert report.returncode == 0, report.stderr
     (trial,) = load(storage, "shared").trials
     assert trial.state == optuna.trial.TrialState.FAIL
@@ -270,14 +425,32 @@ def test_a_worker_killed_mid_trial_leaves_the_trial_failed_and_a_new_worker_repl
 
 
 BAD_SPACES = {
-    "unknown field": ("lerning_rate: {type: float, low: 0.1, high: 0.5}\n", "unknown config field in the space 'lerning_rate'"),
-    "low > high": ("learning_rate: {type: float, low: 0.9, high: 0.1}\n", "low (0.9) must be less than high (0.1)"),
-    "wrong type": ("eval_episodes: {type: float, low: 1, high: 5}\n", "eval_episodes holds an integer"),
-    "wrong choice type": ("learning_rate: [0.1, fast]\n", "learning_rate='fast' makes a bad config"),
+    "unknown field": (
+        "lerning_rate: {type: float, low: 0.1, high: 0.5}\n",
+        "unknown config field in the space 'lerning_rate'",
+    ),
+    "low > high": (
+        "learning_rate: {type: float, low: 0.9, high: 0.1}\n",
+        "low (0.9) must be less than high (0.1)",
+    ),
+    "wrong type": (
+        "eval_episodes: {type: float, low: 1, high: 5}\n",
+        "eval_episodes holds an integer",
+    ),
+    "wrong choice type": (
+        "learning_rate: [0.1, fast]\n",
+        "learning_rate='fast' makes a bad config",
+    ),
     "out of range": ("gamma: {type: float, low: 0.5, high: 2.0}\n", "gamma=2.0 makes a bad config"),
-    "python tag": ("learning_rate: !!python/object/apply:os.system [touch pwned]\n", "cannot read config"),
-    "W&B distribution": ("method: bayes\nparameters:\n  gamma: {distribution: normal, mu: 0.9, sigma: 0.1}\n", "has no Optuna counterpart"),
-}  # fmt: skip
+    "python tag": (
+        "learning_rate: !!python/object/apply:os.system [touch pwned]\n",
+        "cannot read config",
+    ),
+    "W&B distribution": (
+        "method: bayes\nparameters:\n  gamma: {distribution: normal, mu: 0.9, sigma: 0.1}\n",
+        "has no Optuna counterpart",
+    ),
+}
 
 
 @pytest.mark.parametrize("case", sorted(BAD_SPACES))
@@ -300,21 +473,51 @@ def test_a_bad_space_exits_2_before_any_trial(cli, tmp_path, case):
     [
         (["q-learning", "FrozenLake-v1"], "needs --space FILE"),
         (["--space", "space.yaml"], "needs an algorithm and an env id"),
-        (["q-learning", "FrozenLake-v1", "--space", "nope.yaml"], "config file not found: nope.yaml"),
-        (["ppo", "CartPole-v1", "--space", "space.yaml"], "unknown config field in the space 'exploration_fraction'"),
+        (
+            ["q-learning", "FrozenLake-v1", "--space", "nope.yaml"],
+            "config file not found: nope.yaml",
+        ),
+        (
+            ["ppo", "CartPole-v1", "--space", "space.yaml"],
+            "unknown config field in the space 'exploration_fraction'",
+        ),
         (["value-iteration", "FrozenLake-v1", "--space", "space.yaml"], "exact planning"),
         (["q-learning", "CartPole-v1", "--space", "space.yaml"], "Discrete"),
-        (["q-learning", "FrozenLake-v1", "--space", "space.yaml", "--trials", "0"], "bad value --trials 0"),
-        (["q-learning", "FrozenLake-v1", "--space", "space.yaml", "--jobs", "0"], "bad value --jobs 0"),
-        (["q-learning", "FrozenLake-v1", "--space", "space.yaml", "--study", "../x"], "cannot be used in a file name"),
-        (["q-learning", "FrozenLake-v1", "--space", "space.yaml", "--storage", "redis://x"], "bad --storage"),
+        (
+            ["q-learning", "FrozenLake-v1", "--space", "space.yaml", "--trials", "0"],
+            "bad value --trials 0",
+        ),
+        (
+            ["q-learning", "FrozenLake-v1", "--space", "space.yaml", "--jobs", "0"],
+            "bad value --jobs 0",
+        ),
+        (
+            ["q-learning", "FrozenLake-v1", "--space", "space.yaml", "--study", "../x"],
+            "cannot be used in a file name",
+        ),
+        (
+            ["q-learning", "FrozenLake-v1", "--space", "space.yaml", "--storage", "redis://x"],
+            "bad --storage",
+        ),
         (["q-learning", "FrozenLake-v1", "--space", "space.yaml", "gamma=7"], "bad value gamma=7"),
-        (["q-learning", "FrozenLake-v1", "--space", "space.yaml", "total_steps=9"], "total_steps is set both by the space"),
-        (["q-learning", "FrozenLake-v1", "--space", "space.yaml", "env_kwargs.is_slippery=false"], "env_kwargs is set both by the space"),
+        (
+            ["q-learning", "FrozenLake-v1", "--space", "space.yaml", "total_steps=9"],
+            "total_steps is set both by the space",
+        ),
+        (
+            [
+                "q-learning",
+                "FrozenLake-v1",
+                "--space",
+                "space.yaml",
+                "env_kwargs.is_slippery=false",
+            ],
+            "env_kwargs is set both by the space",
+        ),
         (["--report"], "--report needs --study NAME"),
         (["--report", "--study", "nothing"], "no study storage at runs/nothing/study.db"),
     ],
-)  # fmt: skip
+)
 def test_bad_sweep_commands_exit_2_and_write_nothing(cli, tmp_path, argv, message):
     (tmp_path / "space.yaml").write_text(SPACE)
     code, out, err = cli("sweep", *argv, "--wandb", "disabled")
@@ -325,8 +528,21 @@ def test_bad_sweep_commands_exit_2_and_write_nothing(cli, tmp_path, argv, messag
 
 def test_a_study_that_holds_another_sweep_is_refused(cli, tmp_path):
     (tmp_path / "space.yaml").write_text(SPACE)
-    assert cli("sweep", "q-learning", "FrozenLake-v1", "--space", "space.yaml", "--trials", "1",
-               "--wandb", "disabled", "--quiet")[0] == 0  # fmt: skip
+    assert (
+        cli(
+            "sweep",
+            "q-learning",
+            "FrozenLake-v1",
+            "--space",
+            "space.yaml",
+            "--trials",
+            "1",
+            "--wandb",
+            "disabled",
+            "--quiet",
+        )[0]
+        == 0
+    )
     db = tmp_path / "runs" / STUDY / "study.db"
     before = db.read_bytes()
     (tmp_path / "other.yaml").write_text(SPACE.replace("high: 0.6", "high: 0.7"))
@@ -336,8 +552,16 @@ def test_a_study_that_holds_another_sweep_is_refused(cli, tmp_path):
     assert (
         code == 2 and "holds another sweep (space differs" in err and "use another --study" in err
     )
-    code, _, err = cli("sweep", "q-learning", "FrozenLake-v1", "--space", "space.yaml", "gamma=0.9",
-                       "--wandb", "disabled")  # fmt: skip
+    code, _, err = cli(
+        "sweep",
+        "q-learning",
+        "FrozenLake-v1",
+        "--space",
+        "space.yaml",
+        "gamma=0.9",
+        "--wandb",
+        "disabled",
+    )
     assert code == 2 and "base differs" in err
     assert db.read_bytes() == before
     code, _, err = cli("sweep", "--report", "--study", "other", "--storage", f"sqlite:///{db}")
@@ -389,8 +613,24 @@ def test_trials_that_draw_a_clashing_value_fail_and_others_fill_the_budget(cli, 
         "n_steps: [16, 32]\nlearning_rate: {type: float, low: 1.0e-4, high: 1.0e-3}\n"
         "total_steps: 1024\neval_interval: 0\neval_episodes: 2\ncheckpoint_interval: 0\n"
     )
-    code, _, err = cli("sweep", "ppo", "CartPole-v1", "--space", "space.yaml", "--trials", "2", "--sampler", "random",
-                       "--sampler-seed", "1", "--pruner", "none", "--wandb", "disabled", "--quiet")  # fmt: skip
+    code, _, err = cli(
+        "sweep",
+        "ppo",
+        "CartPole-v1",
+        "--space",
+        "space.yaml",
+        "--trials",
+        "2",
+        "--sampler",
+        "random",
+        "--sampler-seed",
+        "1",
+        "--pruner",
+        "none",
+        "--wandb",
+        "disabled",
+        "--quiet",
+    )
     assert code == 0, err
     assert (
         "warning: n_steps=16 with the base config" in err and "trials that draw it will fail" in err

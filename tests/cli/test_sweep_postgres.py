@@ -34,8 +34,10 @@ checkpoint_interval: 0
 def _pg_bin(name: str) -> str:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or [shutil.which(name)]
     if not found[-1]:
-        pytest.fail(f"PostgreSQL's {name} was not found; install Debian's postgresql package "
-                    "(.ci/run does) to run the integration tests")  # fmt: skip
+        pytest.fail(
+            f"PostgreSQL's {name} was not found; install Debian's postgresql package "
+            "(.ci/run does) to run the integration tests"
+        )
     return found[-1]
 
 
@@ -59,27 +61,67 @@ def postgres_url():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    subprocess.run(_as_server_user([_pg_bin("initdb"), "-D", str(data), "-U", "rlkit", "-A", "trust"]),
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        _as_server_user([_pg_bin("initdb"), "-D", str(data), "-U", "rlkit", "-A", "trust"]),
+        check=True,
+        capture_output=True,
+    )
     options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(_as_server_user([_pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(log),
-                                    "-w", "-t", "60", "start"]), check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        _as_server_user(
+            [
+                _pg_bin("pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
     try:
-        with psycopg.connect(host="127.0.0.1", port=port, user="rlkit", dbname="postgres",
-                             autocommit=True) as connection:  # fmt: skip
+        with psycopg.connect(
+            host="127.0.0.1", port=port, user="rlkit", dbname="postgres", autocommit=True
+        ) as connection:
             connection.execute("CREATE DATABASE rlkit")
         yield f"postgresql://rlkit@127.0.0.1:{port}/rlkit"
     finally:
-        subprocess.run(_as_server_user([_pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            _as_server_user([_pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            capture_output=True,
+        )
         shutil.rmtree(folder, ignore_errors=True)
 
 
 def _sweep(tmp_path: Path, url: str, study: str, *extra: str) -> list[str]:
     (tmp_path / "space.yaml").write_text(SPACE)
-    return [sys.executable, "-m", "rlkit.cli.main", "sweep", "q-learning", "FrozenLake-v1", "--space",
-            str(tmp_path / "space.yaml"), "--study", study, "--storage", url, "--wandb", "disabled",
-            "--quiet", "--pruner", "none", *extra]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "rlkit.cli.main",
+        "sweep",
+        "q-learning",
+        "FrozenLake-v1",
+        "--space",
+        str(tmp_path / "space.yaml"),
+        "--study",
+        study,
+        "--storage",
+        url,
+        "--wandb",
+        "disabled",
+        "--quiet",
+        "--pruner",
+        "none",
+        *extra,
+    ]
 
 
 def _env() -> dict[str, str]:
@@ -89,10 +131,16 @@ def _env() -> dict[str, str]:
 def test_two_workers_share_one_study_on_postgresql(postgres_url, tmp_path):
     # two commands with their own folders, as on two machines
     procs = [
-        subprocess.Popen(_sweep(tmp_path, postgres_url, "pg", "--trials", "8", "--dir", str(tmp_path / f"m{i}")),
-                         cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            _sweep(tmp_path, postgres_url, "pg", "--trials", "8", "--dir", str(tmp_path / f"m{i}")),
+            cwd=tmp_path,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for i in range(2)
-    ]  # fmt: skip
+    ]
     outputs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -108,9 +156,26 @@ def test_two_workers_share_one_study_on_postgresql(postgres_url, tmp_path):
         assert (Path(t.user_attrs["run_dir"]) / "summary.json").is_file()
     assert study.user_attrs["rlkit"]["algo"] == "q-learning"
     # the report reads the shared study from the server
-    report = subprocess.run([sys.executable, "-m", "rlkit.cli.main", "sweep", "--report", "--study", "pg",
-                             "--storage", postgres_url, "--out", str(tmp_path / "report")],
-                            cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120)  # fmt: skip
+    report = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rlkit.cli.main",
+            "sweep",
+            "--report",
+            "--study",
+            "pg",
+            "--storage",
+            postgres_url,
+            "--out",
+            str(tmp_path / "report"),
+        ],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert report.returncode == 0, report.stderr
     assert (
         f"best: trial {study.best_trial.number}, value {study.best_trial.value:.6g}"
@@ -143,9 +208,28 @@ def test_a_dead_worker_on_postgresql_leaves_its_trial_failed(postgres_url, tmp_p
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     time.sleep(3)
-    report = subprocess.run([sys.executable, "-m", "rlkit.cli.main", "sweep", "--report", "--study", "dead",
-                             "--storage", postgres_url, "--heartbeat", "1", "--out", str(tmp_path / "r")],
-                            cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120)  # fmt: skip
+    report = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rlkit.cli.main",
+            "sweep",
+            "--report",
+            "--study",
+            "dead",
+            "--storage",
+            postgres_url,
+            "--heartbeat",
+            "1",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert report.returncode == 0, report.stderr
     (trial,) = optuna.load_study(
         study_name="dead", storage=postgres_url.replace("postgresql", "postgresql+psycopg")

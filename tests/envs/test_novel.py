@@ -15,10 +15,13 @@ def test_check_env_passes(factory):
     check_env(factory(), skip_render_check=True)
 
 
-@pytest.mark.parametrize("env_id,base,kept,limit", [
-    ("rlkit/CartPoleNoVel-v1", "CartPole-v1", [0, 2], 500),
-    ("rlkit/PendulumNoVel-v1", "Pendulum-v1", [0, 1], 200),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "env_id,base,kept,limit",
+    [
+        ("rlkit/CartPoleNoVel-v1", "CartPole-v1", [0, 2], 500),
+        ("rlkit/PendulumNoVel-v1", "Pendulum-v1", [0, 1], 200),
+    ],
+)
 def test_observation_is_the_base_positions(env_id, base, kept, limit):
     ours, ref = make_env(env_id), make_env(base)
     assert ours.spec.max_episode_steps == limit

@@ -32,8 +32,9 @@ def test_the_readme_example_runs(tmp_path, monkeypatch):
 
 def test_train_without_a_run_dir_writes_nothing_and_predicts(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    agent = rlkit.train("ppo", "CartPole-v1", run_dir=None, total_steps=512, progress=False,
-                        **SMALL_PPO)  # fmt: skip
+    agent = rlkit.train(
+        "ppo", "CartPole-v1", run_dir=None, total_steps=512, progress=False, **SMALL_PPO
+    )
     assert list(tmp_path.iterdir()) == []
     assert agent.run_dir is None and agent.steps == 512 and agent.summary["total_steps"] == 512
     assert isinstance(agent.policy, torch.nn.Module) and agent.config.n_envs == 2
@@ -56,8 +57,9 @@ def test_train_without_a_run_dir_writes_nothing_and_predicts(tmp_path, monkeypat
 
 def test_evaluate_reproduces_the_final_evaluation_of_training(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    agent = rlkit.train("ppo", "Pendulum-v1", run_dir="r", total_steps=256, progress=False,
-                        **SMALL_PPO)  # fmt: skip
+    agent = rlkit.train(
+        "ppo", "Pendulum-v1", run_dir="r", total_steps=256, progress=False, **SMALL_PPO
+    )
     result = agent.evaluate()
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert result["eval/mean_return"] == pytest.approx(summary["eval/mean_return"])
@@ -70,13 +72,16 @@ def test_learn_continues_exactly_where_training_stopped():
     """Training 2N steps in one go, and N steps then ``learn(N)``, end with equal weights
     (constant schedules; the evaluations never touch the training generators)."""
     settings = {**SMALL_PPO, "learning_rate": 3e-4, "clip_range": 0.2, "eval_interval": 256}
-    whole = rlkit.train("ppo", "CartPole-v1", run_dir=None, total_steps=1024, progress=False,
-                        **settings)  # fmt: skip
-    half = rlkit.train("ppo", "CartPole-v1", run_dir=None, total_steps=512, progress=False,
-                       **settings)  # fmt: skip
+    whole = rlkit.train(
+        "ppo", "CartPole-v1", run_dir=None, total_steps=1024, progress=False, **settings
+    )
+    half = rlkit.train(
+        "ppo", "CartPole-v1", run_dir=None, total_steps=512, progress=False, **settings
+    )
     assert half.learn(512, progress=False) is half and half.steps == 1024
-    for (name, a), b in zip(whole.policy.state_dict().items(), half.policy.state_dict().values(),
-                            strict=True):  # fmt: skip
+    for (name, a), b in zip(
+        whole.policy.state_dict().items(), half.policy.state_dict().values(), strict=True
+    ):
         assert torch.equal(a, b), name
     with pytest.raises(BadInput, match="steps"):
         half.learn(0)
@@ -89,8 +94,16 @@ def test_a_callback_sees_every_row_and_stops_the_run(tmp_path):
         rows.append(row)
         return row["step"] < 256  # stop once a row at step >= 256 comes
 
-    agent = rlkit.train("q-learning", "FrozenLake-v1", run_dir=tmp_path / "r", total_steps=10_000,
-                        log_interval=64, eval_interval=0, callback=callback, progress=False)  # fmt: skip
+    agent = rlkit.train(
+        "q-learning",
+        "FrozenLake-v1",
+        run_dir=tmp_path / "r",
+        total_steps=10_000,
+        log_interval=64,
+        eval_interval=0,
+        callback=callback,
+        progress=False,
+    )
     assert [r["step"] for r in rows] == list(range(64, 257, 64))
     assert all("train/epsilon" in r for r in rows)
     assert agent.steps == 256 and agent.summary is None  # stopped, not finished
@@ -161,8 +174,17 @@ def test_planners_give_their_value_table_and_policy():
 
 
 def test_recurrent_predict_carries_and_resets_the_memory():
-    agent = rlkit.train("recurrent-ppo", "rlkit/CartPoleNoVel-v1", run_dir=None, total_steps=256,
-                        n_envs=2, n_steps=32, batch_size=32, n_epochs=1, progress=False)  # fmt: skip
+    agent = rlkit.train(
+        "recurrent-ppo",
+        "rlkit/CartPoleNoVel-v1",
+        run_dir=None,
+        total_steps=256,
+        n_envs=2,
+        n_steps=32,
+        batch_size=32,
+        n_epochs=1,
+        progress=False,
+    )
     obs = np.random.default_rng(0).normal(size=(6, 2)).astype(np.float32)
     # one env, step by step, through predict; and the policy as evaluation plays it
     state, actions = None, []
@@ -184,8 +206,15 @@ def test_recurrent_predict_carries_and_resets_the_memory():
 
 def test_save_and_load_round_trip_for_the_cli_too(tmp_path, monkeypatch, cli):
     monkeypatch.chdir(tmp_path)
-    agent = rlkit.train("dqn", "CartPole-v1", run_dir=None, total_steps=600, learning_starts=100,
-                        eval_episodes=2, progress=False)  # fmt: skip
+    agent = rlkit.train(
+        "dqn",
+        "CartPole-v1",
+        run_dir=None,
+        total_steps=600,
+        learning_starts=100,
+        eval_episodes=2,
+        progress=False,
+    )
     path = agent.save("saved")
     assert path == Path("saved") and agent.run_dir == path
     code, out, err = cli("eval", "saved")
@@ -203,9 +232,21 @@ def test_save_and_load_round_trip_for_the_cli_too(tmp_path, monkeypatch, cli):
 
 
 def test_load_takes_an_sb3_baseline_run(tmp_path, cli):
-    code, _, err = cli("baseline", "ppo", "CartPole-v1", "total_steps=256", "n_envs=2", "n_steps=64",
-                       "batch_size=64", "n_epochs=1", "eval_episodes=2", "--wandb", "disabled",
-                       "--run-dir", "sb3")  # fmt: skip
+    code, _, err = cli(
+        "baseline",
+        "ppo",
+        "CartPole-v1",
+        "total_steps=256",
+        "n_envs=2",
+        "n_steps=64",
+        "batch_size=64",
+        "n_epochs=1",
+        "eval_episodes=2",
+        "--wandb",
+        "disabled",
+        "--run-dir",
+        "sb3",
+    )
     assert code == 0, err
     agent = rlkit.load(tmp_path / "sb3")
     obs = np.random.default_rng(2).normal(size=(3, 4)).astype(np.float32)
@@ -235,8 +276,13 @@ def test_make_vector_env_is_seeded_and_checked():
 
 def test_evaluate_policy_gives_the_books_figure_3_2():
     result = rlkit.evaluate_policy("rlkit/GridWorld5x5-v0", "uniform", gamma=0.9)
-    book = [[3.3, 8.8, 4.4, 5.3, 1.5], [1.5, 3.0, 2.3, 1.9, 0.5], [0.1, 0.7, 0.7, 0.4, -0.4],
-            [-1.0, -0.4, -0.4, -0.6, -1.2], [-1.9, -1.3, -1.2, -1.4, -2.0]]  # fmt: skip
+    book = [
+        [3.3, 8.8, 4.4, 5.3, 1.5],
+        [1.5, 3.0, 2.3, 1.9, 0.5],
+        [0.1, 0.7, 0.7, 0.4, -0.4],
+        [-1.0, -0.4, -0.4, -0.6, -1.2],
+        [-1.9, -1.3, -1.2, -1.4, -2.0],
+    ]
     assert np.round(result["values"].reshape(5, 5), 1).tolist() == book
 
 
@@ -249,9 +295,11 @@ EVERY_ALGORITHM = {
     "reinforce": ("CartPole-v1", {"total_steps": 100, "n_envs": 2}),
     "a2c": ("CartPole-v1", {"total_steps": 100, "n_envs": 2}),
     "ppo": ("Pendulum-v1", {"total_steps": 128, **SMALL_PPO}),
-    "recurrent-ppo": ("rlkit/PendulumNoVel-v1", {"total_steps": 128, "n_envs": 2, "n_steps": 64,
-                                                 "batch_size": 64, "n_epochs": 1}),
-}  # fmt: skip
+    "recurrent-ppo": (
+        "rlkit/PendulumNoVel-v1",
+        {"total_steps": 128, "n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1},
+    ),
+}
 
 
 def test_every_algorithm_works_through_the_api():
@@ -259,8 +307,9 @@ def test_every_algorithm_works_through_the_api():
 
     assert set(EVERY_ALGORITHM) == set(ALGORITHMS)
     for algo, (env_id, overrides) in EVERY_ALGORITHM.items():
-        agent = rlkit.train(algo, env_id, run_dir=None, progress=False,
-                            **{"eval_episodes": 1, **overrides})  # fmt: skip
+        agent = rlkit.train(
+            algo, env_id, run_dir=None, progress=False, **{"eval_episodes": 1, **overrides}
+        )
         obs = agent.observation_space.sample()
         action, _ = agent.predict(obs)
         assert agent.action_space.contains(

@@ -96,8 +96,17 @@ def test_previous_checkpoint_is_kept_and_used_when_latest_is_damaged(tmp_path, c
 
 
 def test_eval_falls_back_to_the_previous_checkpoint(cli, tmp_path):
-    code, _, err = cli("train", "ppo", "CartPole-v1", "total_steps=1024", "checkpoint_interval=256",
-                       "--wandb", "disabled", "--run-dir", "r")  # fmt: skip
+    code, _, err = cli(
+        "train",
+        "ppo",
+        "CartPole-v1",
+        "total_steps=1024",
+        "checkpoint_interval=256",
+        "--wandb",
+        "disabled",
+        "--run-dir",
+        "r",
+    )
     assert code == 0, err
     latest = tmp_path / "r" / "checkpoints" / "latest.pt"
     latest.write_bytes(latest.read_bytes()[:1000])

@@ -21,8 +21,17 @@ def linear_data(n=200, seed=0):
 def test_fit_recovers_a_linear_map():
     x, y = linear_data()
     model = MLP(3, [], 1, generator=torch.Generator().manual_seed(0))
-    history = fit(model, mse, SGD(model.parameters(), lr=0.1), x, y, epochs=60, batch_size=20,
-                  generator=torch.Generator().manual_seed(1), console=None)  # fmt: skip
+    history = fit(
+        model,
+        mse,
+        SGD(model.parameters(), lr=0.1),
+        x,
+        y,
+        epochs=60,
+        batch_size=20,
+        generator=torch.Generator().manual_seed(1),
+        console=None,
+    )
     weight = model.linears[0].weight.detach().flatten().tolist()
     assert weight == pytest.approx([1.0, -2.0, 0.5], abs=1e-3)
     assert float(model.linears[0].bias.detach()) == pytest.approx(0.3, abs=1e-3)
@@ -42,8 +51,17 @@ def test_minibatches_cover_each_example_once_per_epoch():
             return x * self.w
 
     x = torch.arange(10.0).unsqueeze(1)
-    fit(Recorder(), mse, SGD(Recorder().parameters(), lr=0.1), x, x, epochs=2, batch_size=3,
-        generator=torch.Generator().manual_seed(0), console=None)  # fmt: skip
+    fit(
+        Recorder(),
+        mse,
+        SGD(Recorder().parameters(), lr=0.1),
+        x,
+        x,
+        epochs=2,
+        batch_size=3,
+        generator=torch.Generator().manual_seed(0),
+        console=None,
+    )
     assert sorted(seen[:10]) == list(range(10)) and sorted(seen[10:]) == list(range(10))
     assert seen[:10] != seen[10:]  # reshuffled each epoch
 
@@ -52,8 +70,18 @@ def test_same_generator_seed_same_run():
     def run():
         x, y = linear_data()
         model = MLP(3, [8], 1, generator=torch.Generator().manual_seed(0))
-        return fit(model, mse, Adam(model.parameters(), 1e-2), x, y, epochs=3, batch_size=16,
-                   generator=torch.Generator().manual_seed(5), val_fraction=0.2, console=None).train_loss  # fmt: skip
+        return fit(
+            model,
+            mse,
+            Adam(model.parameters(), 1e-2),
+            x,
+            y,
+            epochs=3,
+            batch_size=16,
+            generator=torch.Generator().manual_seed(5),
+            val_fraction=0.2,
+            console=None,
+        ).train_loss
 
     assert run() == run()
 
@@ -70,8 +98,19 @@ def test_early_stopping_restores_the_best_weights():
     x, y = torch.randn(60, 5, generator=gen), torch.randn(60, 1, generator=gen)
     xv, yv = torch.randn(20, 5, generator=gen), torch.randn(20, 1, generator=gen)
     model = MLP(5, [128, 128], 1, activation="relu", generator=gen)
-    history = fit(model, mse, Adam(model.parameters(), 1e-2), x, y, epochs=300, batch_size=8,
-                  generator=gen, val_data=(xv, yv), patience=5, console=None)  # fmt: skip
+    history = fit(
+        model,
+        mse,
+        Adam(model.parameters(), 1e-2),
+        x,
+        y,
+        epochs=300,
+        batch_size=8,
+        generator=gen,
+        val_data=(xv, yv),
+        patience=5,
+        console=None,
+    )
     assert history.stopped_early and len(history.val_loss) < 300
     best = min(history.val_loss)
     assert history.val_loss[history.best_epoch - 1] == best
@@ -91,9 +130,20 @@ def test_metrics_progress_and_logger(tmp_path):
     logger = Logger(tmp_path, total_steps=4, wandb_mode="disabled", console=None, tensorboard=False)
     from rlkit.losses import cross_entropy
 
-    history = fit(model, cross_entropy, Adam(model.parameters(), 5e-2), x, labels, epochs=4, batch_size=10,
-                  generator=gen, val_fraction=0.2, metrics={"accuracy": accuracy}, logger=logger,
-                  console=out)  # fmt: skip
+    history = fit(
+        model,
+        cross_entropy,
+        Adam(model.parameters(), 5e-2),
+        x,
+        labels,
+        epochs=4,
+        batch_size=10,
+        generator=gen,
+        val_fraction=0.2,
+        metrics={"accuracy": accuracy},
+        logger=logger,
+        console=out,
+    )
     logger.close()
     assert len(history.val_metrics["accuracy"]) == 4
     assert out.getvalue().count("epoch ") == 4 and "val/accuracy" in out.getvalue()

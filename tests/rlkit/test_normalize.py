@@ -60,8 +60,19 @@ def test_statistics_travel_in_the_state_dict_and_get_no_gradient():
 
 @pytest.mark.parametrize("algo", ["ppo", "a2c"])
 def test_a_normalized_run_is_reproduced_by_eval(cli, tmp_path, algo):
-    code, _, err = cli("train", algo, "Pendulum-v1", "normalize_obs=true", "total_steps=2048", "n_envs=2",
-                       "eval_episodes=2", "--wandb", "disabled", "--run-dir", "r")  # fmt: skip
+    code, _, err = cli(
+        "train",
+        algo,
+        "Pendulum-v1",
+        "normalize_obs=true",
+        "total_steps=2048",
+        "n_envs=2",
+        "eval_episodes=2",
+        "--wandb",
+        "disabled",
+        "--run-dir",
+        "r",
+    )
     assert code == 0, err
     checkpoint = torch.load(tmp_path / "r" / "checkpoints" / "latest.pt", weights_only=True)
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())

@@ -18,9 +18,16 @@ def filled_buffer() -> RolloutBuffer:
     truncated = [0, 1, 0, 0, 0]
     starts = [1, 0, 1, 0, 1]
     for t in range(5):
-        row = buf.add(np.full((1, 2), t), np.array([t % 2]), np.zeros(1), np.array([values[t]]),
-                      np.array([rewards[t]]), np.array([terminated[t]]), np.array([truncated[t]]),
-                      np.array([starts[t]]))  # fmt: skip
+        row = buf.add(
+            np.full((1, 2), t),
+            np.array([t % 2]),
+            np.zeros(1),
+            np.array([values[t]]),
+            np.array([rewards[t]]),
+            np.array([terminated[t]]),
+            np.array([truncated[t]]),
+            np.array([starts[t]]),
+        )
         if truncated[t]:
             buf.set_final_values(row, np.array([0]), np.array([10.0]))
     return buf

@@ -119,19 +119,28 @@ def test_wandb_sweep_file_becomes_the_same_space(tmp_path):
     )
     assert space.fixed == {"gamma": 0.99}
     assert (space.sampler, space.objective, space.pruner, space.trials, space.source) == (
-        "tpe", "final", "hyperband", 12, "wandb",
-    )  # fmt: skip
+        "tpe",
+        "final",
+        "hyperband",
+        12,
+        "wandb",
+    )
     check_space(space, ppo.Config, config_dict(ppo.Config()))
 
 
 def test_wandb_methods_map_to_samplers(tmp_path):
-    grid = read_space(write(tmp_path, """
+    grid = read_space(
+        write(
+            tmp_path,
+            """
         method: grid
         metric: {name: eval/auc}
         parameters:
           learning_rate: {values: [0.1, 0.5]}
           exploration_fraction: {values: [0.2, 0.4, 0.6]}
-        """))  # fmt: skip
+        """,
+        )
+    )
     assert grid.sampler == "grid" and grid.objective == "auc"
     assert grid.grid() == {"learning_rate": [0.1, 0.5], "exploration_fraction": [0.2, 0.4, 0.6]}
     sampler = make_sampler("grid", grid, seed=0)
@@ -155,28 +164,52 @@ def test_wandb_methods_map_to_samplers(tmp_path):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("lerning_rate: {type: float, low: 0.1, high: 0.5}", "unknown config field in the space 'lerning_rate'; did you mean 'learning_rate'"),
-        ("learning_rate: {type: float, low: 0.5, high: 0.1}", "low (0.5) must be less than high (0.1)"),
+        (
+            "lerning_rate: {type: float, low: 0.1, high: 0.5}",
+            "unknown config field in the space 'lerning_rate'; did you mean 'learning_rate'",
+        ),
+        (
+            "learning_rate: {type: float, low: 0.5, high: 0.1}",
+            "low (0.5) must be less than high (0.1)",
+        ),
         ("learning_rate: {type: float, low: 0, high: 0.1, log: true}", "a log scale needs low > 0"),
         ("gamma: {type: float, low: 0.9, high: 1.5}", "gamma=1.5 makes a bad config"),
         ("learning_rate: {type: float, low: a, high: 0.5}", "low must be a finite number"),
-        ("learning_rate: {type: categorical, choices: [0.1, fast]}", "learning_rate='fast' makes a bad config"),
+        (
+            "learning_rate: {type: categorical, choices: [0.1, fast]}",
+            "learning_rate='fast' makes a bad config",
+        ),
         ("learning_rate: {type: categorical, choices: []}", "choices must be a non-empty list"),
         ("learning_rate: {type: categorical, choices: [0.1, 0.1]}", "choices repeat a value"),
         ("learning_rate: {type: normal, low: 0.1, high: 0.5}", "unknown type 'normal'"),
         ("learning_rate: {type: float, high: 0.5}", "a float parameter needs low"),
         ("learning_rate: {type: float, low: 0.1, high: 0.5, scale: 2}", "unknown key 'scale'"),
-        ("learning_rate: {type: float, low: 0.1, high: 0.5, log: true, step: 0.1}", "log: true with a step"),
+        (
+            "learning_rate: {type: float, low: 0.1, high: 0.5, log: true, step: 0.1}",
+            "log: true with a step",
+        ),
         ("gamma: 0.99", "fixes every field"),
         ("learning_rate: !!python/object/apply:os.system [touch x]", "cannot read config"),
         ("total_steps: -5\nlearning_rate: [0.1, 0.5]", "fixed values make a bad config"),
-        ("method: bayes\nparameters:\n  learning_rate: {distribution: normal, mu: 0, sigma: 1}", "distribution 'normal' has no Optuna counterpart"),
-        ("method: bayes\nparameters:\n  learning_rate: {values: [0.1, 0.5], probabilities: [0.5, 0.5]}", "probabilities"),
-        ("method: hyperopt\nparameters:\n  learning_rate: {values: [0.1, 0.5]}", "method must be one of"),
-        ("method: bayes\nmetric: {name: loss}\nparameters:\n  learning_rate: {values: [0.1]}", "metric.name must be one of"),
+        (
+            "method: bayes\nparameters:\n  learning_rate: {distribution: normal, mu: 0, sigma: 1}",
+            "distribution 'normal' has no Optuna counterpart",
+        ),
+        (
+            "method: bayes\nparameters:\n  learning_rate: {values: [0.1, 0.5], probabilities: [0.5, 0.5]}",
+            "probabilities",
+        ),
+        (
+            "method: hyperopt\nparameters:\n  learning_rate: {values: [0.1, 0.5]}",
+            "method must be one of",
+        ),
+        (
+            "method: bayes\nmetric: {name: loss}\nparameters:\n  learning_rate: {values: [0.1]}",
+            "metric.name must be one of",
+        ),
         ("method: grid\nparameters:\n  learning_rate: {min: 0.1, max: 0.5}", None),
     ],
-)  # fmt: skip
+)
 def test_bad_spaces_are_refused_with_their_reason(tmp_path, text, message):
     path = write(tmp_path, text + "\n")
     if message is None:  # a grid over a continuous range
@@ -231,8 +264,14 @@ def _stub_run(tmp_path, trial, evals: list[float], name: str) -> list[int]:
     """A stand-in for training: log ``evals`` every 100 steps through a Logger with the
     sweep's reporter; returns the steps that were logged before it stopped."""
     logged = []
-    logger = Logger(tmp_path / name, total_steps=500, wandb_mode="disabled", console=None,
-                    tensorboard=False, listeners=[TrialReporter(trial)])  # fmt: skip
+    logger = Logger(
+        tmp_path / name,
+        total_steps=500,
+        wandb_mode="disabled",
+        console=None,
+        tensorboard=False,
+        listeners=[TrialReporter(trial)],
+    )
     try:
         for i, value in enumerate(evals, start=1):
             logger.log(100 * i, {"train/loss": 1.0})  # rows without an eval are not reported
@@ -299,8 +338,11 @@ def test_successive_halving_keeps_the_best_quarter_at_each_rung(tmp_path):
             outcome.append(str(e))
     # a rising series is the best of its rung each time; 5 and 1 are not in the top quarter
     # of the trials that reached step 100 (min_resource = the eval interval, 100)
-    assert outcome == ["complete"] * 4 + ["pruned at step 100: eval/mean_return 5", "complete",
-                                          "pruned at step 100: eval/mean_return 1"]  # fmt: skip
+    assert outcome == ["complete"] * 4 + [
+        "pruned at step 100: eval/mean_return 5",
+        "complete",
+        "pruned at step 100: eval/mean_return 1",
+    ]
 
 
 def test_pruner_kinds():

@@ -1,0 +1,132 @@
+"""``rlkit.periodic.Periodic``: what a training loop's periodic work does, and when, on a
+fake run whose logger and checkpoints are lists."""
+
+from types import SimpleNamespace
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from rlkit.errors import Stopped
+from rlkit.periodic import EpisodeStats, Periodic, crossed
+from rlkit.rundir import StopRequest
+from rlkit.seeding import make_rngs
+
+
+class FakeRun:
+    def __init__(self) -> None:
+        self.rows, self.saved, self.videos = [], [], []
+        self.logger = SimpleNamespace(rows=0, log=self.log)
+        self.rngs = make_rngs(0, seed_globals=False)
+        self.stop = StopRequest()
+        self.resume = None
+
+    def log(self, step, metrics):
+        self.rows.append((step, dict(metrics)))
+        self.logger.rows += 1
+
+    def make_env(self, **_):
+        return gym.make("CartPole-v1")
+
+    def save_checkpoint(self, state, best=False):
+        self.saved.append((state["step"], best))
+
+    def record_eval_video(self, policy, step, **_):
+        self.videos.append(step)
+
+    def stop_if_requested(self, step, save):
+        if self.stop.asked:
+            save(step)
+            raise Stopped(self.stop.signum, step)
+
+
+class Agent:
+    def state_dict(self):
+        return {"weights": 1}
+
+    def load_state_dict(self, state):
+        self.loaded = state
+
+
+def config(**kwargs):
+    values = {
+        "log_interval": 100,
+        "eval_interval": 250,
+        "checkpoint_interval": 500,
+        "video_interval": 0,
+        "eval_episodes": 2,
+        "total_steps": 1000,
+    }
+    return SimpleNamespace(**{**values, **kwargs})
+
+
+def test_crossed():
+    assert crossed(99, 100, 100) and crossed(0, 250, 100) and not crossed(100, 199, 100)
+    assert not crossed(0, 10**9, 0)  # an interval of 0: never
+
+
+def test_work_is_done_when_an_interval_is_crossed_and_the_best_is_kept():
+    run = FakeRun()
+    periodic = Periodic(config(video_interval=600), run, lambda: lambda obs: 0, Agent())
+    means = iter([10.0, 30.0, 20.0])  # what the three evaluations return
+    periodic.evaluate = lambda step: {"eval/mean_return": next(means)}
+    step = 0
+    while step < 1000:  # a loop that advances 64 steps at a time
+        before, step = step, min(step + 64, 1000)
+        periodic.after(before, step, {"train/loss": 1.0})
+    logged = [s for s, row in run.rows if "train/loss" in row]
+    assert logged == [128, 256, 320, 448, 512, 640, 704, 832, 960, 1000]
+    evaluated = [s for s, row in run.rows if "eval/mean_return" in row]
+    assert evaluated == [256, 512, 768]  # not at total_steps: finish evaluates there
+    # best.pt at 256 (10) and 512 (30, better), not at 768 (20); latest.pt every 500 steps
+    assert run.saved == [(256, True), (512, True), (512, False), (1000, False)]
+    assert run.videos == [640]
+    train_rows = [row for _, row in run.rows if "train/loss" in row]
+    assert all("time/sps" in row and "rollout/episodes" in row for row in train_rows)
+
+
+def test_finish_evaluates_and_saves_and_a_stop_request_saves_then_raises():
+    run = FakeRun()
+    periodic = Periodic(config(), run, lambda: lambda obs: 0, Agent())
+    summary = periodic.finish(1000, {"train/updates": 7})
+    assert summary["total_steps"] == 1000 and summary["train/updates"] == 7
+    assert summary["eval/episodes"] == 2 and summary["eval/mean_return"] > 0
+    assert run.saved == [(1000, True)]
+    run.stop.by_callback = True
+    with pytest.raises(Stopped) as stopped:
+        periodic.after(1000, 1001)
+    assert stopped.value.signum is None and run.saved[-1] == (1001, False)
+
+
+def test_state_round_trips_through_restore():
+    run = FakeRun()
+    periodic = Periodic(config(), run, lambda: lambda obs: 0, Agent())
+    periodic.stats.add(np.float64(12.0), np.int64(12))
+    periodic.best_eval = 7.0
+    saved = {"step": 300, "weights": 1, "resume": periodic.state_dict()}
+    draw = run.rngs.numpy.random()
+    run.resume = saved
+    again = Periodic(config(), run, lambda: lambda obs: 0, Agent())
+    run.rngs = make_rngs(0, seed_globals=False)
+    assert again.restore() == 300 and again.agent.loaded["weights"] == 1
+    assert again.best_eval == 7.0 and list(again.stats.returns) == [12.0]
+    assert run.rngs.numpy.random() == draw  # the generator is back where it was saved
+
+
+def test_episode_statistics_from_a_vector_and_a_single_env():
+    stats = EpisodeStats()
+    stats.record(
+        {
+            "final_info": {
+                "_episode": np.array([True, False, True]),
+                "episode": {"r": np.array([1.0, 0.0, 3.0]), "l": np.array([1, 0, 3])},
+            }
+        }
+    )
+    stats.record({"episode": {"r": np.array(5.0), "l": np.array(5)}})
+    stats.record({})
+    assert stats.metrics() == {
+        "rollout/episodes": 3,
+        "rollout/ep_return": 3.0,
+        "rollout/ep_length": 3.0,
+    }
