@@ -1,8 +1,8 @@
 """Environments for rlkit: one ``make_env`` for every Gymnasium id, tabular MDPs, gridworlds.
 
-Importing ``envs`` registers rlkit's own ids (``rlkit/GridWorld5x5-v0``, ``rlkit/Chain-v0``,
+Importing ``rlkit.envs`` registers rlkit's own ids (``rlkit/GridWorld5x5-v0``, ``rlkit/Chain-v0``,
 ``rlkit/CartPoleNoVel-v1``, ``rlkit/PendulumNoVel-v1``). This package
-imports ``rlkit`` only, never ``agents``.
+imports rlkit's foundation only, never ``rlkit.agents`` (docs/design.md, "Layers").
 """
 
 from rlkit.envs.chain import ChainEnv

@@ -1,4 +1,5 @@
-"""Configs: YAML (``yaml.safe_load``) into an algorithm's frozen dataclass.
+"""Configs: YAML (read by ``rlkit.yaml_loader``, bounded and safe) into an algorithm's
+frozen dataclass.
 
 An agent's ``Config`` is a frozen, keyword-only dataclass whose every field carries a
 one-line docstring (the string literal right below it). ``load_config`` reads an
@@ -24,9 +25,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
-import yaml
-
 from rlkit.errors import BadInput, unknown
+from rlkit.yaml_loader import MAX_DEPTH, YamlSyntaxError, load_override_value, read_yaml_file
 
 C = TypeVar("C")
 
@@ -261,16 +261,19 @@ def coerce(key: str, value: Any, tp: Any) -> Any:
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
-    """Parse ``key=value`` strings; values are read as YAML scalars, ``a.b=v`` nests."""
+    """Parse ``key=value`` strings; values are read as YAML (bounded as a config file is,
+    ``rlkit.yaml_loader``), text that is not YAML stays a string, ``a.b=v`` nests."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise BadInput(f"bad override {item!r}; expected key=value")
+            raise BadInput(f"bad override {item[:80]!r}; expected key=value")
+        if len(key) > 200 or key.count(".") > MAX_DEPTH:
+            raise BadInput(f"bad override key {key[:80]!r}...; keys are config field names")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
+            value = load_override_value(raw, key) if raw.strip() else ""
+        except YamlSyntaxError:
             value = raw
         if isinstance(value, (dict, list)) and not raw.strip().startswith(("{", "[")):
             value = raw
@@ -279,23 +282,18 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
         for parent in parents:
             target = target.setdefault(parent, {})
             if not isinstance(target, dict):
-                raise BadInput(f"bad override {item!r}; {parent} is not a mapping")
+                raise BadInput(f"bad override {item[:80]!r}; {parent} is not a mapping")
+        if leaf in target:
+            raise BadInput(f"the override {key}=... is given twice; keep one")
         target[leaf] = value
     return out
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping with ``yaml.safe_load`` (python tags are refused)."""
+    """Read a YAML mapping through rlkit's one bounded safe loader (``rlkit.yaml_loader``:
+    python tags, alias bombs, deep nesting, huge files and duplicate keys refused)."""
     path = Path(path)
-    if not path.is_file():
-        raise BadInput(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        first = str(e).strip().splitlines()[0]
-        raise BadInput(f"cannot read config {path}: {first}") from None
-    except UnicodeDecodeError:
-        raise BadInput(f"cannot read config {path}: not UTF-8 text") from None
+    data = read_yaml_file(path)
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -311,10 +311,10 @@ def plan_run(
             "not a single env instance; pass env=lambda: MyEnv() or set n_envs=1"
         )
     notes: list[str] = []
-    probe = make()
+    probe = make()  # (of an env instance: a copy, so the user's env is never stepped here)
     try:
         if not isinstance(env, str):
-            check_custom_env(copy.deepcopy(probe) if isinstance(env, gym.Env) else probe)
+            check_custom_env(probe)
             probe.close()
             probe = make()
         agent.check_env(probe, config_obj)
@@ -329,8 +329,7 @@ def plan_run(
                     "SB3 runs its own way"
                 )
     finally:
-        if not isinstance(env, gym.Env):
-            probe.close()
+        probe.close()
     directory = None
     if run_dir is not None:
         label = algo if implementation == "rlkit" else f"sb3-{algo}"
