@@ -50,8 +50,10 @@ def make_env(
     life ends the episode and rewards are clipped; with ``train=False`` (evaluation)
     an episode is a whole game with the real score. ``frame_stack`` applies to Atari
     only. Every env reports finished episodes in ``info["episode"]`` (for Atari: whole
-    games with the real score). ``max_episode_steps`` overrides the registered time limit. ``kwargs`` go to
-    ``gymnasium.make``. The caller passes ``seed`` to the first ``reset`` as usual;
+    games with the real score). ``max_episode_steps`` overrides the registered time limit.
+    ``kwargs`` go to ``gymnasium.make``; an error the env's constructor raises with them,
+    or a package the id needs and lacks (Box2D, an entry point's module), is a
+    ``BadInput`` of one line naming the id and the keywords. The caller passes ``seed`` to the first ``reset`` as usual;
     here it seeds the action and observation spaces so that ``action_space.sample()``
     is reproducible too.
     """
@@ -75,12 +77,33 @@ def make_env(
             if max_episode_steps is not None:
                 make_kwargs["max_episode_steps"] = max_episode_steps
             env = gym.wrappers.RecordEpisodeStatistics(gym.make(env_id, **make_kwargs))
-    except TypeError as e:
-        raise BadInput(f"bad env_kwargs for {env_id}: {e}") from None
+    except gym.error.DependencyNotInstalled as e:
+        raise BadInput(
+            f"{env_id} needs a package that is not installed: {_first_line(e)}"
+        ) from None
+    except ImportError as e:  # the package of the id's entry point (or of a ROM) is missing
+        missing = f"the package {e.name!r}" if getattr(e, "name", None) else "a package"
+        raise BadInput(
+            f"{env_id} needs {missing}, which is not installed ({_first_line(e)})"
+        ) from None
+    except Exception as e:  # noqa: BLE001 - the constructor's own error, with the user's keywords
+        if not kwargs:
+            raise  # not a bad keyword: a real failure, reported by the run as such
+        given = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        raise BadInput(
+            f"bad env_kwargs for {env_id}: {given} made its constructor fail with "
+            f"{type(e).__name__}: {_first_line(e)}"
+        ) from None
     if seed is not None:
         env.action_space.seed(seed)
         env.observation_space.seed(seed + 1)
     return env
+
+
+def _first_line(error: BaseException) -> str:
+    """The first line of an error's message (some constructors' run to many lines)."""
+    text = str(error).strip()
+    return text.splitlines()[0][:300] if text else type(error).__name__
 
 
 def describe_space(space: gym.Space) -> str:

@@ -22,6 +22,23 @@ def snapshot(root):
     }
 
 
+@pytest.fixture(autouse=True, scope="module")
+def env_of_a_missing_package():
+    """An id whose entry point lives in a package that is not installed."""
+    import gymnasium as gym
+
+    def needs_box2d(**_kwargs):
+        raise gym.error.DependencyNotInstalled(
+            'Box2D is not installed, run `pip install "gymnasium[box2d]"`'
+        )
+
+    gym.register("rlkit-test/Missing-v0", entry_point="rlkit_no_such_package.envs:Env")
+    gym.register("rlkit-test/NeedsBox2D-v0", entry_point=needs_box2d)
+    yield
+    gym.registry.pop("rlkit-test/Missing-v0")
+    gym.registry.pop("rlkit-test/NeedsBox2D-v0")
+
+
 @pytest.fixture
 def workdir(tmp_path):
     for name, data in EXISTING.items():
@@ -58,6 +75,17 @@ BAD = [
     (["train", "value-iteration", "CartPole-v1"], 2, "tabular"),
     (["train", "ppo", "CartPole-v1", "optimizer=adamw"], 2, "optimizer"),
     (["train", "ppo", "CartPole-v1", "env_kwargs.gravity=1"], 2, "env_kwargs"),
+    # errors from inside an environment's constructor, naming the id and the keyword
+    (["train", "q-learning", "FrozenLake-v1", "env_kwargs.map_name=5"], 2, "map_name=5"),
+    (["train", "q-learning", "FrozenLake-v1", "env_kwargs.desc=3"], 2, "FrozenLake-v1"),
+    (["train", "ppo", "ALE/Pong-v5", "env_kwargs.mode=99"], 2, "mode=99"),
+    (["train", "ppo", "ALE/Pong-v5", "env_kwargs.repeat_action_probability=x"], 2, "ALE/Pong-v5"),
+    (["train", "ppo", "rlkit-test/Missing-v0"], 2, "needs the package 'rlkit_no_such_package'"),
+    (
+        ["train", "ppo", "rlkit-test/NeedsBox2D-v0"],
+        2,
+        "needs a package that is not installed: Box2D",
+    ),
     (["train", "ppo", "../x"], 2, "env id"),
     (["train", "ppo", "CartPole-v1", "--seed", "-3"], 2, "--seed"),
     (["train", "ppo", "CartPole-v1", "--seeds", "5-2"], 2, "--seeds"),
