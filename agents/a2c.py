@@ -40,6 +40,7 @@ from rlkit.nn.actor_critic import ActorCritic
 from rlkit.nn.passes import Loss, PolicyOutputs, policy_model
 from rlkit.optim import clip_grad_norm_, optimizer_from_config, set_learning_rate
 from rlkit.periodic import Periodic
+from rlkit.resources import Part, parameter_bytes, rollout_bytes
 from rlkit.rundir import Run
 from rlkit.schedules import schedule
 
@@ -141,6 +142,16 @@ def make_network(env: gym.Env, config: Config, generator: torch.Generator | None
         generator,
         normalize_obs=config.normalize_obs,
     )
+
+
+def memory_bytes(env: gym.Env, config: Config) -> dict[str, Part]:
+    """The network with its gradients and Adam moments, and the rollout buffer
+    (``rlkit.resources``)."""
+    space = env.observation_space
+    return {
+        "network": (parameter_bytes(lambda: make_network(env, config, None)), "lower net_arch"),
+        "rollout": (rollout_bytes(config.n_steps, config.n_envs, space), "lower n_steps or n_envs"),
+    }
 
 
 def a2c_loss(out: PolicyOutputs, batch: Any, config: Config) -> Loss:

@@ -37,6 +37,7 @@ from rlkit.nn import MLP, NatureCNN, backprop, init_weights
 from rlkit.nn.passes import AutogradQ, Loss, QOutputs, WrittenOutQ
 from rlkit.optim import clip_grad_norm_, optimizer_from_config, set_learning_rate
 from rlkit.periodic import Periodic
+from rlkit.resources import Part, parameter_bytes
 from rlkit.rundir import Run
 from rlkit.schedules import linear_schedule, schedule
 from rlkit.seeding import make_rngs
@@ -307,41 +308,34 @@ def dqn_loss(
 # ------------------------------------------------------------------ checks
 
 
-def available_memory_bytes() -> int | None:
-    """MemAvailable from /proc/meminfo (None where there is no such file)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
 def check_env(env: gym.Env, config: Config) -> None:
-    """Discrete actions, Box observations, and a replay buffer that fits in memory."""
+    """Discrete actions and Box observations."""
     if not isinstance(env.action_space, gym.spaces.Discrete):
         raise BadInput(
             f"dqn needs a Discrete action space, got {describe_space(env.action_space)}; try ppo"
         )
     if not isinstance(env.observation_space, gym.spaces.Box):
         raise BadInput(f"dqn needs Box observations, got {describe_space(env.observation_space)}")
+
+
+def memory_bytes(env: gym.Env, config: Config) -> dict[str, Part]:
+    """The replay buffer (frames stored once) and the two Q-networks with the online one's
+    gradients and Adam moments (``rlkit.resources``)."""
     shape = env.observation_space.shape
-    image = len(shape) == 3
-    need = ReplayBuffer.estimate_bytes(
+    stack = shape[0] if len(shape) == 3 else 1
+    replay = ReplayBuffer.estimate_bytes(
         config.buffer_size,
         shape,
         env.observation_space.dtype,
-        stack=shape[0] if image else 1,
+        stack=stack,
         prioritized=config.prioritized,
     )
-    free = available_memory_bytes()
-    if free is not None and need > 0.9 * free:
-        raise BadInput(
-            f"a replay buffer of buffer_size={config.buffer_size:,} needs {need / 1e9:.2f} GB but only "
-            f"{free / 1e9:.2f} GB of memory is available; lower buffer_size"
-        )
+    n_actions = int(env.action_space.n)
+    networks = parameter_bytes(lambda: QNetwork(shape, n_actions, config, None), copies=5)
+    return {
+        "replay buffer": (replay, "lower buffer_size"),
+        "networks": (networks, "lower net_arch"),
+    }
 
 
 def check_resume(checkpoint: dict[str, Any], path: Any) -> None:

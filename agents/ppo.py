@@ -47,6 +47,7 @@ from rlkit.nn.actor_critic import ActorCritic
 from rlkit.nn.passes import policy_model
 from rlkit.optim import clip_grad_norm_, optimizer_from_config, set_learning_rate
 from rlkit.periodic import Periodic, update_metrics
+from rlkit.resources import Part, parameter_bytes, rollout_bytes
 from rlkit.rundir import Run
 from rlkit.schedules import schedule
 
@@ -178,6 +179,16 @@ def make_network(env: gym.Env, config: Config, generator: torch.Generator | None
         bf16=config.precision == "bf16",
         normalize_obs=config.normalize_obs,
     )
+
+
+def memory_bytes(env: gym.Env, config: Config) -> dict[str, Part]:
+    """The network with its gradients and Adam moments, and the rollout buffer
+    (``rlkit.resources``)."""
+    space = env.observation_space
+    return {
+        "network": (parameter_bytes(lambda: make_network(env, config, None)), "lower net_arch"),
+        "rollout": (rollout_bytes(config.n_steps, config.n_envs, space), "lower n_steps or n_envs"),
+    }
 
 
 def train(config: Config, run: Run) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from rlkit.config import RunFields, require, require_gamma
 from rlkit.envs import require_tabular
 from rlkit.periodic import Periodic
 from rlkit.planning import TablePolicy
+from rlkit.resources import Part
 from rlkit.rundir import Run
 from rlkit.schedules import linear_schedule
 
@@ -74,6 +75,12 @@ def check_env(env: gym.Env, config: Config) -> None:
         and isinstance(env.action_space, gym.spaces.Discrete)
     ):
         require_tabular(env, ALGO)
+
+
+def memory_bytes(env: gym.Env, config: Config) -> dict[str, Part]:
+    """The Q table: ``S x A`` float64 (and its greedy policy in a checkpoint)."""
+    table = int(env.observation_space.n) * int(env.action_space.n) * 8
+    return {"Q table": (2 * table, "a smaller env")}
 
 
 def td_target(reward: float, next_q: np.ndarray, terminated: bool, gamma: float) -> float:

@@ -38,6 +38,7 @@ from rlkit.nn.actor_critic import RecurrentActorCritic
 from rlkit.nn.passes import AutogradPolicy, PolicyOutputs
 from rlkit.optim import clip_grad_norm_, optimizer_from_config, set_learning_rate
 from rlkit.periodic import Periodic, update_metrics
+from rlkit.resources import Part, parameter_bytes, rollout_bytes
 from rlkit.rundir import Run
 from rlkit.schedules import schedule
 from rlkit.seeding import make_rngs
@@ -180,6 +181,19 @@ def make_network(
         generator,
         config.normalize_obs,
     )
+
+
+def memory_bytes(env: gym.Env, config: Config) -> dict[str, Part]:
+    """The network with its gradients and Adam moments, and the rollout buffer
+    (``rlkit.resources``)."""
+    space = env.observation_space
+    return {
+        "network": (
+            parameter_bytes(lambda: make_network(env, config, None)),
+            "lower lstm_hidden_size or net_arch",
+        ),
+        "rollout": (rollout_bytes(config.n_steps, config.n_envs, space), "lower n_steps or n_envs"),
+    }
 
 
 class RecurrentActor:

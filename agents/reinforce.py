@@ -40,6 +40,7 @@ from rlkit.nn.actor_critic import ActorCritic
 from rlkit.nn.passes import Loss, PolicyOutputs, policy_model
 from rlkit.optim import clip_grad_norm_, optimizer_from_config, set_learning_rate
 from rlkit.periodic import EpisodeStats, Periodic
+from rlkit.resources import Part, parameter_bytes, rollout_bytes
 from rlkit.rundir import Run
 from rlkit.schedules import schedule
 
@@ -131,6 +132,17 @@ def make_network(env: gym.Env, config: Config, generator: torch.Generator | None
         config.log_std_init,
         generator,
     )
+
+
+def memory_bytes(env: gym.Env, config: Config) -> dict[str, Part]:
+    """The network with its gradients and Adam moments, and the longest batch of episodes
+    (``max_episode_steps`` in each of ``n_envs`` envs; ``rlkit.resources``)."""
+    space = env.observation_space
+    episodes = rollout_bytes(config.max_episode_steps, config.n_envs, space)
+    return {
+        "network": (parameter_bytes(lambda: make_network(env, config, None)), "lower net_arch"),
+        "episodes": (episodes, "lower max_episode_steps or n_envs"),
+    }
 
 
 @dataclass

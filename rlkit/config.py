@@ -109,6 +109,60 @@ class OptimizerFields:
             )
 
 
+LIMITS: dict[str, tuple[int, int]] = {
+    "total_steps": (1, 10**12),
+    "eval_interval": (0, 10**12),
+    "checkpoint_interval": (0, 10**12),
+    "video_interval": (0, 10**12),
+    "log_interval": (1, 10**12),
+    "learning_starts": (0, 10**12),
+    "train_freq": (1, 10**12),
+    "target_update_interval": (1, 10**12),
+    "eval_episodes": (1, 10**6),
+    "n_envs": (1, 4096),
+    "n_steps": (1, 10**7),
+    "batch_size": (1, 10**7),
+    "n_epochs": (1, 10**5),
+    "gradient_steps": (1, 10**5),
+    "buffer_size": (1, 10**10),
+    "n_step": (1, 10**4),
+    "frame_stack": (1, 64),
+    "lstm_hidden_size": (1, 65536),
+    "max_episode_steps": (1, 10**9),
+    "max_iterations": (1, 10**9),
+    "eval_sweeps": (1, 10**6),
+    "net_arch": (1, 65536),
+}
+"""The range of every count a config may hold (``net_arch``: each layer's size, and at
+most ``MAX_LAYERS`` layers). Checked before anything else about a value, so an absurd
+count (``total_steps=1e100``) is one line, never a run; ``--help-config`` shows them."""
+MAX_LAYERS = 64
+
+
+def check_limits(key: str, value: Any) -> None:
+    """``BadInput`` naming the range when ``key``'s count lies outside ``LIMITS``."""
+    if key not in LIMITS:
+        return
+    low, high = LIMITS[key]
+    values = list(value) if isinstance(value, (tuple, list)) else [value]
+    if key == "net_arch" and len(values) > MAX_LAYERS:
+        raise BadInput(
+            f"bad value net_arch (with {len(values)} layers); allowed: at most {MAX_LAYERS}"
+        )
+    for v in values:
+        if isinstance(v, int) and not low <= v <= high:
+            shown = f"{v:.3g}" if abs(v) >= 10**15 else f"{v:,}"
+            raise BadInput(f"bad value {key}={shown}; allowed: {limit_text(key)}")
+
+
+def limit_text(key: str) -> str:
+    """``"1 to 1e12"``: the range of ``key`` as ``--help-config`` shows it ("" when none)."""
+    if key not in LIMITS:
+        return ""
+    low, high = LIMITS[key]
+    return f"{low:,} to {high:.0e}".replace("e+", "e") if high >= 10**6 else f"{low:,} to {high:,}"
+
+
 def require(key: str, value: Any, ok: bool, allowed: str) -> None:
     """Raise ``BadInput`` naming ``key``, ``value`` and what is ``allowed`` unless ``ok``."""
     if not ok:
@@ -310,6 +364,7 @@ def build_config(cls: type[C], values: Mapping[str, Any]) -> C:
         if key not in names:
             raise unknown("config key", key, names, show_all=True)
         kwargs[key] = coerce(key, value, hints[key])
+        check_limits(key, kwargs[key])
     try:
         return cls(**kwargs)
     except BadInput:

@@ -258,6 +258,36 @@ def env_id_and_factory(config: Any, env: Any) -> tuple[str, Callable[..., Any]]:
     return custom_env_id(env if isinstance(env, gym.Env) else make()), make
 
 
+def env_bytes(make: Callable[..., Any]) -> int:
+    """What one more env costs: the resident memory one made and reset adds (at least
+    ``rlkit.resources.MIN_ENV_BYTES``)."""
+    from rlkit.resources import MIN_ENV_BYTES, resident_bytes
+
+    before = resident_bytes()
+    extra = make()
+    try:
+        extra.reset(seed=0)
+        after = resident_bytes()
+    finally:
+        extra.close()
+    if before is None or after is None:
+        return MIN_ENV_BYTES
+    return max(after - before, MIN_ENV_BYTES)
+
+
+def check_memory(agent: ModuleType, config: Any, probe: gym.Env, make: Callable[..., Any]) -> None:
+    """The memory preflight (``rlkit.resources``): the agent's own estimate (network,
+    rollout or replay buffer, table) plus ``n_envs`` envs, against what is available."""
+    from rlkit.resources import check_fits
+
+    estimate = getattr(agent, "memory_bytes", None)
+    parts = dict(estimate(probe, config)) if estimate is not None else {}
+    n_envs = int(getattr(config, "n_envs", 1))
+    if n_envs > 1:
+        parts["envs"] = (n_envs * env_bytes(make), "lower n_envs")
+    check_fits(parts)
+
+
 def plan_run(
     algo: str,
     env: str | Callable[..., gym.Env] | gym.Env,
@@ -318,6 +348,7 @@ def plan_run(
             probe.close()
             probe = make()
         agent.check_env(probe, config_obj)
+        check_memory(agent, config_obj, probe, make)
         if implementation == "sb3":
             from rlkit import sb3
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from rlkit.agents import ALGORITHMS
 from rlkit.cli.common import exit_code, report
-from rlkit.config import describe_fields
+from rlkit.config import describe_fields, limit_text
 from rlkit.errors import BadInput, RunFailed, Stopped
 from rlkit.launch import (
     DEFAULT_RUN_DIR,
@@ -102,7 +102,9 @@ def print_config_help(agent: Any) -> None:
     """The config fields of an agent with their types, defaults and docs."""
     print(f"{agent.ALGO} config fields (set in a YAML file or as key=value):")
     for name, type_name, default, doc in describe_fields(agent.Config):
-        print(f"  {name} ({type_name}, default {default!r}): {doc}")
+        limits = limit_text(name)
+        limits = f", {limits}" if limits else ""
+        print(f"  {name} ({type_name}, default {default!r}{limits}): {doc}")
 
 
 def main(args: argparse.Namespace) -> int:

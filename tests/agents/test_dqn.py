@@ -161,7 +161,7 @@ def test_eval_reproduces_the_training_evaluation(cli, tmp_path):
             "dqn needs a Discrete action space, got Box(shape=(1,), float32); try ppo",
         ),
         (
-            ["CartPole-v1", "buffer_size=100000000000"],
+            ["CartPole-v1", "buffer_size=3000000000"],
             "GB of memory is available; lower buffer_size",
         ),
         (

@@ -80,6 +80,22 @@ BAD = [
     (["train", "q-learning", "FrozenLake-v1", "env_kwargs.desc=3"], 2, "FrozenLake-v1"),
     (["train", "ppo", "ALE/Pong-v5", "env_kwargs.mode=99"], 2, "mode=99"),
     (["train", "ppo", "ALE/Pong-v5", "env_kwargs.repeat_action_probability=x"], 2, "ALE/Pong-v5"),
+    # counts out of range, and runs that cannot fit in memory (refused before any allocation)
+    (["train", "ppo", "CartPole-v1", "total_steps=1e100"], 2, "allowed: 1 to 1e12"),
+    (["train", "ppo", "CartPole-v1", "n_envs=100000"], 2, "allowed: 1 to 4,096"),
+    (["train", "ppo", "CartPole-v1", "net_arch=[" + ",".join(["4"] * 65) + "]"], 2, "at most 64"),
+    (
+        ["train", "ppo", "CartPole-v1", "net_arch=[65536,65536]"],
+        2,
+        "GB of memory is available; lower net_arch",
+    ),
+    (
+        ["train", "ppo", "CartPole-v1", "n_envs=4096", "n_steps=1000000"],
+        2,
+        "lower n_steps or n_envs",
+    ),
+    (["train", "dqn", "CartPole-v1", "buffer_size=3000000000"], 2, "lower buffer_size"),
+    (["baseline", "dqn", "CartPole-v1", "buffer_size=3000000000"], 2, "lower buffer_size"),
     (["train", "ppo", "rlkit-test/Missing-v0"], 2, "needs the package 'rlkit_no_such_package'"),
     (
         ["train", "ppo", "rlkit-test/NeedsBox2D-v0"],

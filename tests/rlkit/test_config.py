@@ -71,6 +71,8 @@ def test_wrong_type_names_key_and_value():
 
 def test_validation_in_post_init_names_key():
     with pytest.raises(BadInput, match=r"total_steps=0; allowed: an integer > 0"):
+        Toy(total_steps=0)
+    with pytest.raises(BadInput, match=r"total_steps=0; allowed: 1 to 1e12"):  # the bound first
         load_config(Toy, None, ["total_steps=0"])
 
 
@@ -118,3 +120,22 @@ def test_every_agent_field_has_a_docstring(algo):
     config = cls()
     again, _ = load_config(cls, None, config_dict(config))
     assert again == config
+
+
+def test_counts_have_bounds_that_help_config_states(cli):
+    from rlkit.agents import dqn, ppo
+    from rlkit.config import LIMITS, build_config, limit_text
+
+    with pytest.raises(BadInput, match=r"total_steps=1e\+100; allowed: 1 to 1e12"):
+        build_config(ppo.Config, {"total_steps": "1e100"})
+    with pytest.raises(BadInput, match="buffer_size=20,000,000,000; allowed: 1 to 1e10"):
+        build_config(dqn.Config, {"buffer_size": 2 * 10**10})
+    assert build_config(ppo.Config, {"n_envs": 4096}).n_envs == 4096  # the bound itself is in
+    code, out, _ = cli("train", "ppo", "--help-config")
+    assert code == 0 and "total_steps (int, default 100000, 1 to 1e12)" in out
+    # every bounded name is a field of some agent's config (no stale entries)
+    from rlkit.agents import ALGORITHMS
+    from rlkit.launch import load_agent
+
+    fields = {f for a in ALGORITHMS for f in load_agent(a).Config.__dataclass_fields__}
+    assert set(LIMITS) <= fields and limit_text("n_envs") == "1 to 4,096"
