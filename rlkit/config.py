@@ -361,6 +361,8 @@ def build_config(cls: type[C], values: Mapping[str, Any]) -> C:
     names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
+        if not isinstance(key, str):
+            raise BadInput(f"config keys are field names, got {key!r}")
         if key not in names:
             raise unknown("config key", key, names, show_all=True)
         kwargs[key] = coerce(key, value, hints[key])

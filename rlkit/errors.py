@@ -21,12 +21,26 @@ class Stopped(Exception):
     Python API returned ``False``.
     """
 
-    def __init__(self, signum: int | None, step: int) -> None:
+    def __init__(self, signum: int | None, step: int | None, saved: bool = True) -> None:
         asked = f"signal {signum}" if signum is not None else "the callback"
-        super().__init__(f"stopped by {asked} at step {step}")
-        self.signum, self.step = signum, step
+        where = f"at step {step}" if step is not None else "before a point where it could save"
+        super().__init__(f"stopped by {asked} {where}")
+        self.signum, self.step, self.saved = signum, step, saved
+        """``saved``: a checkpoint of this step was written (else the last one stands)."""
         self.checkpoint: dict | None = None
         """The state saved when it stopped (set by ``rlkit.launch.execute``)."""
+
+
+class StopNow(BaseException):  # noqa: N818 - like KeyboardInterrupt, not an error
+    """Raised where a run happens to be when its grace period after a stop request ends
+    (or at a second SIGTERM): it stops there, and its last checkpoint stands.
+
+    A ``BaseException``, so that no ``except Exception`` in between can swallow it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped at once by signal {signum}")
+        self.signum = signum
 
 
 class RunFailed(Exception):
@@ -34,6 +48,12 @@ class RunFailed(Exception):
 
     The message is one line that names what failed and where the run dir is.
     """
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character that would not print as itself (a newline, a carriage
+    return, a control character from a user's input) written as its escape: one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def close_matches(word: str, choices: Iterable[str], n: int = 3) -> list[str]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import errno
 import importlib
+import os
 import shutil
 import signal
 import sys
@@ -41,10 +42,10 @@ import torch
 from rlkit.agents import ALGORITHMS
 from rlkit.checkpoint import load_checkpoint, load_run_checkpoint
 from rlkit.config import config_dict, load_config, package_versions
-from rlkit.errors import BadInput, RunFailed, Stopped, unknown
+from rlkit.errors import BadInput, RunFailed, StopNow, Stopped, unknown
 from rlkit.guard import NonFinite
 from rlkit.logging import WANDB_MODES, Logger
-from rlkit.rundir import Run, RunDir, default_run_dir, safe_name
+from rlkit.rundir import Run, RunDir, StopRequest, default_run_dir, safe_name
 from rlkit.seeding import make_rngs
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -472,27 +473,48 @@ def plan_resume(
 # ---------------------------------------------------------------- running
 
 
-def _stop_on_signals(run: Run, console: TextIO | None) -> Callable[[], None] | None:
-    """SIGINT / SIGTERM ask ``run`` to stop after its current step (with a checkpoint); a
-    second SIGINT stops at once. Returns the function that puts the old handlers back."""
+STOP_GRACE_S = float(os.environ.get("RLKIT_STOP_GRACE_S", "10"))
+"""Seconds a run has, after SIGINT / SIGTERM, to reach a point where it saves (the end of
+its step or update); past them it stops wherever it is, its last checkpoint standing."""
+
+
+def stop_on_signals(
+    stop: StopRequest, console: TextIO | None, grace: float = STOP_GRACE_S
+) -> Callable[[], None] | None:
+    """SIGINT / SIGTERM ask the run to stop after its current step (with a checkpoint),
+    within ``grace`` seconds at any stage: envs being built, a rollout, an update, an
+    evaluation, a checkpoint write (which then completes or leaves the previous one whole).
+    When the grace passes first, or the same signal comes again, ``StopNow`` is raised
+    wherever the run is (a second SIGINT: ``KeyboardInterrupt``). Returns the function that puts the old
+    handlers back and disarms the timer (None off the main thread: no handlers there)."""
     if threading.current_thread() is not threading.main_thread():
         return None
 
     def handler(signum: int, _frame: object) -> None:
-        if run.stop.signum is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        run.stop.signum = signum
+        if stop.signum is not None:
+            if signum != stop.signum:
+                return  # a Ctrl-C, then its parent's SIGTERM: one request, already under way
+            if signum == signal.SIGINT:  # the same signal again: at once
+                raise KeyboardInterrupt
+            raise StopNow(signum)
+        stop.signum = signum
+        signal.setitimer(signal.ITIMER_REAL, grace)
         if console is not None:
             name = signal.Signals(signum).name
             print(
-                f"\n{name}: stopping after this step and saving a checkpoint "
-                "(Ctrl-C again to stop at once)",
+                f"\n{name}: stopping after this step and saving a checkpoint, within "
+                f"{grace:g}s (Ctrl-C again to stop at once)",
                 file=console,
             )
 
+    def out_of_time(_signum: int, _frame: object) -> None:
+        raise StopNow(stop.signum if stop.signum is not None else signal.SIGTERM)
+
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, out_of_time)
 
     def restore() -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
         for s, h in previous.items():
             signal.signal(s, h)
 
@@ -535,9 +557,11 @@ def execute(
         raise RunFailed(f"cannot write the run dir {directory.path}: {e.strerror or e}") from e
     where = f" (run dir kept: {directory.path})" if directory is not None else ""
     start = time.perf_counter()
-    logger = restore = None
+    logger = restore = run = None
     resume = spec.resume
+    stop = stop if stop is not None else StopRequest()
     try:
+        restore = stop_on_signals(stop, console) if handle_signals else None
         logger = Logger(
             None if directory is None else directory.path,
             total_steps=getattr(spec.config, "total_steps", 0),
@@ -565,11 +589,9 @@ def execute(
             resolved_config=spec.resolved,
             resume=resume,
         )
-        if stop is not None:
-            run.stop = stop
+        run.stop = stop
         if resume is not None and console is not None and directory is not None:
             print(f"resuming {directory.path} from step {int(resume['step']):,}", file=console)
-        restore = _stop_on_signals(run, console) if handle_signals else None
         if spec.implementation == "sb3":
             from rlkit import sb3
 
@@ -595,6 +617,8 @@ def execute(
     except Stopped as e:
         e.checkpoint = run.last_checkpoint
         raise
+    except StopNow as e:  # past the grace period: stopped where it was, nothing more saved
+        raise Stopped(e.signum, None, saved=False) from None
     except KeyboardInterrupt:
         raise
     except reraise:

@@ -137,6 +137,7 @@ class Periodic:
         self.stats, self.history = EpisodeStats(), EvalHistory()
         self.best_eval = -math.inf
         self.last_video = -1
+        self._saved: tuple[int, int] | None = None  # (step, metrics rows) of the last save
         self.start = time.perf_counter()
         self.start_step = 0
         intervals = (
@@ -181,12 +182,19 @@ class Periodic:
         snapshot.load_rng_state(self.run.rngs, state["rng"])
         return self.start_step
 
+    def _save_once(self, step: int) -> None:
+        """``save(step)`` unless this very state was just saved (a stop that comes right
+        after a periodic checkpoint does not write the same state twice)."""
+        if self._saved != (step, self.run.logger.rows):
+            self.save(step)
+
     def save(self, step: int, best: bool = False) -> None:
         """Write ``latest.pt`` (and ``best.pt``): the agent's state, the step and this state."""
         from rlkit import guard
 
         if self.parameters is not None:  # never overwrite a good checkpoint with NaNs
             guard.check(step, None, self.parameters())
+        self._saved = (step, self.run.logger.rows)
         self.run.save_checkpoint(
             {
                 **self.agent.state_dict(),
@@ -257,7 +265,7 @@ class Periodic:
             self.video(step)
         if crossed(before, step, config.checkpoint_interval):
             self.save(step)
-        self.run.stop_if_requested(step, self.save)
+        self.run.stop_if_requested(step, self._save_once)
         due = [(step // i + 1) * i for i in self._intervals]
         self._next_due = min([*due, config.total_steps])
 

@@ -97,44 +97,53 @@ def parent_dir(label: str, env_id: str, spec: str, run_dir: Path | None) -> Path
 
 
 def run_jobs(
-    jobs: list[SeedJob], at_once: int, on_done: Callable[[dict[str, Any]], None] | None = None
+    jobs: list[SeedJob],
+    at_once: int,
+    on_done: Callable[[dict[str, Any]], None] | None = None,
+    stop: Any = None,
+    grace: float = 15.0,
 ) -> list[dict[str, Any]]:
     """Run every job's process, ``at_once`` at a time, each with cores / ``at_once`` threads.
 
     Returns one row per seed (``seed``, exit ``code``, ``log``, ``summary`` or None), in
-    seed order; ``on_done(row)`` is called as each finishes. On ``KeyboardInterrupt`` the
-    running processes are terminated and the interrupt goes on up.
+    seed order; ``on_done(row)`` is called as each finishes. When ``stop.signum`` is set
+    (``rlkit.children.ParentSignals``) no more start, the running ones get SIGTERM and
+    ``grace`` seconds to save and exit (``rlkit.children.stop_children``); the rows of
+    those that ran are returned.
     """
+    from rlkit.children import stop_children
+
     at_once = max(1, min(len(jobs), at_once))
     threads = max(1, (os.cpu_count() or 1) // at_once)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     pending, running, rows = list(jobs), {}, []
-    try:
-        while pending or running:
-            while pending and len(running) < at_once:
-                job = pending.pop(0)
-                job.log.parent.mkdir(parents=True, exist_ok=True)
-                with open(job.log, "w") as out:
-                    proc = subprocess.Popen(job.argv, stdout=out, stderr=subprocess.STDOUT, env=env)
-                running[job.seed] = (proc, job)
-            time.sleep(0.2)
-            for seed, (proc, job) in list(running.items()):
-                code = proc.poll()
-                if code is None:
-                    continue
+
+    def finished(seed: int, proc: Any, job: SeedJob) -> None:
+        summary_path = job.run_dir / "summary.json"
+        code = proc.returncode
+        summary = (
+            json.loads(summary_path.read_text()) if code == 0 and summary_path.is_file() else None
+        )
+        row = {"seed": seed, "code": code, "log": str(job.log), "summary": summary}
+        rows.append(row)
+        if on_done is not None:
+            on_done(row)
+
+    while pending or running:
+        if stop is not None and stop.signum is not None:
+            stop_children([proc for proc, _ in running.values()], grace)
+            for seed, (proc, job) in running.items():
+                finished(seed, proc, job)
+            break
+        while pending and len(running) < at_once:
+            job = pending.pop(0)
+            job.log.parent.mkdir(parents=True, exist_ok=True)
+            with open(job.log, "w") as out:
+                proc = subprocess.Popen(job.argv, stdout=out, stderr=subprocess.STDOUT, env=env)
+            running[job.seed] = (proc, job)
+        time.sleep(0.2)
+        for seed, (proc, job) in list(running.items()):
+            if proc.poll() is not None:
                 del running[seed]
-                summary_path = job.run_dir / "summary.json"
-                summary = (
-                    json.loads(summary_path.read_text())
-                    if code == 0 and summary_path.is_file()
-                    else None
-                )
-                row = {"seed": seed, "code": code, "log": str(job.log), "summary": summary}
-                rows.append(row)
-                if on_done is not None:
-                    on_done(row)
-    except KeyboardInterrupt:
-        for proc, _ in running.values():
-            proc.terminate()
-        raise
+                finished(seed, proc, job)
     return sorted(rows, key=lambda r: r["seed"])

@@ -106,8 +106,11 @@ def _no_duplicate_keys(node: yaml.MappingNode, source: str) -> None:
 def load_yaml(text: str, source: str) -> Any:
     """The Python data of one YAML document ``text`` (``source`` names it in errors), through
     the checks of the module doc; ``BadInput`` of one line for anything refused."""
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(
+            text
+        )  # (it reads the text at once: unprintable characters fail here)
         try:
             node = loader.get_single_node()
         except RecursionError:
@@ -122,7 +125,8 @@ def load_yaml(text: str, source: str) -> Any:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise YamlSyntaxError(f"cannot read {source}: {first}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_yaml_file(path: str | Path, what: str = "config") -> Any:

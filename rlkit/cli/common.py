@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import NoReturn
 
-from rlkit.errors import BadInput, RunFailed, Stopped
+from rlkit.errors import BadInput, RunFailed, Stopped, one_line
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -16,12 +16,12 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         """One line: the error and where to look for help."""
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
 def fail(message: str, code: int) -> int:
-    """Print ``rlkit: error: message`` on stderr and return ``code``."""
-    print(f"rlkit: error: {message}", file=sys.stderr)
+    """Print ``rlkit: error: message`` on stderr, as one line, and return ``code``."""
+    print(f"rlkit: error: {one_line(message)}", file=sys.stderr)
     return code
 
 

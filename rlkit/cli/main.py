@@ -61,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("unrecognized arguments: " + " ".join(extra))
     if not getattr(args, "func", None):
         parser.print_help()
+        print(
+            "rlkit: error: give a command: train, baseline, eval, render, compare, sweep or sync",
+            file=sys.stderr,
+        )
         return 2
     try:
         return int(args.func(args))

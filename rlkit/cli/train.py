@@ -20,6 +20,7 @@ from rlkit.errors import BadInput, RunFailed, Stopped
 from rlkit.launch import (
     DEFAULT_RUN_DIR,
     DEVICES,
+    STOP_GRACE_S,
     RunSpec,
     execute,
     load_agent,
@@ -177,11 +178,16 @@ def run_and_report(spec: RunSpec, quiet: bool = False) -> int:
             if spec.agent.RESUMABLE and spec.implementation == "rlkit"
             else ""
         )
-        print(
-            f"\nstopped by {name} at step {e.step:,}; checkpoint saved: {spec.run_dir.latest}"
-            + resume,
-            file=sys.stderr,
-        )
+        if e.saved:
+            what = f"at step {e.step:,}; checkpoint saved: {spec.run_dir.latest}"
+        else:
+            last = spec.run_dir.latest
+            what = "before it reached a point to save; " + (
+                f"the last checkpoint, {last}, is intact"
+                if last.is_file()
+                else "no checkpoint was written yet"
+            )
+        print(f"\nstopped by {name} {what}{resume}", file=sys.stderr)
         return exit_code(e)
     except KeyboardInterrupt as e:
         print(f"\ninterrupted; the run so far is in {spec.run_dir.path}", file=sys.stderr)
@@ -201,6 +207,7 @@ def run_seeds_command(args: argparse.Namespace, implementation: str) -> int:
     import copy
     import time
 
+    from rlkit.children import ParentSignals
     from rlkit.seeds import SeedJob, aggregate_table, parent_dir, parse_seeds, run_jobs
 
     command = "train" if implementation == "rlkit" else "baseline"
@@ -265,11 +272,16 @@ def run_seeds_command(args: argparse.Namespace, implementation: str) -> int:
             file=sys.stderr,
         )
 
-    try:
-        rows = run_jobs(jobs, at_once, done)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; finished runs are in {parent}", file=sys.stderr)
-        return 130
+    with ParentSignals() as caught:
+        rows = run_jobs(jobs, at_once, done, stop=caught, grace=STOP_GRACE_S + 5)
+    if caught.signum is not None:
+        name = signal.Signals(caught.signum).name
+        print(
+            f"\nstopped by {name}: each running seed saved what it could and stopped; "
+            f"continue one with rlkit train --resume {parent}/s<seed>",
+            file=sys.stderr,
+        )
+        return 128 + caught.signum
     print(aggregate_table(rows))
     print(f"run dirs: {parent}  (rlkit compare {parent})")
     codes = [r["code"] for r in rows if r["code"] != 0]

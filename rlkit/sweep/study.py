@@ -17,6 +17,7 @@ import copy
 import io
 import json
 import os
+import signal
 import socket
 import sys
 import time
@@ -26,8 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from rlkit import launch
+from rlkit.children import ParentSignals, stop_children
 from rlkit.config import build_config, config_dict, merge, parse_overrides
 from rlkit.errors import BadInput, RunFailed, Stopped
+from rlkit.launch import STOP_GRACE_S
 from rlkit.rundir import safe_name
 from rlkit.sweep.space import (
     OBJECTIVES,
@@ -463,18 +466,19 @@ def spawn_workers(opts: SweepOptions, plan: Plan, study: Any) -> int:
         )
         proc.start()
         procs.append(proc)
-    try:
-        for proc in procs:
-            proc.join()
-    except KeyboardInterrupt:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.join()
-        print(
-            f"\ninterrupted; rerun the same command to continue study {plan.study}", file=sys.stderr
-        )
-        return 130
+    with ParentSignals() as caught:  # the workers exist: pass a stop on to them
+        while any(p.is_alive() for p in procs) and caught.signum is None:
+            for proc in procs:
+                proc.join(timeout=0.2)
+        if caught.signum is not None:
+            stop_children(procs, STOP_GRACE_S + 5)
+            name = signal.Signals(caught.signum).name
+            print(
+                f"\nstopped by {name}; the workers' trials were marked failed; rerun the same "
+                f"command to continue study {plan.study}",
+                file=sys.stderr,
+            )
+            return 128 + caught.signum
     import optuna
 
     study = optuna.load_study(
@@ -489,6 +493,8 @@ def _worker_main(opts: SweepOptions, plan: Plan, log: Path, threads: int) -> Non
     """One worker process of ``--jobs``: its stdout to ``log``, trials until the budget is met."""
     import torch
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # not the parent's handlers,
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # if forked from it
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(fd, 1)
     os.close(fd)
