@@ -78,13 +78,35 @@ def policy_table(policy: str | np.ndarray, n_states: int, n_actions: int) -> tor
         path = Path(policy)
         if not path.is_file():
             raise BadInput(f"policy file not found: {path}")
+        # an untrusted file: its size (.csv) or its declared shape (.npy) is checked before
+        # anything is read into memory, and .npy never unpickles
+        limit = 32 * n_states * n_actions + 4096
         try:
             if path.suffix == ".npy":
+                with open(path, "rb") as f:
+                    major, _ = np.lib.format.read_magic(f)
+                    read_header = (
+                        np.lib.format.read_array_header_1_0
+                        if major == 1
+                        else np.lib.format.read_array_header_2_0
+                    )
+                    shape, _, _ = read_header(f)
+                if tuple(shape) != (n_states, n_actions):
+                    raise BadInput(
+                        f"the policy table in {path} has shape {tuple(shape)}; this env needs "
+                        f"({n_states}, {n_actions}): one row of action probabilities per state"
+                    )
                 table = np.load(path, allow_pickle=False)
             else:
+                if path.stat().st_size > limit:
+                    raise BadInput(
+                        f"the policy table {path} is {path.stat().st_size:,} bytes; a "
+                        f"({n_states}, {n_actions}) table in CSV needs at most {limit:,}"
+                    )
                 table = np.loadtxt(path, delimiter=",", ndmin=2)
         except (ValueError, OSError) as e:
-            raise BadInput(f"cannot read the policy table {path}: {e}") from None
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise BadInput(f"cannot read the policy table {path}: {first}") from None
     else:
         table = np.asarray(policy)
     table = np.asarray(table, dtype=np.float64)

@@ -97,3 +97,31 @@ def test_a_bad_policy_table_is_refused(cli, tmp_path, content, message):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pi.csv"]
     code, _, err = cli("train", "policy-evaluation", "rlkit/GridWorld5x5-v0", "policy=pi.txt")
     assert code == 2 and "allowed: uniform, or a .npy or .csv file" in err
+
+
+def test_a_policy_file_is_read_as_untrusted(cli, tmp_path):
+    """Its declared shape (.npy) or its size (.csv) is checked before it is loaded; a
+    pickled .npy is refused; a good .npy is taken."""
+    import numpy as np
+
+    np.lib.format.open_memmap(tmp_path / "huge.npy", mode="w+", dtype=np.float64, shape=(10**6, 4))
+    code, _, err = cli("train", "policy-evaluation", "rlkit/GridWorld5x5-v0", "policy=huge.npy")
+    assert code == 2 and "shape (1000000, 4)" in err
+    (tmp_path / "big.csv").write_text("0.25,0.25,0.25,0.25\n" * 100_000)
+    code, _, err = cli("train", "policy-evaluation", "rlkit/GridWorld5x5-v0", "policy=big.csv")
+    assert code == 2 and "bytes" in err
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}] * 100, dtype=object).reshape(25, 4))
+    code, _, err = cli("train", "policy-evaluation", "rlkit/GridWorld5x5-v0", "policy=objects.npy")
+    assert code == 2 and "cannot read the policy table" in err and len(err.splitlines()) == 1
+    np.save(tmp_path / "good.npy", np.full((25, 4), 0.25))
+    code, _, err = cli(
+        "train",
+        "policy-evaluation",
+        "rlkit/GridWorld5x5-v0",
+        "policy=good.npy",
+        "--wandb",
+        "disabled",
+        "--run-dir",
+        "r",
+    )
+    assert code == 0, err
