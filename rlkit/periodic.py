@@ -64,10 +64,13 @@ class EpisodeStats:
             self.add(info["episode"]["r"], info["episode"]["l"])
 
     def metrics(self) -> dict[str, float]:
-        """``rollout/ep_return``, ``rollout/ep_length`` (when any ended) and ``rollout/episodes``."""
+        """``rollout/ep_return`` and ``rollout/ep_length`` (means over the last 100 finished
+        episodes, when any ended), ``rollout/ep_return_20`` (over the last 20: the window
+        Atari learning targets are stated in) and ``rollout/episodes``."""
         out: dict[str, float] = {"rollout/episodes": self.episodes}
         if self.returns:
             out["rollout/ep_return"] = float(np.mean(self.returns))
+            out["rollout/ep_return_20"] = float(np.mean(list(self.returns)[-20:]))
             out["rollout/ep_length"] = float(np.mean(self.lengths))
         return out
 

@@ -128,5 +128,9 @@ def test_episode_statistics_from_a_vector_and_a_single_env():
     assert stats.metrics() == {
         "rollout/episodes": 3,
         "rollout/ep_return": 3.0,
+        "rollout/ep_return_20": 3.0,
         "rollout/ep_length": 3.0,
     }
+    for r in range(30):
+        stats.add(float(r), 1)
+    assert stats.metrics()["rollout/ep_return_20"] == sum(range(10, 30)) / 20
