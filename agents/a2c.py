@@ -33,7 +33,7 @@ from rlkit.acting import (
 )
 from rlkit.config import OptimizerFields, RunFields, require, require_gamma
 from rlkit.data.rollout import RolloutBuffer, collect_rollout
-from rlkit.envs import describe_space, make_vector_env
+from rlkit.envs import describe_space
 from rlkit.errors import BadInput
 from rlkit.losses import normalized
 from rlkit.nn.actor_critic import ActorCritic
@@ -88,8 +88,8 @@ class Config(RunFields, OptimizerFields):
     """Normalize vector observations with running mean / std (rl-zoo's normalize: true, observations only)."""
     frame_stack: int = 4
     """Frames per observation (Atari only)."""
-    vec_env: Literal["sync", "async"] = "sync"
-    """sync: all envs in this process; async: one process per env."""
+    vec_env: Literal["sync", "async", "ale"] = "sync"
+    """sync: all envs in this process; async: one process per env; ale: Atari on ale-py's C++ vector env (threads)."""
     written_out_backprop: bool = True
     """MLP policies: backprop written out (rlkit.nn.backprop) instead of autograd; same gradients, less overhead."""
 
@@ -198,7 +198,9 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     model = policy_model(net, config.activation, config.written_out_backprop)
     learning_rate = schedule(config.learning_rate, "learning_rate")
     optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
-    env = make_vector_env(make_env, config.n_envs, asynchronous=config.vec_env == "async")
+    env = run.make_vector_env(
+        config.n_envs, config.vec_env, train=True, frame_stack=config.frame_stack
+    )
     buffer = RolloutBuffer(
         config.n_steps,
         config.n_envs,

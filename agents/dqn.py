@@ -30,7 +30,7 @@ from torch import nn
 from rlkit import snapshot
 from rlkit.config import OptimizerFields, RunFields, require, require_gamma
 from rlkit.data import Batch, ReplayBuffer
-from rlkit.envs import describe_space
+from rlkit.envs import FirstEnv, describe_space
 from rlkit.errors import BadInput
 from rlkit.losses import huber, huber_gradient
 from rlkit.nn import MLP, NatureCNN, backprop, init_weights
@@ -98,6 +98,8 @@ class Config(RunFields, OptimizerFields):
     """Initial importance-sampling exponent, annealed linearly to 1."""
     frame_stack: int = 4
     """Frames per observation (Atari only)."""
+    vec_env: Literal["sync", "ale"] = "sync"
+    """sync: the Python Atari pipeline (gymnasium and SB3 wrappers); ale: ale-py's C++ env (Atari only)."""
     eval_epsilon: float = 0.0
     """Epsilon of the evaluation policy (a little randomness unsticks some Atari games)."""
     save_replay: bool = False
@@ -517,6 +519,8 @@ class State:
         self.obs = snapshot.decode(loop["obs"])
         snapshot.load_env_state(self.env, loop["env"])
         self.synced_at = int(loop["synced_at"])
+        if getattr(self.env, "fresh_on_resume", False):  # games whose state is out of reach
+            self.obs = self.env.restart()
         self.losses.extend(loop["losses"])
         self.q_means.extend(loop["q_means"])
 
@@ -540,7 +544,10 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     """Train for ``total_steps`` env steps; evaluate, log and checkpoint along the way."""
     # set-up: env, networks and their pass, optimizer, replay buffer
     rng = run.rngs.numpy
-    env = run.make_env(seed=run.rngs.env_seed, train=True, frame_stack=config.frame_stack)
+    if config.vec_env == "ale":  # ale-py's C++ Atari env, one game, seen as a plain env
+        env = FirstEnv(run.make_vector_env(1, "ale", train=True, frame_stack=config.frame_stack))
+    else:
+        env = run.make_env(seed=run.rngs.env_seed, train=True, frame_stack=config.frame_stack)
     shape = env.observation_space.shape
     image = len(shape) == 3
     n_actions = int(env.action_space.n)

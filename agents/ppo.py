@@ -40,7 +40,7 @@ from rlkit.acting import (
 )
 from rlkit.config import OptimizerFields, RunFields, require, require_gamma
 from rlkit.data.rollout import RolloutBuffer, collect_rollout
-from rlkit.envs import describe_space, make_vector_env
+from rlkit.envs import describe_space
 from rlkit.errors import BadInput
 from rlkit.losses import ppo_loss
 from rlkit.nn.actor_critic import ActorCritic
@@ -103,8 +103,8 @@ class Config(RunFields, OptimizerFields):
     """Normalize vector observations with running mean / std (rl-zoo's normalize: true, observations only)."""
     frame_stack: int = 4
     """Frames per observation (Atari only)."""
-    vec_env: Literal["sync", "async"] = "sync"
-    """sync: all envs in this process; async: one process per env (expensive envs such as Atari)."""
+    vec_env: Literal["sync", "async", "ale"] = "sync"
+    """sync: all envs in this process; async: one process per env; ale: Atari on ale-py's C++ vector env (threads)."""
     precision: Literal["float32", "bf16"] = "float32"
     """bf16: run the CNN encoder (Atari) under bfloat16 autocast; heads and losses stay float32."""
     written_out_backprop: bool = True
@@ -207,7 +207,9 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     learning_rate = schedule(config.learning_rate, "learning_rate")
     clip_range = schedule(config.clip_range, "clip_range")
     optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
-    env = make_vector_env(make_env, config.n_envs, asynchronous=config.vec_env == "async")
+    env = run.make_vector_env(
+        config.n_envs, config.vec_env, train=True, frame_stack=config.frame_stack
+    )
     buffer = RolloutBuffer(
         config.n_steps,
         config.n_envs,

@@ -31,7 +31,7 @@ from rlkit.acting import (
 )
 from rlkit.config import OptimizerFields, RunFields, require, require_gamma
 from rlkit.data.rollout import RolloutBuffer, collect_rollout
-from rlkit.envs import describe_space, make_vector_env
+from rlkit.envs import describe_space
 from rlkit.errors import BadInput
 from rlkit.losses import ppo_loss
 from rlkit.nn.actor_critic import RecurrentActorCritic
@@ -334,7 +334,9 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     learning_rate = schedule(config.learning_rate, "learning_rate")
     clip_range = schedule(config.clip_range, "clip_range")
     optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
-    env = make_vector_env(make_env, config.n_envs, asynchronous=config.vec_env == "async")
+    env = run.make_vector_env(
+        config.n_envs, config.vec_env, train=True, frame_stack=config.frame_stack
+    )
     buffer = RolloutBuffer(
         config.n_steps,
         config.n_envs,

@@ -33,7 +33,7 @@ from rlkit.acting import (
 )
 from rlkit.config import OptimizerFields, RunFields, require, require_gamma
 from rlkit.data import discounted_returns
-from rlkit.envs import describe_space, make_vector_env
+from rlkit.envs import describe_space
 from rlkit.errors import BadInput
 from rlkit.losses import normalized
 from rlkit.nn.actor_critic import ActorCritic
@@ -277,7 +277,9 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     model = policy_model(net, config.activation, config.written_out_backprop)
     learning_rate = schedule(config.learning_rate, "learning_rate")
     optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
-    env = make_vector_env(make_env, config.n_envs, asynchronous=config.vec_env == "async")
+    env = run.make_vector_env(
+        config.n_envs, config.vec_env, train=True, frame_stack=config.frame_stack
+    )
     env.reset(seed=run.rngs.env_seed)
     actor = make_actor(net, spec, run.device, run.rngs, config.activation)
     state = ActorCriticState(net, optimizer, env)  # each update starts from fresh resets

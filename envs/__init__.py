@@ -10,9 +10,18 @@ from rlkit.envs.gridworld import GridWorldEnv
 from rlkit.envs.make import check_env_id, describe_space, env_ids, make_env
 from rlkit.envs.novel import KeepObservation
 from rlkit.envs.tabular import TabularMDP, check_plannable, is_tabular, require_tabular
-from rlkit.envs.vector import finished_episodes, make_vector_env
+from rlkit.envs.vector import (
+    BACKENDS,
+    FirstEnv,
+    finished_episodes,
+    make_backend_vector_env,
+    make_vector_env,
+)
 
 __all__ = [
+    "BACKENDS",
+    "FirstEnv",
+    "make_backend_vector_env",
     "ChainEnv",
     "GridWorldEnv",
     "KeepObservation",

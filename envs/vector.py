@@ -21,6 +21,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
+BACKENDS = ("sync", "async", "ale")
+"""``vec_env`` values: gymnasium's ``SyncVectorEnv`` / ``AsyncVectorEnv`` of ``make_env``
+envs, or ale-py's C++ vector env for Atari ids (``rlkit.envs.ale_vector``)."""
+
 
 def make_vector_env(
     make_one: Callable[[], gym.Env], n_envs: int, asynchronous: bool = False
@@ -45,3 +49,84 @@ def finished_episodes(info: dict[str, Any]) -> list[tuple[float, int]]:
     mask = final["_episode"]
     returns, lengths = final["episode"]["r"], final["episode"]["l"]
     return [(float(returns[i]), int(lengths[i])) for i in np.flatnonzero(mask)]
+
+
+def make_backend_vector_env(
+    env_id: str | None,
+    env_kwargs: dict[str, Any],
+    make_one: Callable[..., gym.Env],
+    n_envs: int,
+    backend: str = "sync",
+    train: bool = True,
+    frame_stack: int = 4,
+) -> gym.vector.VectorEnv:
+    """``n_envs`` copies of an env on the ``backend`` (``BACKENDS``): ``make_one(train=...,
+    frame_stack=...)`` for sync and async, the C++ Atari vector env of ``env_id`` for ale."""
+    if backend == "ale":
+        from rlkit.envs.ale_vector import AleVectorEnv
+
+        if env_id is None:
+            raise ValueError("vec_env=ale needs an Atari env id")
+        return AleVectorEnv(env_id, n_envs, train=train, frame_stack=frame_stack, **env_kwargs)
+    return make_vector_env(
+        lambda: make_one(train=train, frame_stack=frame_stack),
+        n_envs,
+        asynchronous=backend == "async",
+    )
+
+
+class FirstEnv(gym.Env):
+    """The one env of a one-env vector env, as a plain ``gymnasium.Env`` (DQN's loop).
+
+    A step that ends an episode returns its *final* observation (the vector env has
+    already moved on to the next episode: ``SAME_STEP``) and that finished episode's
+    ``info["episode"]``; the ``reset()`` that follows returns the next episode's first
+    observation without resetting anything again.
+    """
+
+    def __init__(self, vector: gym.vector.VectorEnv) -> None:
+        if vector.num_envs != 1:
+            raise ValueError(f"FirstEnv takes a vector env of one env, got {vector.num_envs}")
+        self.env = vector  # (``env``: what rlkit.snapshot follows down a stack of layers)
+        self.observation_space = vector.single_observation_space
+        self.action_space = vector.single_action_space
+        self._next: Any = None
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """The next episode's first observation (a real reset only with ``seed``, or at first)."""
+        if seed is None and self._next is not None:
+            obs, self._next = self._next, None
+            return obs, {}
+        obs, info = self.env.reset(seed=seed, options=options)
+        self._next = None
+        return obs[0], {k: v[0] for k, v in info.items() if isinstance(v, np.ndarray)}
+
+    def step(self, action: Any):
+        """One step; see the class doc for what an ending step returns."""
+        obs, rewards, terminated, truncated, info = self.env.step(np.asarray([action]))
+        out: dict[str, Any] = {}
+        final = info.get("final_info")
+        if final is not None and final["_episode"][0]:
+            out["episode"] = {"r": final["episode"]["r"][0], "l": final["episode"]["l"][0]}
+        first = obs[0]
+        if (
+            "final_obs" in info
+            and (terminated[0] or truncated[0])
+            and info["final_obs"][0] is not None
+        ):
+            self._next, first = first, info["final_obs"][0]
+        return first, float(rewards[0]), bool(terminated[0]), bool(truncated[0]), out
+
+    @property
+    def fresh_on_resume(self) -> bool:
+        """Whether the vector env's state escapes a checkpoint (``restart`` on resume)."""
+        return bool(getattr(self.env, "fresh_on_resume", False))
+
+    def restart(self) -> Any:
+        """New episodes for a resumed run (the vector env's ``restart``); the first observation."""
+        self._next = None
+        return self.env.restart()[0]
+
+    def close(self) -> None:
+        """Close the vector env."""
+        self.env.close()

@@ -278,6 +278,9 @@ class ActorCriticState:
             self.episode_starts = snapshot.decode(loop["episode_starts"])
         if self.actor is not None:
             self.actor.load_state_dict(loop["actor"])
+        if getattr(self.env, "fresh_on_resume", False):  # games whose state is out of reach
+            self.obs = self.env.restart()
+            self.episode_starts = np.ones(len(self.obs), dtype=np.float32)
 
 
 def load_actor_critic(

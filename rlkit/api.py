@@ -344,6 +344,10 @@ def load(
     else:
         env_id, make = launch.env_id_and_factory(config, env)
     seed = int(checkpoint.get("seed", 0))
+    env_kwargs = getattr(config, "env_kwargs", {})
+    make_vector = launch.vector_factory(
+        env_id if env is None or isinstance(env, str) else None, env_kwargs, make
+    )
     spec = launch.RunSpec(
         agent_module,
         config,
@@ -355,6 +359,7 @@ def load(
         make,
         "disabled",
         str(checkpoint.get("implementation", "rlkit")),
+        make_vector=make_vector,
     )
     run_dir = where.parent.parent if where.parent.name == "checkpoints" else None
     summary = None

@@ -220,6 +220,8 @@ class RunSpec:
     """A ``--resume`` of a run killed before its first checkpoint: it starts again."""
     notes: list[str] = field(default_factory=list)
     """Warnings for the user (printed by the CLI before the run starts)."""
+    make_vector: Callable[..., Any] | None = None
+    """``make_vector(n_envs, backend, train, frame_stack)``: the run's vector envs."""
 
     @property
     def algo(self) -> str:
@@ -237,6 +239,34 @@ class RunResult:
     """Where it was written (None for a run without a directory)."""
     checkpoint: dict[str, Any] | None
     """The last checkpoint's state, in memory."""
+
+
+def vector_factory(
+    env_id: str | None, env_kwargs: Mapping[str, Any], make: Callable[..., Any]
+) -> Callable[..., Any]:
+    """``make_vector(n_envs, backend="sync", train=True, frame_stack=4)`` of a run's env: its
+    ``make_env`` copies (sync, async) or the C++ Atari vector env of ``env_id`` (ale)."""
+    from rlkit.envs import make_backend_vector_env
+
+    def make_vector(n_envs: int, backend: str = "sync", train: bool = True, frame_stack: int = 4):
+        return make_backend_vector_env(
+            env_id, dict(env_kwargs), make, n_envs, backend, train, frame_stack
+        )
+
+    return make_vector
+
+
+def check_backend(config: Any, env: Any, env_id: str) -> None:
+    """``vec_env: ale`` is for Atari ids, with the ``env_kwargs`` the C++ env honours."""
+    if getattr(config, "vec_env", "sync") != "ale":
+        return
+    if not isinstance(env, str):
+        raise BadInput(
+            "vec_env=ale steps Atari games by their id; a user's env runs with vec_env=sync"
+        )
+    from rlkit.envs.ale_vector import ale_settings
+
+    ale_settings(env_id, dict(getattr(config, "env_kwargs", {})))
 
 
 def env_id_and_factory(config: Any, env: Any) -> tuple[str, Callable[..., Any]]:
@@ -329,6 +359,7 @@ def plan_run(
         config = default_config_path(algo, check_env_id(env))
     config_obj, run_keys = load_config(agent.Config, config, overrides)
     env_id, make = env_id_and_factory(config_obj, env)
+    check_backend(config_obj, env, env_id)
     for key, wanted in (("algo", algo), ("env_id", env_id)):
         if key in run_keys and run_keys[key] != wanted:
             raise BadInput(f"config {config} is for {key}={run_keys[key]!r}, not {wanted!r}")
@@ -377,6 +408,9 @@ def plan_run(
         **config_dict(config_obj),
         "versions": package_versions(),
     }
+    make_vector = vector_factory(
+        env_id if isinstance(env, str) else None, getattr(config_obj, "env_kwargs", {}), make
+    )
     return RunSpec(
         agent,
         config_obj,
@@ -389,6 +423,7 @@ def plan_run(
         wandb,
         implementation,
         notes=notes,
+        make_vector=make_vector,
     )
 
 
@@ -421,9 +456,8 @@ def plan_resume(
 
     def spec_of(resume: dict[str, Any] | None) -> RunSpec:
         env_id = str(saved["env_id"])
-        make = env_factory(
-            env_id, getattr(config, "env_kwargs", {}), frame_stack=getattr(config, "frame_stack", 4)
-        )
+        env_kwargs = getattr(config, "env_kwargs", {})
+        make = env_factory(env_id, env_kwargs, frame_stack=getattr(config, "frame_stack", 4))
         return RunSpec(
             agent,
             config,
@@ -435,6 +469,7 @@ def plan_resume(
             make,
             wandb,
             resume=resume,
+            make_vector=vector_factory(env_id, env_kwargs, make),
         )
 
     if not any((directory.checkpoints / n).is_file() for n in ("latest.pt", "previous.pt")):
@@ -457,6 +492,11 @@ def plan_resume(
             "that a checkpoint does not capture"
         )
     spec = spec_of(checkpoint)
+    if getattr(config, "vec_env", "sync") == "ale":
+        spec.notes.append(
+            "rlkit: vec_env=ale keeps the games in C++, where a checkpoint cannot reach: the run "
+            "continues with fresh games (weights, optimizer, replay, counters and generators as saved)"
+        )
     probe = spec.make_env()
     try:
         opaque = snapshot.opaque_parts(probe)
@@ -586,6 +626,7 @@ def execute(
             logger=logger,
             rngs=make_rngs(spec.seed),
             make_env=spec.make_env,
+            make_vector_env=spec.make_vector,
             resolved_config=spec.resolved,
             resume=resume,
         )

@@ -176,6 +176,9 @@ class Run:
     stop: StopRequest = field(default_factory=lambda: StopRequest())
     """Set by a SIGINT / SIGTERM handler or an API callback; agents finish the step, save and
     raise ``Stopped``."""
+    make_vector_env: Callable[..., Any] | None = None
+    """``make_vector_env(n_envs, backend="sync", train=True, frame_stack=4)`` for this run's
+    env (backends: sync, async, ale; see ``rlkit.envs.vector.BACKENDS``)."""
     last_checkpoint: dict[str, Any] | None = None
     """The state of the last ``save_checkpoint`` (what the Python API keeps in memory)."""
 
