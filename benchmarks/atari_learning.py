@@ -1,0 +1,154 @@
+"""Atari learning on this CPU: PPO and DQN on PongNoFrameskip-v4 (long runs, not in CI).
+
+    python benchmarks/atari_learning.py ppo [--run-dir runs/atari-ppo-pong] [--total-steps 4000000]
+    python benchmarks/atari_learning.py dqn [--run-dir runs/atari-dqn-pong] [--total-steps 2000000]
+    python benchmarks/atari_learning.py ppo --report-only      # the record of a run so far
+
+The run is ``rlkit train <algo> PongNoFrameskip-v4`` with the config file of
+``configs/<algo>/`` (CleanRL / rl-zoo values) and ``vec_env: ale``; a run dir that holds
+an unfinished run is continued with ``--resume`` (a run longer than a sitting goes on in
+the next). Then the record is written from ``metrics.jsonl``:
+
+* ``docs/atari-<algo>-pong.json``: the curve of ``rollout/ep_return_20`` (the mean score
+  of the last 20 training games, whole games, real score) against env steps and wall
+  time; the first step and wall time where it reaches +18; the periodic evaluations; and
+  a final ``rlkit eval`` of 10 whole games of the last checkpoint;
+* ``docs/atari-<algo>-pong.png``: the curve, with CleanRL's published points beside it
+  (ppo_atari: about +18 near 3.5M steps, 20.36 at 10M; dqn_atari: about +18 near 3.2M
+  steps, 20.25 at 10M).
+
+The last line is the JSON object of the record (``ours``: steps to +18, or None).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV_ID = "PongNoFrameskip-v4"
+TARGET = 18.0
+CLEANRL = {  # published reference points: (env steps, mean episodic return)
+    "ppo": [(3_500_000, 18.0), (10_000_000, 20.36)],
+    "dqn": [(3_200_000, 18.0), (10_000_000, 20.25)],
+}
+
+
+def rlkit(*argv: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "rlkit.cli.main", *argv], env=env, cwd=ROOT)
+
+
+def train(algo: str, run_dir: Path, total_steps: int) -> None:
+    """Start the run, or continue it when its run dir holds an unfinished one."""
+    if (run_dir / "summary.json").is_file():
+        return
+    if (run_dir / "config.yaml").is_file():
+        rlkit("train", "--resume", str(run_dir), "--wandb", "disabled")
+        return
+    config = ROOT / "configs" / algo / f"{ENV_ID}.yaml"
+    rlkit(
+        "train",
+        algo,
+        ENV_ID,
+        "--config",
+        str(config),
+        "--run-dir",
+        str(run_dir),
+        "--wandb",
+        "disabled",
+        "vec_env=ale",
+        f"total_steps={total_steps}",
+        "checkpoint_interval=100000",  # the end of a sitting costs at most 100k steps
+    )
+
+
+def record(algo: str, run_dir: Path, final_eval: bool) -> dict:
+    """The learning record of ``run_dir`` (see the module doc)."""
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    start = rows[0]["time"] if rows else 0.0
+    curve = [
+        (r["step"], r["rollout/ep_return_20"], r["time"] - start)
+        for r in rows
+        if "rollout/ep_return_20" in r
+    ]
+    evals = [(r["step"], r["eval/mean_return"]) for r in rows if "eval/mean_return" in r]
+    reached = next(((s, t) for s, value, t in curve if value >= TARGET), None)
+    out = {
+        "bench": "atari_learning",
+        "work": f"{algo} {ENV_ID}, {curve[-1][0] if curve else 0:,} env steps, vec_env ale, 2 CPU cores",
+        "ours": reached[0] if reached else None,
+        "peer": {"ppo": 3_500_000, "dqn": 3_200_000}[algo],
+        "unit": "env steps to a 20-game mean of +18 (peer: CleanRL's published curve)",
+        "ratio": (({"ppo": 3_500_000, "dqn": 3_200_000}[algo] / reached[0]) if reached else None),
+        "wall_s_to_target": round(reached[1]) if reached else None,
+        "steps": curve[-1][0] if curve else 0,
+        "last_mean_20": curve[-1][1] if curve else None,
+        "best_mean_20": max((v for _, v, _ in curve), default=None),
+        "evaluations": evals,
+        "curve": [(s, round(v, 2)) for s, v, _ in curve],
+    }
+    if final_eval and any((run_dir / "checkpoints").glob("latest.pt")):
+        rlkit("eval", str(run_dir), "--episodes", "10")
+        result = json.loads((run_dir / "eval.json").read_text())
+        out["final_eval"] = {
+            "mean": result["eval/mean_return"],
+            "std": result["eval/std_return"],
+            "games": 10,
+            "returns": result["returns"],
+        }
+    return out
+
+
+def plot(algo: str, data: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if data["curve"]:
+        steps, values = zip(*data["curve"], strict=True)
+        ax.plot(steps, values, label=f"rlkit {algo} (mean of the last 20 training games)")
+    if data["evaluations"]:
+        steps, values = zip(*data["evaluations"], strict=True)
+        ax.plot(steps, values, "o", label="rlkit evaluations (whole games)")
+    ref_steps, ref_values = zip(*CLEANRL[algo], strict=True)
+    ax.plot(ref_steps, ref_values, "k^--", label=f"CleanRL {algo}_atari (published points)")
+    ax.axhline(TARGET, color="grey", linewidth=0.8)
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("score")
+    ax.set_title(f"{algo} on {ENV_ID}, 2 CPU cores")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("algo", choices=("ppo", "dqn"))
+    parser.add_argument("--run-dir", type=Path, default=None)
+    parser.add_argument("--total-steps", type=int, default=None)
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args()
+    run_dir = args.run_dir or ROOT / "runs" / f"atari-{args.algo}-pong"
+    total = args.total_steps or {"ppo": 4_000_000, "dqn": 2_000_000}[args.algo]
+    if not args.report_only:
+        train(args.algo, run_dir, total)
+    data = record(args.algo, run_dir, final_eval=not args.report_only)
+    docs = ROOT / "docs"
+    from rlkit.io import atomic_write_json
+
+    atomic_write_json(docs / f"atari-{args.algo}-pong.json", data)
+    plot(args.algo, data, docs / f"atari-{args.algo}-pong.png")
+    print(json.dumps({k: v for k, v in data.items() if k not in ("curve", "evaluations")}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,279 @@
+"""Atari speed against its compute floor: PPO and DQN on PongNoFrameskip-v4, ours and SB3.
+
+For each algorithm, on the config file's settings (PPO: CleanRL / zoo, 8 envs x 128
+steps, 4 epochs of 256-row minibatches; DQN: Nature / CleanRL, a batch-32 gradient step
+every 4 env steps with its target pass), one run prints:
+
+* env-only steps/s of each backend (``sync``: gymnasium's ``SyncVectorEnv`` of the Python
+  pipeline; ``async``: one process per env; ``ale``: ale-py's C++ vector env), random
+  actions;
+* the network's own cost: acting on the envs' batch, PPO's update per sample (forward,
+  backward, Adam over a 256-row minibatch), DQN's gradient step (target pass, forward,
+  backward, Adam); each in float32, bf16 autocast and channels-last, the fastest kept;
+* the floor these imply per env step (PPO: env + act / n_envs + n_epochs x update per
+  sample; DQN: env + act + gradient step / train_freq) and the steps/s it allows;
+* rlkit's training steps/s (every backend), SB3's on the same config, and the fractions
+  ``rlkit / floor`` and ``rlkit / SB3``.
+
+The last line is a JSON object per the benchmark convention (``ours``: PPO's fraction of
+its floor with the fastest backend; ``ratio``: PPO rlkit / SB3), with everything else in
+extra keys. ``--quick`` measures fewer steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+ENV_ID = "PongNoFrameskip-v4"
+
+
+def env_sps(backend: str, n_envs: int, steps: int) -> float:
+    """Random-action steps per second (env steps, all envs counted) of a backend."""
+    from rlkit.envs import make_backend_vector_env, make_env
+
+    env = make_backend_vector_env(
+        ENV_ID, {}, lambda **kw: make_env(ENV_ID, **kw), n_envs, backend, train=True
+    )
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # warm-up
+        env.step(rng.integers(6, size=n_envs))
+    start = time.perf_counter()
+    for _ in range(steps):
+        env.step(rng.integers(6, size=n_envs))
+    elapsed = time.perf_counter() - start
+    env.close()
+    return steps * n_envs / elapsed
+
+
+def timed(fn, repeats: int) -> float:
+    """Seconds per call of ``fn`` (median of a few batches of calls)."""
+    fn()
+    samples = []
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            fn()
+        samples.append((time.perf_counter() - start) / repeats)
+    return float(np.median(samples))
+
+
+def network_costs(repeats: int) -> dict[str, dict[str, float]]:
+    """Seconds of acting and learning steps of the Nature CNN in each computation mode."""
+    obs8 = torch.randint(0, 255, (8, 4, 84, 84), dtype=torch.uint8)
+    obs256 = torch.randint(0, 255, (256, 4, 84, 84), dtype=torch.uint8)
+    obs32 = torch.randint(0, 255, (32, 4, 84, 84), dtype=torch.uint8)
+    return {
+        mode: mode_costs(mode, repeats, obs8, obs256, obs32)
+        for mode in ("float32", "bf16", "channels_last")
+    }
+
+
+def mode_costs(
+    mode: str, repeats: int, obs8: torch.Tensor, obs256: torch.Tensor, obs32: torch.Tensor
+) -> dict[str, float]:
+    """``network_costs`` in one computation mode."""
+    from rlkit.agents import dqn
+    from rlkit.nn.actor_critic import ActorCritic
+
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "bf16")
+    net = ActorCritic((4, 84, 84), n_actions=6, generator=torch.Generator().manual_seed(0))
+    qnet = dqn.QNetwork((4, 84, 84), 6, dqn.Config(), torch.Generator().manual_seed(0))
+    target = dqn.QNetwork((4, 84, 84), 6, dqn.Config(), torch.Generator().manual_seed(1))
+    if mode == "channels_last":
+        net, qnet, target = (m.to(memory_format=torch.channels_last) for m in (net, qnet, target))
+    adam = torch.optim.Adam(net.parameters(), lr=2.5e-4)
+    qadam = torch.optim.Adam(qnet.parameters(), lr=1e-4)
+    actions = torch.randint(0, 6, (256,))
+
+    @torch.no_grad()
+    def act() -> None:
+        with autocast:
+            net(obs8)
+
+    def ppo_update() -> None:
+        with autocast:
+            dist, values = net(obs256)
+            loss = -dist.log_prob(actions).mean() + values.square().mean()
+        adam.zero_grad()
+        loss.backward()
+        adam.step()
+
+    @torch.no_grad()
+    def dqn_act() -> None:
+        with autocast:
+            qnet(obs8[:1])
+
+    def dqn_step() -> None:
+        with autocast:
+            with torch.no_grad():
+                y = target(obs32).max(dim=1).values.float()
+            q = qnet(obs32).gather(1, actions[:32, None]).squeeze(1).float()
+            loss = torch.nn.functional.smooth_l1_loss(q, y)
+        qadam.zero_grad()
+        loss.backward()
+        qadam.step()
+
+    return {
+        "ppo_act_8": timed(act, repeats),
+        "ppo_update_per_sample": timed(ppo_update, max(2, repeats // 8)) / 256,
+        "dqn_act_1": timed(dqn_act, repeats),
+        "dqn_step_32": timed(dqn_step, repeats),
+    }
+
+
+def rlkit_sps(algo: str, backend: str, steps: int) -> float:
+    """rlkit's training steps/s on the config file (training phase; DQN after learning starts)."""
+    config = str(ROOT / "configs" / algo / f"{ENV_ID}.yaml")
+    if algo == "ppo":
+        extra = [f"total_steps={1024 * (steps // 1024 + 1)}", "log_interval=1024"]
+        warm = 1024
+    else:
+        extra = [
+            f"total_steps={2500 + steps}",
+            "learning_starts=2000",
+            "buffer_size=50000",
+            "log_interval=500",
+        ]
+        warm = 2500
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "r"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "rlkit.cli.main",
+                "train",
+                algo,
+                ENV_ID,
+                "--config",
+                config,
+                "--run-dir",
+                str(run),
+                "--wandb",
+                "disabled",
+                "--quiet",
+                f"vec_env={backend}",
+                "eval_interval=0",
+                "eval_episodes=1",
+                "checkpoint_interval=0",
+                "env_kwargs.max_num_frames_per_episode=20000",
+                *extra,
+            ],
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    times = {r["step"]: r["time"] for r in rows if "time/sps" in r}
+    first = min(s for s in times if s >= warm)
+    last = max(times)
+    return (last - first) / (times[last] - times[first])
+
+
+def sb3_sps(algo: str, steps: int) -> float:
+    """SB3's steps/s on the same config (its DummyVecEnv of the Python pipeline)."""
+    if algo == "ppo":
+        from benchmarks.ppo_speed import SB3_PONG
+    else:
+        from benchmarks.dqn_speed import SB3_PONG
+    config = str(ROOT / "configs" / algo / f"{ENV_ID}.yaml")
+    if algo == "ppo":
+        extra = [
+            f"total_steps={1024 * (steps // 1024 + 1)}",
+            "eval_interval=0",
+            "eval_episodes=1",
+            "checkpoint_interval=0",
+        ]
+    else:
+        extra = [
+            f"total_steps={2500 + steps}",
+            "learning_starts=2000",
+            "buffer_size=50000",
+            "eval_interval=0",
+            "eval_episodes=1",
+            "checkpoint_interval=0",
+        ]
+    warmup = [] if algo == "ppo" else ["500"]  # dqn_speed's script takes its warm-up steps
+    out = subprocess.run(
+        [sys.executable, "-c", SB3_PONG, config, "cpu", *warmup, *extra, "precision=float32"],
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    env_steps, repeats, train_steps = (100, 10, 2048) if args.quick else (1000, 40, 8192)
+    from rlkit.agents.ppo import Config as PPOConfig
+    from rlkit.config import load_config
+
+    ppo, _ = load_config(PPOConfig, ROOT / "configs" / "ppo" / f"{ENV_ID}.yaml")
+    backends = ("sync", "async", "ale")
+    envs = {b: env_sps(b, 8, env_steps) for b in backends}
+    envs_dqn = {b: env_sps(b, 1, env_steps * 4) for b in ("sync", "ale")}
+    print(f"env-only steps/s, 8 envs: {envs}; 1 env: {envs_dqn}", file=sys.stderr)
+    costs = network_costs(repeats)
+    best = {k: min(costs[m][k] for m in costs) for k in costs["float32"]}
+    best_mode = {k: min(costs, key=lambda m, k=k: costs[m][k]) for k in costs["float32"]}
+    print(f"network seconds: {costs}", file=sys.stderr)
+    ppo_floor_s = (
+        1 / max(envs.values())
+        + best["ppo_act_8"] / ppo.n_envs
+        + ppo.n_epochs * best["ppo_update_per_sample"]
+    )
+    dqn_floor_s = 1 / max(envs_dqn.values()) + best["dqn_act_1"] + best["dqn_step_32"] / 4
+    ours_ppo = {b: rlkit_sps("ppo", b, train_steps) for b in ("sync", "ale")}
+    ours_dqn = {b: rlkit_sps("dqn", b, train_steps // 4) for b in ("sync", "ale")}
+    peer_ppo, peer_dqn = sb3_sps("ppo", train_steps), sb3_sps("dqn", train_steps // 4)
+    fast_ppo, fast_dqn = max(ours_ppo.values()), max(ours_dqn.values())
+    result = {
+        "bench": "atari_speed",
+        "work": f"PPO and DQN {ENV_ID}, config files, {os.cpu_count()} cores, cpu",
+        "ours": round(fast_ppo * ppo_floor_s, 3),
+        "peer": None,
+        "unit": "PPO training steps/s as a fraction of its floor (fastest backend)",
+        "ratio": round(fast_ppo / peer_ppo, 3),
+        "env_sps_8": {k: round(v) for k, v in envs.items()},
+        "env_sps_1": {k: round(v) for k, v in envs_dqn.items()},
+        "network_s": {k: f"{v:.3g} ({best_mode[k]})" for k, v in best.items()},
+        "ppo": {
+            "floor_sps": round(1 / ppo_floor_s),
+            "rlkit_sps": {k: round(v) for k, v in ours_ppo.items()},
+            "sb3_sps": round(peer_ppo),
+            "rlkit_over_floor": round(fast_ppo * ppo_floor_s, 3),
+            "rlkit_over_sb3": round(fast_ppo / peer_ppo, 3),
+        },
+        "dqn": {
+            "floor_sps": round(1 / dqn_floor_s),
+            "rlkit_sps": {k: round(v) for k, v in ours_dqn.items()},
+            "sb3_sps": round(peer_dqn),
+            "rlkit_over_floor": round(fast_dqn * dqn_floor_s, 3),
+            "rlkit_over_sb3": round(fast_dqn / peer_dqn, 3),
+        },
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
