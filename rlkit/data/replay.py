@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rlkit.data.device import to_device
 from rlkit.data.sumtree import SumTree
 
 
@@ -281,15 +282,15 @@ class ReplayBuffer:
         next_obs = self._stacks(self.ptr[last] + 1, next_history)
         device = self.device
         return Batch(
-            obs=torch.from_numpy(obs).to(device),
-            actions=torch.from_numpy(self.actions[idx]).to(device),
-            rewards=torch.from_numpy(returns.astype(np.float32)).to(device),
-            next_obs=torch.from_numpy(next_obs).to(device),
-            dones=torch.from_numpy(self.terminated[last].astype(np.float32)).to(device),
-            discounts=torch.from_numpy(
-                (self.gamma ** steps.astype(np.float64)).astype(np.float32)
-            ).to(device),
-            weights=torch.from_numpy(weights).to(device),
+            obs=to_device(obs, device),
+            actions=to_device(self.actions[idx], device),
+            rewards=to_device(returns.astype(np.float32), device),
+            next_obs=to_device(next_obs, device),
+            dones=to_device(self.terminated[last].astype(np.float32), device),
+            discounts=to_device(
+                (self.gamma ** steps.astype(np.float64)).astype(np.float32), device
+            ),
+            weights=to_device(weights, device),
             indices=idx,
         )
 

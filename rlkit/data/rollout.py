@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rlkit.data.device import to_device
 from rlkit.data.returns import discounted_returns, gae
 
 
@@ -175,13 +176,13 @@ class RolloutBuffer:
             raise RuntimeError("call finish() before drawing minibatches")
         d = self.device
         return {
-            "obs": torch.from_numpy(self.obs).to(d),
-            "actions": torch.from_numpy(self.actions).to(d),
-            "log_probs": torch.from_numpy(self.log_probs).to(d),
-            "values": torch.from_numpy(self.values).to(d),
+            "obs": to_device(self.obs, d),
+            "actions": to_device(self.actions, d),
+            "log_probs": to_device(self.log_probs, d),
+            "values": to_device(self.values, d),
             "advantages": self.advantages,
             "returns": self.returns,
-            "episode_starts": torch.from_numpy(self.episode_starts).to(d),
+            "episode_starts": to_device(self.episode_starts, d),
         }
 
     def minibatches(

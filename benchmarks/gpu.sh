@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# What needs a GPU, in one script that ends within 8 minutes on one GPU:
+#   1. the tests marked gpu (CUDA numerics against the CPU: networks, losses, optimizers,
+#      replay batches; a short PPO run on cuda);
+#   2. PPO on CartPole (whole process) and Pong (steps/s), ours and SB3 on the same GPU;
+#   3. DQN on Pong (training steps/s), ours and SB3 on the same GPU.
+# Each part has its own time limit; the JSON lines of the benchmarks are the result.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export WANDB_MODE=disabled WANDB_SILENT=true MPLBACKEND=Agg
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+python -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(0))"
+echo "== tests marked gpu"
+timeout 90 python -m pytest -m gpu -q -p no:cacheprovider tests/rlkit/test_gpu.py
+echo "== ppo_speed on cuda"
+timeout 180 python benchmarks/ppo_speed.py --device cuda --rounds 1 --pong-iterations 4 | tail -1
+echo "== dqn_speed on cuda (Pong)"
+timeout 180 python benchmarks/dqn_speed.py --device cuda --rounds 1 --pong-steps 2000 | tail -1
+echo "== done"

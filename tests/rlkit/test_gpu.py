@@ -1,0 +1,133 @@
+"""CUDA numerics against the CPU (marked ``gpu``: ``benchmarks/gpu.sh`` runs them where a
+GPU is at hand; CI has none). The same weights and inputs give the same outputs, losses,
+optimizer steps and replay batches on both devices, within float32 round-off (bf16
+autocast within its own precision); and a short PPO run trains on cuda."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+pytestmark = pytest.mark.gpu
+
+CUDA = torch.device("cuda")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def needs_cuda():
+    assert torch.cuda.is_available(), "the gpu tests need a CUDA GPU (torch sees none)"
+
+
+def both(module: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Module]:
+    import copy
+
+    return module, copy.deepcopy(module).to(CUDA)
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_actor_critic_on_atari_frames(bf16):
+    from rlkit.nn.actor_critic import ActorCritic
+
+    cpu, gpu = both(
+        ActorCritic((4, 84, 84), n_actions=6, generator=torch.Generator().manual_seed(0), bf16=bf16)
+    )
+    obs = torch.randint(0, 255, (16, 4, 84, 84), dtype=torch.uint8)
+    dist_c, v_c = cpu(obs)
+    dist_g, v_g = gpu(obs.to(CUDA))
+    tol = 3e-2 if bf16 else 1e-4
+    assert torch.allclose(dist_c.log_probs, dist_g.log_probs.cpu(), atol=tol)
+    assert torch.allclose(v_c, v_g.cpu(), atol=tol)
+
+
+def test_losses_and_their_gradients():
+    from types import SimpleNamespace
+
+    from rlkit.losses import huber, ppo_loss
+    from rlkit.nn.passes import PolicyOutputs
+
+    g = torch.Generator().manual_seed(0)
+    tensors = {
+        k: torch.randn(64, generator=g)
+        for k in ("log_probs", "values", "advantages", "returns", "lp", "v", "h")
+    }
+    config = SimpleNamespace(
+        normalize_advantage=True, clip_range_vf=0.2, vf_coef=0.5, ent_coef=0.01
+    )
+    for device in ("cpu", "cuda"):
+        t = {k: v.to(device) for k, v in tensors.items()}
+        batch = SimpleNamespace(
+            **{k: t[k] for k in ("log_probs", "values", "advantages", "returns")}
+        )
+        loss = ppo_loss(PolicyOutputs(t["lp"], t["v"], t["h"]), batch, 0.2, config)
+        tensors[f"ppo_{device}"] = loss.value.cpu()
+        tensors[f"grad_{device}"] = loss.grads["log_probs"].cpu()
+        tensors[f"huber_{device}"] = huber(t["v"], t["returns"]).cpu()
+    for name in ("ppo", "grad", "huber"):
+        assert torch.allclose(tensors[f"{name}_cpu"], tensors[f"{name}_cuda"], atol=1e-5), name
+
+
+@pytest.mark.parametrize("name", ["adam", "lion", "sgd"])
+def test_optimizer_steps(name):
+    from rlkit.optim import make_optimizer
+
+    g = torch.Generator().manual_seed(0)
+    start = torch.randn(1000, generator=g)
+    grads = [torch.randn(1000, generator=g) for _ in range(5)]
+    out = {}
+    for device in ("cpu", "cuda"):
+        p = torch.nn.Parameter(start.clone().to(device))
+        opt = make_optimizer(name, [p], lr=1e-3)
+        for grad in grads:
+            p.grad = grad.to(device)
+            opt.step()
+        out[device] = p.detach().cpu()
+    assert torch.allclose(out["cpu"], out["cuda"], atol=1e-6)
+
+
+def test_replay_batches_are_the_same_batches_on_the_gpu():
+    from rlkit.data import ReplayBuffer
+
+    buffers = {
+        d: ReplayBuffer(500, (4, 84, 84), np.uint8, stack=4, n_step=3, gamma=0.99, device=d)
+        for d in ("cpu", "cuda")
+    }
+    rng = np.random.default_rng(0)
+    frame = np.zeros((4, 84, 84), np.uint8)
+    for t in range(800):
+        nxt = np.roll(frame, -1, axis=0)
+        nxt[-1] = rng.integers(0, 255, (84, 84), dtype=np.uint8)
+        for buffer in buffers.values():
+            buffer.add(frame, t % 6, float(t % 3), t % 97 == 96, False, nxt)
+        frame = nxt
+    a = buffers["cpu"].sample(32, np.random.default_rng(1))
+    b = buffers["cuda"].sample(32, np.random.default_rng(1))
+    assert b.obs.device.type == "cuda" and b.obs.dtype == torch.uint8
+    for name in ("obs", "next_obs", "actions", "rewards", "dones", "discounts"):
+        assert torch.equal(getattr(a, name), getattr(b, name).cpu()), name
+
+
+def test_a_short_ppo_run_trains_on_cuda(cli, tmp_path):
+    code, _, err = cli(
+        "train",
+        "ppo",
+        "CartPole-v1",
+        "total_steps=4096",
+        "eval_episodes=3",
+        "--device",
+        "cuda",
+        "--wandb",
+        "disabled",
+        "--run-dir",
+        "r",
+    )
+    assert code == 0, err
+    config = (tmp_path / "r" / "config.yaml").read_text()
+    assert "device: cuda" in config
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    code, _, err = cli("eval", "r", "--device", "cuda")
+    assert code == 0, err
+    evaluation = json.loads((tmp_path / "r" / "eval.json").read_text())
+    assert evaluation["eval/mean_return"] == pytest.approx(summary["eval/mean_return"])
