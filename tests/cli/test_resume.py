@@ -136,6 +136,7 @@ CASES = {
             "eval_episodes=1",
             "log_interval=128",
             "env_kwargs.max_episode_steps=300",
+            "vec_env=sync",  # the Python pipeline: its emulators' state is captured
         ],
         [4],
         "net",
@@ -152,6 +153,7 @@ CASES = {
             "eval_episodes=1",
             "log_interval=100",
             "env_kwargs.max_episode_steps=300",
+            "vec_env=sync",
         ],
         [8],
         "q_net",
