@@ -88,7 +88,14 @@ def resume_continues(tmp_path: Path) -> None:
 
 
 STAGES = {
-    "building envs": ["ppo", "ALE/Pong-v5", "n_envs=512", "n_steps=8", "batch_size=512", "vec_env=sync"],
+    "building envs": [
+        "ppo",
+        "ALE/Pong-v5",
+        "n_envs=512",
+        "n_steps=8",
+        "batch_size=512",
+        "vec_env=sync",
+    ],
     "a rollout": ["ppo", "CartPole-v1", "n_envs=1", "n_steps=5000000", "batch_size=5000"],
     "an update": [
         "ppo",
