@@ -75,9 +75,81 @@ def network_costs(repeats: int) -> dict[str, dict[str, float]]:
     obs8 = torch.randint(0, 255, (8, 4, 84, 84), dtype=torch.uint8)
     obs256 = torch.randint(0, 255, (256, 4, 84, 84), dtype=torch.uint8)
     obs32 = torch.randint(0, 255, (32, 4, 84, 84), dtype=torch.uint8)
-    return {
+    costs = {
         mode: mode_costs(mode, repeats, obs8, obs256, obs32)
         for mode in ("float32", "bf16", "channels_last")
+    }
+    costs["rlkit"] = rlkit_costs(repeats, obs8, obs256, obs32)
+    return costs
+
+
+def rlkit_costs(
+    repeats: int, obs8: torch.Tensor, obs256: torch.Tensor, obs32: torch.Tensor
+) -> dict[str, float]:
+    """The same steps through rlkit's own path on the config files: PPO's network with its
+    bf16 encoder, ``ppo_loss`` and rlkit's Adam; DQN's Q-network under bf16 autocast with
+    ``dqn_loss`` and rlkit's fused Adam."""
+    from types import SimpleNamespace
+
+    from rlkit.agents import dqn, ppo
+    from rlkit.config import load_config
+    from rlkit.losses import ppo_loss
+    from rlkit.nn.passes import AutogradPolicy
+    from rlkit.optim import optimizer_from_config
+
+    ppo_config, _ = load_config(ppo.Config, ROOT / "configs" / "ppo" / f"{ENV_ID}.yaml")
+    dqn_config, _ = load_config(dqn.Config, ROOT / "configs" / "dqn" / f"{ENV_ID}.yaml")
+    env = SimpleNamespace(
+        observation_space=SimpleNamespace(shape=(4, 84, 84)),
+        action_space=__import__("gymnasium").spaces.Discrete(6),
+    )
+    net = ppo.make_network(env, ppo_config, torch.Generator().manual_seed(0))
+    model = AutogradPolicy(net)
+    adam = optimizer_from_config(ppo_config, model.parameters(), lr=2.5e-4)
+    g = torch.Generator().manual_seed(0)
+    batch = SimpleNamespace(
+        obs=obs256,
+        actions=torch.randint(0, 6, (256,), generator=g),
+        log_probs=torch.full((256,), -1.79),
+        values=torch.zeros(256),
+        advantages=torch.randn(256, generator=g),
+        returns=torch.randn(256, generator=g),
+    )
+
+    @torch.no_grad()
+    def act() -> None:
+        net(obs8)
+
+    def ppo_update() -> None:
+        loss = ppo_loss(model(batch.obs, batch.actions), batch, 0.1, ppo_config)
+        model.backward(loss)
+        adam.step()
+
+    qnet = dqn.QNetwork((4, 84, 84), 6, dqn_config, torch.Generator().manual_seed(0))
+    target = dqn.QNetwork((4, 84, 84), 6, dqn_config, torch.Generator().manual_seed(1))
+    qmodel = dqn.q_model(qnet, dqn_config)
+    qadam = optimizer_from_config(dqn_config, qmodel.parameters(), lr=1e-4)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=dqn_config.precision == "bf16")
+    actions = torch.randint(0, 6, (32,), generator=g)
+
+    @torch.no_grad()
+    def dqn_act() -> None:
+        with autocast:
+            qnet(obs8[:1])
+
+    def dqn_step() -> None:
+        with autocast:
+            with torch.no_grad():
+                y = target(obs32).max(dim=1).values.float()
+            loss = dqn.dqn_loss(qmodel(obs32, actions), y, None)
+            qmodel.backward(loss)
+        qadam.step()
+
+    return {
+        "ppo_act_8": timed(act, repeats),
+        "ppo_update_per_sample": timed(ppo_update, max(4, repeats // 4)) / 256,
+        "dqn_act_1": timed(dqn_act, repeats),
+        "dqn_step_32": timed(dqn_step, repeats),
     }
 
 
@@ -128,7 +200,7 @@ def mode_costs(
 
     return {
         "ppo_act_8": timed(act, repeats),
-        "ppo_update_per_sample": timed(ppo_update, max(2, repeats // 8)) / 256,
+        "ppo_update_per_sample": timed(ppo_update, max(4, repeats // 4)) / 256,
         "dqn_act_1": timed(dqn_act, repeats),
         "dqn_step_32": timed(dqn_step, repeats),
     }
