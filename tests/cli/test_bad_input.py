@@ -78,7 +78,7 @@ BAD = [
     # errors from inside an environment's constructor, naming the id and the keyword
     (["train", "q-learning", "FrozenLake-v1", "env_kwargs.map_name=5"], 2, "map_name=5"),
     (["train", "q-learning", "FrozenLake-v1", "env_kwargs.desc=3"], 2, "FrozenLake-v1"),
-    (["train", "ppo", "ALE/Pong-v5", "env_kwargs.mode=99"], 2, "mode=99"),
+    (["train", "ppo", "ALE/Pong-v5", "env_kwargs.mode=99", "vec_env=sync"], 2, "mode=99"),
     (["train", "ppo", "ALE/Pong-v5", "env_kwargs.repeat_action_probability=x"], 2, "ALE/Pong-v5"),
     # counts out of range, and runs that cannot fit in memory (refused before any allocation)
     (["train", "ppo", "CartPole-v1", "total_steps=1e100"], 2, "allowed: 1 to 1e12"),
