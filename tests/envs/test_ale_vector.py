@@ -127,12 +127,12 @@ def test_bad_backend_input_is_one_line_and_writes_nothing(cli, tmp_path, argv, m
 def test_random_play_scores_alike():
     """Whole games of one random policy in both pipelines: the mean score and the mean game
     length (frames) agree within four standard errors."""
-    from rlkit.envs.atari import make_atari
+    from rlkit.envs import make_env
 
     games = 16
 
     def python_games() -> tuple[list[float], list[int]]:
-        env = make_atari("PongNoFrameskip-v4", train=False)
+        env = make_env("PongNoFrameskip-v4", train=False)  # the Python pipeline
         rng, scores, lengths = np.random.default_rng(1), [], []
         env.reset(seed=3)
         while len(scores) < games:
