@@ -363,7 +363,10 @@ def plan_run(
     for key, wanted in (("algo", algo), ("env_id", env_id)):
         if key in run_keys and run_keys[key] != wanted:
             raise BadInput(f"config {config} is for {key}={run_keys[key]!r}, not {wanted!r}")
-    seed = seed if seed is not None else int(run_keys.get("seed", 0))
+    if seed is None:
+        from rlkit.config import coerce
+
+        seed = coerce("seed", run_keys.get("seed", 0), int)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise BadInput(f"bad value --seed {seed}; allowed: an integer >= 0")
     torch_device = resolve_device(device)
@@ -455,14 +458,22 @@ def plan_resume(
     config, _ = load_config(agent.Config, directory.config, [])
 
     def spec_of(resume: dict[str, Any] | None) -> RunSpec:
-        env_id = str(saved["env_id"])
+        from rlkit.config import coerce
+        from rlkit.envs import check_env_id
+
+        if not isinstance(saved.get("env_id"), str):
+            raise BadInput(f"{directory.config} names no env_id; it is not an rlkit run's config")
+        env_id = check_env_id(saved["env_id"])
+        seed = coerce("seed", saved.get("seed", 0), int)
+        if seed < 0:
+            raise BadInput(f"bad value seed={seed} in {directory.config}; allowed: an integer >= 0")
         env_kwargs = getattr(config, "env_kwargs", {})
         make = env_factory(env_id, env_kwargs, frame_stack=getattr(config, "frame_stack", 4))
         return RunSpec(
             agent,
             config,
             env_id,
-            int(saved.get("seed", 0)),
+            seed,
             resolve_device(device),
             directory,
             saved,
@@ -713,7 +724,11 @@ def read_checkpoint(target: Path, best: bool = False) -> tuple[dict[str, Any], P
         checkpoint, path = load_run_checkpoint(path.parent, path.name)
     else:
         checkpoint = load_checkpoint(path)
-    if "algo" not in checkpoint or "env_id" not in checkpoint or "config" not in checkpoint:
+    if not (
+        isinstance(checkpoint.get("algo"), str)
+        and isinstance(checkpoint.get("env_id"), str)
+        and isinstance(checkpoint.get("config"), dict)
+    ):
         raise BadInput(f"{path} is not an rlkit checkpoint (no algo / env_id / config)")
     return checkpoint, path
 
@@ -772,7 +787,10 @@ def load_run(
     config = {**checkpoint["config"], "deterministic": not stochastic}
     checkpoint = {**checkpoint, "config": config}
     env_id = str(checkpoint["env_id"])
-    seed = seed if seed is not None else int(checkpoint.get("seed", 0))
+    if seed is None:
+        from rlkit.config import coerce
+
+        seed = coerce("seed", checkpoint.get("seed", 0), int)
     if seed < 0:
         raise BadInput(f"bad value --seed {seed}; allowed: an integer >= 0")
     torch_device = resolve_device(device)

@@ -10,6 +10,8 @@ EXISTING = {
     "old/config.yaml": b"algo: ppo\n",
     "old/checkpoints/latest.pt": b"\x00weights",
     "notes.txt": b"mine",
+    "noenv/config.yaml": b"algo: ppo\n",  # a run dir's config that was tampered with
+    "badseed/config.yaml": b"algo: ppo\nenv_id: CartPole-v1\nseed: x\n",
 }
 
 
@@ -121,6 +123,8 @@ BAD = [
     (["baseline"], 2, "needs an algorithm"),
     (["train", "--resume", "old"], 2, "checkpoint"),
     (["train", "--resume", "notes.txt"], 2, "no such run dir"),
+    (["train", "--resume", "noenv"], 2, "names no env_id"),
+    (["train", "--resume", "badseed"], 2, "seed='x'"),
 ]
 
 
