@@ -30,6 +30,7 @@ from torch import nn
 from rlkit import snapshot
 from rlkit.config import OptimizerFields, RunFields, require, require_gamma
 from rlkit.data import Batch, ReplayBuffer
+from rlkit.data.device import use_bf16
 from rlkit.envs import FirstEnv, describe_space
 from rlkit.errors import BadInput
 from rlkit.losses import huber, huber_gradient
@@ -108,8 +109,8 @@ class Config(RunFields, OptimizerFields):
     """Channels-last memory format for the CNN (Atari)."""
     compile: bool = False
     """torch.compile the Q-network."""
-    precision: Literal["float32", "bf16"] = "float32"
-    """bf16: run the Q-network's forward and backward passes under bfloat16 autocast (CNNs)."""
+    precision: Literal["auto", "float32", "bf16"] = "float32"
+    """bf16: run the Q-network's forward and backward passes under bfloat16 autocast (CNNs); auto: bf16 only where the hardware computes it natively."""
     written_out_backprop: bool = True
     """MLP Q-networks: backprop written out (rlkit.nn.backprop) instead of autograd; same gradients, less overhead."""
 
@@ -533,7 +534,7 @@ def q_model(q_net: QNetwork, config: Config) -> AutogradQ | WrittenOutQ:
         layers is not None
         and config.written_out_backprop
         and not config.compile
-        and config.precision == "float32"
+        and config.precision != "bf16"
         and config.activation in backprop.ACTIVATIONS
     ):
         return WrittenOutQ(layers, q_net, config.activation)
@@ -555,9 +556,8 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     model = q_model(q_net, config)
     learning_rate = schedule(config.learning_rate, "learning_rate")
     optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
-    autocast = torch.autocast(
-        run.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"
-    )
+    bf16 = use_bf16(config.precision, run.device.type) and (image or config.precision == "bf16")
+    autocast = torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=bf16)
     # acting, one observation at a time: numpy on views of the parameters for a plain
     # MLP on the CPU (no per-step tensor overhead), else the module itself
     if model.written_out and run.device.type == "cpu" and config.activation in ("relu", "tanh"):
@@ -608,7 +608,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
         if step > config.learning_starts and step % config.train_freq == 0:
             beta = linear_schedule(config.priority_beta0, 1.0, 1.0, step / config.total_steps)
             set_learning_rate(optimizer, learning_rate(step / config.total_steps))
-            with autocast:  # a no-op unless precision=bf16
+            with autocast:  # a no-op unless bf16 (precision bf16, or auto on native hardware)
                 phase = batches(buffer, q_net, target_net, config, rng, beta)
                 for g, (batch, targets) in enumerate(phase):
                     weights = batch.weights if config.prioritized else None

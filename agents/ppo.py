@@ -105,8 +105,8 @@ class Config(RunFields, OptimizerFields):
     """Frames per observation (Atari only)."""
     vec_env: Literal["sync", "async", "ale"] = "sync"
     """sync: all envs in this process; async: one process per env; ale: Atari on ale-py's C++ vector env (threads)."""
-    precision: Literal["float32", "bf16"] = "float32"
-    """bf16: run the CNN encoder (Atari) under bfloat16 autocast; heads and losses stay float32."""
+    precision: Literal["auto", "float32", "bf16"] = "float32"
+    """bf16: run the CNN encoder (Atari) under bfloat16 autocast, heads and losses in float32; auto: bf16 only where the hardware computes it natively."""
     written_out_backprop: bool = True
     """MLP policies: backprop written out (rlkit.nn.backprop) instead of autograd; same gradients, less overhead."""
 
@@ -176,7 +176,7 @@ def make_network(env: gym.Env, config: Config, generator: torch.Generator | None
         config.ortho_init,
         config.log_std_init,
         generator,
-        bf16=config.precision == "bf16",
+        precision=config.precision,
         normalize_obs=config.normalize_obs,
     )
 

@@ -111,7 +111,8 @@ class Field:
     kind: str
     """sb3, policy, optimizer, run, speed or fixed."""
     target: Any = None
-    """The SB3 argument (sb3 / policy), what rlkit does (run), or the one allowed value (fixed)."""
+    """The SB3 argument (sb3 / policy), what rlkit does (run), or the allowed value (fixed: one
+    value, or a tuple of them)."""
 
 
 def _fields(kind: str, table: dict[str, Any]) -> dict[str, Field]:
@@ -160,7 +161,7 @@ MAPPING: dict[str, dict[str, Field]] = {
                 "dueling": False,
                 "prioritized": False,
                 "save_replay": False,
-                "precision": "float32",
+                "precision": ("float32", "auto"),
             },
         ),
         # only read when prioritized is on (which is refused)
@@ -187,7 +188,7 @@ MAPPING: dict[str, dict[str, Field]] = {
         **_fields("optimizer", _OPTIMIZER),
         **_fields("sb3", {**_ONPOLICY_SB3, **_PPO_SB3}),
         **_fields("policy", _POLICY),
-        "precision": Field("fixed", "float32"),
+        "precision": Field("fixed", ("float32", "auto")),
         **_fields("speed", {"optimizer_fused": None, "written_out_backprop": None}),
     },
     "recurrent-ppo": {
@@ -271,14 +272,14 @@ def sb3_kwargs(algo: str, config: Any, image: bool = False) -> dict[str, Any]:
             f"baseline mapping out of date for {algo}: {sorted(fields ^ set(table))}"
         )
     for name, spec in table.items():
-        if (
-            spec.kind == "fixed"
-            and spec.target is not None
-            and getattr(config, name) != spec.target
-        ):
+        if spec.kind != "fixed" or spec.target is None:
+            continue
+        allowed = spec.target if isinstance(spec.target, tuple) else (spec.target,)
+        if getattr(config, name) not in allowed:
+            shown = " or ".join(repr(value) for value in allowed)
             raise BadInput(
                 f"SB3's {algo} cannot honour {name}={getattr(config, name)!r} "
-                f"(only {spec.target!r}); run it with rlkit train, or set {name}={spec.target!r}"
+                f"(only {shown}); run it with rlkit train, or set {name}={allowed[0]!r}"
             )
     kwargs: dict[str, Any] = {}
     policy: dict[str, Any] = _optimizer(algo, config)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rlkit.data.device import use_bf16
 from rlkit.distributions import Categorical, DiagGaussian
 from rlkit.nn.cnn import NatureCNN
 from rlkit.nn.init import init_weights
@@ -84,8 +85,10 @@ class ActorCritic(nn.Module):
         ortho_init: orthogonal initialization (else PyTorch's default).
         log_std_init: initial log standard deviation (Box actions).
         generator: where initial weights come from.
-        bf16: run the CNN encoder under bfloat16 autocast (its features are cast back
-            to float32, so the heads, log-probabilities and values stay float32).
+        precision: ``bf16`` runs the CNN encoder under bfloat16 autocast (its features are
+            cast back to float32, so the heads, log-probabilities and values stay float32);
+            ``auto`` does so where the hardware computes bfloat16 natively
+            (``rlkit.data.device.use_bf16``); ``float32`` never.
         normalize_obs: normalize vector observations with running statistics
             (``self.obs_norm``, an ``ObsNorm``; the training loop updates it).
     """
@@ -100,11 +103,11 @@ class ActorCritic(nn.Module):
         ortho_init: bool = True,
         log_std_init: float = 0.0,
         generator: torch.Generator | None = None,
-        bf16: bool = False,
+        precision: str = "float32",
         normalize_obs: bool = False,
     ) -> None:
         super().__init__()
-        self.bf16 = bf16
+        self.precision = precision
         _action_sizes(n_actions, action_dim)
         self.image = len(obs_shape) == 3
         self.obs_norm = _obs_norm(obs_shape, normalize_obs, self.image)
@@ -147,7 +150,8 @@ class ActorCritic(nn.Module):
 
     def encode(self, obs: torch.Tensor) -> torch.Tensor:
         """CNN features of image observations (float32)."""
-        with torch.autocast(obs.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+        enabled = use_bf16(self.precision, obs.device.type)
+        with torch.autocast(obs.device.type, dtype=torch.bfloat16, enabled=enabled):
             return self.encoder(obs).float()
 
     def forward(self, obs: torch.Tensor) -> tuple[Distribution, torch.Tensor]:
