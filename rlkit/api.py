@@ -376,21 +376,28 @@ def make_vector_env(
     seed: int | None = None,
     **env_kwargs: Any,
 ) -> gym.vector.VectorEnv:
-    """``n_envs`` copies of ``env_id`` (rlkit's ``make_env``: Atari preprocessing, episode
-    statistics) stepped together with gymnasium's ``SAME_STEP`` autoreset.
+    """``n_envs`` copies of ``env_id`` stepped together with gymnasium's ``SAME_STEP`` autoreset.
 
-    ``backend``: ``sync`` (one process) or ``async`` (one process per env). With ``seed``
-    the envs are reset once with it (copy ``i`` gets ``seed + i``), so later resets
-    continue seeded streams. ``env_kwargs`` go to ``gymnasium.make``.
+    ``backend``: ``sync`` (one process) or ``async`` (one process per env) of rlkit's
+    ``make_env`` (Atari preprocessing, episode statistics); ``torch`` for the classic-control
+    ids with a batched torch version (``rlkit.envs.batched``: one state tensor on
+    ``device``, torch tensors in and out). With ``seed`` the envs are reset once with it
+    (sync and async: copy ``i`` gets ``seed + i``, so later resets continue seeded
+    streams; torch: the env's generator is seeded with it). ``env_kwargs`` go to
+    ``gymnasium.make`` (torch: ``max_episode_steps`` only).
     """
     from rlkit.envs import check_env_id
     from rlkit.envs import make_vector_env as vector
 
-    backends = ("sync", "async")
+    backends = ("sync", "async", "torch")
     if backend not in backends:
         from rlkit.errors import unknown
 
         raise unknown("vector-env backend", backend, backends, show_all=True)
+    if backend == "torch":
+        from rlkit.envs.batched import make_batched_env
+
+        return make_batched_env(env_id, n_envs, device or "cpu", seed, **env_kwargs)
     if device not in (None, "cpu"):
         raise BadInput(f"the {backend} backend steps envs on the CPU; got device={device!r}")
     if isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1:
