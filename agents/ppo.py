@@ -34,14 +34,21 @@ import torch
 from rlkit.acting import (
     ActorCriticPolicy,
     ActorCriticState,
+    DeviceActor,
     action_spec,
     load_actor_critic_policy,
     make_actor,
 )
 from rlkit.config import OptimizerFields, RunFields, require, require_gamma
-from rlkit.data.rollout import RolloutBuffer, collect_rollout
+from rlkit.data.rollout import (
+    DeviceRolloutBuffer,
+    RolloutBuffer,
+    collect_device_rollout,
+    collect_rollout,
+)
 from rlkit.envs import describe_space
 from rlkit.errors import BadInput
+from rlkit.evaluation import evaluate_batched
 from rlkit.losses import ppo_loss
 from rlkit.nn.actor_critic import ActorCritic
 from rlkit.nn.passes import policy_model
@@ -103,8 +110,8 @@ class Config(RunFields, OptimizerFields):
     """Normalize vector observations with running mean / std (rl-zoo's normalize: true, observations only)."""
     frame_stack: int = 4
     """Frames per observation (Atari only)."""
-    vec_env: Literal["sync", "async", "ale"] = "sync"
-    """sync: all envs in this process; async: one process per env; ale: Atari on ale-py's C++ vector env (threads)."""
+    vec_env: Literal["sync", "async", "ale", "torch"] = "sync"
+    """sync: all envs in this process; async: one process per env; ale: Atari on ale-py's C++ vector env (threads); torch: the batched classic-control envs on the run's device, the whole loop there."""
     precision: Literal["auto", "float32", "bf16"] = "float32"
     """bf16: run the CNN encoder (Atari) under bfloat16 autocast, heads and losses in float32; auto: bf16 only where the hardware computes it natively."""
     written_out_backprop: bool = True
@@ -208,21 +215,45 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     clip_range = schedule(config.clip_range, "clip_range")
     optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
     env = run.make_vector_env(
-        config.n_envs, config.vec_env, train=True, frame_stack=config.frame_stack
-    )
-    buffer = RolloutBuffer(
-        config.n_steps,
         config.n_envs,
-        obs_space.shape,
-        obs_space.dtype,
-        spec.shape,
-        spec.dtype,
-        run.device,
+        config.vec_env,
+        train=True,
+        frame_stack=config.frame_stack,
+        device=run.device,
     )
-    # acting, a few observations at a time: numpy on views of the parameters for MLPs on
-    # the CPU (no per-step tensor overhead), else the module itself
-    actor = make_actor(net, spec, run.device, run.rngs, config.activation)
     state = ActorCriticState(net, optimizer, env)
+    evaluator = None
+    if config.vec_env == "torch":  # the whole loop on the device: env, acting, buffer, GAE
+        seed = int(torch.randint(2**62, (1,), generator=run.rngs.torch))
+        actor = state.actor = DeviceActor(net, spec, run.device, seed)
+        buffer = DeviceRolloutBuffer(
+            config.n_steps,
+            config.n_envs,
+            obs_space.shape,
+            spec.shape,
+            torch.float32 if spec.n_actions is None else torch.int64,
+            run.device,
+        )
+        collect = collect_device_rollout
+
+        def evaluator(eval_seed: int):
+            policy = DeviceActor(net, spec, run.device, eval_seed, config.deterministic)
+            envs = run.make_vector_env(config.eval_episodes, "torch", False, device=run.device)
+            return evaluate_batched(lambda obs: policy(obs)[1], envs, eval_seed)
+    else:
+        buffer = RolloutBuffer(
+            config.n_steps,
+            config.n_envs,
+            obs_space.shape,
+            obs_space.dtype,
+            spec.shape,
+            spec.dtype,
+            run.device,
+        )
+        # acting, a few observations at a time: numpy on views of the parameters for MLPs
+        # on the CPU (no per-step tensor overhead), else the module itself
+        actor = make_actor(net, spec, run.device, run.rngs, config.activation)
+        collect = collect_rollout
 
     def eval_policy() -> ActorCriticPolicy:
         return ActorCriticPolicy(
@@ -230,11 +261,20 @@ def train(config: Config, run: Run) -> dict[str, Any]:
         )
 
     periodic = Periodic(
-        config, run, eval_policy, state, config.frame_stack, parameters=net.named_parameters
+        config,
+        run,
+        eval_policy,
+        state,
+        config.frame_stack,
+        parameters=net.named_parameters,
+        evaluator=evaluator,
     )
     state.obs, _ = env.reset(seed=run.rngs.env_seed)
     state.episode_starts = np.ones(config.n_envs, dtype=np.float32)
     step = periodic.restore()  # 0, or where a resumed run's checkpoint was taken
+    if config.vec_env == "torch":
+        state.obs = torch.as_tensor(state.obs, device=run.device)
+        state.episode_starts = torch.as_tensor(state.episode_starts, device=run.device)
     try:
         while step < config.total_steps:
             progress = step / config.total_steps
@@ -242,7 +282,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             set_learning_rate(optimizer, lr)
             # collect a rollout (truncated episodes are valued from their final observation)
             buffer.reset()
-            state.obs, state.episode_starts = collect_rollout(
+            state.obs, state.episode_starts = collect(
                 env, buffer, state.obs, state.episode_starts, actor, periodic.stats
             )
             before, step = step, step + buffer.size

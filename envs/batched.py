@@ -413,6 +413,22 @@ BATCHED: dict[str, type[BatchedEnv]] = {
 """The env ids with a batched torch version, and their classes."""
 
 
+ENV_KWARGS = ("compile", "max_episode_steps", "render_mode")
+"""The keywords a batched env takes (``env_kwargs`` of a run with ``vec_env: torch``)."""
+
+
+def check_batched(env_id: str, env_kwargs: dict[str, Any]) -> None:
+    """``BadInput`` (one line listing what is supported) unless ``env_id`` has a batched
+    torch version that takes ``env_kwargs``."""
+    if env_id not in BATCHED:
+        raise unknown("env id with a batched torch version", env_id, BATCHED, show_all=True)
+    extra = sorted(set(env_kwargs) - set(ENV_KWARGS))
+    if extra:
+        raise BadInput(
+            f"the batched {env_id} takes no env_kwargs {extra}; allowed: {list(ENV_KWARGS)}"
+        )
+
+
 def make_batched_env(
     env_id: str,
     n_envs: int,
@@ -422,14 +438,7 @@ def make_batched_env(
 ) -> BatchedEnv:
     """``n_envs`` copies of ``env_id`` as one ``BatchedEnv`` on ``device`` (``BadInput`` for
     an id without a torch version, an unknown device or keywords it does not take)."""
-    if env_id not in BATCHED:
-        raise unknown("env id with a batched torch version", env_id, BATCHED, show_all=True)
-    allowed = {"max_episode_steps", "render_mode", "compile"}
-    extra = sorted(set(env_kwargs) - allowed)
-    if extra:
-        raise BadInput(
-            f"the batched {env_id} takes no env_kwargs {extra}; allowed: {sorted(allowed)}"
-        )
+    check_batched(env_id, env_kwargs)
     try:
         torch_device = torch.device(device)
         torch.empty(0, device=torch_device)

@@ -21,9 +21,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
-BACKENDS = ("sync", "async", "ale")
+BACKENDS = ("sync", "async", "ale", "torch")
 """``vec_env`` values: gymnasium's ``SyncVectorEnv`` / ``AsyncVectorEnv`` of ``make_env``
-envs, or ale-py's C++ vector env for Atari ids (``rlkit.envs.ale_vector``)."""
+envs, ale-py's C++ vector env for Atari ids (``rlkit.envs.ale_vector``), or the batched
+torch classic-control envs on the run's device (``rlkit.envs.batched``)."""
 
 
 def make_vector_env(
@@ -59,9 +60,17 @@ def make_backend_vector_env(
     backend: str = "sync",
     train: bool = True,
     frame_stack: int = 4,
+    device: Any = "cpu",
 ) -> gym.vector.VectorEnv:
     """``n_envs`` copies of an env on the ``backend`` (``BACKENDS``): ``make_one(train=...,
-    frame_stack=...)`` for sync and async, the C++ Atari vector env of ``env_id`` for ale."""
+    frame_stack=...)`` for sync and async, the C++ Atari vector env of ``env_id`` for ale,
+    the batched torch env of ``env_id`` on ``device`` for torch."""
+    if backend == "torch":
+        from rlkit.envs.batched import make_batched_env
+
+        if env_id is None:
+            raise ValueError("vec_env=torch needs a classic-control env id")
+        return make_batched_env(env_id, n_envs, device, **env_kwargs)
     if backend == "ale":
         from rlkit.envs.ale_vector import AleVectorEnv
 

@@ -101,6 +101,52 @@ class Actor:
         return self.net.value(torch.as_tensor(obs, device=self.device)).cpu().numpy()
 
 
+class DeviceActor:
+    """Acts in a batched torch env (``vec_env: torch``): tensors in, tensors out, on the
+    env's device, with no transfer to the host.
+
+    Samples come from ``generator`` (on the device); with ``deterministic`` the mode.
+    Box actions for the env are clipped to the bounds (as ``ActionSpec.to_env``).
+    ``state_dict`` holds the generator's state (the actor's memory in a checkpoint).
+    """
+
+    def __init__(
+        self,
+        net: torch.nn.Module,
+        spec: ActionSpec,
+        device: torch.device,
+        seed: int,
+        deterministic: bool = False,
+    ) -> None:
+        self.net, self.spec, self.deterministic = net, spec, deterministic
+        self.generator = torch.Generator(device).manual_seed(seed)
+        self.low = self.high = None
+        if spec.n_actions is None:
+            self.low = torch.as_tensor(spec.low, device=device)
+            self.high = torch.as_tensor(spec.high, device=device)
+
+    @torch.no_grad()
+    def __call__(self, obs: torch.Tensor, episode_starts: Any = None):
+        """``(actions to store, actions for the env, log-probs, values)`` as device tensors."""
+        dist, values = self.net(obs)
+        actions = dist.mode() if self.deterministic else dist.sample(self.generator)
+        env_actions = actions if self.low is None else actions.clamp(self.low, self.high)
+        return actions, env_actions, dist.log_prob(actions), values
+
+    @torch.no_grad()
+    def values(self, obs: torch.Tensor) -> torch.Tensor:
+        """``V(obs)`` for a batch of observations."""
+        return self.net.value(obs)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The sampling generator's state."""
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back ``state_dict``."""
+        self.generator.set_state(state["generator"])
+
+
 class NumpyActor:
     """``Actor`` for a vector-observation ``ActorCritic`` on the CPU, in numpy.
 

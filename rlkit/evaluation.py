@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 Policy = Callable[[Any], Any]
 """Maps one observation to one action."""
@@ -91,6 +92,30 @@ def evaluate(
         env.close()
     return EvalResult(
         tuple(returns), tuple(lengths), tuple(discounted) if gamma is not None else ()
+    )
+
+
+def evaluate_batched(act: Callable[[Any], Any], env: Any, seed: int | None = None) -> EvalResult:
+    """One whole episode in each env of a batched torch env (``rlkit.envs.batched``), all at
+    once on its device: ``env.num_envs`` episodes.
+
+    ``act(obs) -> env actions`` takes and returns device tensors. The envs are stepped
+    ``env.max_episode_steps`` times, by which every first episode has ended (its time
+    limit), so no step waits on the host; the returns and lengths of each env's first
+    episode leave the device once, at the end.
+    """
+    obs, _ = env.reset(seed=seed)
+    finished = torch.zeros(env.num_envs, dtype=torch.bool, device=obs.device)
+    returns = torch.zeros(env.num_envs, device=obs.device)
+    lengths = torch.zeros(env.num_envs, dtype=torch.int64, device=obs.device)
+    for _ in range(env.max_episode_steps):
+        obs, _, _, _, info = env.step(act(obs))
+        first = info["final_info"]["_episode"] & ~finished
+        returns = torch.where(first, info["final_info"]["episode"]["r"], returns)
+        lengths = torch.where(first, info["final_info"]["episode"]["l"], lengths)
+        finished |= first
+    return EvalResult(
+        tuple(float(r) for r in returns.cpu()), tuple(int(n) for n in lengths.cpu()), ()
     )
 
 

@@ -244,21 +244,40 @@ class RunResult:
 def vector_factory(
     env_id: str | None, env_kwargs: Mapping[str, Any], make: Callable[..., Any]
 ) -> Callable[..., Any]:
-    """``make_vector(n_envs, backend="sync", train=True, frame_stack=4)`` of a run's env: its
-    ``make_env`` copies (sync, async) or the C++ Atari vector env of ``env_id`` (ale)."""
+    """``make_vector(n_envs, backend="sync", train=True, frame_stack=4, device="cpu")`` of a
+    run's env: its ``make_env`` copies (sync, async), the C++ Atari vector env of ``env_id``
+    (ale) or its batched torch version on ``device`` (torch)."""
     from rlkit.envs import make_backend_vector_env
 
-    def make_vector(n_envs: int, backend: str = "sync", train: bool = True, frame_stack: int = 4):
+    def make_vector(
+        n_envs: int,
+        backend: str = "sync",
+        train: bool = True,
+        frame_stack: int = 4,
+        device: Any = "cpu",
+    ):
         return make_backend_vector_env(
-            env_id, dict(env_kwargs), make, n_envs, backend, train, frame_stack
+            env_id, dict(env_kwargs), make, n_envs, backend, train, frame_stack, device
         )
 
     return make_vector
 
 
 def check_backend(config: Any, env: Any, env_id: str) -> None:
-    """``vec_env: ale`` is for Atari ids, with the ``env_kwargs`` the C++ env honours."""
-    if getattr(config, "vec_env", "sync") != "ale":
+    """``vec_env: ale`` is for Atari ids, with the ``env_kwargs`` the C++ env honours;
+    ``vec_env: torch`` for the ids with a batched torch version, with its keywords."""
+    backend = getattr(config, "vec_env", "sync")
+    if backend == "torch":
+        from rlkit.envs.batched import BATCHED, check_batched
+
+        if not isinstance(env, str):
+            raise BadInput(
+                "vec_env=torch steps the batched version of an env id "
+                f"({', '.join(sorted(BATCHED))}); a user's env runs with vec_env=sync"
+            )
+        check_batched(env_id, dict(getattr(config, "env_kwargs", {})))
+        return
+    if backend != "ale":
         return
     if not isinstance(env, str):
         raise BadInput(

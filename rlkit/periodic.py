@@ -124,6 +124,8 @@ class Periodic:
         frame_stack: passed to the evaluation env (Atari).
         parameters: named parameters for the NaN guard (``rlkit.guard``), checked by ``guard``
             and before every checkpoint.
+        evaluator: ``evaluator(seed) -> EvalResult`` replaces the evaluation in a Gymnasium
+            env (the batched torch envs evaluate on the device).
     """
 
     def __init__(
@@ -134,8 +136,10 @@ class Periodic:
         agent: Resumable,
         frame_stack: int = 4,
         parameters: Callable[[], Iterable[tuple[str, torch.Tensor]]] | None = None,
+        evaluator: Callable[[int], Any] | None = None,
     ) -> None:
         self.config, self.run, self.eval_policy, self.agent = config, run, eval_policy, agent
+        self.evaluator = evaluator
         self.frame_stack, self.parameters = frame_stack, parameters
         self.stats, self.history = EpisodeStats(), EvalHistory()
         self.best_eval = -math.inf
@@ -224,12 +228,15 @@ class Periodic:
         seed = self.run.rngs.eval_seed
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            result = evaluate(
-                self.eval_policy(),
-                lambda: self.run.make_env(train=False, frame_stack=self.frame_stack),
-                self.config.eval_episodes,
-                seed=seed,
-            )
+            if self.evaluator is not None:
+                result = self.evaluator(seed)
+            else:
+                result = evaluate(
+                    self.eval_policy(),
+                    lambda: self.run.make_env(train=False, frame_stack=self.frame_stack),
+                    self.config.eval_episodes,
+                    seed=seed,
+                )
         return self.history.add(step, result)
 
     def video(self, step: int) -> None:

@@ -13,7 +13,8 @@
   and a run's own ``Rngs``.
 
 Everything is encoded as types ``torch.load(weights_only=True)`` accepts: numpy arrays
-become tensors (with their dtype), deques and tuples are tagged lists.
+become tensors (with their dtype), tensors come back on the CPU, deques and tuples are
+tagged lists.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def encode(value: Any) -> Any:
         return value.item()
     if isinstance(value, _PLAIN):
         return value
+    if isinstance(value, torch.Tensor):
+        return {"__tensor__": value.detach().cpu().clone()}
     if isinstance(value, np.ndarray):
         # strings, bytes, objects: constants of an env (a map), not its state
         if value.dtype.kind not in "biuf":
@@ -70,6 +73,8 @@ def decode(value: Any) -> Any:
     if isinstance(value, dict):
         if "__nd__" in value:
             return value["__nd__"].numpy().astype(value["dtype"], copy=True)
+        if "__tensor__" in value:
+            return value["__tensor__"].clone()
         if "__deque__" in value:
             return deque((decode(v) for v in value["__deque__"]), maxlen=value["maxlen"])
         if "__tuple__" in value:
@@ -98,7 +103,10 @@ def _attributes(obj: Any) -> dict[str, Any]:
 
 
 def env_state(env: Any) -> list[dict[str, Any]]:
-    """Per layer (see ``_layers``): its encodable attributes and generator states."""
+    """Per layer (see ``_layers``): its encodable attributes and generator states; an env
+    whose state is tensors (``rlkit.envs.batched``) gives its own ``state_dict()``."""
+    if callable(getattr(env, "state_dict", None)):
+        return [{"type": type(env).__name__, "state_dict": env.state_dict()}]
     states = []
     for layer in _layers(env):
         plain, generators = {}, {}
@@ -128,6 +136,11 @@ def _ale(layer: Any) -> Any:
 
 def load_env_state(env: Any, states: list[dict[str, Any]]) -> None:
     """Put ``env_state(env)``'s values back into an env built the same way."""
+    if callable(getattr(env, "load_state_dict", None)):
+        if len(states) != 1 or states[0].get("type") != type(env).__name__:
+            raise ValueError("the env is not built like the one in the checkpoint")
+        env.load_state_dict(states[0]["state_dict"])
+        return
     layers = _layers(env)
     if [type(layer).__name__ for layer in layers] != [s["type"] for s in states]:
         raise ValueError("the env is not built like the one in the checkpoint")

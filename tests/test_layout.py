@@ -189,4 +189,6 @@ def test_every_config_file_loads(path):
     from rlkit.envs import env_ids
 
     ids = {i.replace("/", "-") for i in env_ids(include_atari=True)}
-    assert path.stem in ids, f"{path.stem} is not a registered env id"
+    env_id, _, variant = path.stem.partition(".")  # <env-id>.<variant>.yaml: a preset
+    assert env_id in ids, f"{env_id} is not a registered env id"
+    assert variant in ("", "batched"), f"unknown preset {variant!r}"

@@ -240,3 +240,160 @@ def collect_rollout(
         obs = next_obs
         episode_starts = np.logical_or(terminated, truncated).astype(np.float32)
     return obs, episode_starts
+
+
+class DeviceRolloutBuffer(RolloutBuffer):
+    """A ``RolloutBuffer`` whose storage is torch tensors on the device (``vec_env: torch``):
+    the rollout, its advantages and its minibatches never leave the device."""
+
+    def __init__(
+        self,
+        n_steps: int,
+        n_envs: int,
+        obs_shape: tuple[int, ...],
+        action_shape: tuple[int, ...] = (),
+        action_dtype: torch.dtype = torch.int64,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        if n_steps < 1 or n_envs < 1:
+            raise ValueError(f"n_steps and n_envs must be >= 1, got {n_steps}, {n_envs}")
+        self.n_steps, self.n_envs, self.device = n_steps, n_envs, torch.device(device)
+        tn = (n_steps, n_envs)
+
+        def zeros(*shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+            return torch.zeros(shape, dtype=dtype, device=self.device)
+
+        self.obs = zeros(*tn, *obs_shape)
+        self.actions = zeros(*tn, *action_shape, dtype=action_dtype)
+        self.log_probs, self.values, self.rewards = zeros(*tn), zeros(*tn), zeros(*tn)
+        self.terminated, self.ended, self.episode_starts = zeros(*tn), zeros(*tn), zeros(*tn)
+        self.final_values = zeros(*tn)
+        self.t = 0
+        self.advantages = self.returns = None
+
+    def add(self, obs, actions, log_probs, values, rewards, terminated, truncated, episode_starts):
+        """Store one step of every env (device tensors); return its row index."""
+        if self.full:
+            raise RuntimeError("rollout buffer is full; call reset() after using it")
+        t = self.t
+        self.obs[t] = obs
+        self.actions[t] = actions
+        self.log_probs[t] = log_probs
+        self.values[t] = values
+        self.rewards[t] = rewards
+        self.terminated[t] = terminated
+        self.ended[t] = terminated | truncated
+        self.episode_starts[t] = episode_starts
+        self.final_values[t] = 0.0
+        self.t += 1
+        return t
+
+    def set_final_values(self, row: int, cut: torch.Tensor, values: torch.Tensor) -> None:
+        """``V`` of the final observations of the episodes truncated at ``row`` (where ``cut``)."""
+        self.final_values[row] = torch.where(cut, values, 0.0)
+
+    def next_values(self, last_values: torch.Tensor) -> torch.Tensor:
+        """The value that follows each step (see the module doc)."""
+        following = torch.cat([self.values[1:], last_values.reshape(1, -1).float()])
+        return torch.where(self.ended > 0, self.final_values, following)
+
+    def finish(self, last_values: torch.Tensor, gamma: float, gae_lambda: float | None) -> None:
+        """Advantages and returns on the device (see ``RolloutBuffer.finish``)."""
+        if not self.full:
+            raise RuntimeError(f"rollout holds {self.t} of {self.n_steps} steps")
+        next_values = self.next_values(last_values)
+        if gae_lambda is None:
+            self.returns = discounted_returns(
+                self.rewards, next_values, self.terminated, self.ended, gamma
+            )
+            self.advantages = self.returns - self.values
+        else:
+            self.advantages, self.returns = gae(
+                self.rewards,
+                self.values,
+                next_values,
+                self.terminated,
+                self.ended,
+                gamma,
+                gae_lambda,
+            )
+
+    def explained_variance(self) -> float:
+        """``1 - Var(R - V) / Var(R)`` (see ``RolloutBuffer.explained_variance``)."""
+        if self.returns is None:
+            raise RuntimeError("call finish() first")
+        var = float(self.returns.var())
+        return float("nan") if var == 0 else 1.0 - float((self.returns - self.values).var()) / var
+
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        if self.advantages is None:
+            raise RuntimeError("call finish() before drawing minibatches")
+        return {
+            "obs": self.obs,
+            "actions": self.actions,
+            "log_probs": self.log_probs,
+            "values": self.values,
+            "advantages": self.advantages,
+            "returns": self.returns,
+            "episode_starts": self.episode_starts,
+        }
+
+
+class DeviceEpisodes:
+    """Finished episodes of a batched env, kept on the device during a rollout and handed
+    to ``EpisodeStats`` once at its end (one transfer per rollout)."""
+
+    def __init__(self) -> None:
+        self.done: list[torch.Tensor] = []
+        self.returns: list[torch.Tensor] = []
+        self.lengths: list[torch.Tensor] = []
+
+    def record(self, info: dict[str, Any]) -> None:
+        """Keep a step's finished-episode mask, returns and lengths (no host transfer)."""
+        final = info["final_info"]
+        self.done.append(final["_episode"])
+        self.returns.append(final["episode"]["r"])
+        self.lengths.append(final["episode"]["l"])
+
+    def flush(self, stats: Any) -> None:
+        """``stats.add`` every episode recorded since the last flush, in step order."""
+        if not self.done:
+            return
+        done = torch.stack(self.done)
+        returns = torch.stack(self.returns)[done].cpu().tolist()
+        lengths = torch.stack(self.lengths)[done].cpu().tolist()
+        for episode_return, length in zip(returns, lengths, strict=True):
+            stats.add(episode_return, length)
+        self.done, self.returns, self.lengths = [], [], []
+
+
+def collect_device_rollout(
+    env: Any,
+    buffer: DeviceRolloutBuffer,
+    obs: torch.Tensor,
+    episode_starts: torch.Tensor,
+    act: Callable,
+    stats: Any,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``collect_rollout`` for a batched torch env: everything stays on the device.
+
+    The final observation of an episode cut by the time limit is valued for every env and
+    kept where the cut happened (on the CPU only when some env was cut: there the check
+    costs nothing). Finished episodes reach ``stats`` once, after the rollout.
+    """
+    episodes = DeviceEpisodes()
+    on_cpu = obs.device.type == "cpu"
+    while not buffer.full:
+        actions, env_actions, log_probs, values = act(obs)
+        next_obs, rewards, terminated, truncated, info = env.step(env_actions)
+        row = buffer.add(
+            obs, actions, log_probs, values, rewards, terminated, truncated, episode_starts
+        )
+        cut = truncated & ~terminated
+        if not on_cpu or bool(cut.any()):
+            buffer.set_final_values(row, cut, act.values(info["final_obs"]))
+        episodes.record(info)
+        obs = next_obs
+        episode_starts = (terminated | truncated).float()
+    episodes.flush(stats)
+    return obs, episode_starts

@@ -51,8 +51,8 @@ def init_tensor_(
     """Fill ``weight`` in place with ``scheme``; return it."""
     if scheme not in INITS:
         raise unknown("init scheme", scheme, INITS, show_all=True)
-    if scheme == "zeros":
-        return weight.zero_()
+    if scheme == "zeros" or weight.is_meta:  # a meta tensor has no values to draw (and
+        return weight.zero_()  # drawing on it would import torch's compiler: 2 s)
     fan_in, fan_out = fans(weight)
     if scheme == "torch":
         bound = 1.0 / math.sqrt(fan_in)

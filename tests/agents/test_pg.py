@@ -216,6 +216,6 @@ def test_ppo_runs_the_nature_cnn_on_atari_in_async_envs(cli, tmp_path):
     )
     assert code == 0, err
     config = (tmp_path / "p" / "config.yaml").read_text()
-    assert "vec_env: async" in config and "precision: bf16" in config  # override + config file
+    assert "vec_env: async" in config and "precision: auto" in config  # override + config file
     summary = json.loads((tmp_path / "p" / "summary.json").read_text())
     assert summary["total_steps"] == 128 and summary["eval/episodes"] == 1

@@ -76,6 +76,23 @@ CASES = {
         [6, 15],
         "net",
     ),
+    # the batched torch env: its state tensors, generator and the actor's generator travel
+    "ppo-torch": (
+        "Pendulum-v1",
+        [
+            "vec_env=torch",
+            "n_envs=16",
+            "n_steps=32",
+            "batch_size=128",
+            "total_steps=12288",
+            "checkpoint_interval=2048",
+            "eval_interval=4096",
+            "eval_episodes=3",
+            "log_interval=512",
+        ],
+        [6, 15],
+        "net",
+    ),
     "recurrent-ppo": (
         "rlkit/CartPoleNoVel-v1",
         [
@@ -166,7 +183,7 @@ CASES = {
 )
 def test_killed_and_resumed_runs_end_identical_to_the_uninterrupted_run(tmp_path, algo):
     env_id, args, kill_rows, weights = CASES[algo]
-    algo = algo.removesuffix("-atari")
+    algo = algo.removesuffix("-atari").removesuffix("-torch")
     whole = rlkit(
         tmp_path, "train", algo, env_id, *args, "--run-dir", "whole", "--wandb", "disabled"
     )
