@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import gymnasium as gym
-import numpy as np
 import torch
 
 from rlkit.acting import (
@@ -29,10 +28,10 @@ from rlkit.acting import (
     ActorCriticState,
     action_spec,
     load_actor_critic_policy,
-    make_actor,
+    rollout_parts,
+    start_rollouts,
 )
 from rlkit.config import OptimizerFields, RunFields, require, require_gamma
-from rlkit.data.rollout import RolloutBuffer, collect_rollout
 from rlkit.envs import describe_space
 from rlkit.errors import BadInput
 from rlkit.losses import normalized
@@ -88,8 +87,8 @@ class Config(RunFields, OptimizerFields):
     """Normalize vector observations with running mean / std (rl-zoo's normalize: true, observations only)."""
     frame_stack: int = 4
     """Frames per observation (Atari only)."""
-    vec_env: Literal["sync", "async", "ale"] = "sync"
-    """sync: all envs in this process; async: one process per env; ale: Atari on ale-py's C++ vector env (threads)."""
+    vec_env: Literal["sync", "async", "ale", "torch"] = "sync"
+    """sync: all envs in this process; async: one process per env; ale: Atari on ale-py's C++ vector env (threads); torch: the batched classic-control envs on the run's device, the whole loop there."""
     written_out_backprop: bool = True
     """MLP policies: backprop written out (rlkit.nn.backprop) instead of autograd; same gradients, less overhead."""
 
@@ -199,19 +198,16 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     learning_rate = schedule(config.learning_rate, "learning_rate")
     optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
     env = run.make_vector_env(
-        config.n_envs, config.vec_env, train=True, frame_stack=config.frame_stack
-    )
-    buffer = RolloutBuffer(
-        config.n_steps,
         config.n_envs,
-        obs_space.shape,
-        obs_space.dtype,
-        spec.shape,
-        spec.dtype,
-        run.device,
+        config.vec_env,
+        train=True,
+        frame_stack=config.frame_stack,
+        device=run.device,
     )
-    actor = make_actor(net, spec, run.device, run.rngs, config.activation)
     state = ActorCriticState(net, optimizer, env)
+    # rollouts: numpy rows and a numpy actor, or (vec_env: torch) all on the device
+    rollouts = rollout_parts(config, run, net, spec, obs_space, state)
+    buffer, actor = rollouts.buffer, rollouts.actor
 
     def eval_policy() -> ActorCriticPolicy:
         return ActorCriticPolicy(
@@ -219,18 +215,22 @@ def train(config: Config, run: Run) -> dict[str, Any]:
         )
 
     periodic = Periodic(
-        config, run, eval_policy, state, config.frame_stack, parameters=net.named_parameters
+        config,
+        run,
+        eval_policy,
+        state,
+        config.frame_stack,
+        parameters=net.named_parameters,
+        evaluator=rollouts.evaluator,
     )
-    state.obs, _ = env.reset(seed=run.rngs.env_seed)
-    state.episode_starts = np.ones(config.n_envs, dtype=np.float32)
-    step = periodic.restore()  # 0, or where a resumed run's checkpoint was taken
+    step = start_rollouts(state, env, run, periodic)  # 0, or a resumed run's step
     try:
         while step < config.total_steps:
             lr = learning_rate(step / config.total_steps)
             set_learning_rate(optimizer, lr)
             # collect a rollout (truncated episodes are valued from their final observation)
             buffer.reset()
-            state.obs, state.episode_starts = collect_rollout(
+            state.obs, state.episode_starts = rollouts.collect(
                 env, buffer, state.obs, state.episode_starts, actor, periodic.stats
             )
             before, step = step, step + buffer.size

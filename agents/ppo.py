@@ -28,27 +28,19 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import gymnasium as gym
-import numpy as np
 import torch
 
 from rlkit.acting import (
     ActorCriticPolicy,
     ActorCriticState,
-    DeviceActor,
     action_spec,
     load_actor_critic_policy,
-    make_actor,
+    rollout_parts,
+    start_rollouts,
 )
 from rlkit.config import OptimizerFields, RunFields, require, require_gamma
-from rlkit.data.rollout import (
-    DeviceRolloutBuffer,
-    RolloutBuffer,
-    collect_device_rollout,
-    collect_rollout,
-)
 from rlkit.envs import describe_space
 from rlkit.errors import BadInput
-from rlkit.evaluation import evaluate_batched
 from rlkit.losses import ppo_loss
 from rlkit.nn.actor_critic import ActorCritic
 from rlkit.nn.passes import policy_model
@@ -222,38 +214,9 @@ def train(config: Config, run: Run) -> dict[str, Any]:
         device=run.device,
     )
     state = ActorCriticState(net, optimizer, env)
-    evaluator = None
-    if config.vec_env == "torch":  # the whole loop on the device: env, acting, buffer, GAE
-        seed = int(torch.randint(2**62, (1,), generator=run.rngs.torch))
-        actor = state.actor = DeviceActor(net, spec, run.device, seed)
-        buffer = DeviceRolloutBuffer(
-            config.n_steps,
-            config.n_envs,
-            obs_space.shape,
-            spec.shape,
-            torch.float32 if spec.n_actions is None else torch.int64,
-            run.device,
-        )
-        collect = collect_device_rollout
-
-        def evaluator(eval_seed: int):
-            policy = DeviceActor(net, spec, run.device, eval_seed, config.deterministic)
-            envs = run.make_vector_env(config.eval_episodes, "torch", False, device=run.device)
-            return evaluate_batched(lambda obs: policy(obs)[1], envs, eval_seed)
-    else:
-        buffer = RolloutBuffer(
-            config.n_steps,
-            config.n_envs,
-            obs_space.shape,
-            obs_space.dtype,
-            spec.shape,
-            spec.dtype,
-            run.device,
-        )
-        # acting, a few observations at a time: numpy on views of the parameters for MLPs
-        # on the CPU (no per-step tensor overhead), else the module itself
-        actor = make_actor(net, spec, run.device, run.rngs, config.activation)
-        collect = collect_rollout
+    # rollouts: numpy rows and a numpy actor, or (vec_env: torch) all on the device
+    rollouts = rollout_parts(config, run, net, spec, obs_space, state)
+    buffer, actor = rollouts.buffer, rollouts.actor
 
     def eval_policy() -> ActorCriticPolicy:
         return ActorCriticPolicy(
@@ -267,14 +230,9 @@ def train(config: Config, run: Run) -> dict[str, Any]:
         state,
         config.frame_stack,
         parameters=net.named_parameters,
-        evaluator=evaluator,
+        evaluator=rollouts.evaluator,
     )
-    state.obs, _ = env.reset(seed=run.rngs.env_seed)
-    state.episode_starts = np.ones(config.n_envs, dtype=np.float32)
-    step = periodic.restore()  # 0, or where a resumed run's checkpoint was taken
-    if config.vec_env == "torch":
-        state.obs = torch.as_tensor(state.obs, device=run.device)
-        state.episode_starts = torch.as_tensor(state.episode_starts, device=run.device)
+    step = start_rollouts(state, env, run, periodic)  # 0, or a resumed run's step
     try:
         while step < config.total_steps:
             progress = step / config.total_steps
@@ -282,7 +240,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             set_learning_rate(optimizer, lr)
             # collect a rollout (truncated episodes are valued from their final observation)
             buffer.reset()
-            state.obs, state.episode_starts = collect(
+            state.obs, state.episode_starts = rollouts.collect(
                 env, buffer, state.obs, state.episode_starts, actor, periodic.stats
             )
             before, step = step, step + buffer.size

@@ -369,3 +369,71 @@ def load_actor_critic_policy(
     return ActorCriticPolicy(
         net, spec, torch_device, config.activation, config.deterministic, eval_seed
     )
+
+
+@dataclass
+class RolloutParts:
+    """What an on-policy loop collects rollouts with, for its ``vec_env``."""
+
+    buffer: Any
+    """``RolloutBuffer`` (numpy rows) or ``DeviceRolloutBuffer`` (tensors on the device)."""
+    actor: Any
+    """``make_actor``'s actor, or a ``DeviceActor``."""
+    collect: Callable
+    """``collect_rollout`` or ``collect_device_rollout``."""
+    evaluator: Callable[[int], Any] | None
+    """``Periodic``'s evaluator: ``None`` (a Gymnasium env), or on the device."""
+
+
+def rollout_parts(
+    config: Any, run: Any, net: torch.nn.Module, spec: ActionSpec, obs_space: gym.Space, state: Any
+) -> RolloutParts:
+    """The rollout buffer, actor, collect function and evaluator of an on-policy agent.
+
+    With ``vec_env: torch`` everything stays on the run's device: a ``DeviceActor`` (its
+    generator seeded from the run's torch generator and kept in ``state.actor``, so a
+    checkpoint carries it), a ``DeviceRolloutBuffer``, ``collect_device_rollout`` and an
+    evaluation of ``eval_episodes`` batched envs at once. Otherwise the numpy path.
+    """
+    from rlkit.data.rollout import (
+        DeviceRolloutBuffer,
+        RolloutBuffer,
+        collect_device_rollout,
+        collect_rollout,
+    )
+
+    n_steps, n_envs, device = config.n_steps, config.n_envs, run.device
+    if config.vec_env != "torch":
+        buffer = RolloutBuffer(
+            n_steps, n_envs, obs_space.shape, obs_space.dtype, spec.shape, spec.dtype, device
+        )
+        # acting, a few observations at a time: numpy on views of the parameters for MLPs
+        # on the CPU (no per-step tensor overhead), else the module itself
+        actor = make_actor(net, spec, device, run.rngs, config.activation)
+        return RolloutParts(buffer, actor, collect_rollout, None)
+    from rlkit.evaluation import evaluate_batched
+
+    seed = int(torch.randint(2**62, (1,), generator=run.rngs.torch))
+    actor = state.actor = DeviceActor(net, spec, device, seed)
+    action_dtype = torch.float32 if spec.n_actions is None else torch.int64
+    buffer = DeviceRolloutBuffer(n_steps, n_envs, obs_space.shape, spec.shape, action_dtype, device)
+
+    def evaluator(eval_seed: int) -> Any:
+        policy = DeviceActor(net, spec, device, eval_seed, config.deterministic)
+        envs = run.make_vector_env(config.eval_episodes, "torch", False, device=device)
+        return evaluate_batched(lambda obs: policy(obs)[1], envs, eval_seed)
+
+    return RolloutParts(buffer, actor, collect_device_rollout, evaluator)
+
+
+def start_rollouts(state: Any, env: Any, run: Any, periodic: Any) -> int:
+    """Reset the vector env with the run's env seed, mark every env as starting an episode,
+    then restore a resumed run (``periodic.restore``); returns the step to start from.
+    A batched torch env keeps the loop's observations on its device."""
+    state.obs, _ = env.reset(seed=run.rngs.env_seed)
+    state.episode_starts = np.ones(env.num_envs, dtype=np.float32)
+    step = periodic.restore()  # 0, or where a resumed run's checkpoint was taken
+    if torch.is_tensor(state.obs) or getattr(env, "device", None) is not None:
+        state.obs = torch.as_tensor(state.obs, device=env.device)
+        state.episode_starts = torch.as_tensor(state.episode_starts, device=env.device)
+    return step

@@ -1,4 +1,4 @@
-"""PPO on the batched torch envs (``vec_env: torch``): the whole loop on the device."""
+"""PPO and A2C on the batched torch envs (``vec_env: torch``): the whole loop on the device."""
 
 from __future__ import annotations
 
@@ -116,8 +116,17 @@ def test_a_users_env_instance_cannot_use_the_torch_backend():
         rlkit.train("ppo", gym.make("CartPole-v1"), run_dir=None, **SMALL)
 
 
+def test_a2c_runs_on_the_batched_envs_too():
+    rows = []
+    settings = {k: v for k, v in SMALL.items() if k not in ("batch_size", "n_epochs")}
+    agent = rlkit.train(
+        "a2c", "CartPole-v1", seed=0, run_dir=None, callback=rows.append, **settings
+    )
+    assert agent.steps == 2048 and any("eval/mean_return" in r for r in rows)
+
+
 def test_algorithms_without_the_backend_refuse_it(cli):
-    code, _, err = cli("train", "a2c", "CartPole-v1", "vec_env=torch")
+    code, _, err = cli("train", "dqn", "CartPole-v1", "vec_env=torch")
     assert code == 2 and "vec_env" in err and len(err.strip().splitlines()) == 1
 
 
