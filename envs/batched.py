@@ -19,10 +19,15 @@ observation of every env (meaningful where ``info["_final_obs"]`` is true), and
 states are drawn for every env at every step and kept where an episode ended (a
 ``torch.where``), so a GPU never synchronises inside a rollout.
 
-``compile=True`` hands the step (all but the random draws) to ``torch.compile``, which
-fuses its few dozen small operations into one loop: slower to start (seconds of
-compilation per env id and size), faster per step with many envs
-(``benchmarks/batched_envs.py``).
+On the CPU, CartPole steps through a native kernel (``rlkit.envs.native``: C compiled
+once per machine, one pass over the arrays, no per-operation dispatch), where the torch
+operations would pay PyTorch's dispatcher a few dozen times per step. Its initial states
+come from one splitmix64 generator per env (seeded from the env's ``torch.Generator`` at
+``reset(seed=...)``), so the same seed gives other initial states than the torch path;
+each path is deterministic. ``native=False`` keeps the torch operations; ``native=True``
+refuses to run without the kernel. ``compile=True`` hands the torch step (all but the
+random draws) to ``torch.compile``, which fuses its operations into one loop but costs
+seconds to compile and about 0.1 ms per call (``benchmarks/batched_envs.py``).
 
 Initial states come from the env's own ``torch.Generator`` on its device, seeded by
 ``reset(seed=s)``, with Gymnasium's distributions (e.g. CartPole: each of the four
@@ -40,6 +45,7 @@ import numpy as np
 import torch
 from gymnasium.vector.utils import batch_space
 
+from rlkit.envs import native as native_kernels
 from rlkit.errors import BadInput, unknown
 
 Tensor = torch.Tensor
@@ -55,6 +61,8 @@ class BatchedEnv(gym.vector.VectorEnv):
 
     env_id: ClassVar[str]
     state_dim: ClassVar[int]
+    kernel: ClassVar[str | None] = None
+    """The native CPU kernel of this env (``envs/kernels/<kernel>.c``), if it has one."""
     metadata: ClassVar[dict[str, Any]] = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
 
     def __init__(
@@ -65,6 +73,7 @@ class BatchedEnv(gym.vector.VectorEnv):
         max_episode_steps: int | None = None,
         render_mode: str | None = None,
         compile: bool = False,
+        native: bool | None = None,
     ) -> None:
         if isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1:
             raise BadInput(f"bad value n_envs={n_envs!r}; allowed: an integer >= 1")
@@ -93,6 +102,32 @@ class BatchedEnv(gym.vector.VectorEnv):
             if compile
             else self._advance_eager
         )
+        self._native = self._load_native(native, compile)
+        if self._native is not None:
+            self.rng = torch.zeros(n_envs, dtype=torch.int64)
+            """One splitmix64 state per env (the native kernel's initial-state draws)."""
+
+    def _load_native(self, native: bool | None, compile: bool) -> Any:
+        """The native kernel when it applies: CPU, an env with a kernel, not ``compile``;
+        ``native=True`` makes it a requirement (``BadInput`` without it)."""
+        if native is False or (native is None and compile):
+            return None
+        why = None
+        if self.device.type != "cpu":
+            why = f"the native kernels step envs on the CPU, not on {self.device}"
+        elif self.kernel is None:
+            with_kernel = sorted(c.env_id for c in BATCHED.values() if c.kernel)
+            why = f"{self.env_id} has no native kernel (those with one: {', '.join(with_kernel)})"
+        elif compile:
+            why = "native=true and compile=true exclude each other"
+        lib = None if why else native_kernels.load(self.kernel)
+        if lib is None and why is None:
+            why = "the native kernel could not be compiled (no C compiler, or no cache dir)"
+        if why is not None:
+            if native:
+                raise BadInput(f"native=true: {why}")
+            return None
+        return _Kernel(lib)
 
     # --- what a subclass writes ---------------------------------------------------------
     def initial_state(self, n: int) -> Tensor:
@@ -124,7 +159,17 @@ class BatchedEnv(gym.vector.VectorEnv):
             if isinstance(seed, bool) or not isinstance(seed, int):
                 raise BadInput(f"a batched env takes one integer seed, got {seed!r}")
             self.generator.manual_seed(seed)
-        self.state = self.initial_state(self.num_envs)
+            if self._native is not None:  # each env's own stream, from the seed
+                self.rng = torch.randint(
+                    -(2**63), 2**63 - 1, (self.num_envs,), generator=self.generator
+                )
+        if self._native is not None:
+            self.state = torch.empty(self.num_envs, self.state_dim)
+            self._native.draw(
+                self.num_envs, self.state_dim, _ptr(self.state), _ptr(self.rng), *self.native_bounds
+            )
+        else:
+            self.state = self.initial_state(self.num_envs)
         self.elapsed.zero_()
         self.returns.zero_()
         return self.observe(self.state), {}
@@ -137,6 +182,8 @@ class BatchedEnv(gym.vector.VectorEnv):
 
     def step(self, actions: Any) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]:
         """Step every env (``SAME_STEP`` autoreset; see the module doc for ``info``)."""
+        if self._native is not None:
+            return self._native_step(self._actions(actions))
         fresh = self.initial_state(self.num_envs)
         (
             self.state,
@@ -157,6 +204,45 @@ class BatchedEnv(gym.vector.VectorEnv):
             "final_info": {"episode": {"r": returns, "l": lengths}, "_episode": done},
         }
         return obs, reward, terminated, truncated, info
+
+    def _native_step(
+        self, actions: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]:
+        """``step`` through the native kernel: dynamics, time limit, episode sums and
+        autoreset in one pass over the arrays."""
+        n, dim = self.num_envs, self.state_dim
+        if not self.state.is_contiguous() or self.state.dtype != torch.float32:
+            self.state = self.state.contiguous().float()  # (a user may have replaced it)
+        self.elapsed, self.returns = self.elapsed.contiguous(), self.returns.contiguous()
+        actions = actions.contiguous()
+        floats = torch.empty(n, 2 * dim + 2)  # per env: obs, final obs, reward, episode return
+        flags = torch.empty(2, n, dtype=torch.bool)  # terminated, truncated
+        lengths = torch.empty(n, dtype=torch.int64)
+        self._native.step(
+            n,
+            _ptr(self.state),
+            _ptr(actions),
+            _ptr(floats),
+            _ptr(flags),
+            _ptr(flags) + n,
+            _ptr(self.elapsed),
+            _ptr(self.returns),
+            _ptr(lengths),
+            _ptr(self.rng),
+            self.max_episode_steps,
+            *self.native_bounds,
+        )
+        terminated, truncated = flags
+        done = terminated | truncated
+        info = {
+            "final_obs": floats[:, dim : 2 * dim],
+            "_final_obs": done,
+            "final_info": {
+                "episode": {"r": floats[:, 2 * dim + 1], "l": lengths},
+                "_episode": done,
+            },
+        }
+        return floats[:, :dim], floats[:, 2 * dim], terminated, truncated, info
 
     def _advance_eager(
         self, state: Tensor, elapsed: Tensor, returns: Tensor, actions: Tensor, fresh: Tensor
@@ -185,16 +271,22 @@ class BatchedEnv(gym.vector.VectorEnv):
 
     def state_dict(self) -> dict[str, Tensor]:
         """Everything that decides the envs' future: state, step counts, returns, generator."""
-        return {
+        state = {
             "state": self.state.clone(),
             "elapsed": self.elapsed.clone(),
             "returns": self.returns.clone(),
             "generator": self.generator.get_state(),
         }
+        if self._native is not None:
+            state["rng"] = self.rng.clone()
+        return state
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
         """Continue exactly where ``state_dict()`` was taken."""
-        for key in ("state", "elapsed", "returns"):
+        keys = ("state", "elapsed", "returns") + (("rng",) if self._native is not None else ())
+        if ("rng" in state) != (self._native is not None):
+            raise BadInput("a batched env's saved state is from the other step path (native)")
+        for key in keys:
             value = state[key]
             if not isinstance(value, Tensor) or value.shape != getattr(self, key).shape:
                 raise BadInput(f"a batched env's saved {key} does not fit {self.num_envs} envs")
@@ -221,6 +313,9 @@ class CartPole(BatchedEnv):
 
     env_id = "CartPole-v1"
     state_dim = 4
+    kernel = "cartpole"
+    native_bounds = (-0.05, 0.05)
+    """The uniform range of every initial state variable (the native kernel's draws)."""
     gravity, masscart, masspole, length, force_mag, tau = 9.8, 1.0, 0.1, 0.5, 10.0, 0.02
     total_mass = masspole + masscart
     polemass_length = masspole * length
@@ -407,13 +502,32 @@ class Pendulum(BatchedEnv):
         env.unwrapped.last_u = None
 
 
+def _ptr(tensor: Tensor) -> int:
+    return tensor.data_ptr()
+
+
+class _Kernel:
+    """A native kernel's functions with their argument types declared once."""
+
+    def __init__(self, lib: Any) -> None:
+        import ctypes
+
+        i64, ptr, f32 = ctypes.c_int64, ctypes.c_void_p, ctypes.c_float
+        self.step = lib.step
+        self.step.argtypes = [i64] + [ptr] * 9 + [i64, f32, f32]
+        self.draw = lib.draw
+        self.draw.argtypes = [i64, i64, ptr, ptr, f32, f32]
+        for f in (self.step, self.draw):
+            f.restype = None
+
+
 BATCHED: dict[str, type[BatchedEnv]] = {
     cls.env_id: cls for cls in (CartPole, Acrobot, MountainCar, MountainCarContinuous, Pendulum)
 }
 """The env ids with a batched torch version, and their classes."""
 
 
-ENV_KWARGS = ("compile", "max_episode_steps", "render_mode")
+ENV_KWARGS = ("compile", "max_episode_steps", "native", "render_mode")
 """The keywords a batched env takes (``env_kwargs`` of a run with ``vec_env: torch``)."""
 
 

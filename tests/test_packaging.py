@@ -53,5 +53,8 @@ def test_the_wheel_has_one_top_level_package_holding_every_module(tmp_path):
             expected.add(f"{package}/{path.relative_to(ROOT / folder).as_posix()}")
     for path in (ROOT / "configs").glob("*/*.yaml"):
         expected.add(f"rlkit/configs/{path.relative_to(ROOT / 'configs').as_posix()}")
+    for path in (ROOT / "envs" / "kernels").glob("*.c"):  # the native kernels' sources
+        expected.add(f"rlkit/envs/kernels/{path.name}")
+    assert "rlkit/envs/kernels/cartpole.c" in expected
     assert expected - set(names) == set()
     assert not {n for n in names if n.startswith(("agents/", "envs/", "configs/"))}

@@ -51,12 +51,16 @@ def _close(ours: np.ndarray, theirs: np.ndarray) -> None:
     )
 
 
-@pytest.mark.parametrize("env_id", sorted(BATCHED))
-def test_dynamics_equal_gymnasium_over_10000_steps(env_id):
+PATHS = [(env_id, None) for env_id in sorted(BATCHED)] + [("CartPole-v1", False)]
+"""Every env on its default path (CartPole: the native kernel), and CartPole's torch path."""
+
+
+@pytest.mark.parametrize(("env_id", "native"), PATHS)
+def test_dynamics_equal_gymnasium_over_10000_steps(env_id, native):
     # MountainCarContinuous's 999-step limit is cut to 300 on both sides, so that the
     # 500 steps see it
     limit = {"max_episode_steps": 300} if env_id == "MountainCarContinuous-v0" else {}
-    env = make_batched_env(env_id, N_ENVS, seed=0, **limit)
+    env = make_batched_env(env_id, N_ENVS, seed=0, native=native, **limit)
     assert env.state.shape == (N_ENVS, env.state_dim) and env.state.dtype == torch.float32
     refs = [gym.make(env_id, **limit) for _ in range(N_ENVS)]
     for i, ref in enumerate(refs):
@@ -102,17 +106,18 @@ def test_episode_statistics_are_the_returns_and_lengths_of_finished_episodes():
 
 
 @pytest.mark.parametrize(
-    ("env_id", "low", "high"),
+    ("env_id", "low", "high", "native"),
     [
-        ("CartPole-v1", [-0.05] * 4, [0.05] * 4),
-        ("Acrobot-v1", [-0.1] * 4, [0.1] * 4),
-        ("MountainCar-v0", [-0.6, 0.0], [-0.4, 0.0]),
-        ("MountainCarContinuous-v0", [-0.6, 0.0], [-0.4, 0.0]),
-        ("Pendulum-v1", [-math.pi, -1.0], [math.pi, 1.0]),
+        ("CartPole-v1", [-0.05] * 4, [0.05] * 4, None),
+        ("CartPole-v1", [-0.05] * 4, [0.05] * 4, False),
+        ("Acrobot-v1", [-0.1] * 4, [0.1] * 4, None),
+        ("MountainCar-v0", [-0.6, 0.0], [-0.4, 0.0], None),
+        ("MountainCarContinuous-v0", [-0.6, 0.0], [-0.4, 0.0], None),
+        ("Pendulum-v1", [-math.pi, -1.0], [math.pi, 1.0], None),
     ],
 )
-def test_initial_states_have_gymnasiums_uniform_distributions(env_id, low, high):
-    env = make_batched_env(env_id, 20_000, seed=3)
+def test_initial_states_have_gymnasiums_uniform_distributions(env_id, low, high, native):
+    env = make_batched_env(env_id, 20_000, seed=3, native=native)
     low, high = torch.tensor(low), torch.tensor(high)
     state = env.state
     assert torch.all(state >= low) and torch.all(state <= high)
@@ -126,25 +131,27 @@ def test_initial_states_have_gymnasiums_uniform_distributions(env_id, low, high)
     assert torch.all((std_ratio - 1).abs() < 0.03)
 
 
-def test_seeded_resets_repeat_and_differ_across_seeds():
-    a = make_batched_env("CartPole-v1", 8, seed=5)
-    b = make_batched_env("CartPole-v1", 8, seed=5)
-    c = make_batched_env("CartPole-v1", 8, seed=6)
+@pytest.mark.parametrize("native", [None, False])
+def test_seeded_resets_repeat_and_differ_across_seeds(native):
+    a = make_batched_env("CartPole-v1", 8, seed=5, native=native)
+    b = make_batched_env("CartPole-v1", 8, seed=5, native=native)
+    c = make_batched_env("CartPole-v1", 8, seed=6, native=native)
     assert torch.equal(a.state, b.state) and not torch.equal(a.state, c.state)
     actions = torch.ones(8, dtype=torch.long)
     for _ in range(40):  # through episode ends: the fresh draws repeat too
         assert torch.equal(a.step(actions)[0], b.step(actions)[0])
 
 
-def test_state_dict_continues_exactly():
-    env = make_batched_env("Acrobot-v1", 6, seed=0)
+@pytest.mark.parametrize("env_id", ["Acrobot-v1", "CartPole-v1"])  # torch path, native kernel
+def test_state_dict_continues_exactly(env_id):
+    env = make_batched_env(env_id, 6, seed=0)
     gen = torch.Generator().manual_seed(1)
     for _ in range(30):
-        env.step(torch.randint(0, 3, (6,), generator=gen))
+        env.step(torch.randint(0, 2, (6,), generator=gen))
     saved = env.state_dict()
-    actions = [torch.randint(0, 3, (6,), generator=gen) for _ in range(600)]
+    actions = [torch.randint(0, 2, (6,), generator=gen) for _ in range(600)]
     first = [env.step(a) for a in actions]
-    again = make_batched_env("Acrobot-v1", 6, seed=99)
+    again = make_batched_env(env_id, 6, seed=99)
     again.load_state_dict(saved)
     for a, (obs, reward, term, trunc, _info) in zip(actions, first, strict=True):
         obs2, reward2, term2, trunc2, _ = again.step(a)
@@ -152,8 +159,9 @@ def test_state_dict_continues_exactly():
         assert torch.equal(term, term2) and torch.equal(trunc, trunc2)
 
 
-def test_writing_the_state_moves_the_envs():
-    env = make_batched_env("CartPole-v1", 2, seed=0)
+@pytest.mark.parametrize("native", [None, False])
+def test_writing_the_state_moves_the_envs(native):
+    env = make_batched_env("CartPole-v1", 2, seed=0, native=native)
     env.state[:] = torch.tensor([[0.0, 0.0, 0.0, 0.0], [2.39, 1.0, 0.0, 0.0]])
     _, _, terminated, _, info = env.step(torch.tensor([1, 1]))
     assert terminated.tolist() == [False, True]  # x = 2.39 + 0.02 > 2.4
@@ -186,6 +194,14 @@ def test_make_vector_env_builds_the_torch_backend():
         (lambda: make_batched_env("CartPole-v1", 4, device="tpu"), "unknown device 'tpu'"),
         (lambda: make_batched_env("CartPole-v1", 4, sutton_barto_reward=True), "sutton_barto"),
         (
+            lambda: make_batched_env("Pendulum-v1", 4, native=True),
+            "Pendulum-v1 has no native kernel (those with one: CartPole-v1)",
+        ),
+        (
+            lambda: make_batched_env("CartPole-v1", 4, native=True, compile=True),
+            "exclude each other",
+        ),
+        (
             lambda: rlkit.make_vector_env("CartPole-v1", 4, backend="jax"),
             "choose from async, sync, torch",
         ),
@@ -203,7 +219,7 @@ def test_bad_input_is_one_line_naming_what_is_supported(call, message):
 
 
 def test_compiled_step_equals_the_eager_one():
-    eager = make_batched_env("CartPole-v1", 64, seed=2)
+    eager = make_batched_env("CartPole-v1", 64, seed=2, native=False)
     fused = make_batched_env("CartPole-v1", 64, seed=2, compile=True)
     gen = torch.Generator().manual_seed(0)
     for _ in range(60):
@@ -211,3 +227,24 @@ def test_compiled_step_equals_the_eager_one():
         a, b = eager.step(actions), fused.step(actions)
         torch.testing.assert_close(a[0], b[0], rtol=1e-6, atol=1e-6)
         assert torch.equal(a[2], b[2]) and torch.equal(a[3], b[3])
+
+
+def test_native_kernel_is_the_cartpole_default_on_the_cpu_and_falls_back_without_it(monkeypatch):
+    from rlkit.envs import native
+
+    assert make_batched_env("CartPole-v1", 4, seed=0)._native is not None
+    assert make_batched_env("CartPole-v1", 4, seed=0, native=False)._native is None
+    monkeypatch.setattr(native, "load", lambda name: None)  # no C compiler here
+    fallback = make_batched_env("CartPole-v1", 4, seed=0)
+    assert fallback._native is None and fallback.step(torch.ones(4, dtype=torch.long))[0].shape == (
+        4,
+        4,
+    )
+    with pytest.raises(BadInput, match="could not be compiled"):
+        make_batched_env("CartPole-v1", 4, native=True)
+
+
+def test_a_saved_state_of_the_other_path_is_refused():
+    saved = make_batched_env("CartPole-v1", 4, seed=0).state_dict()
+    with pytest.raises(BadInput, match="other step path"):
+        make_batched_env("CartPole-v1", 4, seed=0, native=False).load_state_dict(saved)
