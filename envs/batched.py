@@ -175,6 +175,14 @@ class BatchedEnv(gym.vector.VectorEnv):
         return self.observe(self.state), {}
 
     def _actions(self, actions: Any) -> Tensor:
+        if (
+            type(actions) is Tensor
+            and self.discrete
+            and actions.dtype == torch.int64
+            and actions.shape == (self.num_envs,)
+            and actions.device == self.device
+        ):
+            return actions  # already what the step takes
         actions = torch.as_tensor(actions, device=self.device)
         if self.discrete:
             return actions.reshape(self.num_envs).long()
@@ -213,27 +221,26 @@ class BatchedEnv(gym.vector.VectorEnv):
         n, dim = self.num_envs, self.state_dim
         if not self.state.is_contiguous() or self.state.dtype != torch.float32:
             self.state = self.state.contiguous().float()  # (a user may have replaced it)
-        self.elapsed, self.returns = self.elapsed.contiguous(), self.returns.contiguous()
-        actions = actions.contiguous()
         floats = torch.empty(n, 2 * dim + 2)  # per env: obs, final obs, reward, episode return
-        flags = torch.empty(2, n, dtype=torch.bool)  # terminated, truncated
+        flags = torch.empty(3, n, dtype=torch.bool)  # terminated, truncated, either
         lengths = torch.empty(n, dtype=torch.int64)
+        at = floats.data_ptr()
         self._native.step(
             n,
-            _ptr(self.state),
-            _ptr(actions),
-            _ptr(floats),
-            _ptr(flags),
-            _ptr(flags) + n,
-            _ptr(self.elapsed),
-            _ptr(self.returns),
-            _ptr(lengths),
-            _ptr(self.rng),
+            self.state.data_ptr(),
+            actions.contiguous().data_ptr(),
+            at,
+            flags.data_ptr(),
+            flags.data_ptr() + n,
+            flags.data_ptr() + 2 * n,
+            self.elapsed.data_ptr(),
+            self.returns.data_ptr(),
+            lengths.data_ptr(),
+            self.rng.data_ptr(),
             self.max_episode_steps,
             *self.native_bounds,
         )
-        terminated, truncated = flags
-        done = terminated | truncated
+        terminated, truncated, done = flags
         info = {
             "final_obs": floats[:, dim : 2 * dim],
             "_final_obs": done,
@@ -514,7 +521,7 @@ class _Kernel:
 
         i64, ptr, f32 = ctypes.c_int64, ctypes.c_void_p, ctypes.c_float
         self.step = lib.step
-        self.step.argtypes = [i64] + [ptr] * 9 + [i64, f32, f32]
+        self.step.argtypes = [i64] + [ptr] * 10 + [i64, f32, f32]
         self.draw = lib.draw
         self.draw.argtypes = [i64, i64, ptr, ptr, f32, f32]
         for f in (self.step, self.draw):

@@ -23,9 +23,11 @@ static inline float uniform(uint64_t *s) {
 
 void step(int64_t n, float *restrict state, const int64_t *restrict actions,
           float *restrict floats, uint8_t *restrict term, uint8_t *restrict trunc,
+          uint8_t *restrict done,
           int64_t *restrict elapsed, float *restrict returns, int64_t *restrict ep_length,
           uint64_t *restrict rng, int64_t max_steps, float low, float high) {
-  /* floats: one row of 10 per env: obs (4), final_obs (4), reward, episode return */
+  /* floats: one row of 10 per env: obs (4), final_obs (4), reward, episode return;
+     term, trunc, done: one flag per env each */
   const float gravity = 9.8f, masspole = 0.1f, total_mass = 1.1f, length = 0.5f;
   const float polemass_length = 0.05f, force_mag = 10.0f, tau = 0.02f;
   const float theta_threshold = (float)(12 * 2 * M_PI / 360);
@@ -51,6 +53,7 @@ void step(int64_t n, float *restrict state, const int64_t *restrict actions,
     o[9] = total;
     term[i] = ended;
     trunc[i] = cut;
+    done[i] = ended | cut;
     ep_length[i] = steps;
     if (ended | cut) { /* SAME_STEP autoreset: the next episode's first state */
       for (int d = 0; d < 4; d++) s[d] = o[d] = low + (high - low) * uniform(&rng[i]);
