@@ -3,7 +3,8 @@
 #   1. the tests marked gpu (CUDA numerics against the CPU: networks, losses, optimizers,
 #      replay batches; a short PPO run on cuda);
 #   2. PPO on CartPole (whole process) and Pong (steps/s), ours and SB3 on the same GPU;
-#   3. DQN on Pong (training steps/s), ours and SB3 on the same GPU.
+#   3. DQN on Pong (training steps/s), ours and SB3 on the same GPU;
+#   4. the batched torch CartPole's env steps/s at 65,536 and 1,048,576 envs.
 # Each part has its own time limit; the JSON lines of the benchmarks are the result.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,5 +16,7 @@ timeout 90 python -m pytest -m gpu -q -p no:cacheprovider tests/rlkit/test_gpu.p
 echo "== ppo_speed on cuda"
 timeout 180 python benchmarks/ppo_speed.py --device cuda --rounds 1 --pong-iterations 4 | tail -1
 echo "== dqn_speed on cuda (Pong)"
-timeout 180 python benchmarks/dqn_speed.py --device cuda --rounds 1 --pong-steps 2000 | tail -1
+timeout 150 python benchmarks/dqn_speed.py --device cuda --rounds 1 --pong-steps 2000 | tail -1
+echo "== batched_envs on cuda"
+timeout 45 python benchmarks/batched_envs.py --device cuda --sizes 65536 1048576 --rounds 3
 echo "== done"

@@ -248,3 +248,24 @@ def test_a_saved_state_of_the_other_path_is_refused():
     saved = make_batched_env("CartPole-v1", 4, seed=0).state_dict()
     with pytest.raises(BadInput, match="other step path"):
         make_batched_env("CartPole-v1", 4, seed=0, native=False).load_state_dict(saved)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("env_id", sorted(BATCHED))
+def test_cuda_steps_like_the_cpu(env_id):
+    """From the same states and actions, the envs on a GPU give the CPU's torch path's
+    observations, rewards and flags (within float32 rounding of the two devices' math)."""
+    cpu = make_batched_env(env_id, 256, seed=0, native=False)
+    gpu = make_batched_env(env_id, 256, device="cuda", seed=0)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(50):
+        gpu.state = cpu.state.cuda()
+        gpu.elapsed = cpu.elapsed.cuda()
+        if cpu.discrete:
+            actions = torch.randint(0, cpu.single_action_space.n, (256,), generator=gen)
+        else:
+            actions = 2 * torch.rand(256, 1, generator=gen) - 1
+        a, b = cpu.step(actions), gpu.step(actions.cuda())
+        torch.testing.assert_close(b[4]["final_obs"].cpu(), a[4]["final_obs"], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(b[1].cpu(), a[1], atol=1e-5, rtol=1e-5)
+        assert torch.equal(b[2].cpu(), a[2]) and torch.equal(b[3].cpu(), a[3])

@@ -131,3 +131,26 @@ def test_a_short_ppo_run_trains_on_cuda(cli, tmp_path):
     assert code == 0, err
     evaluation = json.loads((tmp_path / "r" / "eval.json").read_text())
     assert evaluation["eval/mean_return"] == pytest.approx(summary["eval/mean_return"])
+
+
+def test_ppo_on_the_batched_envs_runs_its_whole_loop_on_cuda(cli, tmp_path):
+    code, _, err = cli(
+        "train",
+        "ppo",
+        "CartPole-v1",
+        "vec_env=torch",
+        "n_envs=64",
+        "n_steps=16",
+        "batch_size=256",
+        "total_steps=8192",
+        "eval_episodes=4",
+        "--device",
+        "cuda",
+        "--wandb",
+        "disabled",
+        "--run-dir",
+        "t",
+    )
+    assert code == 0, err
+    summary = json.loads((tmp_path / "t" / "summary.json").read_text())
+    assert summary["total_steps"] == 8192 and summary["eval/episodes"] == 4
