@@ -205,12 +205,7 @@ class BatchedEnv(gym.vector.VectorEnv):
             returns,
             lengths,
         ) = self._advance(self.state, self.elapsed, self.returns, self._actions(actions), fresh)
-        done = terminated | truncated
-        info = {
-            "final_obs": final_obs,
-            "_final_obs": done,
-            "final_info": {"episode": {"r": returns, "l": lengths}, "_episode": done},
-        }
+        info = _info(final_obs, terminated | truncated, returns, lengths)
         return obs, reward, terminated, truncated, info
 
     def _native_step(
@@ -241,14 +236,7 @@ class BatchedEnv(gym.vector.VectorEnv):
             *self.native_bounds,
         )
         terminated, truncated, done = flags
-        info = {
-            "final_obs": floats[:, dim : 2 * dim],
-            "_final_obs": done,
-            "final_info": {
-                "episode": {"r": floats[:, 2 * dim + 1], "l": lengths},
-                "_episode": done,
-            },
-        }
+        info = _info(floats[:, dim : 2 * dim], done, floats[:, 2 * dim + 1], lengths)
         return floats[:, :dim], floats[:, 2 * dim], terminated, truncated, info
 
     def _advance_eager(
@@ -507,6 +495,15 @@ class Pendulum(BatchedEnv):
     def set_gym_state(self, env: gym.Env, state: np.ndarray) -> None:
         super().set_gym_state(env, state)
         env.unwrapped.last_u = None
+
+
+def _info(final_obs: Tensor, done: Tensor, returns: Tensor, lengths: Tensor) -> dict[str, Any]:
+    """A step's ``info``: last observations and finished episodes, masked by ``done``."""
+    return {
+        "final_obs": final_obs,
+        "_final_obs": done,
+        "final_info": {"episode": {"r": returns, "l": lengths}, "_episode": done},
+    }
 
 
 def _ptr(tensor: Tensor) -> int:

@@ -121,11 +121,15 @@ class RolloutBuffer:
         self.values[t] = values
         self.rewards[t] = rewards
         self.terminated[t] = terminated
-        self.ended[t] = np.logical_or(terminated, truncated)
+        self.ended[t] = self._either(terminated, truncated)
         self.episode_starts[t] = episode_starts
         self.final_values[t] = 0.0
         self.t += 1
         return t
+
+    @staticmethod
+    def _either(terminated: Any, truncated: Any) -> Any:
+        return np.logical_or(terminated, truncated)
 
     def set_final_values(self, row: int, env_indices: np.ndarray, values: np.ndarray) -> None:
         """``V`` of the final observations of the episodes truncated at ``row`` in ``env_indices``."""
@@ -271,22 +275,9 @@ class DeviceRolloutBuffer(RolloutBuffer):
         self.t = 0
         self.advantages = self.returns = None
 
-    def add(self, obs, actions, log_probs, values, rewards, terminated, truncated, episode_starts):
-        """Store one step of every env (device tensors); return its row index."""
-        if self.full:
-            raise RuntimeError("rollout buffer is full; call reset() after using it")
-        t = self.t
-        self.obs[t] = obs
-        self.actions[t] = actions
-        self.log_probs[t] = log_probs
-        self.values[t] = values
-        self.rewards[t] = rewards
-        self.terminated[t] = terminated
-        self.ended[t] = terminated | truncated
-        self.episode_starts[t] = episode_starts
-        self.final_values[t] = 0.0
-        self.t += 1
-        return t
+    @staticmethod
+    def _either(terminated: Any, truncated: Any) -> Any:
+        return terminated | truncated  # (``add`` stores device tensors as they come)
 
     def set_final_values(self, row: int, cut: torch.Tensor, values: torch.Tensor) -> None:
         """``V`` of the final observations of the episodes truncated at ``row`` (where ``cut``)."""

@@ -73,7 +73,7 @@ def test_bf16_encoder_keeps_float32_heads_and_close_log_probs():
     obs = torch.randint(0, 255, (4, 4, 84, 84), dtype=torch.uint8)
     full = ActorCritic((4, 84, 84), n_actions=6, generator=torch.Generator().manual_seed(0))
     half = ActorCritic(
-        (4, 84, 84), n_actions=6, generator=torch.Generator().manual_seed(0), bf16=True
+        (4, 84, 84), n_actions=6, generator=torch.Generator().manual_seed(0), precision="bf16"
     )
     dist_f, v_f = full(obs)
     dist_h, v_h = half(obs)

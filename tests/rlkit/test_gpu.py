@@ -29,10 +29,16 @@ def both(module: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Module]:
 
 @pytest.mark.parametrize("bf16", [False, True])
 def test_actor_critic_on_atari_frames(bf16):
+    precision = "bf16" if bf16 else "float32"
     from rlkit.nn.actor_critic import ActorCritic
 
     cpu, gpu = both(
-        ActorCritic((4, 84, 84), n_actions=6, generator=torch.Generator().manual_seed(0), bf16=bf16)
+        ActorCritic(
+            (4, 84, 84),
+            n_actions=6,
+            generator=torch.Generator().manual_seed(0),
+            precision=precision,
+        )
     )
     obs = torch.randint(0, 255, (16, 4, 84, 84), dtype=torch.uint8)
     dist_c, v_c = cpu(obs)
