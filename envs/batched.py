@@ -104,7 +104,7 @@ class BatchedEnv(gym.vector.VectorEnv):
         )
         self._native = self._load_native(native, compile)
         if self._native is not None:
-            self.rng = torch.zeros(n_envs, dtype=torch.int64)
+            self.rng = self._native_streams()
             """One splitmix64 state per env (the native kernel's initial-state draws)."""
 
     def _load_native(self, native: bool | None, compile: bool) -> Any:
@@ -128,6 +128,10 @@ class BatchedEnv(gym.vector.VectorEnv):
                 raise BadInput(f"native=true: {why}")
             return None
         return _Kernel(lib)
+
+    def _native_streams(self) -> Tensor:
+        """A splitmix64 state for each env, drawn from the env's generator."""
+        return torch.randint(-(2**63), 2**63 - 1, (self.num_envs,), generator=self.generator)
 
     # --- what a subclass writes ---------------------------------------------------------
     def initial_state(self, n: int) -> Tensor:
@@ -160,9 +164,7 @@ class BatchedEnv(gym.vector.VectorEnv):
                 raise BadInput(f"a batched env takes one integer seed, got {seed!r}")
             self.generator.manual_seed(seed)
             if self._native is not None:  # each env's own stream, from the seed
-                self.rng = torch.randint(
-                    -(2**63), 2**63 - 1, (self.num_envs,), generator=self.generator
-                )
+                self.rng = self._native_streams()
         if self._native is not None:
             self.state = torch.empty(self.num_envs, self.state_dim)
             self._native.draw(

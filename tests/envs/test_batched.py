@@ -132,6 +132,13 @@ def test_initial_states_have_gymnasiums_uniform_distributions(env_id, low, high,
 
 
 @pytest.mark.parametrize("native", [None, False])
+def test_unseeded_envs_start_apart(native):
+    env = make_batched_env("CartPole-v1", 64, native=native)  # no seed given anywhere
+    env.reset()
+    assert len(torch.unique(env.state[:, 0])) == 64
+
+
+@pytest.mark.parametrize("native", [None, False])
 def test_seeded_resets_repeat_and_differ_across_seeds(native):
     a = make_batched_env("CartPole-v1", 8, seed=5, native=native)
     b = make_batched_env("CartPole-v1", 8, seed=5, native=native)
