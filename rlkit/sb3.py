@@ -92,7 +92,7 @@ _PPO_SB3 = {
 }
 _ONPOLICY_RUN = {
     "n_envs": "DummyVecEnv / SubprocVecEnv of n_envs rlkit.envs.make_env envs",
-    "vec_env": "sync or ale: DummyVecEnv (SB3 steps the Python pipeline), async: SubprocVecEnv",
+    "vec_env": "sync, ale or torch: DummyVecEnv (SB3 steps Gymnasium's own envs), async: SubprocVecEnv",
     "frame_stack": "rlkit.envs.make_env(frame_stack=...) (Atari)",
     "normalize_obs": "VecNormalize(norm_obs=True, norm_reward=False, clip_obs=10)",
 }
