@@ -86,13 +86,15 @@ def network_costs(repeats: int) -> dict[str, dict[str, float]]:
 def rlkit_costs(
     repeats: int, obs8: torch.Tensor, obs256: torch.Tensor, obs32: torch.Tensor
 ) -> dict[str, float]:
-    """The same steps through rlkit's own path on the config files: PPO's network with its
-    bf16 encoder, ``ppo_loss`` and rlkit's Adam; DQN's Q-network under bf16 autocast with
-    ``dqn_loss`` and rlkit's fused Adam."""
+    """The same steps through rlkit's own path on the config files: PPO's network in the
+    config's precision (``auto``: a bf16 encoder where bf16 is native), ``ppo_loss`` and
+    rlkit's Adam; DQN's Q-network, under bf16 autocast where the config's precision says so,
+    with ``dqn_loss`` and rlkit's fused Adam."""
     from types import SimpleNamespace
 
     from rlkit.agents import dqn, ppo
     from rlkit.config import load_config
+    from rlkit.data.device import use_bf16
     from rlkit.losses import ppo_loss
     from rlkit.nn.passes import AutogradPolicy
     from rlkit.optim import optimizer_from_config
@@ -129,7 +131,8 @@ def rlkit_costs(
     target = dqn.QNetwork((4, 84, 84), 6, dqn_config, torch.Generator().manual_seed(1))
     qmodel = dqn.q_model(qnet, dqn_config)
     qadam = optimizer_from_config(dqn_config, qmodel.parameters(), lr=1e-4)
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=dqn_config.precision == "bf16")
+    bf16 = use_bf16(dqn_config.precision, "cpu")  # as the DQN agent decides it for CNNs
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
     actions = torch.randint(0, 6, (32,), generator=g)
 
     @torch.no_grad()

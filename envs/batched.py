@@ -62,7 +62,8 @@ class BatchedEnv(gym.vector.VectorEnv):
     env_id: ClassVar[str]
     state_dim: ClassVar[int]
     kernel: ClassVar[str | None] = None
-    """The native CPU kernel of this env (``envs/kernels/<kernel>.c``), if it has one."""
+    """The native CPU kernel of this env (``envs/kernels/<kernel>.c``), if it has one; an env
+    with a kernel gives ``reset_bounds``, the uniform range of every initial state variable."""
     metadata: ClassVar[dict[str, Any]] = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
 
     def __init__(
@@ -168,7 +169,7 @@ class BatchedEnv(gym.vector.VectorEnv):
         if self._native is not None:
             self.state = torch.empty(self.num_envs, self.state_dim)
             self._native.draw(
-                self.num_envs, self.state_dim, _ptr(self.state), _ptr(self.rng), *self.native_bounds
+                self.num_envs, self.state_dim, _ptr(self.state), _ptr(self.rng), *self.reset_bounds
             )
         else:
             self.state = self.initial_state(self.num_envs)
@@ -235,7 +236,7 @@ class BatchedEnv(gym.vector.VectorEnv):
             lengths.data_ptr(),
             self.rng.data_ptr(),
             self.max_episode_steps,
-            *self.native_bounds,
+            *self.reset_bounds,
         )
         terminated, truncated, done = flags
         info = _info(floats[:, dim : 2 * dim], done, floats[:, 2 * dim + 1], lengths)
@@ -311,8 +312,8 @@ class CartPole(BatchedEnv):
     env_id = "CartPole-v1"
     state_dim = 4
     kernel = "cartpole"
-    native_bounds = (-0.05, 0.05)
-    """The uniform range of every initial state variable (the native kernel's draws)."""
+    reset_bounds = (-0.05, 0.05)
+    """Every initial state variable is uniform in this range (torch path and native kernel)."""
     gravity, masscart, masspole, length, force_mag, tau = 9.8, 1.0, 0.1, 0.5, 10.0, 0.02
     total_mass = masspole + masscart
     polemass_length = masspole * length
@@ -320,7 +321,7 @@ class CartPole(BatchedEnv):
     x_threshold = 2.4
 
     def initial_state(self, n: int) -> Tensor:
-        return self._uniform(n, -0.05, 0.05)
+        return self._uniform(n, *self.reset_bounds)
 
     def dynamics(self, state: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         x, x_dot, theta, theta_dot = state.unbind(1)

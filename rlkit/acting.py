@@ -429,11 +429,11 @@ def rollout_parts(
 def start_rollouts(state: Any, env: Any, run: Any, periodic: Any) -> int:
     """Reset the vector env with the run's env seed, mark every env as starting an episode,
     then restore a resumed run (``periodic.restore``); returns the step to start from.
-    A batched torch env keeps the loop's observations on its device."""
+    A batched torch env (its observations are tensors) keeps the loop's state on its device."""
     state.obs, _ = env.reset(seed=run.rngs.env_seed)
     state.episode_starts = np.ones(env.num_envs, dtype=np.float32)
     step = periodic.restore()  # 0, or where a resumed run's checkpoint was taken
-    if torch.is_tensor(state.obs) or getattr(env, "device", None) is not None:
+    if torch.is_tensor(state.obs):  # (a checkpoint gives tensors back on the CPU)
         state.obs = torch.as_tensor(state.obs, device=env.device)
         state.episode_starts = torch.as_tensor(state.episode_starts, device=env.device)
     return step
