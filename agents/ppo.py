@@ -285,6 +285,161 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     return periodic.finish(step, {"train/updates": state.updates})
 
 
+def check_group(config: Config) -> None:
+    """What ``--seeds --batched`` needs (``BadInput`` naming what is not so): the batched
+    torch envs, MLP policies with the written-out pass, and nothing that makes one seed's
+    update sequence differ in length or state from another's."""
+    from rlkit.nn.backprop import ACTIVATIONS
+
+    needs = [
+        (config.vec_env == "torch", "vec_env=torch (the batched torch envs)"),
+        (config.written_out_backprop, "written_out_backprop=true"),
+        (config.activation in ACTIVATIONS, f"an activation of {', '.join(ACTIVATIONS)}"),
+        (config.target_kl is None, "target_kl=null (it would stop each seed's epochs apart)"),
+        (not config.normalize_obs, "normalize_obs=false (each seed would need its own statistics)"),
+    ]
+    missing = [what for ok, what in needs if not ok]
+    if missing:
+        raise BadInput("ppo --batched needs " + "; ".join(missing))
+
+
+def train_group(config: Config, runs: list[Run]) -> list[dict[str, Any]]:
+    """``train`` for many seeds as one batched computation (``--seeds 0-9 --batched``).
+
+    Each run (seed) builds what ``train`` builds, from its own generators in the same
+    order: its network, its batched env, its actor's generator, its evaluator, its
+    ``Periodic``. Then the networks' parameters become the rows of one stacked buffer
+    (``WrittenOutPolicy`` with a group), one optimizer updates them all, and the loop is
+    ``train``'s with a leading seed dimension: one forward pass acts for every seed, one
+    rollout buffer holds all envs (seed by seed), each seed's minibatches are shuffled by
+    its own generator and stacked, and gradient clipping is per seed. Each seed logs,
+    evaluates and checkpoints its own run dir, and its checkpoint is a single run's
+    (``rlkit train --resume`` continues one seed alone). Returns the runs' summaries.
+    """
+    from rlkit.acting import GroupActor
+    from rlkit.data.rollout import DeviceRolloutBuffer, collect_group_rollout
+    from rlkit.errors import Stopped
+    from rlkit.nn.passes import WrittenOutPolicy
+    from rlkit.optim import RowOptimizer, clip_grad_norm_rows_
+
+    check_group(config)
+    groups, device = len(runs), runs[0].device
+    nets, envs, states, periodics, actors, steps = [], [], [], [], [], []
+    probe = runs[0].make_env(train=True, frame_stack=config.frame_stack)
+    spec, obs_space = action_spec(probe.action_space, ALGO, describe_space), probe.observation_space
+    for run in runs:
+        nets.append(make_network(probe, config, run.rngs.torch).to(device))
+    probe.close()
+    model = WrittenOutPolicy(nets[0], config.activation, group=nets)
+    columns = sum(p.numel() for p in nets[0].parameters())  # a row's own (then padding)
+    learning_rate = schedule(config.learning_rate, "learning_rate")
+    clip_range = schedule(config.clip_range, "clip_range")
+    optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
+    try:
+        for g, (run, net) in enumerate(zip(runs, nets, strict=True)):
+            env = run.make_vector_env(config.n_envs, "torch", train=True, device=device)
+            envs.append(env)
+            state = ActorCriticState(net, RowOptimizer(optimizer, g, columns), env)
+            rollouts = rollout_parts(config, run, net, spec, obs_space, state)
+
+            def eval_policy(net: torch.nn.Module = net, run: Run = run) -> ActorCriticPolicy:
+                return ActorCriticPolicy(
+                    net, spec, device, config.activation, config.deterministic, run.rngs.eval_seed
+                )
+
+            periodic = Periodic(
+                config,
+                run,
+                eval_policy,
+                state,
+                parameters=net.named_parameters,
+                evaluator=rollouts.evaluator,
+            )
+            steps.append(start_rollouts(state, env, run, periodic))  # 0, or where it resumes
+            states.append(state)
+            periodics.append(periodic)
+            actors.append(rollouts.actor)
+        if len(set(steps)) > 1:
+            raise BadInput(f"the seeds of a batched group resume from one step, not {steps}")
+        step = steps[0]
+        actor = GroupActor(model, spec, actors)
+        action_dtype = torch.float32 if spec.n_actions is None else torch.int64
+        buffer = DeviceRolloutBuffer(
+            config.n_steps,
+            groups * config.n_envs,
+            obs_space.shape,
+            spec.shape,
+            action_dtype,
+            device,
+        )
+        obs = torch.cat([state.obs for state in states])
+        episode_starts = torch.cat([state.episode_starts for state in states])
+        updates = states[0].updates
+        generators = [run.rngs.torch for run in runs]
+        while step < config.total_steps:
+            progress = step / config.total_steps
+            lr, clip = learning_rate(progress), clip_range(progress)
+            set_learning_rate(optimizer, lr)
+            # collect every seed's rollout (one forward pass acts for all of them)
+            buffer.reset()
+            obs, episode_starts = collect_group_rollout(
+                envs, buffer, obs, episode_starts, actor, [p.stats for p in periodics]
+            )
+            before, step = step, step + config.n_steps * config.n_envs
+            buffer.finish(
+                actor.values(obs.unflatten(0, (groups, -1))).flatten(),
+                config.gamma,
+                config.gae_lambda,
+            )
+            # update: each seed's minibatch in one stacked pass, clipped seed by seed
+            parts, grad_norms = [], []
+            for _epoch in range(config.n_epochs):
+                for batch in buffer.group_minibatches(config.batch_size, generators):
+                    loss = ppo_loss(model(batch.obs, batch.actions), batch, clip, config)
+                    model.backward(loss)
+                    if config.max_grad_norm > 0:
+                        grad_norms.append(
+                            clip_grad_norm_rows_(model.flat, config.max_grad_norm, columns)
+                        )
+                    optimizer.step()
+                    updates += 1
+                    parts.append(loss.parts)
+            variances = buffer.group_explained_variance(groups)
+            # each seed's log, evaluation and checkpoint, in its own run dir
+            metrics = []
+            for g, (state, periodic) in enumerate(zip(states, periodics, strict=True)):
+                seed_metrics = update_metrics(
+                    [{k: v[g] for k, v in p.items()} for p in parts], [n[g] for n in grad_norms]
+                )
+                periodic.guard(step, seed_metrics)
+                rows = slice(g * config.n_envs, (g + 1) * config.n_envs)
+                state.obs, state.episode_starts = obs[rows], episode_starts[rows]
+                state.updates = updates
+                metrics.append(seed_metrics)
+            stopped = None
+            for g, periodic in enumerate(periodics):
+                try:
+                    periodic.after(
+                        before,
+                        step,
+                        {
+                            **metrics[g],
+                            "train/learning_rate": lr,
+                            "train/clip_range": clip,
+                            "train/updates": updates,
+                            "train/explained_variance": variances[g],
+                        },
+                    )
+                except Stopped as e:  # every seed saves before the group stops
+                    stopped = stopped or e
+            if stopped is not None:
+                raise stopped
+    finally:
+        for env in envs:
+            env.close()
+    return [periodic.finish(step, {"train/updates": updates}) for periodic in periodics]
+
+
 def load_policy(
     checkpoint: dict[str, Any], env: gym.Env, device: str = "cpu", seed: int | None = None
 ) -> ActorCriticPolicy:

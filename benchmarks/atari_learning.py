@@ -18,6 +18,11 @@ the next). Then the record is written from ``metrics.jsonl``:
   steps, 20.25 at 10M).
 
 The last line is the JSON object of the record (``ours``: steps to +18, or None).
+
+A run outlives the machine it ran on through the repository: ``--carry`` copies what
+``--resume`` needs (``config.yaml``, ``metrics.jsonl``, ``checkpoints/latest.pt`` and its
+digest) to ``docs/records/atari-<algo>-pong-run/`` to be committed, and a machine without
+the run dir starts from that copy (stop the run first: a stopped run saves its state).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -43,8 +49,27 @@ def rlkit(*argv: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "rlkit.cli.main", *argv], env=env, cwd=ROOT)
 
 
+CARRIED = ("config.yaml", "metrics.jsonl", "checkpoints/latest.pt", "checkpoints/latest.pt.sha256")
+
+
+def carried(algo: str) -> Path:
+    """Where ``--carry`` keeps a run between machines."""
+    return ROOT / "docs" / "records" / f"atari-{algo}-pong-run"
+
+
+def copy_run(source: Path, target: Path) -> None:
+    """Copy the files ``--resume`` needs from one run dir to another."""
+    for name in CARRIED:
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / name, target / name)
+
+
 def train(algo: str, run_dir: Path, total_steps: int) -> None:
-    """Start the run, or continue it when its run dir holds an unfinished one."""
+    """Start the run, or continue it when its run dir (or the carried copy) holds an
+    unfinished one."""
+    if not run_dir.exists() and (carried(algo) / "config.yaml").is_file():
+        copy_run(carried(algo), run_dir)
+        print(f"continuing the carried run {carried(algo)} in {run_dir}", flush=True)
     if (run_dir / "summary.json").is_file():
         return
     if (run_dir / "config.yaml").is_file():
@@ -136,6 +161,9 @@ def main() -> None:
     parser.add_argument("--run-dir", type=Path, default=None)
     parser.add_argument("--total-steps", type=int, default=None)
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument(
+        "--carry", action="store_true", help="also copy the run's state to docs/records/"
+    )
     args = parser.parse_args()
     run_dir = args.run_dir or ROOT / "runs" / f"atari-{args.algo}-pong"
     total = args.total_steps or {"ppo": 4_000_000, "dqn": 2_000_000}[args.algo]
@@ -147,6 +175,8 @@ def main() -> None:
 
     atomic_write_json(docs / f"atari-{args.algo}-pong.json", data)
     plot(args.algo, data, docs / f"atari-{args.algo}-pong.png")
+    if args.carry:
+        copy_run(run_dir, carried(args.algo))
     print(json.dumps({k: v for k, v in data.items() if k not in ("curve", "evaluations")}))
 
 

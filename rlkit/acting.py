@@ -147,6 +147,36 @@ class DeviceActor:
         self.generator.set_state(state["generator"])
 
 
+class GroupActor:
+    """``DeviceActor`` for ``G`` seeds at once (``--seeds --batched``): ``model`` is the
+    grouped written-out pass (``WrittenOutPolicy`` with a group), observations are
+    ``(G, n, ...)`` and seed ``g``'s actions are drawn from ``actors[g]``'s generator, as
+    its own ``DeviceActor`` would draw them."""
+
+    def __init__(self, model: Any, spec: ActionSpec, actors: list[DeviceActor]) -> None:
+        self.model, self.spec = model, spec
+        self.generators = [actor.generator for actor in actors]
+        self.low, self.high = actors[0].low, actors[0].high
+
+    @torch.no_grad()
+    def __call__(self, obs: torch.Tensor, episode_starts: Any = None):
+        """``(actions to store, actions for the env, log-probs, values)``, each ``(G, n, ...)``."""
+        from rlkit.distributions import Categorical, DiagGaussian
+
+        out, values = self.model.act(obs)
+        if self.spec.n_actions is not None:
+            dist = Categorical(out)
+        else:
+            dist = DiagGaussian(out, self.model.log_std.unsqueeze(-2))
+        actions = dist.sample(self.generators)
+        env_actions = actions if self.low is None else actions.clamp(self.low, self.high)
+        return actions, env_actions, dist.log_prob(actions), values
+
+    def values(self, obs: torch.Tensor) -> torch.Tensor:
+        """``V(obs)`` of ``(G, n, ...)`` observations: ``(G, n)``."""
+        return self.model.values(obs)
+
+
 class NumpyActor:
     """``Actor`` for a vector-observation ``ActorCritic`` on the CPU, in numpy.
 
@@ -304,7 +334,9 @@ class ActorCriticState:
         if self.actor is not None:
             loop["actor"] = self.actor.state_dict()
         return {
-            "net": self.net.state_dict(),
+            # copies: a network whose parameters are views of a larger buffer (a flat one,
+            # or a row of a batched group's) saves its own values, not the whole buffer
+            "net": {k: v.clone() for k, v in self.net.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
             "updates": self.updates,
             "loop": loop,

@@ -7,16 +7,34 @@
   entropy ``sum_i [1/2 + log(2 pi)/2 + log sigma_i]``.
 
 Both expose ``sample(generator)``, ``mode()`` (the deterministic action: argmax / mean),
-``log_prob(actions)`` and ``entropy()``, batched over the leading dimensions.
+``log_prob(actions)`` and ``entropy()``, batched over the leading dimensions. ``generator``
+may be a sequence of ``G`` generators for a stack of ``G`` batches (many seeds at once):
+batch ``g`` then draws its noise from generator ``g``, as it would alone.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+Generators = torch.Generator | Sequence[torch.Generator] | None
+
+
+def noise(
+    shape: torch.Size, generator: Generators, device: torch.device, normal: bool
+) -> torch.Tensor:
+    """Uniform [0, 1) or standard normal noise of ``shape``; with a sequence of ``G``
+    generators, ``shape[0] == G`` and row ``g`` comes from generator ``g``."""
+    draw = torch.randn if normal else torch.rand
+    if generator is None or isinstance(generator, torch.Generator):
+        return draw(shape, generator=generator, device=device)
+    if len(generator) != shape[0]:
+        raise ValueError(f"{len(generator)} generators for a stack of {shape[0]} batches")
+    return torch.stack([draw(shape[1:], generator=g, device=device) for g in generator])
 
 
 class Categorical:
@@ -25,10 +43,10 @@ class Categorical:
     def __init__(self, logits: torch.Tensor) -> None:
         self.log_probs = logits - torch.logsumexp(logits, dim=-1, keepdim=True)
 
-    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, generator: Generators = None) -> torch.Tensor:
         """One action per distribution (int64), by inverse transform of uniform noise."""
         probs = self.log_probs.exp()
-        u = torch.rand(probs.shape[:-1] + (1,), generator=generator, device=probs.device)
+        u = noise(probs.shape[:-1] + (1,), generator, probs.device, normal=False)
         cdf = probs.cumsum(dim=-1)
         return (cdf < u).sum(dim=-1).clamp_(max=probs.shape[-1] - 1)
 
@@ -52,10 +70,10 @@ class DiagGaussian:
         self.mean = mean
         self.log_std = log_std.expand_as(mean)
 
-    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, generator: Generators = None) -> torch.Tensor:
         """``mean + std * noise`` (unclipped: clip for the env, keep this for log_prob)."""
-        noise = torch.randn(self.mean.shape, generator=generator, device=self.mean.device)
-        return self.mean + self.log_std.exp() * noise
+        z = noise(self.mean.shape, generator, self.mean.device, normal=True)
+        return self.mean + self.log_std.exp() * z
 
     def mode(self) -> torch.Tensor:
         """The mean."""

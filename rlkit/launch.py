@@ -449,6 +449,60 @@ def plan_run(
     )
 
 
+def plan_group(
+    algo: str,
+    env_id: str,
+    seeds: Sequence[int],
+    parent: Path,
+    *,
+    config: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    device: str | torch.device = "auto",
+    wandb: str = "offline",
+) -> list[RunSpec]:
+    """The specs of ``--seeds ... --batched``: one ``plan_run`` per seed (run dir
+    ``parent/s<seed>``) on the batched torch envs (``vec_env=torch`` unless the overrides
+    name a backend), checked by the agent's ``check_group``. ``BadInput`` for an agent
+    that cannot batch its seeds, listing those that can."""
+    agent = load_agent(algo)
+    if not hasattr(agent, "train_group"):
+        able = ", ".join(a for a in ALGORITHMS if hasattr(load_agent(a), "train_group"))
+        raise BadInput(
+            f"--batched trains seeds as one batched computation for {able}; {algo} runs "
+            "its --seeds in separate processes (drop --batched)"
+        )
+    if len(set(seeds)) != len(seeds):
+        raise BadInput(f"--batched needs distinct seeds, got {list(seeds)}")
+    overrides = list(overrides)
+    if not any(o.split("=", 1)[0].strip() == "vec_env" for o in overrides):
+        overrides.append("vec_env=torch")
+    first = plan_run(
+        algo,
+        env_id,
+        config=config,
+        overrides=overrides,
+        seed=seeds[0],
+        device=device,
+        run_dir=parent / f"s{seeds[0]}",
+        wandb=wandb,
+    )
+    agent.check_group(first.config)
+    rest = [
+        plan_run(
+            algo,
+            env_id,
+            config=config,
+            overrides=overrides,
+            seed=seed,
+            device=device,
+            run_dir=parent / f"s{seed}",
+            wandb=wandb,
+        )
+        for seed in seeds[1:]
+    ]
+    return [first, *rest]
+
+
 def plan_resume(
     run_dir: str | Path, device: str | torch.device = "auto", wandb: str = "offline"
 ) -> RunSpec:
@@ -591,6 +645,146 @@ def stop_on_signals(
     return restore
 
 
+def _create_dir(spec: RunSpec) -> bool:
+    """Create a new run's directory and write its ``config.yaml``; True if it was created
+    here (a resumed run's directory exists already)."""
+    directory = spec.run_dir
+    created = directory is not None and not directory.path.exists()
+    try:
+        if directory is not None and spec.resume is None and not spec.restart:
+            directory.create()
+            directory.write_config(spec.resolved)
+    except OSError as e:  # a full disk, a read-only file system: leave nothing half-made behind
+        if created:
+            shutil.rmtree(directory.path, ignore_errors=True)
+        raise RunFailed(f"cannot write the run dir {directory.path}: {e.strerror or e}") from e
+    return created
+
+
+def _open_run(
+    spec: RunSpec,
+    stop: StopRequest,
+    console: TextIO,
+    progress: bool,
+    group: str | None,
+    tags: Sequence[str],
+    listeners: Sequence[Callable[[int, Mapping[str, Any]], None]],
+) -> Run:
+    """The ``Run`` of ``spec``, with its Logger (the progress line on ``console`` when
+    ``progress``)."""
+    directory, resume = spec.run_dir, spec.resume
+    logger = Logger(
+        None if directory is None else directory.path,
+        total_steps=getattr(spec.config, "total_steps", 0),
+        config=spec.resolved,
+        wandb_mode=spec.wandb if directory is not None else "disabled",
+        group=group or f"{spec.algo}-{safe_name(spec.env_id)}",
+        tags=[spec.algo, spec.env_id, spec.implementation, *tags],
+        console=console if progress else None,
+        start_step=0 if resume is None else int(resume.get("step", 0)),
+        # a resumed run keeps the rows its checkpoint saw; a restarted one keeps none
+        resume_rows=(
+            0 if spec.restart else None if resume is None else int(resume["resume"]["log_rows"])
+        ),
+        listeners=listeners,
+    )
+    run = Run(
+        algo=spec.algo,
+        env_id=spec.env_id,
+        seed=spec.seed,
+        device=spec.device,
+        dir=directory,
+        logger=logger,
+        rngs=make_rngs(spec.seed),
+        make_env=spec.make_env,
+        make_vector_env=spec.make_vector,
+        resolved_config=spec.resolved,
+        resume=resume,
+    )
+    run.stop = stop
+    if resume is not None and console is not None and directory is not None:
+        print(f"resuming {directory.path} from step {int(resume['step']):,}", file=console)
+    return run
+
+
+def _close_run(spec: RunSpec, run: Run, result: dict[str, Any], wall: float) -> dict[str, Any]:
+    """Write a finished run's summary (``summary.json``, the logger's) and close its logger."""
+    summary = {
+        "algo": spec.algo,
+        "implementation": spec.implementation,
+        "env_id": spec.env_id,
+        "seed": spec.seed,
+        "total_steps": result.pop("total_steps"),
+        "wall_time_s": wall,
+        **result,
+    }
+    summary.setdefault("time/sps", summary["total_steps"] / max(wall, 1e-9))
+    run.logger.summary(summary)
+    run.logger.close(step=summary["total_steps"])
+    if spec.run_dir is not None:
+        spec.run_dir.write_summary(summary)
+    return summary
+
+
+def _train(
+    specs: Sequence[RunSpec],
+    runs: list[Run],
+    stop: StopRequest,
+    body: Callable[[], list[dict[str, Any]]],
+    created: Sequence[bool],
+    console: TextIO,
+    handle_signals: bool,
+    reraise: tuple[type[BaseException], ...],
+) -> list[dict[str, Any]]:
+    """Run ``body`` (which opens ``runs`` and trains them) with the signal handlers and the
+    exception mapping of ``execute``; returns the runs' summaries."""
+    directory = specs[0].run_dir
+    where = f" (run dir kept: {directory.path})" if directory is not None else ""
+    start = time.perf_counter()
+    restore = None
+    closed: set[int] = set()
+    try:
+        restore = stop_on_signals(stop, console) if handle_signals else None
+        results = body()
+        wall = time.perf_counter() - start
+        summaries = []
+        for spec, run, result in zip(specs, runs, results, strict=True):
+            summaries.append(_close_run(spec, run, result, wall))
+            closed.add(id(run))
+        return summaries
+    except Stopped as e:
+        e.checkpoint = runs[0].last_checkpoint if runs else None
+        raise
+    except StopNow as e:  # past the grace period: stopped where it was, nothing more saved
+        raise Stopped(e.signum, None, saved=False) from None
+    except KeyboardInterrupt:
+        raise
+    except reraise:
+        raise
+    except BadInput:
+        for spec, made in zip(specs, created, strict=True):
+            if made:
+                shutil.rmtree(spec.run_dir.path, ignore_errors=True)
+        raise
+    except NonFinite as e:
+        raise RunFailed(f"{e}{where}") from e
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+            raise RunFailed(f"{type(e).__name__}: {e}{where}") from e
+        target = e.filename or (directory.path if directory is not None else "a file")
+        raise RunFailed(
+            f"{e.strerror} writing {target}; the checkpoints written before are intact{where}"
+        ) from e
+    except Exception as e:  # noqa: BLE001 - reported as one line
+        raise RunFailed(f"{type(e).__name__}: {e}{where}") from e
+    finally:
+        if restore is not None:
+            restore()
+        for run in runs:
+            if id(run) not in closed:
+                run.logger.close()
+
+
 def execute(
     spec: RunSpec,
     *,
@@ -614,107 +808,49 @@ def execute(
     ``sys.stderr``; ``quiet`` drops the progress line).
     """
     console = sys.stderr if console is None else console
-    directory = spec.run_dir
-    created = directory is not None and not directory.path.exists()
-    new = spec.resume is None and not spec.restart
-    try:
-        if directory is not None and new:
-            directory.create()
-            directory.write_config(spec.resolved)
-    except OSError as e:  # a full disk, a read-only file system: leave nothing half-made behind
-        if created:
-            shutil.rmtree(directory.path, ignore_errors=True)
-        raise RunFailed(f"cannot write the run dir {directory.path}: {e.strerror or e}") from e
-    where = f" (run dir kept: {directory.path})" if directory is not None else ""
-    start = time.perf_counter()
-    logger = restore = run = None
-    resume = spec.resume
+    created = _create_dir(spec)
     stop = stop if stop is not None else StopRequest()
-    try:
-        restore = stop_on_signals(stop, console) if handle_signals else None
-        logger = Logger(
-            None if directory is None else directory.path,
-            total_steps=getattr(spec.config, "total_steps", 0),
-            config=spec.resolved,
-            wandb_mode=spec.wandb if directory is not None else "disabled",
-            group=group or f"{spec.algo}-{safe_name(spec.env_id)}",
-            tags=[spec.algo, spec.env_id, spec.implementation, *tags],
-            console=None if quiet else console,
-            start_step=0 if resume is None else int(resume.get("step", 0)),
-            # a resumed run keeps the rows its checkpoint saw; a restarted one keeps none
-            resume_rows=(
-                0 if spec.restart else None if resume is None else int(resume["resume"]["log_rows"])
-            ),
-            listeners=listeners,
-        )
-        run = Run(
-            algo=spec.algo,
-            env_id=spec.env_id,
-            seed=spec.seed,
-            device=spec.device,
-            dir=directory,
-            logger=logger,
-            rngs=make_rngs(spec.seed),
-            make_env=spec.make_env,
-            make_vector_env=spec.make_vector,
-            resolved_config=spec.resolved,
-            resume=resume,
-        )
-        run.stop = stop
-        if resume is not None and console is not None and directory is not None:
-            print(f"resuming {directory.path} from step {int(resume['step']):,}", file=console)
+    runs: list[Run] = []
+
+    def body() -> list[dict[str, Any]]:
+        runs.append(_open_run(spec, stop, console, not quiet, group, tags, listeners))
         if spec.implementation == "sb3":
             from rlkit import sb3
 
-            result = sb3.train(spec.algo, spec.config, run)
-        else:
-            result = spec.agent.train(spec.config, run)
-        wall = time.perf_counter() - start
-        summary = {
-            "algo": spec.algo,
-            "implementation": spec.implementation,
-            "env_id": spec.env_id,
-            "seed": spec.seed,
-            "total_steps": result.pop("total_steps"),
-            "wall_time_s": wall,
-            **result,
-        }
-        summary.setdefault("time/sps", summary["total_steps"] / max(wall, 1e-9))
-        logger.summary(summary)
-        logger.close(step=summary["total_steps"])
-        logger = None
-        if directory is not None:
-            directory.write_summary(summary)
-    except Stopped as e:
-        e.checkpoint = run.last_checkpoint
-        raise
-    except StopNow as e:  # past the grace period: stopped where it was, nothing more saved
-        raise Stopped(e.signum, None, saved=False) from None
-    except KeyboardInterrupt:
-        raise
-    except reraise:
-        raise
-    except BadInput:
-        if created:
-            shutil.rmtree(directory.path, ignore_errors=True)
-        raise
-    except NonFinite as e:
-        raise RunFailed(f"{e}{where}") from e
-    except OSError as e:
-        if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
-            raise RunFailed(f"{type(e).__name__}: {e}{where}") from e
-        target = e.filename or (directory.path if directory is not None else "a file")
-        raise RunFailed(
-            f"{e.strerror} writing {target}; the checkpoints written before are intact{where}"
-        ) from e
-    except Exception as e:  # noqa: BLE001 - reported as one line
-        raise RunFailed(f"{type(e).__name__}: {e}{where}") from e
-    finally:
-        if restore is not None:
-            restore()
-        if logger is not None:
-            logger.close()
-    return RunResult(summary, None if directory is None else directory.path, run.last_checkpoint)
+            return [sb3.train(spec.algo, spec.config, runs[0])]
+        return [spec.agent.train(spec.config, runs[0])]
+
+    summaries = _train([spec], runs, stop, body, [created], console, handle_signals, reraise)
+    directory = spec.run_dir
+    return RunResult(
+        summaries[0], None if directory is None else directory.path, runs[0].last_checkpoint
+    )
+
+
+def execute_group(
+    specs: Sequence[RunSpec], *, quiet: bool = False, console: TextIO | None = None
+) -> list[RunResult]:
+    """``execute`` for the seeds of ``--seeds --batched``: one run dir, logger and ``Run``
+    per spec (same algo, env and config; each its own seed), trained together by the
+    agent's ``train_group``. The first seed shows the progress line; a stop saves every
+    seed's checkpoint."""
+    console = sys.stderr if console is None else console
+    created = [_create_dir(spec) for spec in specs]
+    stop = StopRequest()
+    runs: list[Run] = []
+    first = specs[0]
+
+    def body() -> list[dict[str, Any]]:
+        for i, spec in enumerate(specs):
+            shown = not quiet and i == 0
+            runs.append(_open_run(spec, stop, console, shown, None, ("batched",), ()))
+        return first.agent.train_group(first.config, runs)
+
+    summaries = _train(specs, runs, stop, body, created, console, True, ())
+    return [
+        RunResult(summary, None if spec.run_dir is None else spec.run_dir.path, run.last_checkpoint)
+        for summary, spec, run in zip(summaries, specs, runs, strict=True)
+    ]
 
 
 # ---------------------------------------------------------------- loading a run's policy

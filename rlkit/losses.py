@@ -79,10 +79,12 @@ def huber_gradient(
 
 
 def normalized(advantages: torch.Tensor) -> torch.Tensor:
-    """Advantages scaled to mean 0, std 1 (unchanged for a single sample)."""
-    if advantages.numel() < 2:
+    """Advantages scaled to mean 0, std 1 along the last dimension (unchanged for a single
+    sample)."""
+    if advantages.shape[-1] < 2:
         return advantages
-    return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    mean = advantages.mean(dim=-1, keepdim=True)
+    return (advantages - mean) / (advantages.std(dim=-1, keepdim=True) + 1e-8)
 
 
 def ppo_loss(out: PolicyOutputs, batch: Any, clip: float, config: Any) -> Loss:
@@ -98,21 +100,24 @@ def ppo_loss(out: PolicyOutputs, batch: Any, clip: float, config: Any) -> Loss:
     term is the smaller one (else 0: the clipped term does not move with ``log pi``),
     ``dL/dV = 2 vf_coef (V - R) / B`` (0 where value clipping holds ``V``) and
     ``dL/dH = -ent_coef / B``.
+
+    Means are over the last dimension: ``G`` stacked minibatches ``(G, B)`` (many seeds at
+    once) give ``G`` losses and parts, and each row's gradient is its own minibatch's.
     """
-    n = len(out.log_probs)
+    n = out.log_probs.shape[-1]
     advantages = normalized(batch.advantages) if config.normalize_advantage else batch.advantages
     log_ratio = out.log_probs - batch.log_probs
     ratio = log_ratio.exp()
     unclipped = advantages * ratio
     clipped = advantages * ratio.clamp(1.0 - clip, 1.0 + clip)
-    policy_loss = -torch.min(unclipped, clipped).mean()
+    policy_loss = -torch.min(unclipped, clipped).mean(dim=-1)
     values = out.values
     if config.clip_range_vf is not None:
         change = values - batch.values
         values = batch.values + change.clamp(-config.clip_range_vf, config.clip_range_vf)
     value_error = values - batch.returns
-    value_loss = value_error.square().mean()
-    entropy = out.entropy.mean()
+    value_loss = value_error.square().mean(dim=-1)
+    entropy = out.entropy.mean(dim=-1)
     loss = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
     with torch.no_grad():
         d_value = value_error * (2.0 * config.vf_coef / n)
@@ -128,8 +133,10 @@ def ppo_loss(out: PolicyOutputs, batch: Any, clip: float, config: Any) -> Loss:
             "policy_loss": policy_loss.detach(),
             "value_loss": value_loss.detach(),
             "entropy": entropy.detach(),
-            "approx_kl": ((ratio - 1.0) - log_ratio).mean(),  # Schulman's low-variance estimator
-            "clip_fraction": ((ratio - 1.0).abs() > clip).float().mean(),
+            # Schulman's low-variance estimator (r - 1) - log r, with expm1 for r - 1: no
+            # cancellation against 1 when r is near 1, where the estimate lives
+            "approx_kl": (torch.expm1(log_ratio) - log_ratio).mean(dim=-1),
+            "clip_fraction": ((ratio - 1.0).abs() > clip).float().mean(dim=-1),
         }
     return Loss(loss, parts, grads)
 

@@ -436,6 +436,66 @@ def clip_grad_norm_(params: Iterable[torch.Tensor], max_norm: float) -> torch.Te
     return torch.nn.utils.clip_grad_norm_(with_grads, max_norm)
 
 
+def clip_grad_norm_rows_(
+    stacked: torch.Tensor, max_norm: float, columns: int | None = None
+) -> torch.Tensor:
+    """``clip_grad_norm_`` of each row of a stacked ``(G, P)`` parameter's gradient (``G``
+    networks in one buffer, ``rlkit.nn.backprop.stack_parameters``; ``columns``: the
+    network's own parameters at the start of a row, padding after them): row ``g`` is
+    scaled by ``max_norm / (norm_g + 1e-6)`` when above; returns the ``G`` norms before.
+    Each norm is taken over the row's own parameters alone, as a network alone takes it
+    (a reduction's rounding depends on its length), and the scale in double, as
+    ``clip_grad_norm_`` makes it: each row is clipped bitwise as its network alone."""
+    grad = stacked.grad
+    norms = torch.stack([torch.linalg.vector_norm(row[:columns]) for row in grad])
+    wide = norms.double()
+    scale = torch.where(wide + 1e-6 > max_norm, max_norm / (wide + 1e-6), 1.0)
+    grad.mul_(scale.to(grad.dtype).unsqueeze(-1))
+    return norms
+
+
+class RowOptimizer:
+    """Row ``row`` of an optimizer over stacked ``(G, P)`` parameters, seen as the optimizer
+    of that row alone: ``state_dict`` is what a one-network run's optimizer would save (its
+    moments are the row's first ``columns`` entries, copied: the network's own, without the
+    padding), and ``load_state_dict`` takes such a state back into the row. The update
+    itself is the stacked optimizer's (elementwise, so each row moves as it would alone).
+    A checkpoint of one seed of a batched group is thus a single run's."""
+
+    def __init__(self, optimizer: Optimizer, row: int, columns: int | None = None) -> None:
+        self.optimizer, self.row, self.columns = optimizer, row, columns
+        self.params = [p for group in optimizer.param_groups for p in group["params"]]
+
+    def state_dict(self) -> dict[str, Any]:
+        """The row's optimizer state, in ``Optimizer.state_dict``'s layout."""
+        full = self.optimizer.state_dict()
+        state = {}
+        for i, entries in full["state"].items():
+            shape = self.params[i].shape
+            state[i] = {
+                k: v[self.row, : self.columns].clone()
+                if torch.is_tensor(v) and v.shape == shape
+                else v
+                for k, v in entries.items()
+            }
+        return {"state": state, "param_groups": full["param_groups"]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Put a one-network optimizer state into the row (other rows keep theirs)."""
+        for i, entries in state["state"].items():
+            p = self.params[int(i)]
+            target = self.optimizer.state[p]
+            for k, v in entries.items():
+                if torch.is_tensor(v) and v.dim() == p.dim() - 1 and v.dim() > 0:
+                    if k not in target:
+                        target[k] = torch.zeros_like(p)
+                    target[k][self.row, : v.shape[-1]].copy_(v)
+                else:
+                    target[k] = v
+        for group, saved in zip(self.optimizer.param_groups, state["param_groups"], strict=True):
+            group.update({k: v for k, v in saved.items() if k != "params"})
+
+
 def optimizer_from_config(config: Any, params: Iterable, lr: float | None = None) -> Optimizer:
     """The optimizer an agent config asks for (``rlkit.config.OptimizerFields``).
 

@@ -77,6 +77,12 @@ def add_common_arguments(p: argparse.ArgumentParser, algos: tuple[str, ...]) -> 
         "0-9 or 0,3,7",
     )
     p.add_argument(
+        "--batched",
+        action="store_true",
+        help="with --seeds: train the seeds as one batched computation in this process "
+        "(stacked weights, the batched torch envs; ppo)",
+    )
+    p.add_argument(
         "--jobs",
         type=int,
         default=None,
@@ -155,6 +161,14 @@ def run_command(args: argparse.Namespace, implementation: str) -> int:
             if args.help_config and args.seeds is None:
                 print_config_help(load_agent(args.algo))
                 return 0
+            if args.batched:
+                if implementation != "rlkit":
+                    raise BadInput(
+                        "--batched is rlkit's: SB3 trains one seed per process (drop --batched)"
+                    )
+                if args.seeds is None:
+                    raise BadInput("--batched trains the seeds of --seeds together; give --seeds")
+                return run_batched_command(args)
             if args.seeds is not None:
                 return run_seeds_command(args, implementation)
             spec = plan_from_args(args, implementation)
@@ -199,6 +213,64 @@ def run_and_report(spec: RunSpec, quiet: bool = False) -> int:
         if k in summary
     )
     print(f"done in {summary['wall_time_s']:.1f}s: {line}\nrun dir: {result.run_dir}")
+    return 0
+
+
+def run_batched_command(args: argparse.Namespace) -> int:
+    """``--seeds --batched``: every seed in this process as one batched computation, one run
+    dir each under the common parent (as ``--seeds``), then the same table."""
+    from rlkit.launch import execute_group, plan_group
+    from rlkit.seeds import aggregate_table, parent_dir, parse_seeds
+
+    try:
+        seeds = parse_seeds(args.seeds)
+        if args.seed is not None:
+            raise BadInput("give --seed or --seeds, not both")
+        if args.jobs is not None:
+            raise BadInput("--jobs is for --seeds in separate processes; --batched runs one")
+        if args.env_id is None or args.help_config:
+            raise BadInput("rlkit train --seeds --batched needs an algo and an env id")
+        parent = parent_dir(args.algo, args.env_id, args.seeds, args.run_dir)
+        specs = plan_group(
+            args.algo,
+            args.env_id,
+            seeds,
+            parent,
+            config=args.config,
+            overrides=args.overrides,
+            device=args.device,
+            wandb=args.wandb,
+        )
+    except (BadInput, PermissionError) as e:
+        return report(e)
+    for note in specs[0].notes:
+        print(note, file=sys.stderr)
+    print(
+        f"{len(seeds)} seeds of {args.algo} on {args.env_id} as one batched computation; "
+        f"run dirs under {parent}",
+        file=sys.stderr,
+    )
+    try:
+        results = execute_group(specs, quiet=args.quiet)
+    except (BadInput, RunFailed) as e:
+        return report(e)
+    except Stopped as e:
+        name = signal.Signals(e.signum).name if e.signum is not None else "request"
+        print(
+            f"\nstopped by {name}: every seed saved its checkpoint; continue one with "
+            f"rlkit train --resume {parent}/s<seed>",
+            file=sys.stderr,
+        )
+        return exit_code(e)
+    except KeyboardInterrupt as e:
+        print(f"\ninterrupted; the runs so far are in {parent}", file=sys.stderr)
+        return exit_code(e)
+    rows = [
+        {"seed": spec.seed, "code": 0, "summary": result.summary}
+        for spec, result in zip(specs, results, strict=True)
+    ]
+    print(aggregate_table(rows))
+    print(f"run dirs: {parent}  (rlkit compare {parent})")
     return 0
 
 

@@ -316,6 +316,46 @@ class DeviceRolloutBuffer(RolloutBuffer):
         var = float(self.returns.var())
         return float("nan") if var == 0 else 1.0 - float((self.returns - self.values).var()) / var
 
+    def _by_group(self, x: torch.Tensor, groups: int) -> torch.Tensor:
+        """``(n_steps, groups * n, ...)`` as each group's rows ``(groups, n_steps * n, ...)``,
+        in the order a buffer of one group's ``n`` envs flattens them."""
+        steps, n = self.n_steps, self.n_envs // groups
+        return (
+            x.reshape(steps, groups, n, *x.shape[2:])
+            .movedim(1, 0)
+            .reshape(groups, steps * n, *x.shape[2:])
+        )
+
+    def group_minibatches(
+        self, batch_size: int, generators: list[torch.Generator]
+    ) -> Iterator[RolloutBatch]:
+        """Many seeds at once: the buffer's envs are ``G = len(generators)`` equal groups (one
+        per seed, in order), and each minibatch stacks the ``G`` groups' own: tensors
+        ``(G, batch_size, ...)``, group ``g`` shuffled by ``generators[g]`` exactly as
+        ``minibatches`` shuffles a buffer of that group alone."""
+        groups = len(generators)
+        if self.n_envs % groups:
+            raise ValueError(f"{self.n_envs} envs do not split into {groups} equal groups")
+        data = {k: self._by_group(v, groups) for k, v in self._tensors().items()}
+        n = self.n_steps * self.n_envs // groups
+        order = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(self.device)
+        rows = torch.arange(groups, device=self.device).unsqueeze(1)
+        for begin in range(0, n, batch_size):
+            idx = order[:, begin : begin + batch_size]
+            yield RolloutBatch(**{k: v[rows, idx] for k, v in data.items()})
+
+    def group_explained_variance(self, groups: int) -> list[float]:
+        """``explained_variance`` of each of ``groups`` equal groups of envs."""
+        if self.returns is None:
+            raise RuntimeError("call finish() first")
+        returns = self._by_group(self.returns, groups)
+        var = returns.var(dim=1)
+        unexplained = (returns - self._by_group(self.values, groups)).var(dim=1)
+        return [
+            float("nan") if v == 0 else 1.0 - u / v
+            for v, u in zip(var.tolist(), unexplained.tolist(), strict=True)
+        ]
+
     def _tensors(self) -> dict[str, torch.Tensor]:
         if self.advantages is None:
             raise RuntimeError("call finish() before drawing minibatches")
@@ -387,4 +427,48 @@ def collect_device_rollout(
         obs = next_obs
         episode_starts = (terminated | truncated).float()
     episodes.flush(stats)
+    return obs, episode_starts
+
+
+def collect_group_rollout(
+    envs: list[Any],
+    buffer: DeviceRolloutBuffer,
+    obs: torch.Tensor,
+    episode_starts: torch.Tensor,
+    act: Callable,
+    stats: list[Any],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``collect_device_rollout`` for ``G`` seeds at once: ``envs[g]`` is seed ``g``'s batched
+    env of ``n`` envs, the loop's tensors hold the ``G * n`` envs seed by seed, and
+    ``act(obs (G, n, ...))`` gives ``(G, n)`` outputs. Each seed's finished episodes go to
+    its own ``stats[g]`` once, after the rollout."""
+    groups = len(envs)
+    episodes = [DeviceEpisodes() for _ in envs]
+    on_cpu = obs.device.type == "cpu"
+    while not buffer.full:
+        actions, env_actions, log_probs, values = act(obs.unflatten(0, (groups, -1)))
+        steps = [env.step(a) for env, a in zip(envs, env_actions, strict=True)]
+        next_obs, rewards, terminated, truncated = (
+            torch.cat([s[i] for s in steps]) for i in range(4)
+        )
+        row = buffer.add(
+            obs,
+            actions.flatten(0, 1),
+            log_probs.flatten(),
+            values.flatten(),
+            rewards,
+            terminated,
+            truncated,
+            episode_starts,
+        )
+        cut = truncated & ~terminated
+        if not on_cpu or bool(cut.any()):
+            final = torch.cat([s[4]["final_obs"] for s in steps]).unflatten(0, (groups, -1))
+            buffer.set_final_values(row, cut, act.values(final).flatten())
+        for record, s in zip(episodes, steps, strict=True):
+            record.record(s[4])
+        obs = next_obs
+        episode_starts = (terminated | truncated).float()
+    for record, seed_stats in zip(episodes, stats, strict=True):
+        record.flush(seed_stats)
     return obs, episode_starts

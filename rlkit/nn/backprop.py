@@ -12,6 +12,11 @@ which are the backpropagation equations of the lecture notes (section 4.7.3). Wi
 sigmoid: ``a (1 - a)``) nothing but the activations needs to be kept from the forward
 pass. For the small MLPs of RL on a CPU this skips autograd's bookkeeping, which costs
 more than the arithmetic; ``tests/rlkit/test_backprop.py`` checks it against autograd.
+
+The same equations run ``G`` copies of one MLP at once (many seeds in one process):
+``stack_parameters`` puts the copies' parameters in the rows of one ``(G, P)`` buffer and
+``stacked_layers`` gives each layer as ``StackedLinear`` views of it (weights
+``(G, out, in)``); ``forward`` and ``backward`` take inputs ``(G, batch, in)`` for those.
 """
 
 from __future__ import annotations
@@ -22,54 +27,93 @@ import numpy as np
 import torch
 from torch import nn
 
+from rlkit.nn.activations import tanh_
+
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "identity")
+ROW_ALIGN = 16
+"""Rows of a ``stack_parameters`` buffer are padded to a multiple of this many floats."""
 
 
 def _activate_(z: torch.Tensor, activation: str) -> torch.Tensor:
     if activation == "relu":
         return z.relu_()
     if activation == "tanh":
-        return z.tanh_()
+        return tanh_(z)
     if activation == "sigmoid":
         return z.sigmoid_()
     return z
 
 
 def _derivative_(grad: torch.Tensor, a: torch.Tensor, activation: str) -> torch.Tensor:
-    """``grad * sigma'(z)``, in place, from the activation's output ``a``."""
+    """``grad * sigma'(z)`` from the activation's output ``a`` (in place where it can be)."""
     if activation == "relu":
         return torch.ops.aten.threshold_backward(grad, a, 0.0)  # grad where a > 0, else 0
-    if activation == "tanh":
-        return grad.mul_(1.0 - a * a)
-    if activation == "sigmoid":
-        return grad.mul_(a * (1.0 - a))
+    if activation == "tanh":  # grad * (1 - a^2), in one pass (autograd's own kernel)
+        return torch.ops.aten.tanh_backward(grad, a)
+    if activation == "sigmoid":  # grad * a (1 - a)
+        return torch.ops.aten.sigmoid_backward(grad, a)
     return grad
 
 
+class StackedLinear:
+    """``G`` copies of one linear layer: ``weight`` ``(G, out, in)`` and ``bias`` ``(G, out)``,
+    views of a stacked parameter buffer, each with its ``.grad`` a view of the buffer's."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        self.weight, self.bias = weight, bias
+
+
+def _linear(layer: nn.Linear | StackedLinear, x: torch.Tensor) -> torch.Tensor:
+    if x.dim() == 2:
+        return torch.addmm(layer.bias, x, layer.weight.t())
+    if layer.weight.shape[1] == 1:
+        # one output (a value head): addmm takes BLAS's matrix-vector kernel, baddbmm does
+        # not, and their sums round differently; one addmm per copy keeps every copy's
+        # outputs bitwise those of its network alone
+        return torch.stack(
+            [
+                torch.addmm(b, xi, w.t())
+                for b, xi, w in zip(layer.bias, x, layer.weight, strict=True)
+            ]
+        )
+    return torch.baddbmm(layer.bias.unsqueeze(1), x, layer.weight.transpose(1, 2))
+
+
 @torch.no_grad()
-def forward(layers: Sequence[nn.Linear], activation: str, x: torch.Tensor) -> list[torch.Tensor]:
-    """Outputs of every layer, input first: ``[x, a_1, ..., a_L]`` (``a_L`` has no activation)."""
+def forward(
+    layers: Sequence[nn.Linear | StackedLinear], activation: str, x: torch.Tensor
+) -> list[torch.Tensor]:
+    """Outputs of every layer, input first: ``[x, a_1, ..., a_L]`` (``a_L`` has no activation).
+    ``x`` is ``(batch, in)``, or ``(G, batch, in)`` for ``StackedLinear`` layers."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
     outputs = [x]
     for i, layer in enumerate(layers):
-        z = torch.addmm(layer.bias, outputs[-1], layer.weight.t())
+        z = _linear(layer, outputs[-1])
         outputs.append(z if i == len(layers) - 1 else _activate_(z, activation))
     return outputs
 
 
 @torch.no_grad()
 def backward(
-    layers: Sequence[nn.Linear],
+    layers: Sequence[nn.Linear | StackedLinear],
     activation: str,
     outputs: Sequence[torch.Tensor],
     grad_output: torch.Tensor,
 ) -> None:
-    """Set ``.grad`` of every weight and bias from ``dC/da_L`` (overwriting, not adding)."""
+    """Set ``.grad`` of every weight and bias from ``dC/da_L`` (overwriting, not adding);
+    for ``StackedLinear`` layers each copy's gradient from its own ``(G, batch, out)`` slice."""
     delta = grad_output
     for i in range(len(layers) - 1, -1, -1):
         layer = layers[i]
-        if layer.weight.grad is None or layer.bias.grad is None:
+        if delta.dim() == 3 and layer.weight.shape[1] == 1:  # (see _linear)
+            for d, a, g in zip(delta, outputs[i], layer.weight.grad, strict=True):
+                torch.mm(d.t(), a, out=g)
+            torch.sum(delta, dim=1, out=layer.bias.grad)
+        elif delta.dim() == 3:
+            layer.weight.grad.copy_(torch.bmm(delta.transpose(1, 2), outputs[i]))
+            torch.sum(delta, dim=1, out=layer.bias.grad)
+        elif layer.weight.grad is None or layer.bias.grad is None:
             layer.weight.grad = delta.t() @ outputs[i]
             layer.bias.grad = delta.sum(dim=0)
         else:  # write into the existing buffers (views of a flat gradient)
@@ -97,6 +141,61 @@ def flatten_parameters(module: nn.Module) -> nn.Parameter:
         p.grad = flat.grad[offset : offset + n].view_as(p)
         offset += n
     return flat
+
+
+def stack_parameters(modules: Sequence[nn.Module]) -> tuple[nn.Parameter, dict[int, int]]:
+    """``flatten_parameters`` for ``G`` modules of one architecture: row ``g`` of the
+    returned ``(G, P)`` parameter holds module ``g``'s parameters (then zero padding to a
+    multiple of ``ROW_ALIGN``) (each becomes a view of its
+    row, its ``.grad`` a view of the row of the buffer's gradient), so an elementwise
+    optimizer given ``[stacked]`` updates every copy as it would update each alone. Also
+    returns the offset of each of the first module's parameters (by ``id``) in a row."""
+    first = list(modules[0].parameters())
+    rows = []
+    for module in modules:
+        params = list(module.parameters())
+        if [p.shape for p in params] != [p.shape for p in first]:
+            raise ValueError("stack_parameters needs modules of one architecture")
+        rows.append(torch.cat([p.detach().reshape(-1) for p in params]))
+    # rows start 64-byte aligned, as a network's own flat buffer does: BLAS kernels take
+    # other paths (and round otherwise) for data that starts elsewhere; the padding is zero
+    # and stays zero (no gradient ever reaches it)
+    size = rows[0].numel()
+    stacked = nn.Parameter(torch.zeros(len(rows), -(-size // ROW_ALIGN) * ROW_ALIGN))
+    stacked.data[:, :size] = torch.stack(rows)
+    stacked.grad = torch.zeros_like(stacked)
+    offsets = {}
+    for g, module in enumerate(modules):
+        offset = 0
+        for p, p0 in zip(module.parameters(), first, strict=True):
+            n = p.numel()
+            p.data = stacked.data[g, offset : offset + n].view_as(p)
+            p.grad = stacked.grad[g, offset : offset + n].view_as(p)
+            offsets[id(p0)] = offset
+            offset += n
+    return stacked, offsets
+
+
+def stacked_view(stacked: nn.Parameter, offset: int, shape: Sequence[int]) -> torch.Tensor:
+    """The ``(G, *shape)`` view of one parameter in a ``stack_parameters`` buffer, with its
+    ``.grad`` the matching view of the buffer's gradient."""
+    n = int(np.prod(shape))
+    view = stacked.data[:, offset : offset + n].view(stacked.shape[0], *shape)
+    view.grad = stacked.grad[:, offset : offset + n].view(stacked.shape[0], *shape)
+    return view
+
+
+def stacked_layers(
+    stacked: nn.Parameter, offsets: dict[int, int], layers: Sequence[nn.Linear]
+) -> list[StackedLinear]:
+    """The ``StackedLinear`` of each of ``layers`` (the first module's) in ``stacked``."""
+    return [
+        StackedLinear(
+            stacked_view(stacked, offsets[id(layer.weight)], layer.weight.shape),
+            stacked_view(stacked, offsets[id(layer.bias)], layer.bias.shape),
+        )
+        for layer in layers
+    ]
 
 
 class NumpyForward:

@@ -34,6 +34,7 @@ With ``p = softmax(z)`` (Discrete) or a mean ``mu`` and ``s = log std`` (Box):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -103,16 +104,38 @@ class AutogradPolicy:
 
 
 class WrittenOutPolicy:
-    """An MLP ``ActorCritic``'s pass with backpropagation written out (see the module doc)."""
+    """An MLP ``ActorCritic``'s pass with backpropagation written out (see the module doc).
+
+    With ``group`` (``G`` networks of one architecture, ``net`` first) it is the pass of
+    all of them at once: their parameters become the rows of one ``(G, P)`` buffer
+    (``rlkit.nn.backprop.stack_parameters``; each network's parameters stay views of its
+    row, so each network always holds its current weights), inputs and outputs gain a
+    leading ``G`` dimension and the loss's ``grads`` are ``(G, batch)``. Networks with
+    ``obs_norm`` do not group (each would need its own statistics).
+    """
 
     written_out = True
 
-    def __init__(self, net: nn.Module, activation: str) -> None:
+    def __init__(self, net: nn.Module, activation: str, group: Sequence[nn.Module] = ()) -> None:
         self.net, self.activation = net, activation
         self.pi_layers = [*net.pi_net.linears, net.heads.policy]
         self.vf_layers = [*net.vf_net.linears, net.heads.value]
-        # every parameter becomes a view of one flat buffer (and each .grad of its .grad)
-        self.flat = backprop.flatten_parameters(net)
+        self.log_std = None if net.heads.discrete else net.heads.log_std
+        self.grouped = bool(group)
+        if group:  # G copies: one (G, P) buffer, inputs (G, batch, ...) (see the class doc)
+            if group[0] is not net:
+                raise ValueError("a group's first network is the one the pass is built on")
+            if any(getattr(n, "obs_norm", None) is not None for n in group):
+                raise ValueError("networks with obs_norm cannot be grouped")
+            self.flat, offsets = backprop.stack_parameters(group)
+            self.pi_layers = backprop.stacked_layers(self.flat, offsets, self.pi_layers)
+            self.vf_layers = backprop.stacked_layers(self.flat, offsets, self.vf_layers)
+            if self.log_std is not None:
+                self.log_std = backprop.stacked_view(
+                    self.flat, offsets[id(self.log_std)], self.log_std.shape
+                )
+        else:  # every parameter becomes a view of one flat buffer (and each .grad of its .grad)
+            self.flat = backprop.flatten_parameters(net)
         self._saved: dict[str, Any] = {}
 
     def parameters(self) -> list[nn.Parameter]:
@@ -121,51 +144,70 @@ class WrittenOutPolicy:
 
     def __call__(self, obs: torch.Tensor, actions: torch.Tensor) -> PolicyOutputs:
         """The outputs, keeping what ``backward`` needs."""
-        net = self.net
-        if getattr(net, "obs_norm", None) is not None:
-            obs = net.obs_norm(obs)
-        x = (obs if obs.dtype == torch.float32 else obs.float()).flatten(1)
-        pi_out = backprop.forward(self.pi_layers, self.activation, x)
-        vf_out = backprop.forward(self.vf_layers, self.activation, x)
-        out, values = pi_out[-1], vf_out[-1][:, 0]
+        pi_out, vf_out, out, values = self._forward(obs)
         saved: dict[str, Any] = {"pi_out": pi_out, "vf_out": vf_out}
-        if net.heads.discrete:
-            log_p = out - torch.logsumexp(out, dim=1, keepdim=True)
+        if self.log_std is None:
+            log_p = out - torch.logsumexp(out, dim=-1, keepdim=True)
             p = log_p.exp()
-            column = actions.long().unsqueeze(1)
-            log_probs = log_p.gather(1, column).squeeze(1)
-            entropy = -(p * log_p).sum(dim=1)
+            column = actions.long().unsqueeze(-1)
+            log_probs = log_p.gather(-1, column).squeeze(-1)
+            entropy = -(p * log_p).sum(dim=-1)
             saved.update(log_p=log_p, p=p, column=column, entropy=entropy)
         else:
-            log_std = net.heads.log_std.detach()
+            log_std = self.log_std.detach().unsqueeze(-2)  # (1, dim), or (G, 1, dim)
             inv_std = torch.exp(-log_std)
             z = (actions - out) * inv_std
-            log_probs = (-0.5 * z.square() - log_std - HALF_LOG_2PI).sum(dim=1)
-            entropy = (0.5 + HALF_LOG_2PI + log_std).sum().expand(len(values))
+            log_probs = (-0.5 * z.square() - log_std - HALF_LOG_2PI).sum(dim=-1)
+            entropy = (0.5 + HALF_LOG_2PI + log_std).sum(dim=-1).expand_as(values)
             saved.update(z=z, inv_std=inv_std)
         self._saved = saved
         return PolicyOutputs(log_probs, values, entropy)
 
+    def _input(self, obs: torch.Tensor) -> torch.Tensor:
+        if getattr(self.net, "obs_norm", None) is not None:
+            obs = self.net.obs_norm(obs)
+        x = obs if obs.dtype == torch.float32 else obs.float()
+        return x.flatten(2 if self.grouped else 1)
+
+    def _forward(self, obs: torch.Tensor) -> tuple[list, list, torch.Tensor, torch.Tensor]:
+        x = self._input(obs)
+        pi_out = backprop.forward(self.pi_layers, self.activation, x)
+        vf_out = backprop.forward(self.vf_layers, self.activation, x)
+        return pi_out, vf_out, pi_out[-1], vf_out[-1][..., 0]
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(logits or means, values)`` of a batch (or ``G`` stacked batches), nothing kept."""
+        _, _, out, values = self._forward(obs)
+        return out, values
+
+    @torch.no_grad()
+    def values(self, obs: torch.Tensor) -> torch.Tensor:
+        """``V(obs)`` of a batch (or ``G`` stacked batches)."""
+        return backprop.forward(self.vf_layers, self.activation, self._input(obs))[-1][..., 0]
+
     def backward(self, loss: Loss) -> None:
         """Set every parameter's gradient (overwriting) from ``loss.grads`` of the last call."""
         s = self._saved
-        d_log_prob = loss.grads["log_probs"].unsqueeze(1)  # (batch, 1)
+        d_log_prob = loss.grads["log_probs"].unsqueeze(-1)  # (batch, 1)
         d_entropy = loss.grads.get("entropy")
-        if self.net.heads.discrete:
+        if self.log_std is None:
             p = s["p"]
-            grad_out = torch.zeros_like(p).scatter_(1, s["column"], 1.0).sub_(p).mul_(d_log_prob)
+            grad_out = torch.zeros_like(p).scatter_(-1, s["column"], 1.0).sub_(p).mul_(d_log_prob)
             if d_entropy is not None:
-                grad_out.sub_(p * (s["log_p"] + s["entropy"].unsqueeze(1)) * d_entropy.unsqueeze(1))
+                grad_out.sub_(
+                    p * (s["log_p"] + s["entropy"].unsqueeze(-1)) * d_entropy.unsqueeze(-1)
+                )
         else:
             z = s["z"]
             grad_out = (z * s["inv_std"]).mul_(d_log_prob)
-            log_std_grad = (d_log_prob * (z.square() - 1.0)).sum(dim=0)
+            log_std_grad = (d_log_prob * (z.square() - 1.0)).sum(dim=-2)
             if d_entropy is not None:
-                log_std_grad += d_entropy.sum()
-            self.net.heads.log_std.grad.copy_(log_std_grad)
+                log_std_grad += d_entropy.sum(dim=-1, keepdim=True)
+            self.log_std.grad.copy_(log_std_grad)
         backprop.backward(self.pi_layers, self.activation, s["pi_out"], grad_out)
         backprop.backward(
-            self.vf_layers, self.activation, s["vf_out"], loss.grads["values"].unsqueeze(1)
+            self.vf_layers, self.activation, s["vf_out"], loss.grads["values"].unsqueeze(-1)
         )
 
 

@@ -110,3 +110,73 @@ def test_the_written_out_pass_keeps_one_flat_buffer_and_replaces_gradients():
             model.backward(ppo_loss(model(batch.obs, batch.actions), batch, 0.2, config))
     for pa, pb in zip(auto.net.parameters(), written.net.parameters(), strict=True):
         assert torch.allclose(pa.grad, pb.grad, atol=1e-6)
+
+
+@pytest.mark.parametrize("discrete", [True, False])
+def test_a_group_of_networks_gets_each_networks_own_gradient(discrete):
+    """Three networks through one grouped written-out pass: each gets the gradient of its
+    own minibatch's loss (autograd on that network alone), with ent_coef and value clipping
+    in the loss, and each network's parameters are views of its row of the stacked buffer."""
+    from types import SimpleNamespace
+
+    from rlkit.data.rollout import RolloutBatch
+
+    kwargs = {"n_actions": 3} if discrete else {"action_dim": 2}
+
+    def nets() -> list[ActorCritic]:
+        return [
+            ActorCritic((4,), **kwargs, generator=torch.Generator().manual_seed(seed))
+            for seed in range(3)
+        ]
+
+    config = SimpleNamespace(
+        normalize_advantage=True, clip_range_vf=0.2, vf_coef=0.5, ent_coef=0.01
+    )
+    generator = torch.Generator().manual_seed(7)
+    obs = torch.randn(3, 32, 4, generator=generator)
+    actions = (
+        torch.randint(0, 3, (3, 32), generator=generator)
+        if discrete
+        else torch.randn(3, 32, 2, generator=generator)
+    )
+    rest = [torch.randn(3, 32, generator=generator) for _ in range(5)]
+    rest[0] = rest[0] * 0.1 - 1.0  # old log-probabilities near the current ones
+    batch = RolloutBatch(obs, actions, *rest)
+    grouped_nets = nets()
+    grouped = WrittenOutPolicy(grouped_nets[0], "tanh", group=grouped_nets)
+    assert grouped.parameters()[0].shape[0] == 3
+    loss = ppo_loss(grouped(batch.obs, batch.actions), batch, 0.2, config)
+    assert loss.value.shape == (3,)
+    grouped.backward(loss)
+    for g, alone in enumerate(nets()):
+        auto = AutogradPolicy(alone)
+        part = RolloutBatch(*(t[g] for t in (obs, actions, *rest)))
+        own = ppo_loss(auto(part.obs, part.actions), part, 0.2, config)
+        auto.backward(own)
+        assert float(loss.value[g].detach()) == pytest.approx(float(own.value.detach()), abs=1e-6)
+        for (name, pa), pb in zip(
+            alone.named_parameters(), grouped_nets[g].parameters(), strict=True
+        ):
+            grad = pa.grad if pa.grad is not None else torch.zeros_like(pa)
+            assert torch.allclose(grad, pb.grad, atol=1e-6), (g, name)
+    with torch.no_grad():  # the networks see the stacked buffer's changes
+        grouped.parameters()[0][1].zero_()
+    assert all(p.abs().sum() == 0 for p in grouped_nets[1].parameters())
+    assert grouped_nets[0].heads.policy.weight.abs().sum() > 0  # (biases start at zero)
+
+
+def test_a_stack_of_distributions_draws_each_batch_from_its_own_generator():
+    from rlkit.distributions import Categorical, DiagGaussian
+
+    logits = torch.randn(3, 5, 4, generator=torch.Generator().manual_seed(0))
+    mean = torch.randn(3, 5, 2, generator=torch.Generator().manual_seed(1))
+    for make, data in (
+        (Categorical, logits),
+        (lambda x: DiagGaussian(x, torch.full((2,), -0.5)), mean),
+    ):
+        together = make(data).sample([torch.Generator().manual_seed(s) for s in (4, 5, 6)])
+        for g, s in enumerate((4, 5, 6)):
+            alone = make(data[g]).sample(torch.Generator().manual_seed(s))
+            assert torch.equal(together[g], alone)
+    with pytest.raises(ValueError, match="2 generators for a stack of 3"):
+        Categorical(logits).sample([torch.Generator(), torch.Generator()])
