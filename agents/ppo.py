@@ -215,7 +215,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     )
     state = ActorCriticState(net, optimizer, env)
     # rollouts: numpy rows and a numpy actor, or (vec_env: torch) all on the device
-    rollouts = rollout_parts(config, run, net, spec, obs_space, state)
+    rollouts = rollout_parts(config, run, net, spec, obs_space, state, model)
     buffer, actor = rollouts.buffer, rollouts.actor
 
     def eval_policy() -> ActorCriticPolicy:

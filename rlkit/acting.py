@@ -101,13 +101,37 @@ class Actor:
         return self.net.value(torch.as_tensor(obs, device=self.device)).cpu().numpy()
 
 
+def _device_step(
+    dist: Any, values: torch.Tensor, generator: Any, deterministic: bool, low: Any, high: Any
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(actions to store, actions for the env, log-probs, values)`` of a batch's
+    distribution: the mode, or a sample from ``generator`` (or one generator per stacked
+    batch); Box actions for the env clipped to ``[low, high]``."""
+    actions = dist.mode() if deterministic else dist.sample(generator)
+    env_actions = actions if low is None else actions.clamp(low, high)
+    return actions, env_actions, dist.log_prob(actions), values
+
+
+def _pass_distribution(model: Any, spec: ActionSpec, obs: torch.Tensor) -> tuple[Any, torch.Tensor]:
+    """The action distribution and values of ``obs`` through a written-out pass's ``act``."""
+    from rlkit.distributions import Categorical, DiagGaussian
+
+    out, values = model.act(obs)
+    if spec.n_actions is not None:
+        return Categorical(out), values
+    return DiagGaussian(out, model.log_std.detach().unsqueeze(-2)), values
+
+
 class DeviceActor:
     """Acts in a batched torch env (``vec_env: torch``): tensors in, tensors out, on the
     env's device, with no transfer to the host.
 
     Samples come from ``generator`` (on the device); with ``deterministic`` the mode.
     Box actions for the env are clipped to the bounds (as ``ActionSpec.to_env``).
-    ``state_dict`` holds the generator's state (the actor's memory in a checkpoint).
+    ``model``, a written-out pass of ``net`` (``rlkit.nn.passes.WrittenOutPolicy``), acts
+    through its ``act`` instead of the module's forward (the same numbers, with less
+    per-call overhead). ``state_dict`` holds the generator's state (the actor's memory in a
+    checkpoint).
     """
 
     def __init__(
@@ -117,8 +141,9 @@ class DeviceActor:
         device: torch.device,
         seed: int,
         deterministic: bool = False,
+        model: Any = None,
     ) -> None:
-        self.net, self.spec, self.deterministic = net, spec, deterministic
+        self.net, self.spec, self.deterministic, self.model = net, spec, deterministic, model
         self.generator = torch.Generator(device).manual_seed(seed)
         self.low = self.high = None
         if spec.n_actions is None:
@@ -128,15 +153,16 @@ class DeviceActor:
     @torch.no_grad()
     def __call__(self, obs: torch.Tensor, episode_starts: Any = None):
         """``(actions to store, actions for the env, log-probs, values)`` as device tensors."""
-        dist, values = self.net(obs)
-        actions = dist.mode() if self.deterministic else dist.sample(self.generator)
-        env_actions = actions if self.low is None else actions.clamp(self.low, self.high)
-        return actions, env_actions, dist.log_prob(actions), values
+        if self.model is None:
+            dist, values = self.net(obs)
+        else:
+            dist, values = _pass_distribution(self.model, self.spec, obs)
+        return _device_step(dist, values, self.generator, self.deterministic, self.low, self.high)
 
     @torch.no_grad()
     def values(self, obs: torch.Tensor) -> torch.Tensor:
         """``V(obs)`` for a batch of observations."""
-        return self.net.value(obs)
+        return self.net.value(obs) if self.model is None else self.model.values(obs)
 
     def state_dict(self) -> dict[str, Any]:
         """The sampling generator's state."""
@@ -161,16 +187,8 @@ class GroupActor:
     @torch.no_grad()
     def __call__(self, obs: torch.Tensor, episode_starts: Any = None):
         """``(actions to store, actions for the env, log-probs, values)``, each ``(G, n, ...)``."""
-        from rlkit.distributions import Categorical, DiagGaussian
-
-        out, values = self.model.act(obs)
-        if self.spec.n_actions is not None:
-            dist = Categorical(out)
-        else:
-            dist = DiagGaussian(out, self.model.log_std.unsqueeze(-2))
-        actions = dist.sample(self.generators)
-        env_actions = actions if self.low is None else actions.clamp(self.low, self.high)
-        return actions, env_actions, dist.log_prob(actions), values
+        dist, values = _pass_distribution(self.model, self.spec, obs)
+        return _device_step(dist, values, self.generators, False, self.low, self.high)
 
     def values(self, obs: torch.Tensor) -> torch.Tensor:
         """``V(obs)`` of ``(G, n, ...)`` observations: ``(G, n)``."""
@@ -418,7 +436,13 @@ class RolloutParts:
 
 
 def rollout_parts(
-    config: Any, run: Any, net: torch.nn.Module, spec: ActionSpec, obs_space: gym.Space, state: Any
+    config: Any,
+    run: Any,
+    net: torch.nn.Module,
+    spec: ActionSpec,
+    obs_space: gym.Space,
+    state: Any,
+    model: Any = None,
 ) -> RolloutParts:
     """The rollout buffer, actor, collect function and evaluator of an on-policy agent.
 
@@ -426,6 +450,7 @@ def rollout_parts(
     generator seeded from the run's torch generator and kept in ``state.actor``, so a
     checkpoint carries it), a ``DeviceRolloutBuffer``, ``collect_device_rollout`` and an
     evaluation of ``eval_episodes`` batched envs at once. Otherwise the numpy path.
+    ``model``: the network's pass; a written-out one also acts (``DeviceActor``'s ``model``).
     """
     from rlkit.data.rollout import (
         DeviceRolloutBuffer,
@@ -446,7 +471,8 @@ def rollout_parts(
     from rlkit.evaluation import evaluate_batched
 
     seed = int(torch.randint(2**62, (1,), generator=run.rngs.torch))
-    actor = state.actor = DeviceActor(net, spec, device, seed)
+    written_out = model if getattr(model, "written_out", False) else None
+    actor = state.actor = DeviceActor(net, spec, device, seed, model=written_out)
     action_dtype = torch.float32 if spec.n_actions is None else torch.int64
     buffer = DeviceRolloutBuffer(n_steps, n_envs, obs_space.shape, spec.shape, action_dtype, device)
 
