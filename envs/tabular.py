@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
+import torch
 
 from rlkit.bellman import TabularModel, check_solvable
+from rlkit.distributional import Transitions
 from rlkit.envs.make import describe_space
 from rlkit.errors import BadInput
 
@@ -37,6 +39,9 @@ class TabularMDP:
     """(S, A) float64: expected immediate reward."""
     initial: np.ndarray
     """(S,) float64: initial-state distribution."""
+    transition_rewards: np.ndarray | None = None
+    """(S, A, K) float64: the reward of each transition (None: ``rewards[s, a]`` on every
+    transition of ``(s, a)``). Return distributions need it; expected values do not."""
 
     @property
     def n_states(self) -> int:
@@ -84,6 +89,19 @@ class TabularMDP:
             self.successors, self.probs * ~self.done, self.rewards, device=device
         )
 
+    def transitions(self, device: str = "cpu") -> Transitions:
+        """The MDP transition by transition, for distributional dynamic programming
+        (``rlkit.distributional``)."""
+        rewards = self.transition_rewards
+        if rewards is None:
+            rewards = np.broadcast_to(self.rewards[..., None], self.successors.shape)
+        return Transitions(
+            torch.as_tensor(self.successors, device=device),
+            torch.as_tensor(self.probs, dtype=torch.float64, device=device),
+            torch.as_tensor(np.ascontiguousarray(rewards), dtype=torch.float64, device=device),
+            torch.as_tensor(self.done, device=device),
+        )
+
     # ------------------------------------------------------------ constructors
 
     @classmethod
@@ -106,17 +124,19 @@ class TabularMDP:
         prob = np.zeros((n_states, n_actions, k))
         done = np.zeros((n_states, n_actions, k), bool)
         rew = np.zeros((n_states, n_actions))
+        each = np.zeros((n_states, n_actions, k))
         for s in range(n_states):
             for a in range(n_actions):
                 for i, (p, s2, r, d) in enumerate(table[s][a]):
                     succ[s, a, i], prob[s, a, i], done[s, a, i] = s2, p, d
                     rew[s, a] += p * r
+                    each[s, a, i] = r
                 # self-loops of probability 0 as padding keep the row valid
                 succ[s, a, len(table[s][a]) :] = s
         initial = getattr(base, "initial_state_distrib", None)
         if initial is None:
             initial = _initial_from_resets(env)
-        return cls(succ, prob, done, rew, np.asarray(initial, np.float64))
+        return cls(succ, prob, done, rew, np.asarray(initial, np.float64), each)
 
     @classmethod
     def random(
