@@ -13,6 +13,17 @@ where ``Q_target`` is a delayed copy of the network (hard copy every
 ``target_update_interval`` env steps when ``tau = 1``, Polyak averaging with ``tau`` < 1,
 SB3's convention). Actions are epsilon-greedy with a linear schedule. The loop below
 reads top to bottom: act, store, learn, sync the target, log / evaluate / checkpoint.
+
+``distributional`` learns the law of the return instead of its mean (``rlkit.distributional``):
+``c51`` (Bellemare et al. 2017) predicts probabilities on ``n_atoms`` fixed atoms from
+``v_min`` to ``v_max`` and minimizes the cross-entropy to the projected target
+``Pi_C(R^(n) + gamma^n (1 - done) z)`` of the next state's distribution under the greedy
+(or, with ``double_q``, the online network's greedy) action; ``qr`` (Dabney et al. 2018)
+predicts ``n_quantiles`` quantiles and minimizes the quantile Huber loss to the target
+samples ``R^(n) + gamma^n (1 - done) theta_j``. Q is the distribution's mean, so acting,
+evaluation and the double-Q choice read it as before; dueling heads combine value and
+advantage per atom; prioritized replay takes each sample's distributional loss as its
+priority (Rainbow).
 """
 
 from __future__ import annotations
@@ -31,9 +42,10 @@ from rlkit import snapshot
 from rlkit.config import OptimizerFields, RunFields, require, require_gamma
 from rlkit.data import Batch, ReplayBuffer
 from rlkit.data.device import use_bf16
+from rlkit.distributional import atoms, project_categorical
 from rlkit.envs import FirstEnv, describe_space
 from rlkit.errors import BadInput
-from rlkit.losses import huber, huber_gradient
+from rlkit.losses import categorical_loss, huber, huber_gradient, quantile_huber_loss
 from rlkit.nn import MLP, NatureCNN, backprop, init_weights
 from rlkit.nn.passes import AutogradQ, Loss, QOutputs, WrittenOutQ
 from rlkit.optim import clip_grad_norm_, optimizer_from_config, set_learning_rate
@@ -97,6 +109,16 @@ class Config(RunFields, OptimizerFields):
     """Prioritization exponent."""
     priority_beta0: float = 0.4
     """Initial importance-sampling exponent, annealed linearly to 1."""
+    distributional: Literal["none", "c51", "qr"] = "none"
+    """Learn the return's distribution: c51 (categorical, on n_atoms atoms from v_min to v_max), qr (n_quantiles quantiles), none (its mean, DQN)."""
+    n_atoms: int = 51
+    """c51: atoms of the categorical support."""
+    v_min: float = -10.0
+    """c51: lowest atom (returns below it are clipped to it)."""
+    v_max: float = 10.0
+    """c51: highest atom (returns above it are clipped to it)."""
+    n_quantiles: int = 200
+    """qr: quantiles predicted per action (sb3-contrib's default)."""
     frame_stack: int = 4
     """Frames per observation (Atari only)."""
     vec_env: Literal["sync", "ale"] = "sync"
@@ -163,6 +185,14 @@ class Config(RunFields, OptimizerFields):
         ):
             value = getattr(self, key)
             require(key, value, 0 <= value <= 1, f"0 <= {key} <= 1")
+        require("n_atoms", self.n_atoms, self.n_atoms >= 2, "an integer >= 2")
+        require("n_quantiles", self.n_quantiles, self.n_quantiles >= 1, "an integer >= 1")
+        require(
+            "v_max",
+            self.v_max,
+            self.v_min < self.v_max,
+            f"a number above v_min ({self.v_min}): the support must hold the returns",
+        )
         require("priority_alpha", self.priority_alpha, self.priority_alpha >= 0, "a number >= 0")
         require(
             "priority_beta0",
@@ -176,7 +206,12 @@ class Config(RunFields, OptimizerFields):
 
 
 class QNetwork(nn.Module):
-    """Observation -> one Q-value per action: a torso (MLP or Nature CNN) and a head."""
+    """Observation -> one Q-value per action: a torso (MLP or Nature CNN) and a head.
+
+    A distributional network (``distributional: c51 | qr``) has ``N`` outputs per action
+    (``n_atoms`` logits, or ``n_quantiles`` quantiles): ``distribution(obs)`` gives them
+    ``(batch, A, N)`` (C51 as log-probabilities), and ``forward`` their means, Q.
+    """
 
     def __init__(
         self, obs_shape: tuple[int, ...], n_actions: int, config: Config, generator: torch.Generator
@@ -199,33 +234,53 @@ class QNetwork(nn.Module):
                 init="torch",
                 generator=generator,
             )
+        self.kind = config.distributional
+        self.n_actions = n_actions
+        self.n_out = {"none": 1, "c51": config.n_atoms, "qr": config.n_quantiles}[self.kind]
+        if self.kind == "c51":
+            self.register_buffer(
+                "support", atoms(config.v_min, config.v_max, config.n_atoms), persistent=False
+            )
         self.dueling = config.dueling
         if self.dueling:
-            self.value = nn.Linear(features, 1)
-            self.advantage = nn.Linear(features, n_actions)
+            self.value = nn.Linear(features, self.n_out)
+            self.advantage = nn.Linear(features, n_actions * self.n_out)
         else:
-            self.head = nn.Linear(features, n_actions)
+            self.head = nn.Linear(features, n_actions * self.n_out)
         heads = [self.value, self.advantage] if self.dueling else [self.head]
         for head in heads:  # PyTorch's default init (SB3's for DQN), from the run's generator
             init_weights(head, "torch", generator=generator)
 
     def layer_chain(self) -> list[nn.Linear] | None:
         """The Linear layers input to output, for a plain MLP Q-network (else None)."""
-        if self.image or self.dueling:
+        if self.image or self.dueling or self.kind != "none":
             return None
         return [*self.torso.linears, self.head]
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """``(batch, *obs_shape)`` -> ``(batch, n_actions)``."""
+    def distribution(self, obs: torch.Tensor) -> torch.Tensor:
+        """``(batch, *obs_shape)`` -> ``(batch, A, N)``: C51 log-probabilities, QR quantiles
+        (``N = 1``, Q itself, for a plain network)."""
         x = obs if self.image else obs.flatten(1).float()
         features = self.torso(x)
         if self.dueling:
-            return dueling_q(self.value(features), self.advantage(features))
-        return self.head(features)
+            value = self.value(features).unsqueeze(1)  # (batch, 1, N)
+            advantage = self.advantage(features).unflatten(1, (self.n_actions, self.n_out))
+            out = dueling_q(value, advantage)
+        else:
+            out = self.head(features).unflatten(1, (self.n_actions, self.n_out))
+        return out.float().log_softmax(dim=-1) if self.kind == "c51" else out
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """``(batch, *obs_shape)`` -> ``(batch, n_actions)``: Q, the mean of the return."""
+        out = self.distribution(obs)
+        if self.kind == "c51":
+            return out.exp() @ self.support
+        return out.mean(dim=-1) if self.kind == "qr" else out.squeeze(-1)
 
 
 def dueling_q(value: torch.Tensor, advantage: torch.Tensor) -> torch.Tensor:
-    """Q = V + A - mean_a A: (batch, 1) and (batch, A) -> (batch, A) (Wang et al. 2016)."""
+    """Q = V + A - mean_a A: (batch, 1, ...) and (batch, A, ...) -> (batch, A, ...)
+    (Wang et al. 2016; per atom or quantile for a distributional network)."""
     return value + advantage - advantage.mean(dim=1, keepdim=True)
 
 
@@ -276,13 +331,44 @@ def update_target(online: nn.Module, target: nn.Module, tau: float) -> None:
 def bellman_targets(
     q_net: nn.Module, target_net: nn.Module, batch: Batch, double_q: bool
 ) -> torch.Tensor:
-    """The regression targets of a batch: (batch,)."""
+    """The regression targets of a batch: (batch,), or for a distributional network the
+    target distribution ``(batch, N)`` (``distributional_targets``)."""
+    if getattr(target_net, "kind", "none") != "none":
+        return distributional_targets(q_net, target_net, batch, double_q)
     next_q_target = target_net(batch.next_obs)
     if double_q:
         return double_q_target(
             batch.rewards, q_net(batch.next_obs), next_q_target, batch.dones, batch.discounts
         )
     return td_target(batch.rewards, next_q_target, batch.dones, batch.discounts)
+
+
+@torch.no_grad()
+def distributional_targets(
+    q_net: nn.Module, target_net: nn.Module, batch: Batch, double_q: bool
+) -> torch.Tensor:
+    """The target distribution of each sample: the target network's distribution at the
+    next state under the greedy action (of the online network's Q with ``double_q``, else
+    of the target's), shifted and scaled by ``R^(n) + gamma^n (1 - done) x``: C51's
+    projected onto the support ``(batch, n_atoms)``, QR's quantiles as target samples
+    ``(batch, n_quantiles)``."""
+    dist = target_net.distribution(batch.next_obs).float()  # (batch, A, N)
+    chooser = q_net(batch.next_obs) if double_q else None
+    if target_net.kind == "c51":
+        means = dist.exp() @ target_net.support
+        best = (chooser if chooser is not None else means).argmax(dim=1)
+        probs = dist[torch.arange(len(best)), best].exp()  # (batch, N)
+        scale = (batch.discounts * (1.0 - batch.dones)).float()[:, None]
+        values = batch.rewards.float()[:, None] + scale * target_net.support
+        support = target_net.support
+        return project_categorical(
+            values, probs, float(support[0]), float(support[-1]), len(support)
+        )
+    means = dist.mean(dim=-1)
+    best = (chooser if chooser is not None else means).argmax(dim=1)
+    theta = dist[torch.arange(len(best)), best]  # (batch, N)
+    scale = (batch.discounts * (1.0 - batch.dones)).float()[:, None]
+    return batch.rewards.float()[:, None] + scale * theta
 
 
 def dqn_loss(
@@ -538,7 +624,22 @@ def q_model(q_net: QNetwork, config: Config) -> AutogradQ | WrittenOutQ:
         and config.activation in backprop.ACTIVATIONS
     ):
         return WrittenOutQ(layers, q_net, config.activation)
+    if config.distributional != "none":  # the pass gives the taken actions' distributions
+        forward = q_net.distribution
+        return AutogradQ(q_net, torch.compile(forward) if config.compile else forward)
     return AutogradQ(q_net, torch.compile(q_net) if config.compile else None)
+
+
+def loss_of(
+    config: Config, q_net: QNetwork, out: QOutputs, targets: torch.Tensor, weights: Any, value: bool
+) -> Loss:
+    """The agent's loss: Huber on Q (``dqn_loss``), C51's cross-entropy or QR's quantile
+    Huber loss, per ``distributional``."""
+    if config.distributional == "c51":
+        return categorical_loss(out, targets, weights, q_net.support)
+    if config.distributional == "qr":
+        return quantile_huber_loss(out, targets, weights)
+    return dqn_loss(out, targets, weights, with_value=value)
 
 
 def train(config: Config, run: Run) -> dict[str, Any]:
@@ -563,7 +664,8 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     if model.written_out and run.device.type == "cpu" and config.activation in ("relu", "tanh"):
         q_values = backprop.NumpyForward(model.layers, config.activation)
     else:
-        q_values = module_q_fn(getattr(model, "forward", q_net), run.device, autocast)
+        forward = getattr(model, "forward", q_net) if config.distributional == "none" else q_net
+        q_values = module_q_fn(forward, run.device, autocast)
     greedy_action = greedy_policy(q_values, n_actions)
     buffer = ReplayBuffer(
         config.buffer_size,
@@ -614,7 +716,8 @@ def train(config: Config, run: Run) -> dict[str, Any]:
                     weights = batch.weights if config.prioritized else None
                     last = g == config.gradient_steps - 1  # only the last one is logged
                     out = model(batch.obs, batch.actions)
-                    loss = dqn_loss(out, targets, weights, with_value=last or not model.written_out)
+                    with_value = last or not model.written_out
+                    loss = loss_of(config, q_net, out, targets, weights, with_value)
                     model.backward(loss)
                     if config.max_grad_norm > 0:
                         clip_grad_norm_(model.parameters(), config.max_grad_norm)

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from rlkit.nn.passes import Loss, PolicyOutputs
+from rlkit.nn.passes import Loss, PolicyOutputs, QOutputs
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -76,6 +76,43 @@ def huber_gradient(
 ) -> torch.Tensor:
     """d huber / d prediction, elementwise (unreduced): ``clamp(prediction - target, -delta, delta)``."""
     return (prediction - target).clamp(-delta, delta)
+
+
+def categorical_loss(
+    out: QOutputs, targets: torch.Tensor, weights: torch.Tensor | None, support: torch.Tensor
+) -> Loss:
+    """C51's loss (Bellemare et al. 2017): the cross-entropy of the projected target
+    distribution ``targets`` ``(batch, N)`` under the predicted log-probabilities
+    ``out.q`` ``(batch, N)`` of the taken actions, ``L = mean(w * -sum_i m_i log p_i)``.
+    ``parts``: the per-sample cross-entropies as ``td_errors`` (Rainbow's priorities) and
+    the predicted means as ``q``."""
+    per_sample = -(targets * out.q).sum(dim=-1)
+    value = (per_sample * weights).mean() if weights is not None else per_sample.mean()
+    with torch.no_grad():
+        q = out.q.detach().exp() @ support
+    return Loss(value, {"td_errors": per_sample.detach(), "q": q})
+
+
+def quantile_huber_loss(
+    out: QOutputs, targets: torch.Tensor, weights: torch.Tensor | None, kappa: float = 1.0
+) -> Loss:
+    """QR-DQN's loss (Dabney et al. 2018): predicted quantiles ``out.q`` ``(batch, N)`` at
+    the midpoint levels ``tau_i`` against target samples ``targets`` ``(batch, M)``,
+
+        rho_ij = |tau_i - 1{u_ij < 0}| * huber_kappa(u_ij) / kappa,   u_ij = y_j - theta_i,
+
+    summed over quantiles and averaged over targets and the batch (sb3-contrib's
+    reduction), weighted per sample ``w`` under prioritized replay. ``parts``: the
+    per-sample losses as ``td_errors`` and the predicted means as ``q``."""
+    theta = out.q
+    n = theta.shape[-1]
+    tau = (2 * torch.arange(n, device=theta.device, dtype=theta.dtype) + 1) / (2 * n)
+    u = targets.float()[:, None, :] - theta[:, :, None]  # (batch, N, M)
+    hub = huber(u, torch.zeros_like(u), delta=kappa, reduction="none") / kappa
+    rho = (tau[None, :, None] - (u.detach() < 0).to(u.dtype)).abs() * hub
+    per_sample = rho.sum(dim=1).mean(dim=-1)
+    value = (per_sample * weights).mean() if weights is not None else per_sample.mean()
+    return Loss(value, {"td_errors": per_sample.detach(), "q": theta.detach().mean(dim=-1)})
 
 
 def normalized(advantages: torch.Tensor) -> torch.Tensor:

@@ -66,7 +66,8 @@ class PolicyOutputs(NamedTuple):
 
 
 class QOutputs(NamedTuple):
-    """A Q-network's value of the taken actions: ``(batch,)``."""
+    """A Q-network's value of the taken actions: ``(batch,)``, or ``(batch, N)`` for a
+    distributional network (C51 log-probabilities, QR quantiles)."""
 
     q: torch.Tensor
 
@@ -235,8 +236,11 @@ class AutogradQ:
         return self._params
 
     def __call__(self, obs: torch.Tensor, actions: torch.Tensor) -> QOutputs:
-        """Q of the taken actions (float32 even under bf16 autocast)."""
-        return QOutputs(self.forward(obs).gather(1, actions.unsqueeze(1)).squeeze(1).float())
+        """Q (or the return distribution) of the taken actions (float32 even under bf16
+        autocast)."""
+        out = self.forward(obs)  # (batch, A), or (batch, A, N) for a return distribution
+        index = actions.view(-1, 1, *([1] * (out.dim() - 2))).expand(-1, 1, *out.shape[2:])
+        return QOutputs(out.gather(1, index).squeeze(1).float())
 
     def backward(self, loss: Loss) -> None:
         """Set every parameter's gradient to that of ``loss.value``."""
