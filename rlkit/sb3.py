@@ -1,5 +1,6 @@
 """The Stable-Baselines3 adapter: SB3's agent (sb3-contrib's ``RecurrentPPO`` for
-recurrent-ppo) from an rlkit config file, behind ``rlkit baseline <algo> <env-id>``.
+recurrent-ppo, its ``QRDQN`` for dqn with ``distributional: qr``) from an rlkit config file,
+behind ``rlkit baseline <algo> <env-id>``.
 
 Everything around the SB3 learner is rlkit's, so the two runs differ only in the learner:
 the envs come from ``rlkit.envs.make_env`` (same wrappers, same seeds), evaluation is
@@ -153,7 +154,18 @@ MAPPING: dict[str, dict[str, Field]] = {
             },
         ),
         "n_step": Field("sb3", "n_steps"),
-        **_fields("policy", {"net_arch": "net_arch", "activation": "activation_fn"}),
+        **_fields(
+            "policy",
+            {
+                "net_arch": "net_arch",
+                "activation": "activation_fn",
+                "n_quantiles": "n_quantiles (QR-DQN only)",
+            },
+        ),
+        # qr runs sb3-contrib's QR-DQN; c51 has no SB3 counterpart
+        "distributional": Field("fixed", ("none", "qr")),
+        # only read with c51 (which is refused)
+        **_fields("fixed", {"n_atoms": None, "v_min": None, "v_max": None}),
         **_fields(
             "fixed",
             {
@@ -296,11 +308,17 @@ def sb3_kwargs(algo: str, config: Any, image: bool = False) -> dict[str, Any]:
                 if not image:
                     arch = list(value)
                     policy["net_arch"] = arch if algo == "dqn" else {"pi": arch, "vf": list(arch)}
+            elif name == "n_quantiles":
+                if config.distributional == "qr":
+                    policy[name] = value
             elif name == "shared_lstm":
                 policy["shared_lstm"] = value
                 policy["enable_critic_lstm"] = not value
             else:
                 policy[name] = value
+    if algo == "dqn" and config.max_grad_norm == 0:  # rlkit's "no clipping"
+        # (SB3's DQN always clips, to inf here; sb3-contrib's QR-DQN skips None)
+        kwargs["max_grad_norm"] = None if config.distributional == "qr" else float("inf")
     if algo == "a2c":  # the optimizer comes from policy_kwargs; keep SB3 from choosing its own
         kwargs["use_rms_prop"] = config.optimizer == "rmsprop"
         kwargs["rms_prop_eps"] = config.optimizer_eps
@@ -320,8 +338,13 @@ def speed_notes(algo: str, config: Any) -> list[str]:
     ]
 
 
-def model_class(algo: str) -> type:
-    """The SB3 / sb3-contrib class of ``algo``."""
+def model_class(algo: str, config: Any = None) -> type:
+    """The SB3 / sb3-contrib class of ``algo`` (sb3-contrib's QR-DQN for dqn with
+    ``distributional: qr``)."""
+    if algo == "dqn" and getattr(config, "distributional", "none") == "qr":
+        from sb3_contrib import QRDQN
+
+        return QRDQN
     if algo == "recurrent-ppo":
         try:
             from sb3_contrib import RecurrentPPO
@@ -367,7 +390,7 @@ def make_model(
             )
     image = len(venv.observation_space.shape) == 3
     kwargs = sb3_kwargs(algo, config, image)
-    return model_class(algo)(
+    return model_class(algo, config)(
         policy_name(algo, image), venv, seed=seed, device=device, verbose=0, **kwargs
     )
 
@@ -500,7 +523,7 @@ def load_policy(
     config = build_config(agent.Config, fields)
     image = len(env.observation_space.shape) == 3
     kwargs = sb3_kwargs(algo, config, image)
-    cls = model_class(algo)
+    cls = model_class(algo, config)
     policy_cls = cls.policy_aliases[policy_name(algo, image)]
     lr = schedule(config.learning_rate, "learning_rate")(0.0)
     policy = policy_cls(

@@ -171,3 +171,31 @@ def test_bad_distributional_input_is_one_line_exit_2(cli, tmp_path, args, messag
     code, _, err = cli("train", *args, "--wandb", "disabled")
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_baseline_runs_sb3_contribs_qr_dqn_and_refuses_c51(cli, tmp_path):
+    from sb3_contrib import QRDQN
+
+    from rlkit.sb3 import model_class, sb3_kwargs
+
+    config = Config(distributional="qr", n_quantiles=10)
+    assert model_class("dqn", config) is QRDQN
+    assert sb3_kwargs("dqn", config)["policy_kwargs"]["n_quantiles"] == 10
+    assert "n_quantiles" not in sb3_kwargs("dqn", Config())["policy_kwargs"]
+    # rlkit's max_grad_norm 0 (no clipping): None for QR-DQN, inf for SB3's DQN (never 0)
+    assert sb3_kwargs("dqn", Config(distributional="qr", max_grad_norm=0))["max_grad_norm"] is None
+    assert sb3_kwargs("dqn", Config(max_grad_norm=0))["max_grad_norm"] == float("inf")
+    code, _, err = cli(
+        "baseline", "dqn", "CartPole-v1", "distributional=c51", "--wandb", "disabled"
+    )
+    assert code == 2 and "cannot honour distributional='c51'" in err
+    assert list(tmp_path.iterdir()) == []
+    code, _, err = cli(
+        "baseline", "dqn", "CartPole-v1", "distributional=qr", "n_quantiles=5", "total_steps=600",
+        "learning_starts=200", "eval_episodes=1", "--run-dir", "q", "--wandb", "disabled",
+    )  # fmt: skip
+    assert code == 0, err
+    checkpoint = torch.load(tmp_path / "q" / "checkpoints" / "latest.pt", weights_only=True)
+    assert any(key.startswith("quantile_net") for key in checkpoint["policy"])
+    code, _, err = cli("eval", "q", "--episodes", "1")
+    assert code == 0, err
