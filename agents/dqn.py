@@ -46,7 +46,7 @@ from rlkit.distributional import atoms, project_categorical
 from rlkit.envs import FirstEnv, describe_space
 from rlkit.errors import BadInput
 from rlkit.losses import categorical_loss, huber, huber_gradient, quantile_huber_loss
-from rlkit.nn import MLP, NatureCNN, backprop, init_weights
+from rlkit.nn import MLP, NatureCNN, NoisyLinear, backprop, init_weights, reset_noise
 from rlkit.nn.passes import AutogradQ, Loss, QOutputs, WrittenOutQ
 from rlkit.optim import clip_grad_norm_, optimizer_from_config, set_learning_rate
 from rlkit.periodic import Periodic
@@ -119,6 +119,10 @@ class Config(RunFields, OptimizerFields):
     """c51: highest atom (returns above it are clipped to it)."""
     n_quantiles: int = 200
     """qr: quantiles predicted per action (sb3-contrib's default)."""
+    noisy: bool = False
+    """NoisyNet heads (factorised Gaussian, rlkit.nn.NoisyLinear): exploration through the weights, epsilon 0."""
+    noisy_sigma0: float = 0.5
+    """Initial noise scale of the noisy heads (sigma = sigma0 / sqrt(fan-in))."""
     frame_stack: int = 4
     """Frames per observation (Atari only)."""
     vec_env: Literal["sync", "ale"] = "sync"
@@ -193,6 +197,15 @@ class Config(RunFields, OptimizerFields):
             self.v_min < self.v_max,
             f"a number above v_min ({self.v_min}): the support must hold the returns",
         )
+        require("noisy_sigma0", self.noisy_sigma0, self.noisy_sigma0 > 0, "a number > 0")
+        eps = (self.exploration_initial_eps, self.exploration_final_eps)
+        require(
+            "noisy",
+            self.noisy,
+            not self.noisy or eps in ((1.0, 0.05), (0.0, 0.0)),
+            "false with an epsilon schedule: noisy nets explore through their weights "
+            f"(exploration_initial_eps / exploration_final_eps are set to {eps[0]} / {eps[1]})",
+        )
         require("priority_alpha", self.priority_alpha, self.priority_alpha >= 0, "a number >= 0")
         require(
             "priority_beta0",
@@ -241,19 +254,24 @@ class QNetwork(nn.Module):
             self.register_buffer(
                 "support", atoms(config.v_min, config.v_max, config.n_atoms), persistent=False
             )
-        self.dueling = config.dueling
+        self.dueling, self.noisy = config.dueling, config.noisy
+
+        def head(n_in: int, n_out: int) -> nn.Module:
+            if self.noisy:  # (its own initialisation, from the run's generator)
+                return NoisyLinear(n_in, n_out, config.noisy_sigma0, generator)
+            layer = nn.Linear(n_in, n_out)
+            # PyTorch's default init (SB3's for DQN), from the run's generator
+            return init_weights(layer, "torch", generator=generator)
+
         if self.dueling:
-            self.value = nn.Linear(features, self.n_out)
-            self.advantage = nn.Linear(features, n_actions * self.n_out)
+            self.value = head(features, self.n_out)
+            self.advantage = head(features, n_actions * self.n_out)
         else:
-            self.head = nn.Linear(features, n_actions * self.n_out)
-        heads = [self.value, self.advantage] if self.dueling else [self.head]
-        for head in heads:  # PyTorch's default init (SB3's for DQN), from the run's generator
-            init_weights(head, "torch", generator=generator)
+            self.head = head(features, n_actions * self.n_out)
 
     def layer_chain(self) -> list[nn.Linear] | None:
         """The Linear layers input to output, for a plain MLP Q-network (else None)."""
-        if self.image or self.dueling or self.kind != "none":
+        if self.image or self.dueling or self.noisy or self.kind != "none":
             return None
         return [*self.torso.linears, self.head]
 
@@ -307,7 +325,9 @@ def double_q_target(
 
 
 def epsilon_at(config: Config, step: int) -> float:
-    """Exploration rate after ``step`` env steps (linear, then flat)."""
+    """Exploration rate after ``step`` env steps (linear, then flat; 0 with noisy nets)."""
+    if config.noisy:
+        return 0.0
     return linear_schedule(
         config.exploration_initial_eps,
         config.exploration_final_eps,
@@ -476,6 +496,20 @@ def module_q_fn(q_net: nn.Module, device: torch.device, autocast: Any = None):
             return q_net(x)[0]
 
     return q_fn
+
+
+def mean_q_fn(q_net: nn.Module, q_fn: Any):
+    """``q_fn`` with a noisy network's mean weights (eval mode for the call): how it is
+    evaluated, in training and by ``rlkit eval`` alike."""
+
+    def mean_q(obs: Any) -> torch.Tensor:
+        q_net.train(False)
+        try:
+            return q_fn(obs)
+        finally:
+            q_net.train(True)
+
+    return mean_q
 
 
 def batches(
@@ -689,7 +723,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             config.eval_epsilon,
             config.exploration_final_eps,
             eval_rng,
-            q_values,
+            mean_q_fn(q_net, q_values) if config.noisy else q_values,
         )
 
     periodic = Periodic(config, run, eval_policy, state, config.frame_stack, q_net.named_parameters)
@@ -698,6 +732,8 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     for step in range(first, config.total_steps + 1):
         # act: epsilon-greedy
         epsilon = epsilon_at(config, step)
+        if config.noisy:  # new noise for every acting step (Fortunato et al. 2018)
+            reset_noise(q_net, run.rngs.torch)
         action = (
             int(rng.integers(n_actions)) if rng.random() < epsilon else greedy_action(state.obs)
         )
@@ -712,7 +748,11 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             set_learning_rate(optimizer, learning_rate(step / config.total_steps))
             with autocast:  # a no-op unless bf16 (precision bf16, or auto on native hardware)
                 phase = batches(buffer, q_net, target_net, config, rng, beta)
+                if config.noisy:  # the targets' noise (once per learning phase)
+                    reset_noise(target_net, run.rngs.torch)
                 for g, (batch, targets) in enumerate(phase):
+                    if config.noisy:  # the online network's noise for this gradient step
+                        reset_noise(q_net, run.rngs.torch)
                     weights = batch.weights if config.prioritized else None
                     last = g == config.gradient_steps - 1  # only the last one is logged
                     out = model(batch.obs, batch.actions)

@@ -166,6 +166,8 @@ MAPPING: dict[str, dict[str, Field]] = {
         "distributional": Field("fixed", ("none", "qr")),
         # only read with c51 (which is refused)
         **_fields("fixed", {"n_atoms": None, "v_min": None, "v_max": None}),
+        # SB3 has no noisy nets
+        **_fields("fixed", {"noisy": False, "noisy_sigma0": None}),
         **_fields(
             "fixed",
             {

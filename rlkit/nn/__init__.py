@@ -1,4 +1,5 @@
-"""Neural-network building blocks: activations, initialisers, MLP, perceptron, CNNs, LSTM.
+"""Neural-network building blocks: activations, initialisers, MLP, perceptron, CNNs, LSTM,
+noisy linear layers.
 
 Agents build their networks from these parts (DQN's Q-network, PPO's actor-critic,
 recurrent PPO's LSTM), never from private copies.
@@ -9,6 +10,7 @@ from rlkit.nn.cnn import NatureCNN, conv_net
 from rlkit.nn.init import INITS, init_weights
 from rlkit.nn.lstm import LSTM
 from rlkit.nn.mlp import MLP
+from rlkit.nn.noisy import NoisyLinear, reset_noise
 from rlkit.nn.perceptron import Perceptron
 
 __all__ = [
@@ -17,9 +19,11 @@ __all__ = [
     "LSTM",
     "MLP",
     "NatureCNN",
+    "NoisyLinear",
     "Perceptron",
     "Step",
     "activation",
     "conv_net",
     "init_weights",
+    "reset_noise",
 ]

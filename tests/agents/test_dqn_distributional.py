@@ -199,3 +199,51 @@ def test_the_baseline_runs_sb3_contribs_qr_dqn_and_refuses_c51(cli, tmp_path):
     assert any(key.startswith("quantile_net") for key in checkpoint["policy"])
     code, _, err = cli("eval", "q", "--episodes", "1")
     assert code == 0, err
+
+
+def test_noisy_linear_is_factorised_gaussian_noise_on_learned_weights():
+    from rlkit.nn import NoisyLinear
+
+    layer = NoisyLinear(4, 3, sigma0=0.5, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(layer.weight_sigma, torch.full((3, 4), 0.25))  # sigma0 / sqrt(4)
+    assert float(layer.weight_mu.abs().max()) <= 0.5
+    # the weight noise is the outer product of f(eps_out) and f(eps_in): rank one
+    assert torch.linalg.matrix_rank(layer.weight_epsilon) == 1
+    assert torch.allclose(layer.weight_epsilon[:, 0] / layer.weight_epsilon[0, 0],
+                          layer.bias_epsilon / layer.bias_epsilon[0])  # fmt: skip
+    x = torch.randn(5, 4)
+    want = x @ (layer.weight_mu + layer.weight_sigma * layer.weight_epsilon).T + (
+        layer.bias_mu + layer.bias_sigma * layer.bias_epsilon
+    )
+    assert torch.allclose(layer(x), want)
+    layer.eval()  # the mean in eval mode
+    assert torch.allclose(layer(x), x @ layer.weight_mu.T + layer.bias_mu)
+    layer.train()
+    before = layer.weight_epsilon.clone()
+    layer.reset_noise(torch.Generator().manual_seed(1))
+    assert not torch.equal(before, layer.weight_epsilon)
+    again = NoisyLinear(4, 3, generator=torch.Generator().manual_seed(0))
+    again.reset_noise(torch.Generator().manual_seed(1))
+    assert torch.equal(again.weight_epsilon, layer.weight_epsilon)  # the generator decides
+    layer(x).sum().backward()  # both the means and the noise scales learn
+    assert layer.weight_mu.grad is not None and float(layer.weight_sigma.grad.abs().sum()) > 0
+
+
+def test_noisy_nets_explore_without_epsilon():
+    rows = []
+    agent = rlkit.train(
+        "dqn", "CartPole-v1", seed=0, run_dir=None, callback=rows.append, total_steps=600,
+        learning_starts=200, eval_episodes=1, log_interval=200, noisy=True,
+        exploration_initial_eps=0.0, exploration_final_eps=0.0, distributional="qr",
+        n_quantiles=8, dueling=True,
+    )  # fmt: skip
+    assert all(r["train/epsilon"] == 0.0 for r in rows if "train/epsilon" in r)
+    assert any("noisy" in type(m).__name__.lower() for m in agent.policy.modules())
+    code_default = Config(noisy=True)  # DQN's default schedule is left alone: allowed
+    assert code_default.noisy
+
+
+def test_noisy_with_a_users_epsilon_schedule_is_refused(cli, tmp_path):
+    code, _, err = cli("train", "dqn", "CartPole-v1", "noisy=true", "--wandb", "disabled")
+    assert code == 2 and "noisy nets explore through their weights" in err
+    assert len(err.strip().splitlines()) == 1 and list(tmp_path.iterdir()) == []

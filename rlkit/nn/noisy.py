@@ -1,0 +1,72 @@
+"""Noisy linear layers (Fortunato et al. 2018, "Noisy Networks for Exploration"),
+factorised Gaussian noise.
+
+``y = (mu_w + sigma_w * eps_w) x + mu_b + sigma_b * eps_b`` with learned ``mu`` and
+``sigma`` and noise ``eps_w = f(eps_out) f(eps_in)^T``, ``eps_b = f(eps_out)``,
+``f(x) = sign(x) sqrt(|x|)`` of independent standard normals (``in + out`` draws per
+layer instead of ``in * out``). Initialisation as in the paper's factorised variant:
+``mu ~ U(-1/sqrt(in), 1/sqrt(in))``, ``sigma = sigma0 / sqrt(in)`` (``sigma0 = 0.5``).
+The noise stays fixed until ``reset_noise`` draws a new one (an agent decides when: DQN
+draws one for every acting step and for each network at every gradient step); in eval
+mode the layer is its mean, ``mu``. The noise is kept in buffers, so a checkpoint holds it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def _scaled(noise: torch.Tensor) -> torch.Tensor:
+    return noise.sign() * noise.abs().sqrt()
+
+
+class NoisyLinear(nn.Module):
+    """A linear layer with learned factorised Gaussian noise on its weights and bias."""
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        sigma0: float = 0.5,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        bound = 1.0 / math.sqrt(in_features)
+        self.weight_mu = nn.Parameter(torch.empty(out_features, in_features))
+        self.weight_sigma = nn.Parameter(torch.full((out_features, in_features), sigma0 * bound))
+        self.bias_mu = nn.Parameter(torch.empty(out_features))
+        self.bias_sigma = nn.Parameter(torch.full((out_features,), sigma0 * bound))
+        with torch.no_grad():
+            self.weight_mu.uniform_(-bound, bound, generator=generator)
+            self.bias_mu.uniform_(-bound, bound, generator=generator)
+        self.register_buffer("weight_epsilon", torch.zeros(out_features, in_features))
+        self.register_buffer("bias_epsilon", torch.zeros(out_features))
+        self.reset_noise(generator)
+
+    @torch.no_grad()
+    def reset_noise(self, generator: torch.Generator | None = None) -> None:
+        """Draw new noise (from ``generator``, on its device; then moved to the layer's)."""
+        device = generator.device if generator is not None else self.weight_mu.device
+        eps_in = _scaled(torch.randn(self.in_features, generator=generator, device=device))
+        eps_out = _scaled(torch.randn(self.out_features, generator=generator, device=device))
+        self.weight_epsilon.copy_(torch.outer(eps_out, eps_in))
+        self.bias_epsilon.copy_(eps_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x W^T + b`` with the current noise (training), or the means (eval)."""
+        if not self.training:
+            return nn.functional.linear(x, self.weight_mu, self.bias_mu)
+        weight = self.weight_mu + self.weight_sigma * self.weight_epsilon
+        bias = self.bias_mu + self.bias_sigma * self.bias_epsilon
+        return nn.functional.linear(x, weight, bias)
+
+
+def reset_noise(module: nn.Module, generator: torch.Generator | None = None) -> None:
+    """``reset_noise`` of every ``NoisyLinear`` in ``module``."""
+    for layer in module.modules():
+        if isinstance(layer, NoisyLinear):
+            layer.reset_noise(generator)
