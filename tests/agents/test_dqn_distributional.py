@@ -83,10 +83,12 @@ def test_losses_by_hand():
     assert float(weighted.value) == pytest.approx(1.5)
 
 
+RAINBOW = {"double_q": True, "dueling": True, "n_step": 3, "prioritized": True}
+NOISY = {"noisy": True, "exploration_initial_eps": 0.0, "exploration_final_eps": 0.0}
+
+
 @pytest.mark.parametrize("kind", ["c51", "qr"])
-@pytest.mark.parametrize(
-    "extras", [{}, {"double_q": True, "dueling": True, "n_step": 3, "prioritized": True}]
-)
+@pytest.mark.parametrize("extras", [{}, RAINBOW, {**RAINBOW, **NOISY}])
 def test_every_combination_trains_and_acts(kind, extras):
     settings = {"v_min": 0.0, "v_max": 100.0} if kind == "c51" else {"n_quantiles": 8}
     rows = []
