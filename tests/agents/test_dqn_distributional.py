@@ -249,3 +249,18 @@ def test_noisy_with_a_users_epsilon_schedule_is_refused(cli, tmp_path):
     code, _, err = cli("train", "dqn", "CartPole-v1", "noisy=true", "--wandb", "disabled")
     assert code == 2 and "noisy nets explore through their weights" in err
     assert len(err.strip().splitlines()) == 1 and list(tmp_path.iterdir()) == []
+
+
+def test_every_dqn_config_and_preset_loads():
+    from pathlib import Path
+
+    from rlkit.config import load_config
+
+    folder = Path(__file__).resolve().parents[2] / "configs" / "dqn"
+    presets = sorted(folder.glob("*.yaml"))
+    assert {p.name for p in presets} >= {"CartPole-v1.qr.yaml", "CartPole-v1.rainbow.yaml"}
+    for path in presets:
+        config, _ = load_config(Config, path)
+        if ".rainbow." in path.name:
+            assert config.distributional == "c51" and config.noisy and config.prioritized
+            assert config.double_q and config.dueling and config.n_step == 3
