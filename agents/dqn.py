@@ -46,7 +46,15 @@ from rlkit.distributional import atoms, project_categorical
 from rlkit.envs import FirstEnv, describe_space
 from rlkit.errors import BadInput
 from rlkit.losses import categorical_loss, huber, huber_gradient, quantile_huber_loss
-from rlkit.nn import MLP, NatureCNN, NoisyLinear, backprop, init_weights, reset_noise
+from rlkit.nn import (
+    MLP,
+    MinAtarCNN,
+    NatureCNN,
+    NoisyLinear,
+    backprop,
+    init_weights,
+    reset_noise,
+)
 from rlkit.nn.passes import AutogradQ, Loss, QOutputs, WrittenOutQ
 from rlkit.optim import clip_grad_norm_, optimizer_from_config, set_learning_rate
 from rlkit.periodic import Periodic
@@ -56,6 +64,9 @@ from rlkit.schedules import linear_schedule, schedule
 from rlkit.seeding import make_rngs
 
 ALGO = "dqn"
+SMALL_FRAMES = 36
+"""Image observations narrower than this (MinAtar's 10x10) get ``MinAtarCNN``; the
+Nature CNN needs at least 36 pixels."""
 FITS = "Discrete actions: CartPole-v1, Acrobot-v1, MountainCar-v0, Atari (PongNoFrameskip-v4, ALE/Pong-v5, ...)"
 RESUMABLE = True
 """Checkpoints carry everything to continue exactly (``rlkit train --resume``)."""
@@ -219,7 +230,8 @@ class Config(RunFields, OptimizerFields):
 
 
 class QNetwork(nn.Module):
-    """Observation -> one Q-value per action: a torso (MLP or Nature CNN) and a head.
+    """Observation -> one Q-value per action: a torso (MLP, Nature CNN, or MinAtar's small
+    CNN for frames under ``SMALL_FRAMES`` pixels) and a head.
 
     A distributional network (``distributional: c51 | qr``) has ``N`` outputs per action
     (``n_atoms`` logits, or ``n_quantiles`` quantiles): ``distribution(obs)`` gives them
@@ -231,10 +243,13 @@ class QNetwork(nn.Module):
     ) -> None:
         super().__init__()
         self.image = len(obs_shape) == 3
-        if self.image:
-            self.torso: nn.Module = NatureCNN(
-                obs_shape[0], 512, frame_size=obs_shape[-1], generator=generator
+        if self.image and obs_shape[-1] < SMALL_FRAMES:  # MinAtar's 10x10 object planes
+            self.torso: nn.Module = MinAtarCNN(
+                obs_shape[0], frame_size=obs_shape[-1], generator=generator
             )
+            features = self.torso.features
+        elif self.image:
+            self.torso = NatureCNN(obs_shape[0], 512, frame_size=obs_shape[-1], generator=generator)
             features = 512
         else:
             *hidden, features = config.net_arch
@@ -427,11 +442,22 @@ def check_env(env: gym.Env, config: Config) -> None:
         raise BadInput(f"dqn needs Box observations, got {describe_space(env.observation_space)}")
 
 
+def frame_stack_of(env: gym.Env) -> int:
+    """Frames stacked in an observation (the replay stores each frame once): an Atari
+    game's stack, 1 for anything else (MinAtar's channels are object planes, not frames)."""
+    from rlkit.envs.atari import is_atari
+
+    shape = env.observation_space.shape
+    spec = getattr(env, "spec", None)
+    atari = spec is not None and is_atari(spec.id) or isinstance(env, FirstEnv)
+    return shape[0] if len(shape) == 3 and atari else 1
+
+
 def memory_bytes(env: gym.Env, config: Config) -> dict[str, Part]:
     """The replay buffer (frames stored once) and the two Q-networks with the online one's
     gradients and Adam moments (``rlkit.resources``)."""
     shape = env.observation_space.shape
-    stack = shape[0] if len(shape) == 3 else 1
+    stack = frame_stack_of(env)
     replay = ReplayBuffer.estimate_bytes(
         config.buffer_size,
         shape,
@@ -705,7 +731,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
         config.buffer_size,
         shape,
         env.observation_space.dtype,
-        stack=shape[0] if image else 1,
+        stack=frame_stack_of(env),
         n_step=config.n_step,
         gamma=config.gamma,
         prioritized=config.prioritized,

@@ -32,6 +32,15 @@ def check_env_id(env_id: str) -> str:
     _register_atari()  # Atari ids exist only once ale-py is imported
     if env_id in gym.registry:
         return env_id
+    if env_id.startswith("MinAtar/"):
+        from rlkit.envs.minatar import register_minatar
+
+        if not register_minatar():
+            raise BadInput(
+                f"{env_id} needs the minatar package (a dependency of rlkit): pip install minatar"
+            )
+        if env_id in gym.registry:
+            return env_id
     raise unknown("env id", env_id, gym.registry.keys())
 
 
@@ -58,10 +67,18 @@ def make_env(
     is reproducible too.
     """
     from rlkit.envs.atari import is_atari, make_atari
+    from rlkit.envs.minatar import is_minatar, make_minatar
 
     check_env_id(env_id)
     try:
-        if is_atari(env_id):
+        if is_minatar(env_id):
+            make_kwargs = dict(kwargs)
+            if render_mode is not None:
+                make_kwargs["render_mode"] = render_mode
+            if max_episode_steps is not None:
+                make_kwargs["max_episode_steps"] = max_episode_steps
+            env = make_minatar(env_id, **make_kwargs)
+        elif is_atari(env_id):
             env = make_atari(
                 env_id,
                 train=train,

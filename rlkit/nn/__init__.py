@@ -6,7 +6,7 @@ recurrent PPO's LSTM), never from private copies.
 """
 
 from rlkit.nn.activations import ACTIVATIONS, Step, activation
-from rlkit.nn.cnn import NatureCNN, conv_net
+from rlkit.nn.cnn import MinAtarCNN, NatureCNN, conv_net
 from rlkit.nn.init import INITS, init_weights
 from rlkit.nn.lstm import LSTM
 from rlkit.nn.mlp import MLP
@@ -18,6 +18,7 @@ __all__ = [
     "INITS",
     "LSTM",
     "MLP",
+    "MinAtarCNN",
     "NatureCNN",
     "NoisyLinear",
     "Perceptron",

@@ -55,6 +55,30 @@ class NatureCNN(nn.Module):
         return self.head(self.convs(x))
 
 
+class MinAtarCNN(nn.Module):
+    """The network of MinAtar's DQN (Young & Tian 2019): 16 3x3 filters with stride 1 over
+    the ``(channels, 10, 10)`` object planes, then 128 linear units, ReLU after each.
+    Planes are 0/1 and taken as they are (no scaling). Output ``(batch, 128)``."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        frame_size: int = 10,
+        features: int = 128,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.convs = nn.Sequential(nn.Conv2d(in_channels, 16, 3, stride=1), nn.ReLU(), nn.Flatten())
+        flat = 16 * (frame_size - 2) ** 2
+        self.head = nn.Sequential(nn.Linear(flat, features), nn.ReLU())
+        self.features = features
+        init_weights(self, "torch", generator=generator)
+
+    def forward(self, planes: torch.Tensor) -> torch.Tensor:
+        """``(batch, channels, H, W)`` 0/1 planes -> ``(batch, features)``."""
+        return self.head(self.convs(planes.float()))
+
+
 def conv_net(
     in_shape: Sequence[int],
     channels: Sequence[int],
