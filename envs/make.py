@@ -19,9 +19,13 @@ def _register_atari() -> None:
 
 
 def env_ids(include_atari: bool = False) -> list[str]:
-    """Every registered Gymnasium id (Atari ids only when asked, they are many)."""
+    """Every registered Gymnasium id (the ids registered on demand, Atari's and MinAtar's,
+    only when asked: Atari's are many)."""
     if include_atari:
+        from rlkit.envs.minatar import register_minatar
+
         _register_atari()
+        register_minatar()
     return sorted(gym.registry)
 
 
