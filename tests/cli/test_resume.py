@@ -64,6 +64,24 @@ CASES = {
         [5, 12],
         "q_net",
     ),
+    # Rainbow's parts: C51, noisy heads (their noise in the checkpoint), PER, n-step
+    "dqn-rainbow": (
+        "CartPole-v1",
+        [
+            "--config",
+            str(ROOT / "configs" / "dqn" / "CartPole-v1.rainbow.yaml"),
+            "total_steps=6000",
+            "learning_starts=1000",
+            "train_freq=16",
+            "gradient_steps=4",
+            "checkpoint_interval=1500",
+            "eval_interval=3000",
+            "eval_episodes=3",
+            "log_interval=500",
+        ],
+        [5],
+        "q_net",
+    ),
     "ppo": (
         "CartPole-v1",
         [
@@ -183,7 +201,7 @@ CASES = {
 )
 def test_killed_and_resumed_runs_end_identical_to_the_uninterrupted_run(tmp_path, algo):
     env_id, args, kill_rows, weights = CASES[algo]
-    algo = algo.removesuffix("-atari").removesuffix("-torch")
+    algo = algo.removesuffix("-atari").removesuffix("-torch").removesuffix("-rainbow")
     whole = rlkit(
         tmp_path, "train", algo, env_id, *args, "--run-dir", "whole", "--wandb", "disabled"
     )
