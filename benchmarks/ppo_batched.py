@@ -80,11 +80,32 @@ def batched(config: Path, seeds: int, device: str) -> dict:
         parent = Path(tmp) / "group"
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "rlkit.cli.main", "train", "ppo", "CartPole-v1",
-             "--config", str(config), "--seeds", f"0-{seeds - 1}", "--batched",
-             "--run-dir", str(parent), "--wandb", "disabled", "--quiet", "--device", device],
-            env=env, cwd=ROOT, capture_output=True, text=True, check=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "rlkit.cli.main",
+                "train",
+                "ppo",
+                "CartPole-v1",
+                "--config",
+                str(config),
+                "--seeds",
+                f"0-{seeds - 1}",
+                "--batched",
+                "--run-dir",
+                str(parent),
+                "--wandb",
+                "disabled",
+                "--quiet",
+                "--device",
+                device,
+            ],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         process_s = time.perf_counter() - start
         finals = [
             json.loads((parent / f"s{seed}" / "summary.json").read_text())["eval/mean_return"]

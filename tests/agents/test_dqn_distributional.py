@@ -29,10 +29,15 @@ def batch_of(next_obs: torch.Tensor, rewards, dones, discounts) -> Batch:
     n = len(next_obs)
     t = torch.tensor
     return Batch(
-        obs=next_obs, actions=torch.zeros(n, dtype=torch.int64), rewards=t(rewards),
-        next_obs=next_obs, dones=t(dones), discounts=t(discounts), weights=torch.ones(n),
+        obs=next_obs,
+        actions=torch.zeros(n, dtype=torch.int64),
+        rewards=t(rewards),
+        next_obs=next_obs,
+        dones=t(dones),
+        discounts=t(discounts),
+        weights=torch.ones(n),
         indices=torch.arange(n).numpy(),
-    )  # fmt: skip
+    )
 
 
 def test_c51_target_is_the_projected_shifted_distribution_of_the_greedy_action():
@@ -93,10 +98,19 @@ def test_every_combination_trains_and_acts(kind, extras):
     settings = {"v_min": 0.0, "v_max": 100.0} if kind == "c51" else {"n_quantiles": 8}
     rows = []
     agent = rlkit.train(
-        "dqn", "CartPole-v1", seed=0, run_dir=None, callback=rows.append, total_steps=600,
-        learning_starts=200, eval_episodes=1, log_interval=200, distributional=kind,
-        **settings, **extras,
-    )  # fmt: skip
+        "dqn",
+        "CartPole-v1",
+        seed=0,
+        run_dir=None,
+        callback=rows.append,
+        total_steps=600,
+        learning_starts=200,
+        eval_episodes=1,
+        log_interval=200,
+        distributional=kind,
+        **settings,
+        **extras,
+    )
     losses = [r["train/loss"] for r in rows if "train/loss" in r]
     assert losses and all(math.isfinite(v) for v in losses)
     q = agent.policy(torch.zeros(3, 4))
@@ -109,11 +123,21 @@ def test_every_combination_trains_and_acts(kind, extras):
 
 
 SLIPPERY = dict(
-    env_kwargs={"slip": 0.1}, total_steps=15000, learning_starts=500, buffer_size=10000,
-    learning_rate=1e-3, net_arch=(64, 64), gamma=0.9, target_update_interval=200,
-    train_freq=1, batch_size=64, exploration_fraction=0.3, exploration_final_eps=0.3,
-    eval_interval=0, eval_episodes=2,
-)  # fmt: skip
+    env_kwargs={"slip": 0.1},
+    total_steps=15000,
+    learning_starts=500,
+    buffer_size=10000,
+    learning_rate=1e-3,
+    net_arch=(64, 64),
+    gamma=0.9,
+    target_update_interval=200,
+    train_freq=1,
+    batch_size=64,
+    exploration_fraction=0.3,
+    exploration_final_eps=0.3,
+    eval_interval=0,
+    eval_episodes=2,
+)
 
 
 def slippery_chain() -> TabularMDP:
@@ -127,8 +151,17 @@ def test_c51_learns_the_fixed_point_of_the_slippery_chain():
     distance. Tolerance 0.05: on a support of width 1, l2 <= eps bounds the means' gap by
     sqrt(width) * eps = 0.05 (Cauchy-Schwarz on int (F - G)), and the shape too; measured
     about 0.02 after 8k steps."""
-    agent = rlkit.train("dqn", "rlkit/Chain-v0", seed=0, run_dir=None, distributional="c51",
-                        v_min=0.0, v_max=1.0, n_atoms=51, **SLIPPERY)  # fmt: skip
+    agent = rlkit.train(
+        "dqn",
+        "rlkit/Chain-v0",
+        seed=0,
+        run_dir=None,
+        distributional="c51",
+        v_min=0.0,
+        v_max=1.0,
+        n_atoms=51,
+        **SLIPPERY,
+    )
     support = atoms(0.0, 1.0, 51, dtype=torch.float64)
     eta = categorical_evaluation(slippery_chain().transitions(), 0.9, support, None, tol=1e-13)
     with torch.no_grad():
@@ -147,8 +180,15 @@ def test_qr_learns_the_quantiles_of_the_slippery_chain():
     operator, in 1-Wasserstein distance: tolerance 0.1 bounds the means' gap by 0.1 (W1
     bounds a difference of means); measured about 0.07 with 20 quantiles after 8k steps."""
     n = 20
-    agent = rlkit.train("dqn", "rlkit/Chain-v0", seed=0, run_dir=None, distributional="qr",
-                        n_quantiles=n, **SLIPPERY)  # fmt: skip
+    agent = rlkit.train(
+        "dqn",
+        "rlkit/Chain-v0",
+        seed=0,
+        run_dir=None,
+        distributional="qr",
+        n_quantiles=n,
+        **SLIPPERY,
+    )
     theta = quantile_evaluation(slippery_chain().transitions(), 0.9, n, None, tol=1e-13)
     with torch.no_grad():
         learned = agent.policy.distribution(torch.eye(6)).double()
@@ -193,9 +233,19 @@ def test_the_baseline_runs_sb3_contribs_qr_dqn_and_refuses_c51(cli, tmp_path):
     assert code == 2 and "cannot honour distributional='c51'" in err
     assert list(tmp_path.iterdir()) == []
     code, _, err = cli(
-        "baseline", "dqn", "CartPole-v1", "distributional=qr", "n_quantiles=5", "total_steps=600",
-        "learning_starts=200", "eval_episodes=1", "--run-dir", "q", "--wandb", "disabled",
-    )  # fmt: skip
+        "baseline",
+        "dqn",
+        "CartPole-v1",
+        "distributional=qr",
+        "n_quantiles=5",
+        "total_steps=600",
+        "learning_starts=200",
+        "eval_episodes=1",
+        "--run-dir",
+        "q",
+        "--wandb",
+        "disabled",
+    )
     assert code == 0, err
     checkpoint = torch.load(tmp_path / "q" / "checkpoints" / "latest.pt", weights_only=True)
     assert any(key.startswith("quantile_net") for key in checkpoint["policy"])
@@ -211,8 +261,10 @@ def test_noisy_linear_is_factorised_gaussian_noise_on_learned_weights():
     assert float(layer.weight_mu.abs().max()) <= 0.5
     # the weight noise is the outer product of f(eps_out) and f(eps_in): rank one
     assert torch.linalg.matrix_rank(layer.weight_epsilon) == 1
-    assert torch.allclose(layer.weight_epsilon[:, 0] / layer.weight_epsilon[0, 0],
-                          layer.bias_epsilon / layer.bias_epsilon[0])  # fmt: skip
+    assert torch.allclose(
+        layer.weight_epsilon[:, 0] / layer.weight_epsilon[0, 0],
+        layer.bias_epsilon / layer.bias_epsilon[0],
+    )
     x = torch.randn(5, 4)
     want = x @ (layer.weight_mu + layer.weight_sigma * layer.weight_epsilon).T + (
         layer.bias_mu + layer.bias_sigma * layer.bias_epsilon
@@ -234,11 +286,22 @@ def test_noisy_linear_is_factorised_gaussian_noise_on_learned_weights():
 def test_noisy_nets_explore_without_epsilon():
     rows = []
     agent = rlkit.train(
-        "dqn", "CartPole-v1", seed=0, run_dir=None, callback=rows.append, total_steps=600,
-        learning_starts=200, eval_episodes=1, log_interval=200, noisy=True,
-        exploration_initial_eps=0.0, exploration_final_eps=0.0, distributional="qr",
-        n_quantiles=8, dueling=True,
-    )  # fmt: skip
+        "dqn",
+        "CartPole-v1",
+        seed=0,
+        run_dir=None,
+        callback=rows.append,
+        total_steps=600,
+        learning_starts=200,
+        eval_episodes=1,
+        log_interval=200,
+        noisy=True,
+        exploration_initial_eps=0.0,
+        exploration_final_eps=0.0,
+        distributional="qr",
+        n_quantiles=8,
+        dueling=True,
+    )
     assert all(r["train/epsilon"] == 0.0 for r in rows if "train/epsilon" in r)
     assert any("noisy" in type(m).__name__.lower() for m in agent.policy.modules())
     code_default = Config(noisy=True)  # DQN's default schedule is left alone: allowed

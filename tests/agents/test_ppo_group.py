@@ -40,9 +40,15 @@ def assert_rows_close(got: list[dict], want: list[dict], rel: float = 1e-4) -> N
 def single(tmp_path: Path, seed: int, env_id: str, config, overrides) -> Path:
     run_dir = tmp_path / f"alone-s{seed}"
     spec = plan_run(
-        "ppo", env_id, config=config, overrides=[*overrides, "vec_env=torch"], seed=seed,
-        run_dir=run_dir, wandb="disabled", device="cpu",
-    )  # fmt: skip
+        "ppo",
+        env_id,
+        config=config,
+        overrides=[*overrides, "vec_env=torch"],
+        seed=seed,
+        run_dir=run_dir,
+        wandb="disabled",
+        device="cpu",
+    )
     execute(spec, quiet=True)
     return run_dir
 
@@ -50,9 +56,15 @@ def single(tmp_path: Path, seed: int, env_id: str, config, overrides) -> Path:
 def group(tmp_path: Path, seeds: list[int], env_id: str, config, overrides) -> Path:
     parent = tmp_path / "group"
     specs = plan_group(
-        "ppo", env_id, seeds, parent, config=config, overrides=overrides, wandb="disabled",
+        "ppo",
+        env_id,
+        seeds,
+        parent,
+        config=config,
+        overrides=overrides,
+        wandb="disabled",
         device="cpu",
-    )  # fmt: skip
+    )
     results = execute_group(specs, quiet=True)
     assert [r.summary["seed"] for r in results] == seeds
     return parent
@@ -85,9 +97,15 @@ def test_each_seed_follows_its_single_seed_run(tmp_path):
 
 def test_gaussian_actions_group_too(tmp_path):
     overrides = [
-        "n_envs=8", "n_steps=64", "batch_size=128", "n_epochs=2", "total_steps=2048",
-        "log_interval=512", "eval_interval=0", "eval_episodes=2",
-    ]  # fmt: skip
+        "n_envs=8",
+        "n_steps=64",
+        "batch_size=128",
+        "n_epochs=2",
+        "total_steps=2048",
+        "log_interval=512",
+        "eval_interval=0",
+        "eval_episodes=2",
+    ]
     parent = group(tmp_path, [3, 5], "Pendulum-v1", None, overrides)
     alone = single(tmp_path, 5, "Pendulum-v1", None, overrides)
     assert_rows_close(rows(parent / "s5"), rows(alone))
@@ -97,13 +115,27 @@ def test_a_stopped_group_saves_every_seed_and_one_seed_resumes_alone(tmp_path):
     """SIGTERM to a batched group: every seed saves; ``--resume`` of one seed's run dir
     then continues it alone and ends as its uninterrupted single run ends."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    args = ["--config", str(BATCHED), "total_steps=40960", "n_envs=64", "log_interval=1024",
-            "--wandb", "disabled", "--quiet", "--device", "cpu"]  # fmt: skip
+    args = [
+        "--config",
+        str(BATCHED),
+        "total_steps=40960",
+        "n_envs=64",
+        "log_interval=1024",
+        "--wandb",
+        "disabled",
+        "--quiet",
+        "--device",
+        "cpu",
+    ]
     command = [sys.executable, "-m", "rlkit.cli.main", "train", "ppo", "CartPole-v1"]
     proc = subprocess.Popen(
         [*command, "--seeds", "0-1", "--batched", "--run-dir", "group", *args],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     metrics = tmp_path / "group" / "s1" / "metrics.jsonl"
     end = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < end:
@@ -121,15 +153,34 @@ def test_a_stopped_group_saves_every_seed_and_one_seed_resumes_alone(tmp_path):
         assert not (tmp_path / "group" / f"s{seed}" / "summary.json").exists()
     assert steps[0] == steps[1] < 40960
     resumed = subprocess.run(
-        [sys.executable, "-m", "rlkit.cli.main", "train", "--resume", "group/s1", "--quiet",
-         "--wandb", "disabled", "--device", "cpu"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "rlkit.cli.main",
+            "train",
+            "--resume",
+            "group/s1",
+            "--quiet",
+            "--wandb",
+            "disabled",
+            "--device",
+            "cpu",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr
     whole = subprocess.run(
         [*command, "--seed", "1", "--run-dir", "alone", "vec_env=torch", *args],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert whole.returncode == 0, whole.stderr
     assert_rows_close(rows(tmp_path / "group" / "s1"), rows(tmp_path / "alone"))
 

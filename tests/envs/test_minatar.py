@@ -52,9 +52,16 @@ def test_a_dqn_run_on_minatar_learns_and_evaluates():
 
     rows = []
     agent = rlkit.train(
-        "dqn", "MinAtar/Breakout-v1", seed=0, run_dir=None, callback=rows.append,
-        total_steps=1500, learning_starts=500, buffer_size=5000, eval_episodes=1,
+        "dqn",
+        "MinAtar/Breakout-v1",
+        seed=0,
+        run_dir=None,
+        callback=rows.append,
+        total_steps=1500,
+        learning_starts=500,
+        buffer_size=5000,
+        eval_episodes=1,
         log_interval=500,
-    )  # fmt: skip
+    )
     assert any("train/loss" in r for r in rows)
     assert "eval/mean_return" in agent.evaluate(episodes=1)
