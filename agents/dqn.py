@@ -388,22 +388,19 @@ def distributional_targets(
     projected onto the support ``(batch, n_atoms)``, QR's quantiles as target samples
     ``(batch, n_quantiles)``."""
     dist = target_net.distribution(batch.next_obs).float()  # (batch, A, N)
+    c51 = target_net.kind == "c51"
     chooser = q_net(batch.next_obs) if double_q else None
-    if target_net.kind == "c51":
-        means = dist.exp() @ target_net.support
-        best = (chooser if chooser is not None else means).argmax(dim=1)
-        probs = dist[torch.arange(len(best)), best].exp()  # (batch, N)
-        scale = (batch.discounts * (1.0 - batch.dones)).float()[:, None]
-        values = batch.rewards.float()[:, None] + scale * target_net.support
-        support = target_net.support
-        return project_categorical(
-            values, probs, float(support[0]), float(support[-1]), len(support)
-        )
-    means = dist.mean(dim=-1)
-    best = (chooser if chooser is not None else means).argmax(dim=1)
-    theta = dist[torch.arange(len(best)), best]  # (batch, N)
+    if chooser is None:  # the target network's own means
+        chooser = dist.exp() @ target_net.support if c51 else dist.mean(dim=-1)
+    chosen = dist[torch.arange(len(dist)), chooser.argmax(dim=1)]  # (batch, N)
     scale = (batch.discounts * (1.0 - batch.dones)).float()[:, None]
-    return batch.rewards.float()[:, None] + scale * theta
+    shift = batch.rewards.float()[:, None]
+    if not c51:  # QR: the target samples
+        return shift + scale * chosen
+    support = target_net.support
+    return project_categorical(
+        shift + scale * support, chosen.exp(), float(support[0]), float(support[-1]), len(support)
+    )
 
 
 def dqn_loss(

@@ -317,7 +317,7 @@ def train_group(config: Config, runs: list[Run]) -> list[dict[str, Any]]:
     (``rlkit train --resume`` continues one seed alone). Returns the runs' summaries.
     """
     from rlkit.acting import GroupActor
-    from rlkit.data.rollout import DeviceRolloutBuffer, collect_group_rollout
+    from rlkit.data.rollout import DeviceRolloutBuffer, collect_device_rollout
     from rlkit.errors import Stopped
     from rlkit.nn.passes import WrittenOutPolicy
     from rlkit.optim import RowOptimizer, clip_grad_norm_rows_
@@ -382,15 +382,11 @@ def train_group(config: Config, runs: list[Run]) -> list[dict[str, Any]]:
             set_learning_rate(optimizer, lr)
             # collect every seed's rollout (one forward pass acts for all of them)
             buffer.reset()
-            obs, episode_starts = collect_group_rollout(
+            obs, episode_starts = collect_device_rollout(
                 envs, buffer, obs, episode_starts, actor, [p.stats for p in periodics]
             )
             before, step = step, step + config.n_steps * config.n_envs
-            buffer.finish(
-                actor.values(obs.unflatten(0, (groups, -1))).flatten(),
-                config.gamma,
-                config.gae_lambda,
-            )
+            buffer.finish(actor.values(obs), config.gamma, config.gae_lambda)
             # update: each seed's minibatch in one stacked pass, clipped seed by seed
             parts, grad_norms = [], []
             for _epoch in range(config.n_epochs):

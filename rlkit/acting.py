@@ -175,9 +175,10 @@ class DeviceActor:
 
 class GroupActor:
     """``DeviceActor`` for ``G`` seeds at once (``--seeds --batched``): ``model`` is the
-    grouped written-out pass (``WrittenOutPolicy`` with a group), observations are
-    ``(G, n, ...)`` and seed ``g``'s actions are drawn from ``actors[g]``'s generator, as
-    its own ``DeviceActor`` would draw them."""
+    grouped written-out pass (``WrittenOutPolicy`` with a group); observations hold every
+    seed's envs in turn (``(G * n, ...)``, as the rollout buffer does) and go through the
+    pass as ``(G, n, ...)``; seed ``g``'s actions are drawn from ``actors[g]``'s generator,
+    as its own ``DeviceActor`` would draw them. Outputs are flat again."""
 
     def __init__(self, model: Any, spec: ActionSpec, actors: list[DeviceActor]) -> None:
         self.model, self.spec = model, spec
@@ -186,13 +187,15 @@ class GroupActor:
 
     @torch.no_grad()
     def __call__(self, obs: torch.Tensor, episode_starts: Any = None):
-        """``(actions to store, actions for the env, log-probs, values)``, each ``(G, n, ...)``."""
-        dist, values = _pass_distribution(self.model, self.spec, obs)
-        return _device_step(dist, values, self.generators, False, self.low, self.high)
+        """``(actions to store, actions for the env, log-probs, values)``, ``(G * n, ...)``."""
+        stacked = obs.unflatten(0, (len(self.generators), -1))
+        dist, values = _pass_distribution(self.model, self.spec, stacked)
+        out = _device_step(dist, values, self.generators, False, self.low, self.high)
+        return tuple(x.flatten(0, 1) for x in out)
 
     def values(self, obs: torch.Tensor) -> torch.Tensor:
-        """``V(obs)`` of ``(G, n, ...)`` observations: ``(G, n)``."""
-        return self.model.values(obs)
+        """``V(obs)`` of ``(G * n, ...)`` observations: ``(G * n,)``."""
+        return self.model.values(obs.unflatten(0, (len(self.generators), -1))).flatten()
 
 
 class NumpyActor:

@@ -411,64 +411,39 @@ def collect_device_rollout(
     The final observation of an episode cut by the time limit is valued for every env and
     kept where the cut happened (on the CPU only when some env was cut: there the check
     costs nothing). Finished episodes reach ``stats`` once, after the rollout.
+
+    Many seeds at once (``--seeds --batched``): ``env`` and ``stats`` are lists, one per
+    seed; the loop's tensors hold every seed's envs in turn, each seed's share of the
+    actions steps its own env and its episodes go to its own ``stats``.
     """
-    episodes = DeviceEpisodes()
+    envs, all_stats = (env, stats) if isinstance(env, list) else ([env], [stats])
+    episodes = [DeviceEpisodes() for _ in envs]
     on_cpu = obs.device.type == "cpu"
     while not buffer.full:
         actions, env_actions, log_probs, values = act(obs)
-        next_obs, rewards, terminated, truncated, info = env.step(env_actions)
+        if len(envs) == 1:
+            *out, info = envs[0].step(env_actions)
+            infos = [info]
+        else:
+            steps = [e.step(a) for e, a in zip(envs, env_actions.chunk(len(envs)), strict=True)]
+            out = [torch.cat([s[i] for s in steps]) for i in range(4)]
+            infos = [s[4] for s in steps]
+        next_obs, rewards, terminated, truncated = out
         row = buffer.add(
             obs, actions, log_probs, values, rewards, terminated, truncated, episode_starts
         )
         cut = truncated & ~terminated
         if not on_cpu or bool(cut.any()):
-            buffer.set_final_values(row, cut, act.values(info["final_obs"]))
-        episodes.record(info)
+            final = (
+                torch.cat([info["final_obs"] for info in infos])
+                if len(infos) > 1
+                else info["final_obs"]
+            )
+            buffer.set_final_values(row, cut, act.values(final))
+        for record, info in zip(episodes, infos, strict=True):
+            record.record(info)
         obs = next_obs
         episode_starts = (terminated | truncated).float()
-    episodes.flush(stats)
-    return obs, episode_starts
-
-
-def collect_group_rollout(
-    envs: list[Any],
-    buffer: DeviceRolloutBuffer,
-    obs: torch.Tensor,
-    episode_starts: torch.Tensor,
-    act: Callable,
-    stats: list[Any],
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``collect_device_rollout`` for ``G`` seeds at once: ``envs[g]`` is seed ``g``'s batched
-    env of ``n`` envs, the loop's tensors hold the ``G * n`` envs seed by seed, and
-    ``act(obs (G, n, ...))`` gives ``(G, n)`` outputs. Each seed's finished episodes go to
-    its own ``stats[g]`` once, after the rollout."""
-    groups = len(envs)
-    episodes = [DeviceEpisodes() for _ in envs]
-    on_cpu = obs.device.type == "cpu"
-    while not buffer.full:
-        actions, env_actions, log_probs, values = act(obs.unflatten(0, (groups, -1)))
-        steps = [env.step(a) for env, a in zip(envs, env_actions, strict=True)]
-        next_obs, rewards, terminated, truncated = (
-            torch.cat([s[i] for s in steps]) for i in range(4)
-        )
-        row = buffer.add(
-            obs,
-            actions.flatten(0, 1),
-            log_probs.flatten(),
-            values.flatten(),
-            rewards,
-            terminated,
-            truncated,
-            episode_starts,
-        )
-        cut = truncated & ~terminated
-        if not on_cpu or bool(cut.any()):
-            final = torch.cat([s[4]["final_obs"] for s in steps]).unflatten(0, (groups, -1))
-            buffer.set_final_values(row, cut, act.values(final).flatten())
-        for record, s in zip(episodes, steps, strict=True):
-            record.record(s[4])
-        obs = next_obs
-        episode_starts = (terminated | truncated).float()
-    for record, seed_stats in zip(episodes, stats, strict=True):
+    for record, seed_stats in zip(episodes, all_stats, strict=True):
         record.flush(seed_stats)
     return obs, episode_starts
