@@ -17,7 +17,7 @@ advantages, take the gradient step, then the periodic work (log, evaluate, check
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -160,7 +160,7 @@ def a2c_loss(out: PolicyOutputs, batch: Any, config: Config) -> Loss:
     batch size, ``dL/dlog pi = -A / B``, ``dL/dV = 2 vf_coef (V - R) / B`` and
     ``dL/dH = -ent_coef / B``.
     """
-    n = len(out.log_probs)
+    n = max(len(out.log_probs), 1)  # (a data-parallel rank may hold no row)
     advantages = normalized(batch.advantages) if config.normalize_advantage else batch.advantages
     policy_loss = -(advantages * out.log_probs).mean()
     value_error = out.values - batch.returns
@@ -197,8 +197,12 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     model = policy_model(net, config.activation, config.written_out_backprop)
     learning_rate = schedule(config.learning_rate, "learning_rate")
     optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
+    # data-parallel (rlkit.distributed): this rank's share of the envs and of the rollout,
+    # gradients summed over the ranks; one process: all of them, sums of one
+    ranks = run.ranks
+    loss_config = replace(config, normalize_advantage=False) if ranks.active else config
     env = run.make_vector_env(
-        config.n_envs,
+        ranks.envs(config.n_envs)[1],
         config.vec_env,
         train=True,
         frame_stack=config.frame_stack,
@@ -224,6 +228,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
         evaluator=rollouts.evaluator,
     )
     step = start_rollouts(state, env, run, periodic)  # 0, or a resumed run's step
+    episodes = ranks.episodes(periodic.stats, config.n_envs)
     try:
         while step < config.total_steps:
             lr = learning_rate(step / config.total_steps)
@@ -231,16 +236,23 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             # collect a rollout (truncated episodes are valued from their final observation)
             buffer.reset()
             state.obs, state.episode_starts = rollouts.collect(
-                env, buffer, state.obs, state.episode_starts, actor, periodic.stats
+                env, buffer, state.obs, state.episode_starts, actor, episodes
             )
-            before, step = step, step + buffer.size
+            ranks.flush(episodes)
+            rows = buffer.size * ranks.world  # the whole run's rollout
+            before, step = step, step + rows
             # advantages and returns: GAE(lambda) (lambda = 1: n-step returns)
             buffer.finish(actor.values(state.obs), config.gamma, config.gae_lambda)
             # one gradient step on the whole rollout
-            batch = next(buffer.minibatches(buffer.size, shuffle=False))
-            loss = a2c_loss(model(batch.obs, batch.actions), batch, config)
+            batch = next(buffer.minibatches(rows, shuffle=False, ranks=ranks))
+            if ranks.active and config.normalize_advantage:
+                batch = ranks.normalize_advantages(batch, rows)
+            loss = a2c_loss(model(batch.obs, batch.actions), batch, loss_config)
+            loss = ranks.share(loss, len(batch.actions), rows)
             model.backward(loss)
-            metrics = {f"train/{k}": float(v) for k, v in loss.parts.items()}
+            ranks.sum_gradients(model.parameters())
+            (parts,) = ranks.sum_parts([loss.parts])
+            metrics = {f"train/{k}": float(v) for k, v in parts.items()}
             if config.max_grad_norm > 0:
                 metrics["train/grad_norm"] = float(
                     clip_grad_norm_(model.parameters(), config.max_grad_norm)
@@ -249,7 +261,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             state.updates += 1
             periodic.guard(step, metrics)
             if net.obs_norm is not None:  # after the update, which replayed what the actor saw
-                net.obs_norm.update(buffer.obs)
+                net.obs_norm.update(ranks.columns(buffer.obs))
             # log, evaluate, checkpoint
             periodic.after(
                 before,
@@ -258,7 +270,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
                     **metrics,
                     "train/learning_rate": lr,
                     "train/updates": state.updates,
-                    "train/explained_variance": buffer.explained_variance(),
+                    "train/explained_variance": buffer.explained_variance(ranks),
                 },
             )
     finally:

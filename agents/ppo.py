@@ -24,7 +24,7 @@ written-out backpropagation of ``rlkit.nn.passes`` (chosen once, at set-up).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -206,8 +206,12 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     learning_rate = schedule(config.learning_rate, "learning_rate")
     clip_range = schedule(config.clip_range, "clip_range")
     optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
+    # data-parallel (rlkit.distributed): this rank's share of the envs and of each
+    # minibatch, gradients summed over the ranks; one process: all of them, sums of one
+    ranks = run.ranks
+    loss_config = replace(config, normalize_advantage=False) if ranks.active else config
     env = run.make_vector_env(
-        config.n_envs,
+        ranks.envs(config.n_envs)[1],
         config.vec_env,
         train=True,
         frame_stack=config.frame_stack,
@@ -233,6 +237,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
         evaluator=rollouts.evaluator,
     )
     step = start_rollouts(state, env, run, periodic)  # 0, or a resumed run's step
+    episodes = ranks.episodes(periodic.stats, config.n_envs)
     try:
         while step < config.total_steps:
             progress = step / config.total_steps
@@ -241,22 +246,27 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             # collect a rollout (truncated episodes are valued from their final observation)
             buffer.reset()
             state.obs, state.episode_starts = rollouts.collect(
-                env, buffer, state.obs, state.episode_starts, actor, periodic.stats
+                env, buffer, state.obs, state.episode_starts, actor, episodes
             )
-            before, step = step, step + buffer.size
+            ranks.flush(episodes)
+            before, step = step, step + buffer.size * ranks.world
             # advantages and returns: GAE(lambda)
             buffer.finish(actor.values(state.obs), config.gamma, config.gae_lambda)
             # update: n_epochs passes over shuffled minibatches
             parts, grad_norms, kl_exceeded = [], [], False
             for _epoch in range(config.n_epochs):
-                for batch in buffer.minibatches(config.batch_size, run.rngs.torch):
-                    loss = ppo_loss(model(batch.obs, batch.actions), batch, clip, config)
+                for batch in buffer.minibatches(config.batch_size, run.rngs.torch, ranks=ranks):
+                    if ranks.active and config.normalize_advantage:
+                        batch = ranks.normalize_advantages(batch, config.batch_size)
+                    loss = ppo_loss(model(batch.obs, batch.actions), batch, clip, loss_config)
+                    loss = ranks.share(loss, len(batch.actions), config.batch_size)
                     if config.target_kl is not None and (
-                        float(loss.parts["approx_kl"]) > 1.5 * config.target_kl
+                        float(ranks.sum_(loss.parts["approx_kl"].clone())) > 1.5 * config.target_kl
                     ):
                         kl_exceeded = True  # SB3's rule: this minibatch is not applied,
                         break  # and the epochs end
                     model.backward(loss)
+                    ranks.sum_gradients(model.parameters())
                     if config.max_grad_norm > 0:
                         grad_norms.append(clip_grad_norm_(model.parameters(), config.max_grad_norm))
                     optimizer.step()
@@ -264,10 +274,10 @@ def train(config: Config, run: Run) -> dict[str, Any]:
                     parts.append(loss.parts)
                 if kl_exceeded:
                     break
-            metrics = update_metrics(parts, grad_norms)
+            metrics = update_metrics(ranks.sum_parts(parts), grad_norms)
             periodic.guard(step, metrics)
             if net.obs_norm is not None:  # after the update, which replayed what the actor saw
-                net.obs_norm.update(buffer.obs)
+                net.obs_norm.update(ranks.columns(buffer.obs))
             # log, evaluate, checkpoint
             periodic.after(
                 before,
@@ -277,7 +287,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
                     "train/learning_rate": lr,
                     "train/clip_range": clip,
                     "train/updates": state.updates,
-                    "train/explained_variance": buffer.explained_variance(),
+                    "train/explained_variance": buffer.explained_variance(ranks),
                 },
             )
     finally:

@@ -87,7 +87,11 @@ class AleVectorEnv(gym.vector.VectorEnv):
         self._native = AtariVectorEnv(
             settings["game"],
             n_envs,
-            num_threads=threads or min(n_envs, os.cpu_count() or 1),
+            # the host's cores, shared with the other data-parallel ranks on this host
+            num_threads=threads
+            or min(
+                n_envs, max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
+            ),
             stack_num=frame_stack,
             frameskip=4,
             maxpool=True,
@@ -125,8 +129,10 @@ class AleVectorEnv(gym.vector.VectorEnv):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """New games (game ``i`` seeded with ``seed + i``)."""
-        if seed is not None:  # the C++ env takes 32-bit seeds (game i: seed + i)
-            seed = int(seed) % (2**31 - self.num_envs)
+        if seed is not None:  # the C++ env takes 31-bit seeds (game i: seed + i); one
+            # modulus for up to 2**16 games, so that game i of a run split over
+            # data-parallel ranks gets the seed it gets in one process
+            seed = int(seed) % (2**31 - max(2**16, self.num_envs))
             self._seed = seed
         obs, info = self._native.reset(seed=seed, options=options)
         self._score[:] = 0.0

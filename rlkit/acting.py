@@ -24,6 +24,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from rlkit.distributed import SINGLE, Ranks, Rows
 from rlkit.errors import BadInput
 
 
@@ -208,7 +209,11 @@ class NumpyActor:
     """
 
     def __init__(
-        self, net: torch.nn.Module, spec: ActionSpec, rng: np.random.Generator, activation: str
+        self,
+        net: torch.nn.Module,
+        spec: ActionSpec,
+        rng: np.random.Generator | Rows,
+        activation: str,
     ) -> None:
         from rlkit.nn.backprop import NumpyForward
 
@@ -220,6 +225,14 @@ class NumpyActor:
 
     def _normalized(self, obs: np.ndarray) -> np.ndarray:
         return obs if self.obs_norm is None else self.obs_norm.numpy(obs)
+
+    def _noise(self, draw: Callable, shape: tuple[int, ...]) -> np.ndarray:
+        """``draw(rng, shape)``; with ``rlkit.distributed.Rows``, this rank's rows of the
+        draw for all the run's envs."""
+        rows = self.rng
+        if isinstance(rows, Rows):
+            return draw(rows.generator, (rows.total, *shape[1:]))[rows.start : rows.stop]
+        return draw(rows, shape)
 
     @staticmethod
     def supports(net: torch.nn.Module, activation: str) -> bool:
@@ -239,12 +252,13 @@ class NumpyActor:
             shifted = out - out.max(axis=1, keepdims=True)
             log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
             cdf = np.exp(log_probs).cumsum(axis=1)
-            u = self.rng.random((out.shape[0], 1))
+            u = self._noise(np.random.Generator.random, (out.shape[0], 1))
             actions = np.minimum((cdf < u).sum(axis=1), out.shape[1] - 1)
             chosen = log_probs[np.arange(out.shape[0]), actions]
             return actions, actions, chosen.astype(np.float32), values
         std = np.exp(self.log_std)
-        actions = (out + std * self.rng.standard_normal(out.shape)).astype(np.float32)
+        noise = self._noise(np.random.Generator.standard_normal, out.shape)
+        actions = (out + std * noise).astype(np.float32)
         z = (actions - out) / std
         log_probs = (-0.5 * z * z - self.log_std - 0.5 * np.log(2 * np.pi)).sum(axis=1)
         return actions, self.spec.to_env(actions), log_probs.astype(np.float32), values
@@ -267,12 +281,20 @@ class NumpyActor:
 
 
 def make_actor(
-    net: torch.nn.Module, spec: ActionSpec, device: torch.device, rngs: Any, activation: str
+    net: torch.nn.Module,
+    spec: ActionSpec,
+    device: torch.device,
+    rngs: Any,
+    activation: str,
+    ranks: Ranks = SINGLE,
+    n_envs: int = 1,
 ) -> Actor | NumpyActor:
-    """``NumpyActor`` for an MLP ``ActorCritic`` on the CPU, else the torch ``Actor``."""
+    """``NumpyActor`` for an MLP ``ActorCritic`` on the CPU, else the torch ``Actor``; in a
+    data-parallel group, drawing the noise of all ``n_envs`` of the run and keeping this
+    rank's rows (``rlkit.distributed.Rows``)."""
     if NumpyActor.supports(net, activation):
-        return NumpyActor(net, spec, rngs.numpy, activation)
-    return Actor(net, spec, device, rngs.torch)
+        return NumpyActor(net, spec, ranks.rows(rngs.numpy, n_envs), activation)
+    return Actor(net, spec, device, ranks.rows(rngs.torch, n_envs))
 
 
 class ActorCriticPolicy:
@@ -344,8 +366,9 @@ class ActorCriticState:
     actor: Any = None
     """An actor with a memory (``state_dict`` / ``load_state_dict``), else None."""
 
-    def state_dict(self) -> dict[str, Any]:
-        """Weights, optimizer, counter and loop state as checkpoint data."""
+    def loop_state(self) -> dict[str, Any]:
+        """Where the vector-env loop stands (envs, last observations, episode starts, the
+        actor's memory): what differs between the ranks of a data-parallel run."""
         from rlkit import snapshot
 
         loop = {"env": snapshot.env_state(self.env)}
@@ -354,23 +377,30 @@ class ActorCriticState:
             loop["episode_starts"] = snapshot.encode(self.episode_starts)
         if self.actor is not None:
             loop["actor"] = self.actor.state_dict()
+        return loop
+
+    def state_dict(self) -> dict[str, Any]:
+        """Weights, optimizer, counter and loop state as checkpoint data."""
         return {
             # copies: a network whose parameters are views of a larger buffer (a flat one,
             # or a row of a batched group's) saves its own values, not the whole buffer
             "net": {k: v.clone() for k, v in self.net.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
             "updates": self.updates,
-            "loop": loop,
+            "loop": self.loop_state(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Take back ``state_dict``."""
-        from rlkit import snapshot
-
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.updates = int(state["updates"])
-        loop = state["loop"]
+        self.load_loop_state(state["loop"])
+
+    def load_loop_state(self, loop: dict[str, Any]) -> None:
+        """Take back ``loop_state``."""
+        from rlkit import snapshot
+
         snapshot.load_env_state(self.env, loop["env"])
         if "obs" in loop:
             self.obs = snapshot.decode(loop["obs"])
@@ -462,14 +492,17 @@ def rollout_parts(
         collect_rollout,
     )
 
-    n_steps, n_envs, device = config.n_steps, config.n_envs, run.device
+    n_steps, device, ranks = config.n_steps, run.device, run.ranks
+    _, n_envs = ranks.envs(config.n_envs)  # this rank's share (all of them in one process)
     if config.vec_env != "torch":
         buffer = RolloutBuffer(
             n_steps, n_envs, obs_space.shape, obs_space.dtype, spec.shape, spec.dtype, device
         )
         # acting, a few observations at a time: numpy on views of the parameters for MLPs
         # on the CPU (no per-step tensor overhead), else the module itself
-        actor = make_actor(net, spec, device, run.rngs, config.activation)
+        actor = make_actor(
+            net, spec, device, run.rngs, config.activation, ranks, n_envs=config.n_envs
+        )
         return RolloutParts(buffer, actor, collect_rollout, None)
     from rlkit.evaluation import evaluate_batched
 
@@ -491,7 +524,8 @@ def start_rollouts(state: Any, env: Any, run: Any, periodic: Any) -> int:
     """Reset the vector env with the run's env seed, mark every env as starting an episode,
     then restore a resumed run (``periodic.restore``); returns the step to start from.
     A batched torch env (its observations are tensors) keeps the loop's state on its device."""
-    state.obs, _ = env.reset(seed=run.rngs.env_seed)
+    first, _ = run.ranks.envs(env.num_envs * run.ranks.world)
+    state.obs, _ = env.reset(seed=run.rngs.env_seed + first)  # env i of the run: env_seed + i
     state.episode_starts = np.ones(env.num_envs, dtype=np.float32)
     step = periodic.restore()  # 0, or where a resumed run's checkpoint was taken
     if torch.is_tensor(state.obs):  # (a checkpoint gives tensors back on the CPU)

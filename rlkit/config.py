@@ -32,7 +32,7 @@ C = TypeVar("C")
 
 #: Keys a config file may hold besides the agent's fields (a saved ``config.yaml``
 #: has them); they describe the run, not the agent.
-RUN_KEYS = ("algo", "env_id", "seed", "device", "versions", "implementation")
+RUN_KEYS = ("algo", "env_id", "seed", "device", "versions", "implementation", "nproc")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -9,7 +9,9 @@
 Both expose ``sample(generator)``, ``mode()`` (the deterministic action: argmax / mean),
 ``log_prob(actions)`` and ``entropy()``, batched over the leading dimensions. ``generator``
 may be a sequence of ``G`` generators for a stack of ``G`` batches (many seeds at once):
-batch ``g`` then draws its noise from generator ``g``, as it would alone.
+batch ``g`` then draws its noise from generator ``g``, as it would alone; or
+``rlkit.distributed.Rows`` (one rank of a data-parallel run): the noise of all the run's
+rows is drawn and this rank's rows are kept, as one process would draw them.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from collections.abc import Sequence
 
 import torch
 
+from rlkit.distributed import Rows
+
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
-Generators = torch.Generator | Sequence[torch.Generator] | None
+Generators = torch.Generator | Sequence[torch.Generator] | Rows | None
 
 
 def noise(
@@ -30,6 +34,9 @@ def noise(
     """Uniform [0, 1) or standard normal noise of ``shape``; with a sequence of ``G``
     generators, ``shape[0] == G`` and row ``g`` comes from generator ``g``."""
     draw = torch.randn if normal else torch.rand
+    if isinstance(generator, Rows):
+        whole = draw((generator.total, *shape[1:]), generator=generator.generator, device=device)
+        return whole[generator.start : generator.stop]
     if generator is None or isinstance(generator, torch.Generator):
         return draw(shape, generator=generator, device=device)
     if len(generator) != shape[0]:

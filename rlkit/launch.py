@@ -42,6 +42,7 @@ import torch
 from rlkit.agents import ALGORITHMS
 from rlkit.checkpoint import load_checkpoint, load_run_checkpoint
 from rlkit.config import config_dict, load_config, package_versions
+from rlkit.distributed import SINGLE, SPLITTABLE, Ranks
 from rlkit.errors import BadInput, RunFailed, StopNow, Stopped, unknown
 from rlkit.guard import NonFinite
 from rlkit.logging import WANDB_MODES, Logger
@@ -222,6 +223,8 @@ class RunSpec:
     """Warnings for the user (printed by the CLI before the run starts)."""
     make_vector: Callable[..., Any] | None = None
     """``make_vector(n_envs, backend, train, frame_stack)``: the run's vector envs."""
+    ranks: Ranks = SINGLE
+    """This process's place in a data-parallel run (``rlkit.distributed``)."""
 
     @property
     def algo(self) -> str:
@@ -594,6 +597,32 @@ def plan_resume(
     return spec
 
 
+def check_ranks(spec: RunSpec, nproc: int) -> None:
+    """What a run split over ``nproc`` data-parallel ranks needs (``BadInput`` naming what
+    is not so): an algorithm that splits, ``n_envs`` a multiple of ``nproc``, a vector env
+    each rank can own."""
+    if nproc < 1:
+        raise BadInput(f"bad value --nproc {nproc}; allowed: an integer >= 1")
+    if spec.algo not in SPLITTABLE:
+        raise BadInput(
+            f"--nproc splits the rollouts of {', '.join(SPLITTABLE)} over ranks; "
+            f"{spec.algo} runs in one process (use --seeds for many runs)"
+        )
+    n_envs = spec.config.n_envs
+    if n_envs < nproc or n_envs % nproc:
+        raise BadInput(
+            f"--nproc {nproc} needs n_envs a multiple of {nproc} (each rank steps n_envs / "
+            f"nproc envs); n_envs is {n_envs}"
+        )
+    if spec.config.vec_env == "torch":
+        raise BadInput(
+            "--nproc runs vec_env sync, async or ale on each rank; the batched torch envs run "
+            "many envs in one process already (use --seeds --batched for many seeds)"
+        )
+    if spec.implementation != "rlkit":
+        raise BadInput("--nproc is rlkit's; SB3 trains in one process")
+
+
 # ---------------------------------------------------------------- running
 
 
@@ -700,6 +729,7 @@ def _open_run(
         make_vector_env=spec.make_vector,
         resolved_config=spec.resolved,
         resume=resume,
+        ranks=spec.ranks,
     )
     run.stop = stop
     if resume is not None and console is not None and directory is not None:

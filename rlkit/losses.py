@@ -141,7 +141,7 @@ def ppo_loss(out: PolicyOutputs, batch: Any, clip: float, config: Any) -> Loss:
     Means are over the last dimension: ``G`` stacked minibatches ``(G, B)`` (many seeds at
     once) give ``G`` losses and parts, and each row's gradient is its own minibatch's.
     """
-    n = out.log_probs.shape[-1]
+    n = max(out.log_probs.shape[-1], 1)  # (a data-parallel rank may hold no row of a minibatch)
     advantages = normalized(batch.advantages) if config.normalize_advantage else batch.advantages
     log_ratio = out.log_probs - batch.log_probs
     ratio = log_ratio.exp()

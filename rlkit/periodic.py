@@ -21,6 +21,7 @@ evaluation history, the best evaluation, the run's random generators, the number
 from __future__ import annotations
 
 import math
+import signal
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -181,6 +182,9 @@ class Periodic:
         if checkpoint is None:
             return 0
         self.agent.load_state_dict(checkpoint)
+        ranks = self.run.ranks
+        if ranks.active:  # this rank's own envs and observations
+            self.agent.load_loop_state(checkpoint["ranks"][ranks.rank])
         state = checkpoint["resume"]
         self.stats.load_state_dict(state["stats"])
         self.history = EvalHistory.from_state_dict(state["eval_history"])
@@ -191,17 +195,24 @@ class Periodic:
 
     def _save_once(self, step: int) -> None:
         """``save(step)`` unless this very state was just saved (a stop that comes right
-        after a periodic checkpoint does not write the same state twice)."""
-        if self._saved != (step, self.run.logger.rows):
+        after a periodic checkpoint does not write the same state twice; in a data-parallel
+        group, as rank 0 decides)."""
+        if self.run.ranks.broadcast(self._saved != (step, self.run.logger.rows)):
             self.save(step)
 
     def save(self, step: int, best: bool = False) -> None:
-        """Write ``latest.pt`` (and ``best.pt``): the agent's state, the step and this state."""
+        """Write ``latest.pt`` (and ``best.pt``): the agent's state, the step and this state.
+        In a data-parallel group every rank calls it: rank 0 writes, with every rank's loop
+        state (``ranks``) gathered."""
         from rlkit import guard
 
         if self.parameters is not None:  # never overwrite a good checkpoint with NaNs
             guard.check(step, None, self.parameters())
         self._saved = (step, self.run.logger.rows)
+        ranks = self.run.ranks
+        loops = ranks.gather(self.agent.loop_state()) if ranks.active else None
+        if not ranks.main:
+            return
         self.run.save_checkpoint(
             {
                 **self.agent.state_dict(),
@@ -209,6 +220,7 @@ class Periodic:
                 "episodes": self.stats.episodes,
                 "eval_history": self.history.state_dict(),
                 "resume": self.state_dict(),
+                **({"ranks": loops} if loops is not None else {}),
             },
             best=best,
         )
@@ -258,6 +270,9 @@ class Periodic:
     ) -> None:
         """The periodic work due from ``before`` to ``step`` env steps. ``metrics`` (or a
         function making them, called only when a log is due) are logged at log intervals."""
+        ranks = self.run.ranks
+        if ranks.active and ranks.any(self.run.stop.asked) and not self.run.stop.asked:
+            self.run.stop.signum = signal.SIGTERM  # another rank was asked: all stop here
         if step < self._next_due and not self.run.stop.asked:
             return  # nothing due: the common case of a per-step loop
         config = self.config
@@ -266,12 +281,8 @@ class Periodic:
             sps = (step - self.start_step) / max(time.perf_counter() - self.start, 1e-9)
             self.run.logger.log(step, {**values, "time/sps": sps, **self.stats.metrics()})
         if crossed(before, step, config.eval_interval) and step < config.total_steps:
-            result = self.evaluate(step)
-            self.run.logger.log(step, result)
-            if result["eval/mean_return"] > self.best_eval:
-                self.best_eval = result["eval/mean_return"]
-                self.save(step, best=True)
-        if crossed(before, step, config.video_interval):
+            self._evaluate_and_keep_best(step)
+        if crossed(before, step, config.video_interval) and ranks.main:
             self.video(step)
         if crossed(before, step, config.checkpoint_interval):
             self.save(step)
@@ -279,12 +290,28 @@ class Periodic:
         due = [(step // i + 1) * i for i in self._intervals]
         self._next_due = min([*due, config.total_steps])
 
+    def _evaluate_and_keep_best(self, step: int) -> None:
+        """A periodic evaluation (rank 0 alone in a data-parallel group), and ``best.pt``
+        when it is the best so far (every rank takes part in the save)."""
+        improved = False
+        if self.run.ranks.main:
+            result = self.evaluate(step)
+            self.run.logger.log(step, result)
+            improved = result["eval/mean_return"] > self.best_eval
+            self.best_eval = max(self.best_eval, result["eval/mean_return"])
+        if self.run.ranks.broadcast(improved):
+            self.save(step, best=True)
+
     def finish(self, step: int, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The final evaluation, checkpoint (and video); returns the run's summary."""
-        final = self.evaluate(step)
-        self.run.logger.log(step, final)
-        self.save(step, best=final["eval/mean_return"] >= self.best_eval)
-        if self.config.video_interval and self.last_video != step:
+        """The final evaluation, checkpoint (and video); returns the run's summary (in a
+        data-parallel group, rank 0 evaluates and records; the others only save)."""
+        ranks = self.run.ranks
+        final: dict[str, Any] = {}
+        if ranks.main:
+            final = self.evaluate(step)
+            self.run.logger.log(step, final)
+        self.save(step, best=ranks.broadcast(final.get("eval/mean_return", 0) >= self.best_eval))
+        if self.config.video_interval and self.last_video != step and ranks.main:
             self.video(step)
         sps = (step - self.start_step) / max(time.perf_counter() - self.start, 1e-9)
         return {"total_steps": step, "time/sps": sps, **final, **(extra or {})}

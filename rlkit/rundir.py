@@ -27,6 +27,7 @@ import torch
 
 from rlkit.checkpoint import save_checkpoint
 from rlkit.config import read_yaml
+from rlkit.distributed import SINGLE, Ranks
 from rlkit.errors import BadInput
 from rlkit.io import atomic_write_json, atomic_write_yaml
 from rlkit.logging import Logger
@@ -181,6 +182,9 @@ class Run:
     env (backends: sync, async, ale; see ``rlkit.envs.vector.BACKENDS``)."""
     last_checkpoint: dict[str, Any] | None = None
     """The state of the last ``save_checkpoint`` (what the Python API keeps in memory)."""
+    ranks: Ranks = SINGLE
+    """This process's place in a data-parallel group (``rlkit.distributed``); one process
+    by default."""
 
     def stop_if_requested(self, step: int, save: Callable[[int], Any]) -> None:
         """When a stop was requested: ``save(step)``, then raise ``rlkit.errors.Stopped``."""

@@ -8,7 +8,7 @@ Every import of every module counts, function-local ones included. The layers, b
 * ``rlkit.agents``: the foundation and envs; no agent imports another;
 * the library layer (``rlkit`` itself, ``rlkit.api``, ``rlkit.launch``, ``rlkit.sb3``,
   ``rlkit.sweep.study``, ``rlkit.sweep.report``): anything but the CLI;
-* ``rlkit.cli``: on top.
+* ``rlkit.cli`` (and ``rlkit.__main__``, ``python -m rlkit``): on top.
 
 And no two modules import each other, directly or around a longer circle.
 """
@@ -79,7 +79,7 @@ def import_graph() -> dict[str, set[str]]:
 
 
 def layer(name: str) -> str:
-    if name.startswith("rlkit.cli"):
+    if name.startswith("rlkit.cli") or name == "rlkit.__main__":
         return "cli"
     if name in LIBRARY:
         return "library"

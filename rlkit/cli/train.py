@@ -7,14 +7,16 @@ parallel processes.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
+from rlkit import distributed
 from rlkit.agents import ALGORITHMS
-from rlkit.cli.common import exit_code, report
+from rlkit.cli.common import exit_code, fail, report
 from rlkit.config import describe_fields, limit_text
 from rlkit.errors import BadInput, RunFailed, Stopped
 from rlkit.launch import (
@@ -22,10 +24,12 @@ from rlkit.launch import (
     DEVICES,
     STOP_GRACE_S,
     RunSpec,
+    check_ranks,
     execute,
     load_agent,
     plan_resume,
     plan_run,
+    resolve_device,
 )
 from rlkit.logging import WANDB_MODES
 
@@ -56,6 +60,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="RUN_DIR",
         help="continue an interrupted run from its last checkpoint (algo, env and config from "
         "the run dir)",
+    )
+    p.add_argument(
+        "--nproc",
+        type=int,
+        default=None,
+        metavar="N",
+        help="one run, data-parallel over N processes on this machine (torch.distributed: "
+        "gloo on the CPU, NCCL on CUDA; ppo, a2c); on many machines start it with torchrun "
+        "--nnodes M --nproc-per-node N ... -m rlkit train ...",
     )
     p.set_defaults(func=main)
 
@@ -142,6 +155,9 @@ def run_command(args: argparse.Namespace, implementation: str) -> int:
     """``train`` (``implementation="rlkit"``) or ``baseline`` (``"sb3"``): one seed, or
     ``--seeds`` in parallel processes."""
     command = "train" if implementation == "rlkit" else "baseline"
+    if implementation == "rlkit" and distributed.from_environment() > 1:
+        return run_rank(args)  # one rank of a group torch's launcher started
+    nproc = getattr(args, "nproc", None)
     try:
         if getattr(args, "resume", None) is not None:
             if args.algo or args.env_id or args.overrides or args.config is not None:
@@ -155,6 +171,14 @@ def run_command(args: argparse.Namespace, implementation: str) -> int:
                     "do not apply"
                 )
             spec = plan_resume(args.resume, args.device, args.wandb)
+            saved = int(spec.resolved.get("nproc", 1))
+            if nproc is not None and nproc != saved:
+                raise BadInput(
+                    f"{args.resume} was trained by {saved} ranks; it resumes with as many "
+                    f"(--nproc {saved}, or no --nproc)"
+                )
+            if saved > 1:
+                return run_ranks_command(args, spec, saved)
         else:
             if args.algo is None:
                 raise BadInput(f"rlkit {command} needs an algorithm: " + ", ".join(ALGORITHMS))
@@ -169,9 +193,17 @@ def run_command(args: argparse.Namespace, implementation: str) -> int:
                 if args.seeds is None:
                     raise BadInput("--batched trains the seeds of --seeds together; give --seeds")
                 return run_batched_command(args)
+            if nproc is not None and args.seeds is not None:
+                raise BadInput(
+                    "--nproc splits one run over processes, --seeds runs many: give one of them"
+                )
             if args.seeds is not None:
                 return run_seeds_command(args, implementation)
             spec = plan_from_args(args, implementation)
+            if nproc is not None:
+                check_ranks(spec, nproc)
+                if nproc > 1:
+                    return run_ranks_command(args, spec, nproc)
     except (BadInput, PermissionError) as e:
         return report(e)
     for note in spec.notes:
@@ -179,11 +211,105 @@ def run_command(args: argparse.Namespace, implementation: str) -> int:
     return run_and_report(spec, quiet=args.quiet)
 
 
+def run_ranks_command(args: argparse.Namespace, spec: RunSpec, nproc: int) -> int:
+    """``--nproc N`` (or ``--resume`` of a run trained so): the checked run started as ``N``
+    ranks on this machine by torch's launcher, each running ``run_rank``; a rank that
+    fails ends the group, named in one line."""
+    path = spec.run_dir.path
+    common = ["--device", args.device, "--wandb", args.wandb, *(["--quiet"] if args.quiet else [])]
+    if args.resume is not None:
+        argv = ["train", "--resume", str(path), *common]
+    else:
+        argv = [
+            "train",
+            args.algo,
+            args.env_id,
+            *args.overrides,
+            "--seed",
+            str(spec.seed),
+            "--run-dir",
+            str(path),
+            *(["--config", str(args.config)] if args.config is not None else []),
+            *common,
+        ]
+    for note in spec.notes:
+        print(note, file=sys.stderr)
+    backend = "NCCL" if spec.device.type == "cuda" else "gloo"
+    print(
+        f"{spec.algo} on {spec.env_id}, data-parallel over {nproc} ranks ({backend}, "
+        f"{spec.config.n_envs // nproc} envs each); run dir {path}",
+        file=sys.stderr,
+    )
+    failure = distributed.launch(argv, nproc)
+    if failure is None:
+        return 0
+    if failure.signal is not None:  # stopped from outside: the ranks said how they stopped
+        return failure.exitcode
+    print(
+        f"rlkit: {failure.describe()}; the group stopped (run dir kept: {path}; continue "
+        f"with rlkit train --resume {path})",
+        file=sys.stderr,
+    )
+    return 2 if failure.exitcode == 2 else 1
+
+
+def run_rank(args: argparse.Namespace) -> int:
+    """One rank of a data-parallel run (``WORLD_SIZE`` > 1, set by torch's launcher): join
+    the group, plan the run as the command line says (rank 0 with the run dir, the others
+    writing nothing), train its share."""
+    try:
+        ranks = distributed.join(resolve_device(args.device))
+    except (RuntimeError, ValueError) as e:
+        return report(RunFailed(f"cannot join the process group: {e}"))
+    try:
+        try:
+            if args.resume is not None:
+                spec = plan_resume(args.resume, args.device, args.wandb)
+                saved = int(spec.resolved.get("nproc", ranks.world))
+                if saved != ranks.world:
+                    raise BadInput(
+                        f"{args.resume} was trained by {saved} ranks; resume it with as many"
+                    )
+            else:
+                if args.algo is None or args.env_id is None:
+                    raise BadInput("rlkit train needs an algorithm and an env id")
+                spec = plan_run(
+                    args.algo,
+                    args.env_id,
+                    config=args.config,
+                    overrides=args.overrides,
+                    seed=args.seed,
+                    device=args.device,
+                    run_dir=(args.run_dir or DEFAULT_RUN_DIR) if ranks.main else None,
+                    wandb=args.wandb,
+                )
+            check_ranks(spec, ranks.world)
+        except (BadInput, PermissionError) as e:
+            return report(e) if ranks.main else exit_code(e)
+        if not ranks.main:
+            spec.run_dir = None  # rank 0 writes the run dir
+        spec.ranks = ranks
+        spec.resolved["nproc"] = ranks.world
+        if ranks.main:
+            return run_and_report(spec, quiet=args.quiet)
+        try:  # the others print only their own failures, named by their rank
+            execute(spec, quiet=True, console=io.StringIO())
+        except (BadInput, RunFailed) as e:
+            return exit_code(e) if distributed.lost_peer(e) else fail(f"rank {ranks.rank}: {e}", 1)
+        except (Stopped, KeyboardInterrupt) as e:
+            return exit_code(e)
+        return 0
+    finally:
+        distributed.leave()
+
+
 def run_and_report(spec: RunSpec, quiet: bool = False) -> int:
     """Execute ``spec`` and print how it ended; returns the exit code."""
     try:
         result = execute(spec, quiet=quiet)
     except (BadInput, RunFailed) as e:
+        if distributed.lost_peer(e):  # the launcher names the rank that failed
+            return exit_code(e)
         return report(e)
     except Stopped as e:
         name = signal.Signals(e.signum).name if e.signum is not None else "request"

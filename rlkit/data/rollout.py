@@ -26,6 +26,7 @@ import torch
 
 from rlkit.data.device import to_device
 from rlkit.data.returns import discounted_returns, gae
+from rlkit.distributed import SINGLE, Ranks
 
 
 @dataclass
@@ -161,12 +162,14 @@ class RolloutBuffer:
             )
         self.advantages, self.returns = advantages.to(self.device), returns.to(self.device)
 
-    def explained_variance(self) -> float:
+    def explained_variance(self, ranks: Ranks = SINGLE) -> float:
         """How much of the returns' variance the rollout's values explain:
-        ``1 - Var(R - V) / Var(R)`` (1: perfectly, 0: no better than a constant)."""
+        ``1 - Var(R - V) / Var(R)`` (1: perfectly, 0: no better than a constant); in a
+        data-parallel group (``ranks``), of the whole run's rollout."""
         if self.returns is None:
             raise RuntimeError("call finish() first")
-        returns, values = self.returns.flatten().cpu(), torch.from_numpy(self.values).flatten()
+        returns = torch.from_numpy(ranks.columns(self.returns.cpu().numpy())).flatten()
+        values = torch.from_numpy(ranks.columns(self.values)).flatten()
         var = float(returns.var())
         return float("nan") if var == 0 else 1.0 - float((returns - values).var()) / var
 
@@ -190,16 +193,24 @@ class RolloutBuffer:
         }
 
     def minibatches(
-        self, batch_size: int, generator: torch.Generator | None = None, shuffle: bool = True
+        self,
+        batch_size: int,
+        generator: torch.Generator | None = None,
+        shuffle: bool = True,
+        ranks: Ranks = SINGLE,
     ) -> Iterator[RolloutBatch]:
-        """The rollout's ``n_steps * n_envs`` rows flattened, shuffled, in minibatches of ``batch_size``."""
+        """The rollout's ``n_steps * n_envs`` rows flattened, shuffled, in minibatches of
+        ``batch_size``. In a data-parallel group (``ranks``) the rows shuffled are the whole
+        run's (every rank's envs, one permutation as one process draws it) and a minibatch
+        holds this rank's rows of it (``rlkit.distributed``)."""
         data = self._tensors()
         n = self.n_steps * self.n_envs
         flat = {k: v.reshape(n, *v.shape[2:]) for k, v in data.items()}
-        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+        total = n * ranks.world
+        order = torch.randperm(total, generator=generator) if shuffle else torch.arange(total)
         order = order.to(self.device)
-        for begin in range(0, n, batch_size):
-            idx = order[begin : begin + batch_size]
+        for begin in range(0, total, batch_size):
+            idx = ranks.local_rows(order[begin : begin + batch_size], self.n_envs)
             yield RolloutBatch(**{k: v[idx] for k, v in flat.items()})
 
     def sequences(
@@ -309,8 +320,11 @@ class DeviceRolloutBuffer(RolloutBuffer):
                 gae_lambda,
             )
 
-    def explained_variance(self) -> float:
-        """``1 - Var(R - V) / Var(R)`` (see ``RolloutBuffer.explained_variance``)."""
+    def explained_variance(self, ranks: Ranks = SINGLE) -> float:
+        """``1 - Var(R - V) / Var(R)`` (see ``RolloutBuffer.explained_variance``; one process:
+        the batched envs do not split over ranks)."""
+        if ranks.active:
+            raise ValueError("the batched torch envs run in one process")
         if self.returns is None:
             raise RuntimeError("call finish() first")
         var = float(self.returns.var())

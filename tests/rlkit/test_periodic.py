@@ -7,6 +7,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from rlkit.distributed import SINGLE
 from rlkit.errors import Stopped
 from rlkit.periodic import EpisodeStats, Periodic, crossed
 from rlkit.rundir import StopRequest
@@ -20,6 +21,7 @@ class FakeRun:
         self.rngs = make_rngs(0, seed_globals=False)
         self.stop = StopRequest()
         self.resume = None
+        self.ranks = SINGLE
 
     def log(self, step, metrics):
         self.rows.append((step, dict(metrics)))
