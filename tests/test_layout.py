@@ -31,6 +31,8 @@ LIBRARY = {
     "rlkit.sb3",
     "rlkit.sweep.study",
     "rlkit.sweep.report",
+    "rlkit.sweep.seeds",
+    "rlkit.sweep.gather",
 }
 
 

@@ -4,11 +4,13 @@ learning curves of ``rlkit.compare``, printed and written."""
 from __future__ import annotations
 
 import argparse
+import tempfile
 from pathlib import Path
 
 from rlkit.cli.common import report
 from rlkit.compare import find_runs, format_table, group_runs, plot, read_run, summarize
 from rlkit.errors import BadInput
+from rlkit.sweep.gather import gathered_runs
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,7 +21,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Group runs (run dirs, or parents of run dirs such as a --seeds folder) by "
         "implementation, algorithm and env; print a table; with --out, plot learning curves.",
     )
-    p.add_argument("targets", nargs="+", type=Path, help="run directories or their parents")
+    p.add_argument("targets", nargs="*", type=Path, help="run directories or their parents")
+    p.add_argument(
+        "--study",
+        default=None,
+        help="also the finished runs of this study (--seeds --study or a sweep), gathered from "
+        "its artifact store: no worker's disk needed",
+    )
+    p.add_argument("--storage", default=None, metavar="URL", help="with --study: its storage")
+    p.add_argument(
+        "--artifacts",
+        default=None,
+        metavar="DIR",
+        help="with --study: where its artifact store is on this machine (default: as recorded)",
+    )
+    p.add_argument(
+        "--into",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="with --study: keep the gathered run dirs here (default: a temporary folder)",
+    )
     p.add_argument(
         "--out", type=Path, default=None, help="write the learning-curve figure here (.png)"
     )
@@ -29,12 +51,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Print the table (and write the figure / JSON when asked)."""
+    with tempfile.TemporaryDirectory(prefix="rlkit-gathered-") as tmp:
+        return compare(args, Path(tmp))
+
+
+def compare(args: argparse.Namespace, tmp: Path) -> int:
+    """``main``, with ``tmp`` for a study's gathered runs."""
+    from rlkit.sweep.study import StorageError, load_existing_study
+
     try:
         if args.out is not None and args.out.suffix.lower() not in (".png", ".pdf", ".svg"):
             raise BadInput(f"--out must be a .png, .pdf or .svg file, got {args.out}")
-        paths, skipped = find_runs(args.targets)
+        if args.study is None and (args.storage or args.artifacts or args.into):
+            raise BadInput("--storage, --artifacts and --into go with --study NAME")
+        if args.study is None and not args.targets:
+            raise BadInput("rlkit compare needs run dirs (or their parents), or --study NAME")
+        targets = list(args.targets)
+        if args.study is not None:
+            into = args.into if args.into is not None else tmp
+            study = load_existing_study(args.study, args.storage, None, heartbeat=60)
+            gathered, where = gathered_runs(study, args.artifacts, into)
+            print(f"study {args.study}: {len(gathered)} finished runs gathered from {where}")
+            targets += gathered
+        paths, skipped = find_runs(targets)
         groups = group_runs([read_run(p) for p in paths])
-    except BadInput as e:
+    except (BadInput, StorageError) as e:
         return report(e)
     for line in skipped:
         print(f"rlkit compare: {line}")

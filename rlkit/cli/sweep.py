@@ -15,6 +15,7 @@ from rlkit.cli.common import report
 from rlkit.errors import BadInput, RunFailed
 from rlkit.launch import DEVICES
 from rlkit.logging import WANDB_MODES
+from rlkit.sweep import gather
 from rlkit.sweep.space import OBJECTIVES, PRUNERS, SAMPLERS
 from rlkit.sweep.study import (
     StorageError,
@@ -127,6 +128,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="seed of the sampler (default fresh per worker; worker i of --jobs uses seed+i)",
     )
     p.add_argument(
+        "--artifacts",
+        default=None,
+        metavar="DIR",
+        help="where finished trials upload summary, metrics, config and checkpoint (a "
+        "directory every worker can write, or s3://bucket; default: <dir>/artifacts); "
+        "rlkit compare --study reads them from any machine",
+    )
+    p.add_argument(
         "--heartbeat",
         metavar="S",
         type=int,
@@ -166,6 +175,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         plan = make_plan(opts)
         study = open_study(plan, opts, seed=opts.sampler_seed)
+        gather.study_store(study, opts.artifacts, plan.dir / "artifacts")  # writable here
     except (BadInput, StorageError) as e:
         return report(e)
     if opts.jobs > 1 and opts.worker is None:

@@ -102,6 +102,34 @@ def add_common_arguments(p: argparse.ArgumentParser, algos: tuple[str, ...]) -> 
         help="with --seeds: processes at once (default: the core count)",
     )
     p.add_argument(
+        "--study",
+        default=None,
+        help="with --seeds: take the seeds from this Optuna study, shared by workers on any "
+        "machines (with --storage)",
+    )
+    p.add_argument(
+        "--storage",
+        default=None,
+        metavar="URL",
+        help="with --study: the study's storage, postgresql://user:password@host/db for many "
+        "machines (default: sqlite:///<run-dir parent>/study.db)",
+    )
+    p.add_argument(
+        "--artifacts",
+        default=None,
+        metavar="DIR",
+        help="with --study: where finished runs upload their results (a directory every "
+        "worker can write, or s3://bucket; default: the study's own, else <parent>/artifacts)",
+    )
+    p.add_argument(
+        "--heartbeat",
+        type=int,
+        default=60,
+        metavar="S",
+        help="with --study: seconds between a worker's heartbeats; a seed whose worker "
+        "missed two goes back to the queue (default 60)",
+    )
+    p.add_argument(
         "--run-dir",
         type=Path,
         help="run directory (default runs/<algo>-<env>-s<seed>-<time>; with --seeds, the parent)",
@@ -400,6 +428,46 @@ def run_batched_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_seeds_study_command(args: argparse.Namespace, implementation: str) -> int:
+    """``--seeds --study NAME [--storage URL]``: this process is one worker of the study
+    (``rlkit.sweep.seeds``): it trains the seeds no other worker has taken, one at a time,
+    until every seed is done."""
+    from rlkit.seeds import parse_seeds
+    from rlkit.sweep import seeds as seeds_study
+    from rlkit.sweep.study import StorageError
+
+    command = "train" if implementation == "rlkit" else "baseline"
+    try:
+        seeds = parse_seeds(args.seeds)
+        if args.study is None:
+            raise BadInput("--storage and --artifacts go with --study NAME (and --seeds)")
+        if args.seed is not None:
+            raise BadInput("give --seed or --seeds, not both")
+        if args.batched or (args.jobs is not None and args.jobs != 1):
+            raise BadInput(
+                "--study runs one seed at a time per worker; start the command once per "
+                "worker you want (on this machine or others), without --jobs / --batched"
+            )
+        if args.env_id is None or args.help_config:
+            raise BadInput(f"rlkit {command} --seeds --study needs an algo and an env id")
+        parent = args.run_dir if args.run_dir is not None else Path("runs") / args.study
+        storage = args.storage or f"sqlite:///{parent.as_posix()}/study.db"
+        plan = seeds_study.SeedPlan(
+            args.algo,
+            args.env_id,
+            args.config,
+            list(args.overrides),
+            args.device,
+            args.wandb,
+            implementation,
+        )
+        return seeds_study.run(
+            plan, seeds, args.study, storage, args.artifacts, parent, args.heartbeat, args.quiet
+        )
+    except (BadInput, PermissionError, StorageError) as e:
+        return report(e)
+
+
 def run_seeds_command(args: argparse.Namespace, implementation: str) -> int:
     """``--seeds``: check the command once, run each seed in its own process, print a table."""
     import copy
@@ -409,6 +477,8 @@ def run_seeds_command(args: argparse.Namespace, implementation: str) -> int:
     from rlkit.seeds import SeedJob, aggregate_table, parent_dir, parse_seeds, run_jobs
 
     command = "train" if implementation == "rlkit" else "baseline"
+    if args.study is not None or args.storage is not None or args.artifacts is not None:
+        return run_seeds_study_command(args, implementation)
     try:
         seeds = parse_seeds(args.seeds)
         if args.seed is not None:

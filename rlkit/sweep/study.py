@@ -32,6 +32,7 @@ from rlkit.config import build_config, config_dict, merge, parse_overrides
 from rlkit.errors import BadInput, RunFailed, Stopped
 from rlkit.launch import STOP_GRACE_S
 from rlkit.rundir import safe_name
+from rlkit.sweep import gather
 from rlkit.sweep.space import (
     OBJECTIVES,
     Space,
@@ -73,6 +74,9 @@ class SweepOptions:
     quiet: bool = False
     worker: int | None = None
     """The index of this worker among ``jobs`` (None: the command itself)."""
+    artifacts: str | None = None
+    """Where finished trials upload their results (``rlkit.sweep.gather``; default: the
+    study's own store, else ``<dir>/artifacts``)."""
 
 
 class TrialFailed(Exception):
@@ -208,9 +212,13 @@ class StorageError(RunFailed):
     """The storage could not be reached or opened (exit 1)."""
 
 
-def open_storage(url: str, heartbeat: int | None = None, create: bool = True) -> Any:
+def open_storage(
+    url: str, heartbeat: int | None = None, create: bool = True, retry: bool = False
+) -> Any:
     """Optuna's RDB storage for ``url`` with heartbeats; a SQLite file's folder is made
-    (unless ``create`` is false, when a missing file is ``BadInput``)."""
+    (unless ``create`` is false, when a missing file is ``BadInput``). With ``retry``, a
+    trial whose worker stopped beating goes back in the queue with its parameters
+    (``RetryFailedTrialCallback``) for another worker to take."""
     import optuna
     import sqlalchemy.exc
 
@@ -232,6 +240,15 @@ def open_storage(url: str, heartbeat: int | None = None, create: bool = True) ->
     kwargs: dict[str, Any] = {}
     if heartbeat is not None:
         kwargs = {"heartbeat_interval": heartbeat, "grace_period": 2 * heartbeat}
+        if retry:  # (renamed in Optuna 4.9; both experimental)
+            retry_cls = getattr(
+                optuna.storages,
+                "RetryHeartbeatStaleTrialCallback",
+                optuna.storages.RetryFailedTrialCallback,
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                kwargs["failed_trial_callback"] = retry_cls()
     for attempt in range(6):
         try:
             with warnings.catch_warnings():
@@ -325,6 +342,7 @@ def work(study: Any, plan: Plan, opts: SweepOptions) -> None:
     failures: list[str] = []
     tag = f"worker {opts.worker}: " if opts.worker is not None else ""
     start = time.perf_counter()
+    store, _ = gather.study_store(study, opts.artifacts, plan.dir / "artifacts")
 
     def objective(trial: optuna.Trial) -> float:
         ahead = [
@@ -333,7 +351,7 @@ def work(study: Any, plan: Plan, opts: SweepOptions) -> None:
         if len(ahead) >= plan.trials:
             trial.set_user_attr("skipped", "the study already held its trial budget")
             raise OverBudget
-        return run_trial(trial, plan, opts)
+        return run_trial(trial, plan, opts, store)
 
     def report_line(_study: Any, trial: optuna.trial.FrozenTrial) -> None:
         if trial.user_attrs.get("skipped"):
@@ -382,12 +400,14 @@ def _fmt(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def run_trial(trial: Any, plan: Plan, opts: SweepOptions) -> float:
-    """Train one trial's run dir; its value from the run's summary."""
+def run_trial(trial: Any, plan: Plan, opts: SweepOptions, store: Any = None) -> float:
+    """Train one trial's run dir; its value from the run's summary. With ``store``, the
+    finished run's results are uploaded there (``rlkit.sweep.gather``)."""
     import optuna
 
     params = plan.space.suggest(trial)
     run_dir = plan.dir / f"trial-{trial.number:04d}"
+    trial.set_user_attr("label", run_dir.name)
     trial.set_user_attr("run_dir", str(run_dir.resolve()))
     trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
     try:
@@ -421,6 +441,8 @@ def run_trial(trial: Any, plan: Plan, opts: SweepOptions) -> float:
         trial.set_user_attr("error", f"{e}; see {run_dir}")
         raise TrialFailed(str(e)) from None
     summary = result.summary
+    if store is not None:
+        gather.upload_run(trial, run_dir, store)
     key = OBJECTIVES[plan.objective]
     for name in ("eval/mean_return", "eval/auc", "wall_time_s"):
         if name in summary:

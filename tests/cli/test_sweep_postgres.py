@@ -5,6 +5,7 @@ package, which ``.ci/run`` installs when it is missing (``pytest -m integration`
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import signal
@@ -182,6 +183,27 @@ def test_two_workers_share_one_study_on_postgresql(postgres_url, tmp_path):
         in report.stdout
     )
     assert (tmp_path / "report" / "best-config.yaml").is_file()
+    # every trial's results were gathered: compare them from a folder no worker wrote in
+    (tmp_path / "third").mkdir()
+    compare = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rlkit.cli.main",
+            "compare",
+            "--study",
+            "pg",
+            "--storage",
+            postgres_url,
+        ],
+        cwd=tmp_path / "third",
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert compare.returncode == 0, compare.stderr
+    assert "8 finished runs gathered" in compare.stdout
 
 
 def test_a_dead_worker_on_postgresql_leaves_its_trial_failed(postgres_url, tmp_path):
@@ -235,3 +257,73 @@ def test_a_dead_worker_on_postgresql_leaves_its_trial_failed(postgres_url, tmp_p
         study_name="dead", storage=postgres_url.replace("postgresql", "postgresql+psycopg")
     ).trials
     assert trial.state == optuna.trial.TrialState.FAIL
+
+
+def test_seeds_across_two_workers_on_postgresql_gathered_elsewhere(postgres_url, tmp_path):
+    shared = tmp_path / "shared-store"  # what a shared file system is to many machines
+    machines = [tmp_path / "m0", tmp_path / "m1", tmp_path / "third"]
+    for m in machines:
+        m.mkdir()
+    argv = [
+        sys.executable,
+        "-m",
+        "rlkit.cli.main",
+        "train",
+        "q-learning",
+        "FrozenLake-v1",
+        "total_steps=2000",
+        "eval_episodes=20",
+        "--seeds",
+        "0-5",
+        "--study",
+        "pg-seeds",
+        "--storage",
+        postgres_url,
+        "--artifacts",
+        str(shared),
+        "--wandb",
+        "disabled",
+        "--quiet",
+    ]
+    procs = [
+        subprocess.Popen(
+            argv, cwd=m, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for m in machines[:2]
+    ]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    study = optuna.load_study(
+        study_name="pg-seeds", storage=postgres_url.replace("postgresql", "postgresql+psycopg")
+    )
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert sorted(t.params["seed"] for t in done) == list(range(6))
+    assert len({t.user_attrs["worker"] for t in done}) == 2  # both machines took seeds
+    compare = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rlkit.cli.main",
+            "compare",
+            "--study",
+            "pg-seeds",
+            "--storage",
+            postgres_url,
+            "--into",
+            "gathered",
+            "--json",
+            "table.json",
+        ],
+        cwd=machines[2],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert compare.returncode == 0, compare.stderr
+    assert "6 finished runs gathered" in compare.stdout
+    (row,) = json.loads((machines[2] / "table.json").read_text())
+    assert row["seeds"] == list(range(6))
+    assert sorted(p.name for p in (machines[2] / "gathered").iterdir()) == [
+        f"s{s}" for s in range(6)
+    ]
