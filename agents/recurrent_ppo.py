@@ -16,7 +16,7 @@ sequences, then the periodic work (log, evaluate, checkpoint).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -33,9 +33,9 @@ from rlkit.config import OptimizerFields, RunFields, require, require_gamma
 from rlkit.data.rollout import RolloutBuffer, collect_rollout
 from rlkit.envs import describe_space
 from rlkit.errors import BadInput
-from rlkit.losses import ppo_loss
+from rlkit.losses import PPO_PARTS, ppo_loss
 from rlkit.nn.actor_critic import RecurrentActorCritic
-from rlkit.nn.passes import AutogradPolicy, PolicyOutputs
+from rlkit.nn.passes import AutogradPolicy, Loss, PolicyOutputs
 from rlkit.optim import clip_grad_norm_, optimizer_from_config, set_learning_rate
 from rlkit.periodic import Periodic, update_metrics
 from rlkit.resources import Part, parameter_bytes, rollout_bytes
@@ -334,19 +334,17 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     learning_rate = schedule(config.learning_rate, "learning_rate")
     clip_range = schedule(config.clip_range, "clip_range")
     optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
-    env = run.make_vector_env(
-        config.n_envs, config.vec_env, train=True, frame_stack=config.frame_stack
-    )
+    # data-parallel (rlkit.distributed): this rank's share of the envs and of each
+    # minibatch's sequences, gradients summed over the ranks; one process: all of them
+    ranks = run.ranks
+    first, n_envs = ranks.envs(config.n_envs)
+    loss_config = replace(config, normalize_advantage=False) if ranks.active else config
+    env = run.make_vector_env(n_envs, config.vec_env, train=True, frame_stack=config.frame_stack)
     buffer = RolloutBuffer(
-        config.n_steps,
-        config.n_envs,
-        obs_space.shape,
-        obs_space.dtype,
-        spec.shape,
-        spec.dtype,
-        run.device,
+        config.n_steps, n_envs, obs_space.shape, obs_space.dtype, spec.shape, spec.dtype, run.device
     )
-    actor = RecurrentActor(net, spec, config.n_envs, run.device, run.rngs.torch)
+    noise = ranks.rows(run.rngs.torch, config.n_envs, dim=1)  # (1, n_envs, ...) per step
+    actor = RecurrentActor(net, spec, n_envs, run.device, noise)
     envs_per_batch = config.batch_size // config.n_steps
     state = ActorCriticState(net, optimizer, env, actor=actor)
 
@@ -355,9 +353,10 @@ def train(config: Config, run: Run) -> dict[str, Any]:
         return RecurrentPolicy(net, spec, run.device, config.deterministic, generator)
 
     periodic = Periodic(config, run, eval_policy, state, config.frame_stack, net.named_parameters)
-    state.obs, _ = env.reset(seed=run.rngs.env_seed)
-    state.episode_starts = np.ones(config.n_envs, dtype=np.float32)
+    state.obs, _ = env.reset(seed=run.rngs.env_seed + first)  # env i of the run: env_seed + i
+    state.episode_starts = np.ones(n_envs, dtype=np.float32)
     step = periodic.restore()  # 0, or where a resumed run's checkpoint was taken
+    episodes = ranks.episodes(periodic.stats, config.n_envs)
     try:
         while step < config.total_steps:
             progress = step / config.total_steps
@@ -367,25 +366,39 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             buffer.reset()
             actor.begin_rollout()
             state.obs, state.episode_starts = collect_rollout(
-                env, buffer, state.obs, state.episode_starts, actor, periodic.stats
+                env, buffer, state.obs, state.episode_starts, actor, episodes
             )
-            before, step = step, step + buffer.size
+            ranks.flush(episodes)
+            before, step = step, step + buffer.size * ranks.world
             # advantages and returns: GAE(lambda)
             buffer.finish(actor.values(state.obs), config.gamma, config.gae_lambda)
             # update: n_epochs passes over whole sequences, replayed from their first memory
             h0, c0 = actor.rollout_state
             parts, grad_norms, kl_exceeded = [], [], False
             for _epoch in range(config.n_epochs):
-                for batch in buffer.sequences(envs_per_batch, run.rngs.torch):
-                    memory = (h0[:, batch.env_indices], c0[:, batch.env_indices])
-                    out = sequence_outputs(net, batch, memory)
-                    loss = ppo_loss(out, batch.flat(), clip, config)
+                for batch in buffer.sequences(envs_per_batch, run.rngs.torch, ranks=ranks):
+                    flat, rows = batch.flat(), len(batch.env_indices) * config.n_steps
+                    if ranks.active and config.normalize_advantage:
+                        flat = ranks.normalize_advantages(flat, config.batch_size)
+                    if rows:
+                        memory = (h0[:, batch.env_indices], c0[:, batch.env_indices])
+                        out = sequence_outputs(net, batch, memory)
+                        loss = ranks.share(
+                            ppo_loss(out, flat, clip, loss_config), rows, config.batch_size
+                        )
+                    else:  # (a rank that holds none of the minibatch's envs adds nothing)
+                        loss = Loss(None, {k: torch.zeros(()) for k in PPO_PARTS})
                     if config.target_kl is not None and (
-                        float(loss.parts["approx_kl"]) > 1.5 * config.target_kl
+                        float(ranks.sum_(loss.parts["approx_kl"].clone())) > 1.5 * config.target_kl
                     ):
                         kl_exceeded = True  # SB3's rule: this minibatch is not applied,
                         break  # and the epochs end
-                    model.backward(loss)
+                    if rows:
+                        model.backward(loss)
+                    else:
+                        for p in model.parameters():
+                            p.grad = torch.zeros_like(p)
+                    ranks.sum_gradients(model.parameters())
                     if config.max_grad_norm > 0:
                         grad_norms.append(clip_grad_norm_(model.parameters(), config.max_grad_norm))
                     optimizer.step()
@@ -393,10 +406,10 @@ def train(config: Config, run: Run) -> dict[str, Any]:
                     parts.append(loss.parts)
                 if kl_exceeded:
                     break
-            metrics = update_metrics(parts, grad_norms)
+            metrics = update_metrics(ranks.sum_parts(parts), grad_norms)
             periodic.guard(step, metrics)
             if net.obs_norm is not None:  # after the update, which replayed what the actor saw
-                net.obs_norm.update(buffer.obs)
+                net.obs_norm.update(ranks.columns(buffer.obs))
             # log, evaluate, checkpoint
             periodic.after(
                 before,
@@ -406,7 +419,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
                     "train/learning_rate": lr,
                     "train/clip_range": clip,
                     "train/updates": state.updates,
-                    "train/explained_variance": buffer.explained_variance(),
+                    "train/explained_variance": buffer.explained_variance(ranks),
                 },
             )
     finally:

@@ -230,7 +230,7 @@ class NumpyActor:
         """``draw(rng, shape)``; with ``rlkit.distributed.Rows``, this rank's rows of the
         draw for all the run's envs."""
         rows = self.rng
-        if isinstance(rows, Rows):
+        if isinstance(rows, Rows):  # (rows of a 2-D draw: dim 0)
             return draw(rows.generator, (rows.total, *shape[1:]))[rows.start : rows.stop]
         return draw(rows, shape)
 

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-SPLITTABLE = ("ppo", "a2c")
+SPLITTABLE = ("ppo", "a2c", "recurrent-ppo")
 """Algorithms whose training splits over ranks."""
 
 
@@ -51,6 +51,8 @@ class Rows:
     start: int
     stop: int
     total: int
+    dim: int = 0
+    """The envs' dimension of the noise (1 for a recurrent actor's ``(1, n_envs, ...)``)."""
 
 
 @dataclass(frozen=True)
@@ -77,13 +79,13 @@ class Ranks:
         count = n_envs // self.world
         return self.rank * count, count
 
-    def rows(self, generator: Any, n_envs: int) -> Any:
-        """``generator`` as this rank draws action noise with it: ``Rows`` in a group,
-        else itself."""
+    def rows(self, generator: Any, n_envs: int, dim: int = 0) -> Any:
+        """``generator`` as this rank draws action noise with it: ``Rows`` in a group (the
+        envs along ``dim``), else itself."""
         if not self.active:
             return generator
         first, count = self.envs(n_envs)
-        return Rows(generator, first, first + count, n_envs)
+        return Rows(generator, first, first + count, n_envs, dim)
 
     # ------------------------------------------------------------ collectives
 
@@ -153,6 +155,13 @@ class Ranks:
         t, column = rows // (n_envs * self.world), rows % (n_envs * self.world)
         mine = column // n_envs == self.rank
         return t[mine] * n_envs + (column[mine] - self.rank * n_envs)
+
+    def local_envs(self, envs: torch.Tensor, n_envs: int) -> torch.Tensor:
+        """Of the run's envs ``envs``, those this rank steps, as its own env indices, in
+        the same order."""
+        if not self.active:
+            return envs
+        return envs[envs // n_envs == self.rank] - self.rank * n_envs
 
     def normalize_advantages(self, batch: Any, batch_size: int) -> Any:
         """``batch`` with its advantages scaled by the whole minibatch's mean and (unbiased)

@@ -35,8 +35,13 @@ def noise(
     generators, ``shape[0] == G`` and row ``g`` comes from generator ``g``."""
     draw = torch.randn if normal else torch.rand
     if isinstance(generator, Rows):
-        whole = draw((generator.total, *shape[1:]), generator=generator.generator, device=device)
-        return whole[generator.start : generator.stop]
+        dim = generator.dim
+        whole = draw(
+            (*shape[:dim], generator.total, *shape[dim + 1 :]),
+            generator=generator.generator,
+            device=device,
+        )
+        return whole.narrow(dim, generator.start, generator.stop - generator.start)
     if generator is None or isinstance(generator, torch.Generator):
         return draw(shape, generator=generator, device=device)
     if len(generator) != shape[0]:

@@ -124,6 +124,10 @@ def normalized(advantages: torch.Tensor) -> torch.Tensor:
     return (advantages - mean) / (advantages.std(dim=-1, keepdim=True) + 1e-8)
 
 
+PPO_PARTS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
+"""The parts ``ppo_loss`` reports."""
+
+
 def ppo_loss(out: PolicyOutputs, batch: Any, clip: float, config: Any) -> Loss:
     """PPO's loss of a minibatch (Schulman et al. 2017), its parts and its gradient.
 

@@ -67,7 +67,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="N",
         help="one run, data-parallel over N processes on this machine (torch.distributed: "
-        "gloo on the CPU, NCCL on CUDA; ppo, a2c); on many machines start it with torchrun "
+        "gloo on the CPU, NCCL on CUDA; ppo, a2c, recurrent-ppo); on many machines start it with torchrun "
         "--nnodes M --nproc-per-node N ... -m rlkit train ...",
     )
     p.set_defaults(func=main)

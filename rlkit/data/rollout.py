@@ -214,14 +214,17 @@ class RolloutBuffer:
             yield RolloutBatch(**{k: v[idx] for k, v in flat.items()})
 
     def sequences(
-        self, envs_per_batch: int, generator: torch.Generator | None = None
+        self, envs_per_batch: int, generator: torch.Generator | None = None, ranks: Ranks = SINGLE
     ) -> Iterator[RolloutBatch]:
         """Whole-rollout sequences of ``envs_per_batch`` shuffled environments at a time:
-        tensors ``(n_steps, envs_per_batch, ...)``, with ``env_indices`` (for recurrent state)."""
+        tensors ``(n_steps, envs_per_batch, ...)``, with ``env_indices`` (for recurrent state).
+        In a data-parallel group the envs shuffled are the whole run's and a minibatch holds
+        this rank's envs of it (maybe none)."""
         data = self._tensors()
-        order = torch.randperm(self.n_envs, generator=generator).to(self.device)
-        for begin in range(0, self.n_envs, envs_per_batch):
-            idx = order[begin : begin + envs_per_batch]
+        total = self.n_envs * ranks.world
+        order = torch.randperm(total, generator=generator).to(self.device)
+        for begin in range(0, total, envs_per_batch):
+            idx = ranks.local_envs(order[begin : begin + envs_per_batch], self.n_envs)
             yield RolloutBatch(**{k: v[:, idx] for k, v in data.items()}, env_indices=idx)
 
 

@@ -64,6 +64,12 @@ CASES = {
         ["n_steps=64", "batch_size=32", "normalize_obs=true", "target_kl=0.02"],
     ),
     "a2c": ("a2c", "CartPole-v1", ["n_steps=16"]),
+    # whole sequences of envs per minibatch: a rank often holds none of a minibatch's
+    "recurrent-ppo": (
+        "recurrent-ppo",
+        "rlkit/CartPoleNoVel-v1",
+        ["n_steps=32", "batch_size=32", "n_epochs=2"],
+    ),
 }
 
 
@@ -170,8 +176,11 @@ def test_a_killed_rank_ends_the_group_and_the_run_resumes_exactly(tmp_path):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["dqn", "CartPole-v1", "--nproc", "2"], "--nproc splits the rollouts of ppo, a2c"),
-        (["recurrent-ppo", "rlkit/CartPoleNoVel-v1", "--nproc", "2"], "recurrent-ppo runs in one"),
+        (
+            ["dqn", "CartPole-v1", "--nproc", "2"],
+            "--nproc splits the rollouts of ppo, a2c, recurrent-ppo",
+        ),
+        (["reinforce", "CartPole-v1", "--nproc", "2"], "reinforce runs in one"),
         (
             ["ppo", "CartPole-v1", "n_envs=3", "batch_size=32", "--nproc", "2"],
             "n_envs a multiple of 2",
