@@ -4,7 +4,9 @@
 #      replay batches; a short PPO run on cuda);
 #   2. PPO on CartPole (whole process) and Pong (steps/s), ours and SB3 on the same GPU;
 #   3. DQN on Pong (training steps/s), ours and SB3 on the same GPU;
-#   4. the batched torch CartPole's env steps/s at 65,536 and 1,048,576 envs.
+#   4. the batched torch CartPole's env steps/s at 65,536 and 1,048,576 envs;
+#   5. with two GPUs or more: PPO Pong on 1 and 2 data-parallel ranks (NCCL; it needs a
+#      GPU per rank, so one GPU skips it and says so).
 # Each part has its own time limit; the JSON lines of the benchmarks are the result.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -19,4 +21,10 @@ echo "== dqn_speed on cuda (Pong)"
 timeout 150 python benchmarks/dqn_speed.py --device cuda --rounds 1 --pong-steps 2000 | tail -1
 echo "== batched_envs on cuda"
 timeout 45 python benchmarks/batched_envs.py --device cuda --sizes 65536 1048576 --rounds 3
+echo "== ddp_scaling on cuda"
+if [ "$(python -c 'import torch; print(torch.cuda.device_count())')" -ge 2 ]; then
+    timeout 120 python benchmarks/ddp_scaling.py --device cuda --quick --only pong | tail -1
+else
+    echo "one GPU: NCCL needs a GPU per rank; skipped"
+fi
 echo "== done"
