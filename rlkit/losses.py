@@ -105,14 +105,41 @@ def quantile_huber_loss(
     reduction), weighted per sample ``w`` under prioritized replay. ``parts``: the
     per-sample losses as ``td_errors`` and the predicted means as ``q``."""
     theta = out.q
-    n = theta.shape[-1]
-    tau = (2 * torch.arange(n, device=theta.device, dtype=theta.dtype) + 1) / (2 * n)
-    u = targets.float()[:, None, :] - theta[:, :, None]  # (batch, N, M)
-    hub = huber(u, torch.zeros_like(u), delta=kappa, reduction="none") / kappa
-    rho = (tau[None, :, None] - (u.detach() < 0).to(u.dtype)).abs() * hub
-    per_sample = rho.sum(dim=1).mean(dim=-1)
+    per_sample = _QuantileHuber.apply(theta, targets.detach(), kappa)
     value = (per_sample * weights).mean() if weights is not None else per_sample.mean()
     return Loss(value, {"td_errors": per_sample.detach(), "q": theta.detach().mean(dim=-1)})
+
+
+class _QuantileHuber(torch.autograd.Function):
+    """Each sample's quantile Huber loss, with its gradient written out: the ``(batch, N,
+    M)`` pairwise tensors are made once, in place, and none is kept for autograd (through
+    autograd the loss cost twice the Nature CNN's whole step). With ``u_ij = y_j - theta_i``
+    and ``w_ij = |tau_i - 1{u_ij < 0}|``:
+
+        d loss_b / d theta_i = -(1 / M) sum_j w_ij clamp(u_ij, -kappa, kappa) / kappa.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, theta: torch.Tensor, targets: torch.Tensor, kappa: float) -> torch.Tensor:
+        n, m = theta.shape[-1], targets.shape[-1]
+        tau = (2 * torch.arange(n, device=theta.device, dtype=torch.float32) + 1) / (2 * n)
+        u = targets.float()[:, None, :] - theta.float()[:, :, None]  # (batch, N, M)
+        # w = tau where u >= 0, 1 - tau where u < 0
+        w = torch.where(u < 0, (1.0 - tau)[None, :, None], tau[None, :, None])
+        clipped = u.clamp(-kappa, kappa)
+        grad = (w * clipped).sum(dim=-1).mul_(-1.0 / (m * kappa))  # (batch, N)
+        # huber(u) / kappa = |c| (|u| - |c| / 2) / kappa, c the clipped u
+        clipped.abs_()
+        hub = u.abs_().sub_(clipped, alpha=0.5).mul_(clipped)
+        per_sample = (hub.mul_(w)).sum(dim=(1, 2)).div_(m * kappa)
+        ctx.save_for_backward(grad)
+        ctx.theta_dtype = theta.dtype
+        return per_sample
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        (grad,) = ctx.saved_tensors
+        return (grad * grad_out[:, None]).to(ctx.theta_dtype), None, None
 
 
 def normalized(advantages: torch.Tensor) -> torch.Tensor:
