@@ -3,6 +3,7 @@
     python benchmarks/atari_learning.py ppo [--run-dir runs/atari-ppo-pong] [--total-steps 4000000]
     python benchmarks/atari_learning.py dqn [--run-dir runs/atari-dqn-pong] [--total-steps 2000000]
     python benchmarks/atari_learning.py ppo --report-only      # the record of a run so far
+    python benchmarks/atari_learning.py ppo --report-only --eval   # ... with the final eval
 
 The run is ``rlkit train <algo> PongNoFrameskip-v4`` with the config file of
 ``configs/<algo>/`` (CleanRL / rl-zoo values) and ``vec_env: ale``; a run dir that holds
@@ -38,6 +39,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ENV_ID = "PongNoFrameskip-v4"
 TARGET = 18.0
+SITTING_GAP_S = 600.0
+"""A gap between two metrics rows longer than this is a pause between sittings, not
+training time (rows come every few seconds while a run trains)."""
 CLEANRL = {  # published reference points: (env steps, mean episodic return)
     "ppo": [(3_500_000, 18.0), (10_000_000, 20.36)],
     "dqn": [(3_200_000, 18.0), (10_000_000, 20.25)],
@@ -95,10 +99,17 @@ def train(algo: str, run_dir: Path, total_steps: int) -> None:
 def record(algo: str, run_dir: Path, final_eval: bool) -> dict:
     """The learning record of ``run_dir`` (see the module doc)."""
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    start = rows[0]["time"] if rows else 0.0
+    # training wall time: the time between consecutive rows, less the pauses between
+    # sittings (a run resumed later shows a gap of hours between two rows)
+    wall, elapsed, last = [], 0.0, rows[0]["time"] if rows else 0.0
+    for r in rows:
+        gap = r["time"] - last
+        elapsed += gap if gap < SITTING_GAP_S else 0.0
+        wall.append(elapsed)
+        last = r["time"]
     curve = [
-        (r["step"], r["rollout/ep_return_20"], r["time"] - start)
-        for r in rows
+        (r["step"], r["rollout/ep_return_20"], t)
+        for r, t in zip(rows, wall, strict=True)
         if "rollout/ep_return_20" in r
     ]
     evals = [(r["step"], r["eval/mean_return"]) for r in rows if "eval/mean_return" in r]
@@ -111,6 +122,7 @@ def record(algo: str, run_dir: Path, final_eval: bool) -> dict:
         "unit": "env steps to a 20-game mean of +18 (peer: CleanRL's published curve)",
         "ratio": (({"ppo": 3_500_000, "dqn": 3_200_000}[algo] / reached[0]) if reached else None),
         "wall_s_to_target": round(reached[1]) if reached else None,
+        "wall_s": round(wall[-1]) if wall else 0,
         "steps": curve[-1][0] if curve else 0,
         "last_mean_20": curve[-1][1] if curve else None,
         "best_mean_20": max((v for _, v, _ in curve), default=None),
@@ -164,12 +176,18 @@ def main() -> None:
     parser.add_argument(
         "--carry", action="store_true", help="also copy the run's state to docs/records/"
     )
+    parser.add_argument(
+        "--eval",
+        action="store_true",
+        help="with --report-only: evaluate the last checkpoint (10 games) for the record "
+        "(a run stopped once it passed the target)",
+    )
     args = parser.parse_args()
     run_dir = args.run_dir or ROOT / "runs" / f"atari-{args.algo}-pong"
     total = args.total_steps or {"ppo": 4_000_000, "dqn": 2_000_000}[args.algo]
     if not args.report_only:
         train(args.algo, run_dir, total)
-    data = record(args.algo, run_dir, final_eval=not args.report_only)
+    data = record(args.algo, run_dir, final_eval=not args.report_only or args.eval)
     docs = ROOT / "docs"
     from rlkit.io import atomic_write_json
 

@@ -621,6 +621,13 @@ def check_ranks(spec: RunSpec, nproc: int) -> None:
         )
     if spec.implementation != "rlkit":
         raise BadInput("--nproc is rlkit's; SB3 trains in one process")
+    gpus = torch.cuda.device_count() if spec.device.type == "cuda" else 0
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", nproc))  # ranks on this machine
+    if spec.device.type == "cuda" and local > gpus:
+        raise BadInput(
+            f"--nproc {local} on cuda needs a GPU per rank (NCCL); this machine has {gpus} "
+            "(fewer ranks, or --device cpu for gloo)"
+        )
 
 
 # ---------------------------------------------------------------- running
