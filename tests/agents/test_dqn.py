@@ -124,6 +124,7 @@ CHAIN = [
 ]
 
 
+@pytest.mark.slow  # a learning test (about 70 s on 2 cores): .ci/run runs it
 def test_dqn_learns_the_exact_q_star_of_a_chain(cli, tmp_path):
     code, _, err = cli(*CHAIN)
     assert code == 0, err

@@ -238,7 +238,7 @@ def test_killed_and_resumed_runs_end_identical_to_the_uninterrupted_run(tmp_path
 
 def test_resume_keeps_the_wandb_run(tmp_path):
     args = [
-        "total_steps=20480",
+        "total_steps=8192",
         "checkpoint_interval=1024",
         "eval_interval=4096",
         "eval_episodes=2",
