@@ -111,30 +111,54 @@ def quantile_huber_loss(
 
 
 class _QuantileHuber(torch.autograd.Function):
-    """Each sample's quantile Huber loss, with its gradient written out: the ``(batch, N,
-    M)`` pairwise tensors are made once, in place, and none is kept for autograd (through
-    autograd the loss cost twice the Nature CNN's whole step). With ``u_ij = y_j - theta_i``
-    and ``w_ij = |tau_i - 1{u_ij < 0}|``:
+    """Each sample's quantile Huber loss and its gradient from sorted targets, without the
+    ``(batch, N, M)`` pairwise tensor (through autograd that tensor cost twice the Nature
+    CNN's whole step).
 
-        d loss_b / d theta_i = -(1 / M) sum_j w_ij clamp(u_ij, -kappa, kappa) / kappa.
+    With ``u_ij = y_j - theta_i``, the targets sorted, and prefix sums of ``y`` and ``y^2``,
+    the ``j`` of each ``theta_i`` fall in four runs found by binary search: ``u < -kappa``,
+    ``-kappa <= u < 0``, ``0 <= u <= kappa``, ``u > kappa``. On each run the Huber loss is a
+    polynomial in ``u`` (linear outside ``[-kappa, kappa]``, quadratic inside), so its sum
+    is a few prefix-sum differences; the weight is ``1 - tau_i`` below 0 and ``tau_i`` from 0
+    on. The gradient, ``d loss_b / d theta_i = -(1 / M) sum_j w_ij clamp(u_ij, -kappa,
+    kappa) / kappa``, comes from the same sums. ``O(N log M)`` per sample instead of
+    ``O(N M)``; sums in float64 (the quadratic run subtracts large prefix sums).
     """
 
     @staticmethod
     def forward(ctx: Any, theta: torch.Tensor, targets: torch.Tensor, kappa: float) -> torch.Tensor:
         n, m = theta.shape[-1], targets.shape[-1]
-        tau = (2 * torch.arange(n, device=theta.device, dtype=torch.float32) + 1) / (2 * n)
-        u = targets.float()[:, None, :] - theta.float()[:, :, None]  # (batch, N, M)
-        # w = tau where u >= 0, 1 - tau where u < 0
-        w = torch.where(u < 0, (1.0 - tau)[None, :, None], tau[None, :, None])
-        clipped = u.clamp(-kappa, kappa)
-        grad = (w * clipped).sum(dim=-1).mul_(-1.0 / (m * kappa))  # (batch, N)
-        # huber(u) / kappa = |c| (|u| - |c| / 2) / kappa, c the clipped u
-        clipped.abs_()
-        hub = u.abs_().sub_(clipped, alpha=0.5).mul_(clipped)
-        per_sample = (hub.mul_(w)).sum(dim=(1, 2)).div_(m * kappa)
-        ctx.save_for_backward(grad)
+        t = theta.detach().double()  # (batch, N)
+        y = targets.double().sort(dim=-1).values  # (batch, M)
+        zero = torch.zeros_like(y[:, :1])
+        p1 = torch.cat([zero, y.cumsum(dim=-1)], dim=-1)  # (batch, M + 1)
+        p2 = torch.cat([zero, y.square().cumsum(dim=-1)], dim=-1)
+        a1 = torch.searchsorted(y, t - kappa, side="left")  # y < t - kappa before it
+        a2 = torch.searchsorted(y, t, side="left")  # y < t before it
+        a3 = torch.searchsorted(y, t + kappa, side="right")  # y <= t + kappa before it
+        ends = torch.full_like(a1, m)
+        starts = torch.zeros_like(a1)
+
+        def run(lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            """Count, sum of u and sum of u^2 over the sorted targets [lo, hi)."""
+            count = (hi - lo).double()
+            s1 = p1.gather(1, hi) - p1.gather(1, lo)
+            s2 = p2.gather(1, hi) - p2.gather(1, lo)
+            su = s1 - count * t
+            return count, su, s2 - 2.0 * t * s1 + count * t * t
+
+        c1, u1, _ = run(starts, a1)  # u < -kappa
+        _, u2, q2 = run(a1, a2)  # -kappa <= u < 0
+        _, u3, q3 = run(a2, a3)  # 0 <= u <= kappa
+        c4, u4, _ = run(a3, ends)  # u > kappa
+        tau = (2 * torch.arange(n, device=theta.device, dtype=torch.float64) + 1) / (2 * n)
+        below = (-u1 - 0.5 * kappa * c1) + 0.5 * q2 / kappa
+        above = 0.5 * q3 / kappa + (u4 - 0.5 * kappa * c4)
+        per_sample = ((1.0 - tau) * below + tau * above).sum(dim=-1) / m
+        slope = (1.0 - tau) * (u2 / kappa - c1) + tau * (u3 / kappa + c4)
+        ctx.save_for_backward((-slope / m).to(torch.float32))
         ctx.theta_dtype = theta.dtype
-        return per_sample
+        return per_sample.to(torch.float32)
 
     @staticmethod
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor, None, None]:

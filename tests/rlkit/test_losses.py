@@ -65,3 +65,42 @@ def test_huber_by_hand_and_against_torch():
 def test_bad_reduction():
     with pytest.raises(ValueError, match="reduction"):
         mse(torch.zeros(1), torch.zeros(1), reduction="avg")
+
+
+def pairwise_quantile_huber(theta, targets, kappa=1.0):
+    """QR-DQN's loss from its definition, every (quantile, target) pair written out."""
+    n = theta.shape[-1]
+    tau = (2 * torch.arange(n, dtype=theta.dtype) + 1) / (2 * n)
+    u = targets[:, None, :] - theta[:, :, None]
+    a = u.abs()
+    hub = torch.where(a <= kappa, 0.5 * u * u, kappa * (a - 0.5 * kappa)) / kappa
+    weight = (tau[None, :, None] - (u < 0).to(u.dtype)).abs()
+    return (weight * hub).sum(dim=1).mean(dim=-1)
+
+
+@pytest.mark.parametrize(
+    "scale, shift, kappa", [(1.0, 0.0, 1.0), (0.2, 0.0, 1.0), (3.0, 40.0, 2.0)]
+)
+def test_quantile_huber_from_sorted_targets_is_the_pairwise_loss(scale, shift, kappa):
+    """Sorted targets and prefix sums give each sample's loss and its gradient exactly as
+    the pairwise definition, ties at u = 0 and u = kappa included."""
+    from rlkit.losses import quantile_huber_loss
+    from rlkit.nn.passes import QOutputs
+
+    g = torch.Generator().manual_seed(3)
+    theta = torch.randn(16, 50, generator=g, dtype=torch.float64) * scale + shift
+    targets = torch.randn(16, 70, generator=g, dtype=torch.float64) * 1.5 * scale + shift
+    targets[:, :5] = theta[:, :5]  # u = 0
+    targets[:, 5:10] = theta[:, 10:15] + kappa  # u = kappa
+    targets[:, 10:15] = theta[:, 20:25] - kappa  # u = -kappa
+    weights = torch.rand(16, generator=g, dtype=torch.float64)
+    expected = theta.clone().requires_grad_()
+    want = pairwise_quantile_huber(expected, targets, kappa)
+    (want * weights).mean().backward()
+    got = theta.clone().requires_grad_()
+    loss = quantile_huber_loss(QOutputs(got), targets, weights, kappa=kappa)
+    loss.value.backward()
+    torch.testing.assert_close(
+        loss.parts["td_errors"].double(), want.detach(), rtol=1e-6, atol=1e-6
+    )
+    torch.testing.assert_close(got.grad, expected.grad, rtol=1e-6, atol=1e-9)
