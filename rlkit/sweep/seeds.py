@@ -64,6 +64,8 @@ def open_seeds_study(study_name: str, storage_url: str, identity: dict[str, Any]
     study = optuna.create_study(
         study_name=study_name, storage=storage, direction="maximize", load_if_exists=True
     )
+    if storage_url.startswith("sqlite:///"):
+        serialize_pops(study, Path(storage_url[len("sqlite:///") :]).with_suffix(".lock"))
     held = study.user_attrs.get("rlkit")
     if held is None:
         study.set_user_attr("rlkit", identity)
@@ -78,6 +80,26 @@ def open_seeds_study(study_name: str, storage_url: str, identity: dict[str, Any]
             "differs); give the same command as its other workers, or another --study"
         )
     return study
+
+
+def serialize_pops(study: Any, lock: Path) -> None:
+    """Make taking a queued trial atomic on SQLite. A server database locks the trial's row
+    while a worker moves it from waiting to running, so one worker gets it; SQLite has no
+    row locks, and two workers could both take the same seed. The workers of a SQLite study
+    share its file, so a lock file beside it (``flock``) serializes the move."""
+    import fcntl
+
+    pop = study._pop_waiting_trial_id  # where Optuna's ``ask`` takes a queued trial
+
+    def locked_pop() -> int | None:
+        with open(lock, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                return pop()
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    study._pop_waiting_trial_id = locked_pop
 
 
 def train_seed(seed: int, run_dir: Path, make_spec: Any, quiet: bool) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """``rlkit train --nproc N``: one run split over data-parallel ranks (torch.distributed, gloo
-on the CPU) is the single-process run with the same seed; a rank killed with SIGKILL ends
-the group at once with one line naming it, and ``--resume`` restores every rank exactly."""
+on the CPU) is the single-process run with the same seed (2 ranks x 4 envs = 1 process x 8
+envs); a rank killed with SIGKILL ends the group at once with one line naming it, and
+``--resume`` restores every rank exactly."""
 
 import json
 import os
@@ -53,22 +54,26 @@ def final_weights(run_dir):
     return load_checkpoint(run_dir / "checkpoints" / "latest.pt")["net"]
 
 
-CASES = {
+CASES = {  # 8 envs: on 2 ranks, 4 each
     # categorical actions through the numpy actor
-    "ppo-discrete": ("ppo", "CartPole-v1", ["n_steps=64", "batch_size=64", "n_epochs=2"]),
+    "ppo-discrete": (
+        "ppo",
+        "CartPole-v1",
+        ["n_steps=32", "batch_size=64", "n_epochs=2", "total_steps=1024"],
+    ),
     # Gaussian actions, observation statistics gathered from every rank, target_kl's
     # early stop decided on the whole minibatch's KL
     "ppo-box": (
         "ppo",
         "Pendulum-v1",
-        ["n_steps=64", "batch_size=32", "normalize_obs=true", "target_kl=0.02"],
+        ["n_steps=32", "batch_size=64", "normalize_obs=true", "target_kl=0.02", "total_steps=2048"],
     ),
-    "a2c": ("a2c", "CartPole-v1", ["n_steps=16"]),
+    "a2c": ("a2c", "CartPole-v1", ["n_steps=8", "total_steps=1024"]),
     # whole sequences of envs per minibatch: a rank often holds none of a minibatch's
     "recurrent-ppo": (
         "recurrent-ppo",
         "rlkit/CartPoleNoVel-v1",
-        ["n_steps=32", "batch_size=32", "n_epochs=2"],
+        ["n_steps=32", "batch_size=64", "n_epochs=2", "total_steps=1024"],
     ),
 }
 
@@ -79,8 +84,7 @@ def test_two_ranks_are_the_one_process_run(tmp_path, case):
     common = [
         algo,
         env_id,
-        "n_envs=4",
-        "total_steps=1024",
+        "n_envs=8",
         "log_interval=256",
         "eval_interval=512",
         "eval_episodes=2",
@@ -92,7 +96,7 @@ def test_two_ranks_are_the_one_process_run(tmp_path, case):
         tmp_path, "train", *common, "--nproc", "2", "--run-dir", "two", "--wandb", "disabled"
     )
     assert two.returncode == 0, two.stderr
-    assert "data-parallel over 2 ranks (gloo, 2 envs each)" in two.stderr
+    assert "data-parallel over 2 ranks (gloo, 4 envs each)" in two.stderr
     assert_same_run(rows(tmp_path / "one"), rows(tmp_path / "two"))
     # every rank's episodes reached rank 0's statistics, in the one process's order
     assert max(r.get("rollout/episodes", 0) for r in rows(tmp_path / "two")) >= 4
@@ -127,6 +131,7 @@ def rank_pid(parent: int, rank: int) -> int:
     raise AssertionError(f"no rank {rank} under {parent}")
 
 
+@pytest.mark.slow  # three data-parallel runs (about 25 s): the slow pass of .ci/run runs it
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
 def test_a_killed_rank_ends_the_group_and_the_run_resumes_exactly(tmp_path):
     common = [

@@ -196,8 +196,16 @@ CASES = {
 }
 
 
+SLOW = ("dqn-rainbow",)
+"""Cases of over half a minute: the slow pass of .ci/run runs them (with the Atari ones)."""
+
+
 @pytest.mark.parametrize(
-    "algo", [pytest.param(a, marks=pytest.mark.slow) if a.endswith("-atari") else a for a in CASES]
+    "algo",
+    [
+        pytest.param(a, marks=pytest.mark.slow) if a.endswith("-atari") or a in SLOW else a
+        for a in CASES
+    ],
 )
 def test_killed_and_resumed_runs_end_identical_to_the_uninterrupted_run(tmp_path, algo):
     env_id, args, kill_rows, weights = CASES[algo]
@@ -236,6 +244,7 @@ def test_killed_and_resumed_runs_end_identical_to_the_uninterrupted_run(tmp_path
     assert summary[0]["eval/auc"] == summary[1]["eval/auc"]
 
 
+@pytest.mark.slow  # mostly waiting for the killed run's W&B service to let go (up to 30 s)
 def test_resume_keeps_the_wandb_run(tmp_path):
     args = [
         "total_steps=8192",

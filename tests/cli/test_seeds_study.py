@@ -84,6 +84,7 @@ def test_two_workers_share_the_seeds_and_compare_gathers_them(tmp_path):
     assert main(["eval", str(out / "s3"), "--episodes", "5"]) == 0
 
 
+@pytest.mark.slow  # two workers and a heartbeat to lapse (about 18 s): .ci/run's slow pass
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="SIGKILL of a worker mid-run")
 def test_a_dead_workers_seed_is_taken_again(tmp_path):
     storage = f"sqlite:///{tmp_path / 'study.db'}"
