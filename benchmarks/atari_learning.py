@@ -93,6 +93,8 @@ def train(algo: str, run_dir: Path, total_steps: int) -> None:
         "vec_env=ale",
         f"total_steps={total_steps}",
         "checkpoint_interval=100000",  # the end of a sitting costs at most 100k steps
+        # DQN continues exactly only with its replay in the checkpoint (up to 7 GB of frames)
+        *(["save_replay=true"] if algo == "dqn" else []),
     )
 
 
