@@ -22,7 +22,6 @@ import os
 import socket
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from rlkit import launch
 from rlkit.config import config_dict
 from rlkit.errors import BadInput, RunFailed, Stopped
 from rlkit.sweep import gather
-from rlkit.sweep.study import _redact, fail_stale, open_storage
+from rlkit.sweep.study import _redact, fail_stale, open_storage, record_summary, run_one_trial
 
 
 class Skipped(Exception):
@@ -165,9 +164,7 @@ def work(
             trial.set_user_attr("error", f"{e}; see {run_dir} on {worker}")
             raise SeedFailed(str(e)) from None
         gather.upload_run(trial, run_dir, store)
-        for key in ("eval/mean_return", "eval/auc", "wall_time_s"):
-            if key in summary:
-                trial.set_user_attr(key, summary[key])
+        record_summary(trial, summary)
         print(
             f"seed {seed}: eval {summary['eval/mean_return']:.4g} "
             f"({time.perf_counter() - start:.0f}s, {worker})",
@@ -191,15 +188,7 @@ def work(
                 break  # nothing to take and nobody training: the rest failed
             time.sleep(min(heartbeat, 5))  # others train; their seeds return if they die
             continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.optimize(
-                objective,
-                n_trials=1,
-                catch=(Skipped, SeedFailed),
-                callbacks=[note_failure],
-                gc_after_trial=False,
-            )
+        run_one_trial(study, objective, (Skipped, SeedFailed), note_failure)
     return failures
 
 

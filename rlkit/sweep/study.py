@@ -376,15 +376,7 @@ def work(study: Any, plan: Plan, opts: SweepOptions) -> None:
         if len(failures) >= max(3, plan.trials):
             raise RunFailed(f"{len(failures)} trials failed here; the last: {failures[-1]}")
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                study.optimize(
-                    objective,
-                    n_trials=1,
-                    catch=(TrialFailed, OverBudget),
-                    callbacks=[report_line],
-                    gc_after_trial=False,
-                )
+            run_one_trial(study, objective, (TrialFailed, OverBudget), report_line)
         except KeyboardInterrupt:
             print(
                 f"\n{tag}interrupted; the trial was marked failed; rerun the same command to "
@@ -394,6 +386,25 @@ def work(study: Any, plan: Plan, opts: SweepOptions) -> None:
             raise
     if opts.worker is None:
         print(summary_line(study, plan, time.perf_counter() - start))
+
+
+def run_one_trial(study: Any, objective: Any, catch: tuple[type, ...], callback: Any) -> None:
+    """One trial of ``study`` (Optuna's ``optimize``, so heartbeats beat while it runs),
+    the exceptions in ``catch`` failing it, ``callback`` seeing it end."""
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.optimize(
+            objective, n_trials=1, catch=catch, callbacks=[callback], gc_after_trial=False
+        )
+
+
+def record_summary(trial: Any, summary: dict[str, Any]) -> None:
+    """A finished run's final evaluation, AUC and wall time as the trial's attributes."""
+    for name in ("eval/mean_return", "eval/auc", "wall_time_s"):
+        if name in summary:
+            trial.set_user_attr(name, summary[name])
 
 
 def _fmt(value: Any) -> str:
@@ -444,9 +455,7 @@ def run_trial(trial: Any, plan: Plan, opts: SweepOptions, store: Any = None) -> 
     if store is not None:
         gather.upload_run(trial, run_dir, store)
     key = OBJECTIVES[plan.objective]
-    for name in ("eval/mean_return", "eval/auc", "wall_time_s"):
-        if name in summary:
-            trial.set_user_attr(name, summary[name])
+    record_summary(trial, summary)
     return float(summary[key])
 
 
