@@ -62,6 +62,7 @@ from rlkit.resources import Part, parameter_bytes
 from rlkit.rundir import Run
 from rlkit.schedules import linear_schedule, schedule
 from rlkit.seeding import make_rngs
+from rlkit.timing import PHASES
 
 ALGO = "dqn"
 SMALL_FRAMES = 36
@@ -553,19 +554,24 @@ def batches(
     size = config.batch_size
     if config.prioritized or config.double_q:
         for _ in range(config.gradient_steps):
-            batch = buffer.sample(size, rng, beta=beta)
-            yield batch, bellman_targets(q_net, target_net, batch, config.double_q)
+            with PHASES("sample"):
+                batch = buffer.sample(size, rng, beta=beta)
+            with PHASES("target"):
+                targets = bellman_targets(q_net, target_net, batch, config.double_q)
+            yield batch, targets
         return
-    big = buffer.sample(size * config.gradient_steps, rng)
+    with PHASES("sample"):
+        big = buffer.sample(size * config.gradient_steps, rng)
     # valued in chunks of ~2048 rows: one 8192-row pass was 4x slower here (its
     # 8 MB activations fall out of cache)
     chunk = max(size, 2048 // size * size)
-    targets = torch.cat(
-        [
-            bellman_targets(q_net, target_net, big[i : i + chunk], False)
-            for i in range(0, size * config.gradient_steps, chunk)
-        ]
-    )
+    with PHASES("target"):
+        targets = torch.cat(
+            [
+                bellman_targets(q_net, target_net, big[i : i + chunk], False)
+                for i in range(0, size * config.gradient_steps, chunk)
+            ]
+        )
     for i in range(0, size * config.gradient_steps, size):
         yield big[i : i + size], targets[i : i + size]
 
@@ -754,17 +760,23 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     first = periodic.restore() + 1  # 1, or the step after a resumed run's checkpoint
     for step in range(first, config.total_steps + 1):
         # act: epsilon-greedy
-        epsilon = epsilon_at(config, step)
-        if config.noisy:  # new noise for every acting step (Fortunato et al. 2018)
-            reset_noise(q_net, run.rngs.torch)
-        action = (
-            int(rng.integers(n_actions)) if rng.random() < epsilon else greedy_action(state.obs)
-        )
-        next_obs, reward, terminated, truncated, info = env.step(action)
+        with PHASES("act"):
+            epsilon = epsilon_at(config, step)
+            if config.noisy:  # new noise for every acting step (Fortunato et al. 2018)
+                reset_noise(q_net, run.rngs.torch)
+            action = (
+                int(rng.integers(n_actions)) if rng.random() < epsilon else greedy_action(state.obs)
+            )
+        with PHASES("env"):
+            next_obs, reward, terminated, truncated, info = env.step(action)
         # store
-        buffer.add(state.obs, action, reward, terminated, truncated, next_obs)
-        periodic.stats.record(info)  # a whole episode (a whole game on Atari) ended
-        state.obs = env.reset()[0] if terminated or truncated else next_obs
+        with PHASES("store"):
+            buffer.add(state.obs, action, reward, terminated, truncated, next_obs)
+            periodic.stats.record(info)  # a whole episode (a whole game on Atari) ended
+        if terminated or truncated:
+            with PHASES("env"):
+                next_obs = env.reset()[0]
+        state.obs = next_obs
         # learn
         if step > config.learning_starts and step % config.train_freq == 0:
             beta = linear_schedule(config.priority_beta0, 1.0, 1.0, step / config.total_steps)
@@ -774,19 +786,21 @@ def train(config: Config, run: Run) -> dict[str, Any]:
                 if config.noisy:  # the targets' noise (once per learning phase)
                     reset_noise(target_net, run.rngs.torch)
                 for g, (batch, targets) in enumerate(phase):
-                    if config.noisy:  # the online network's noise for this gradient step
-                        reset_noise(q_net, run.rngs.torch)
-                    weights = batch.weights if config.prioritized else None
-                    last = g == config.gradient_steps - 1  # only the last one is logged
-                    out = model(batch.obs, batch.actions)
-                    with_value = last or not model.written_out
-                    loss = loss_of(config, q_net, out, targets, weights, with_value)
-                    model.backward(loss)
-                    if config.max_grad_norm > 0:
-                        clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                    optimizer.step()
+                    with PHASES("update"):
+                        if config.noisy:  # the online network's noise for this gradient step
+                            reset_noise(q_net, run.rngs.torch)
+                        weights = batch.weights if config.prioritized else None
+                        last = g == config.gradient_steps - 1  # only the last one is logged
+                        out = model(batch.obs, batch.actions)
+                        with_value = last or not model.written_out
+                        loss = loss_of(config, q_net, out, targets, weights, with_value)
+                        model.backward(loss)
+                        if config.max_grad_norm > 0:
+                            clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                        optimizer.step()
                     if config.prioritized:
-                        buffer.update_priorities(batch.indices, loss.parts["td_errors"])
+                        with PHASES("sample"):  # the replay's bookkeeping
+                            buffer.update_priorities(batch.indices, loss.parts["td_errors"])
                     state.updates += 1
             state.losses.append(float(loss.value.detach()))
             state.q_means.append(float(loss.parts["q"].mean()))
@@ -797,7 +811,8 @@ def train(config: Config, run: Run) -> dict[str, Any]:
         if step % config.target_update_interval == 0 and (
             config.tau < 1 or state.updates != state.synced_at
         ):
-            update_target(q_net, target_net, config.tau)
+            with PHASES("sync"):
+                update_target(q_net, target_net, config.tau)
             state.synced_at = state.updates
         # log, evaluate, checkpoint
         metrics = None

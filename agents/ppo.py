@@ -49,6 +49,7 @@ from rlkit.periodic import Periodic, update_metrics
 from rlkit.resources import Part, parameter_bytes, rollout_bytes
 from rlkit.rundir import Run
 from rlkit.schedules import schedule
+from rlkit.timing import PHASES
 
 ALGO = "ppo"
 FITS = "Discrete or Box actions: CartPole-v1, Acrobot-v1, Pendulum-v1, Atari (ALE/Pong-v5, ...)"
@@ -251,33 +252,38 @@ def train(config: Config, run: Run) -> dict[str, Any]:
             ranks.flush(episodes)
             before, step = step, step + buffer.size * ranks.world
             # advantages and returns: GAE(lambda)
-            buffer.finish(actor.values(state.obs), config.gamma, config.gae_lambda)
+            with PHASES("gae"):
+                buffer.finish(actor.values(state.obs), config.gamma, config.gae_lambda)
             # update: n_epochs passes over shuffled minibatches
             parts, grad_norms, kl_exceeded = [], [], False
-            for _epoch in range(config.n_epochs):
-                for batch in buffer.minibatches(config.batch_size, run.rngs.torch, ranks=ranks):
-                    if ranks.active and config.normalize_advantage:
-                        batch = ranks.normalize_advantages(batch, config.batch_size)
-                    loss = ppo_loss(model(batch.obs, batch.actions), batch, clip, loss_config)
-                    loss = ranks.share(loss, len(batch.actions), config.batch_size)
-                    if config.target_kl is not None and (
-                        float(ranks.sum_(loss.parts["approx_kl"].clone())) > 1.5 * config.target_kl
-                    ):
-                        kl_exceeded = True  # SB3's rule: this minibatch is not applied,
-                        break  # and the epochs end
-                    model.backward(loss)
-                    ranks.sum_gradients(model.parameters())
-                    if config.max_grad_norm > 0:
-                        grad_norms.append(clip_grad_norm_(model.parameters(), config.max_grad_norm))
-                    optimizer.step()
-                    state.updates += 1
-                    parts.append(loss.parts)
-                if kl_exceeded:
-                    break
-            metrics = update_metrics(ranks.sum_parts(parts), grad_norms)
-            periodic.guard(step, metrics)
-            if net.obs_norm is not None:  # after the update, which replayed what the actor saw
-                net.obs_norm.update(ranks.columns(buffer.obs))
+            with PHASES("update"):
+                for _epoch in range(config.n_epochs):
+                    for batch in buffer.minibatches(config.batch_size, run.rngs.torch, ranks=ranks):
+                        if ranks.active and config.normalize_advantage:
+                            batch = ranks.normalize_advantages(batch, config.batch_size)
+                        loss = ppo_loss(model(batch.obs, batch.actions), batch, clip, loss_config)
+                        loss = ranks.share(loss, len(batch.actions), config.batch_size)
+                        if config.target_kl is not None and (
+                            float(ranks.sum_(loss.parts["approx_kl"].clone()))
+                            > 1.5 * config.target_kl
+                        ):
+                            kl_exceeded = True  # SB3's rule: this minibatch is not applied,
+                            break  # and the epochs end
+                        model.backward(loss)
+                        ranks.sum_gradients(model.parameters())
+                        if config.max_grad_norm > 0:
+                            norm = clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                            grad_norms.append(norm)
+                        optimizer.step()
+                        state.updates += 1
+                        parts.append(loss.parts)
+                    if kl_exceeded:
+                        break
+            with PHASES("metrics"):
+                metrics = update_metrics(ranks.sum_parts(parts), grad_norms)
+                periodic.guard(step, metrics)
+                if net.obs_norm is not None:  # after the update, which replayed what the actor saw
+                    net.obs_norm.update(ranks.columns(buffer.obs))
             # log, evaluate, checkpoint
             periodic.after(
                 before,

@@ -13,7 +13,13 @@ every 4 env steps with its target pass), one run prints:
 * the floor these imply per env step (PPO: env + act / n_envs + n_epochs x update per
   sample; DQN: env + act + gradient step / train_freq) and the steps/s it allows;
 * rlkit's training steps/s (every backend), SB3's on the same config, and the fractions
-  ``rlkit / floor`` and ``rlkit / SB3``.
+  ``rlkit / floor`` and ``rlkit / SB3``;
+* the ``ale`` runs' own profiles (``rlkit.timing``, ``RLKIT_PROFILE=1``): the share of
+  the run's wall time in each phase of its loop, and ``floor_share``, the share in the
+  phases that make up the floor (env, act, update; DQN's target pass too). Network and
+  env costs timed alone meet a quiet cache and the whole machine; inside a run they do
+  not, so ``floor_share`` is the fraction of its floor a run reaches, measured where it
+  runs (``1 - floor_share`` is the overhead to remove).
 
 The last line is a JSON object per the benchmark convention (``ours``: PPO's fraction of
 its floor with the fastest backend; ``ratio``: PPO rlkit / SB3), with everything else in
@@ -209,8 +215,27 @@ def mode_costs(
     }
 
 
-def rlkit_sps(algo: str, backend: str, steps: int) -> float:
-    """rlkit's training steps/s on the config file (training phase; DQN after learning starts)."""
+FLOOR_PHASES = {"ppo": ("env", "act", "update"), "dqn": ("env", "act", "update", "target")}
+"""The phases of a run's profile (``rlkit.timing``) that are the compute a run cannot
+avoid: stepping the emulators, acting, and the update (DQN: and its target pass). The
+rest (storing, replay sampling, GAE, the target copy, logging, the loop's own Python) is
+overhead."""
+
+
+def in_run(profile: dict, algo: str) -> dict:
+    """A run's profile as shares of its wall time, and the share of its floor phases
+    (``rlkit / floor`` measured inside the run)."""
+    wall = profile["wall_s"]
+    phases = {name: round(p["s"] / wall, 3) for name, p in profile["phases"].items()}
+    phases["other"] = round(profile["other_s"] / wall, 3)
+    floor = sum(profile["phases"].get(name, {"s": 0.0})["s"] for name in FLOOR_PHASES[algo])
+    return {"wall_s": round(wall, 1), "shares": phases, "floor_share": round(floor / wall, 3)}
+
+
+def rlkit_sps(algo: str, backend: str, steps: int, profiles: dict | None = None) -> float:
+    """rlkit's training steps/s on the config file (training phase; DQN after learning starts).
+    With ``profiles``, the run is profiled (``RLKIT_PROFILE``) and its ``in_run`` summary
+    kept there under ``algo``."""
     config = str(ROOT / "configs" / algo / f"{ENV_ID}.yaml")
     if algo == "ppo":
         extra = [f"total_steps={1024 * (steps // 1024 + 1)}", "log_interval=1024"]
@@ -248,12 +273,18 @@ def rlkit_sps(algo: str, backend: str, steps: int) -> float:
                 *extra,
             ],
             check=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env={
+                **os.environ,
+                "PYTHONPATH": str(ROOT),
+                "RLKIT_PROFILE": "1" if profiles is not None else "0",
+            },
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+        if profiles is not None:
+            profiles[algo] = in_run(json.loads((run / "profile.json").read_text()), algo)
     times = {r["step"]: r["time"] for r in rows if "time/sps" in r}
     first = min(s for s in times if s >= warm)
     last = max(times)
@@ -318,8 +349,16 @@ def main() -> None:
         + ppo.n_epochs * best["ppo_update_per_sample"]
     )
     dqn_floor_s = 1 / max(envs_dqn.values()) + best["dqn_act_1"] + best["dqn_step_32"] / 4
-    ours_ppo = {b: rlkit_sps("ppo", b, train_steps) for b in ("sync", "ale")}
-    ours_dqn = {b: rlkit_sps("dqn", b, train_steps // 4) for b in ("sync", "ale")}
+    profiles: dict = {}  # the ale runs are profiled (a few perf_counter calls a step)
+    ours_ppo = {
+        b: rlkit_sps("ppo", b, train_steps, profiles if b == "ale" else None)
+        for b in ("sync", "ale")
+    }
+    ours_dqn = {
+        b: rlkit_sps("dqn", b, train_steps // 4, profiles if b == "ale" else None)
+        for b in ("sync", "ale")
+    }
+    print(f"in-run profiles (ale): {json.dumps(profiles)}", file=sys.stderr)
     peer_ppo, peer_dqn = sb3_sps("ppo", train_steps), sb3_sps("dqn", train_steps // 4)
     fast_ppo, fast_dqn = max(ours_ppo.values()), max(ours_dqn.values())
     result = {
@@ -338,6 +377,7 @@ def main() -> None:
             "sb3_sps": round(peer_ppo),
             "rlkit_over_floor": round(fast_ppo * ppo_floor_s, 3),
             "rlkit_over_sb3": round(fast_ppo / peer_ppo, 3),
+            "in_run": profiles["ppo"],
         },
         "dqn": {
             "floor_sps": round(1 / dqn_floor_s),
@@ -345,6 +385,7 @@ def main() -> None:
             "sb3_sps": round(peer_dqn),
             "rlkit_over_floor": round(fast_dqn * dqn_floor_s, 3),
             "rlkit_over_sb3": round(fast_dqn / peer_dqn, 3),
+            "in_run": profiles["dqn"],
         },
     }
     print(json.dumps(result))

@@ -738,6 +738,7 @@ def _open_run(
         resume=resume,
         ranks=spec.ranks,
     )
+    spec.resume = None  # the run holds the checkpoint until it is restored, then frees it
     run.stop = stop
     if resume is not None and console is not None and directory is not None:
         print(f"resuming {directory.path} from step {int(resume['step']):,}", file=console)

@@ -32,6 +32,8 @@ import numpy as np
 import torch
 
 from rlkit.evaluation import EvalHistory, evaluate
+from rlkit.io import atomic_write_json
+from rlkit.timing import PHASES
 
 
 def crossed(before: int, after: int, interval: int) -> bool:
@@ -179,6 +181,7 @@ class Periodic:
         from rlkit import snapshot
 
         checkpoint = self.run.resume
+        PHASES.start(getattr(self.run, "device", "cpu"))  # the profile, if RLKIT_PROFILE
         if checkpoint is None:
             return 0
         self.agent.load_state_dict(checkpoint)
@@ -191,6 +194,7 @@ class Periodic:
         self.best_eval, self.last_video = state["best_eval"], state["last_video"]
         self.start_step = int(checkpoint["step"])
         snapshot.load_rng_state(self.run.rngs, state["rng"])
+        self.run.resume = None  # restored: its memory (a DQN replay: gigabytes) can go
         return self.start_step
 
     def _save_once(self, step: int) -> None:
@@ -275,6 +279,17 @@ class Periodic:
             self.run.stop.signum = signal.SIGTERM  # another rank was asked: all stop here
         if step < self._next_due and not self.run.stop.asked:
             return  # nothing due: the common case of a per-step loop
+        with PHASES("periodic"):
+            self._due(before, step, metrics)
+
+    def _due(
+        self,
+        before: int,
+        step: int,
+        metrics: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None,
+    ) -> None:
+        """The work of ``after`` when something is due."""
+        ranks = self.run.ranks
         config = self.config
         if metrics is not None and self.log_due(before, step):
             values = metrics() if callable(metrics) else metrics
@@ -306,6 +321,8 @@ class Periodic:
         """The final evaluation, checkpoint (and video); returns the run's summary (in a
         data-parallel group, rank 0 evaluates and records; the others only save)."""
         ranks = self.run.ranks
+        if PHASES.enabled and ranks.main and self.run.dir is not None:
+            atomic_write_json(self.run.dir.path / "profile.json", PHASES.summary())
         final: dict[str, Any] = {}
         if ranks.main:
             final = self.evaluate(step)

@@ -217,6 +217,9 @@ class Run:
     def save_checkpoint(self, state: dict[str, Any], best: bool = False) -> Path | None:
         """Write ``latest.pt`` (and ``best.pt``) with the run identity added; keep it in
         ``last_checkpoint`` too (the only copy for a run without a directory)."""
+        # the previous state goes first: a DQN checkpoint with its replay is gigabytes,
+        # and two of them beside the live buffer would not fit where one run does
+        self.last_checkpoint = None
         full = {
             **state,
             "algo": self.algo,

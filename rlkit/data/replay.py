@@ -309,9 +309,17 @@ class ReplayBuffer:
     # ------------------------------------------------------------------ state
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to restore the buffer exactly (tensors and plain values)."""
+        """Everything needed to restore the buffer exactly (tensors and plain values).
+
+        Until the rings wrap, only their written parts are kept (a 1M-transition Atari
+        replay is 7 GB of frames when full, a tenth of that after 100k steps)."""
+        # transitions push at least one frame each, so while no more frames than slots
+        # were pushed neither ring has wrapped and the written parts are prefixes
+        partial = self.frame_count <= self.capacity
+        lengths = {"frames": self.frame_count if partial else self.n_frames}
+        slots = self.head if partial else self.capacity
         arrays = {
-            name: torch.from_numpy(getattr(self, name).copy())
+            name: torch.from_numpy(getattr(self, name)[: lengths.get(name, slots)].copy())
             for name in ("frames", "ptr", "history", "actions", "rewards", "terminated", "ended")
         }
         state: dict[str, Any] = {
@@ -328,15 +336,18 @@ class ReplayBuffer:
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore from ``state_dict`` (same capacity and shapes)."""
+        """Restore from ``state_dict`` (same capacity and shapes; written parts of the rings
+        fill their starts)."""
         for name in ("frames", "ptr", "history", "actions", "rewards", "terminated", "ended"):
             target = getattr(self, name)
             source = state[name].numpy()
-            if source.shape != target.shape:
+            if source.shape[1:] != target.shape[1:] or len(source) > len(target):
                 raise ValueError(
                     f"replay state {name} has shape {source.shape}, expected {target.shape}"
                 )
-            target[...] = source
+            target[: len(source)] = source
+            if name != "frames":  # (frames past the written part are never read)
+                target[len(source) :] = 0
         self.head, self.size, self.frame_count = (
             int(state["head"]),
             int(state["size"]),

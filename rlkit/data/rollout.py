@@ -27,6 +27,7 @@ import torch
 from rlkit.data.device import to_device
 from rlkit.data.returns import discounted_returns, gae
 from rlkit.distributed import SINGLE, Ranks
+from rlkit.timing import PHASES
 
 
 @dataclass
@@ -245,16 +246,19 @@ def collect_rollout(
     every step's info.
     """
     while not buffer.full:
-        actions, env_actions, log_probs, values = act(obs, episode_starts)
-        next_obs, rewards, terminated, truncated, info = env.step(env_actions)
-        row = buffer.add(
-            obs, actions, log_probs, values, rewards, terminated, truncated, episode_starts
-        )
-        cut = np.flatnonzero(np.logical_and(truncated, np.logical_not(terminated)))
-        if cut.size:
-            final = np.stack([info["final_obs"][i] for i in cut])
-            buffer.set_final_values(row, cut, act.values(final, cut))
-        stats.record(info)
+        with PHASES("act"):
+            actions, env_actions, log_probs, values = act(obs, episode_starts)
+        with PHASES("env"):
+            next_obs, rewards, terminated, truncated, info = env.step(env_actions)
+        with PHASES("store"):
+            row = buffer.add(
+                obs, actions, log_probs, values, rewards, terminated, truncated, episode_starts
+            )
+            cut = np.flatnonzero(np.logical_and(truncated, np.logical_not(terminated)))
+            if cut.size:
+                final = np.stack([info["final_obs"][i] for i in cut])
+                buffer.set_final_values(row, cut, act.values(final, cut))
+            stats.record(info)
         obs = next_obs
         episode_starts = np.logical_or(terminated, truncated).astype(np.float32)
     return obs, episode_starts
@@ -437,28 +441,32 @@ def collect_device_rollout(
     episodes = [DeviceEpisodes() for _ in envs]
     on_cpu = obs.device.type == "cpu"
     while not buffer.full:
-        actions, env_actions, log_probs, values = act(obs)
-        if len(envs) == 1:
-            *out, info = envs[0].step(env_actions)
-            infos = [info]
-        else:
-            steps = [e.step(a) for e, a in zip(envs, env_actions.chunk(len(envs)), strict=True)]
-            out = [torch.cat([s[i] for s in steps]) for i in range(4)]
-            infos = [s[4] for s in steps]
+        with PHASES("act"):
+            actions, env_actions, log_probs, values = act(obs)
+        with PHASES("env"):
+            if len(envs) == 1:
+                *out, info = envs[0].step(env_actions)
+                infos = [info]
+            else:
+                chunks = env_actions.chunk(len(envs))
+                steps = [e.step(a) for e, a in zip(envs, chunks, strict=True)]
+                out = [torch.cat([s[i] for s in steps]) for i in range(4)]
+                infos = [s[4] for s in steps]
         next_obs, rewards, terminated, truncated = out
-        row = buffer.add(
-            obs, actions, log_probs, values, rewards, terminated, truncated, episode_starts
-        )
-        cut = truncated & ~terminated
-        if not on_cpu or bool(cut.any()):
-            final = (
-                torch.cat([info["final_obs"] for info in infos])
-                if len(infos) > 1
-                else info["final_obs"]
+        with PHASES("store"):
+            row = buffer.add(
+                obs, actions, log_probs, values, rewards, terminated, truncated, episode_starts
             )
-            buffer.set_final_values(row, cut, act.values(final))
-        for record, info in zip(episodes, infos, strict=True):
-            record.record(info)
+            cut = truncated & ~terminated
+            if not on_cpu or bool(cut.any()):
+                final = (
+                    torch.cat([info["final_obs"] for info in infos])
+                    if len(infos) > 1
+                    else info["final_obs"]
+                )
+                buffer.set_final_values(row, cut, act.values(final))
+            for record, info in zip(episodes, infos, strict=True):
+                record.record(info)
         obs = next_obs
         episode_starts = (terminated | truncated).float()
     for record, seed_stats in zip(episodes, all_stats, strict=True):

@@ -166,6 +166,35 @@ def test_state_dict_round_trip():
     )
 
 
+def test_state_dict_keeps_only_what_was_written_until_the_rings_wrap():
+    def make() -> ReplayBuffer:
+        return ReplayBuffer(100, (4, 3, 3), np.uint8, stack=4, n_step=3)
+
+    a = make()
+    fill([a], 40)
+    state = a.state_dict()
+    assert len(state["frames"]) == a.frame_count < a.n_frames
+    assert len(state["actions"]) == a.head == 40
+    b = make()
+    b.load_state_dict(state)
+    # the restored buffer goes on exactly as the original, through the wrap of both rings
+    for buffer in (a, b):
+        for t in range(40, 400):
+            frame = np.full((4, 3, 3), t % 251, np.uint8)
+            buffer.add(frame, t % 3, float(t), t % 37 == 0, t % 53 == 0, frame + 1)
+    x, y = a.sample(64, np.random.default_rng(5)), b.sample(64, np.random.default_rng(5))
+    assert torch.equal(x.obs, y.obs) and torch.equal(x.next_obs, y.next_obs)
+    assert torch.equal(x.rewards, y.rewards) and torch.equal(x.dones, y.dones)
+    full = a.state_dict()  # wrapped: whole rings
+    assert len(full["frames"]) == a.n_frames and len(full["actions"]) == a.capacity
+    c = make()
+    c.load_state_dict(full)
+    z = c.sample(64, np.random.default_rng(5))
+    assert torch.equal(x.obs, z.obs) and torch.equal(x.next_obs, z.next_obs)
+    with pytest.raises(ValueError, match="frames"):
+        ReplayBuffer(10, (4, 3, 3), np.uint8, stack=4).load_state_dict(full)
+
+
 def test_sum_tree_total_find_and_proportions():
     tree = SumTree(5)
     tree.update(np.arange(5), np.array([1.0, 0.0, 3.0, 2.0, 4.0]))
