@@ -135,3 +135,12 @@ def test_batched_config_solves_cartpole():
     config = Path(__file__).resolve().parents[2] / "configs" / "ppo" / "CartPole-v1.batched.yaml"
     agent = rlkit.train("ppo", "CartPole-v1", seed=0, run_dir=None, config=str(config))
     assert agent.evaluate(episodes=10)["eval/mean_return"] >= 475
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("env_id", "bar"), [("Acrobot-v1", -100.0), ("Pendulum-v1", -300.0)])
+def test_batched_configs_of_the_other_ids_learn(env_id, bar):
+    config = Path(__file__).resolve().parents[2] / "configs" / "ppo" / f"{env_id}.batched.yaml"
+    agent = rlkit.train("ppo", env_id, seed=0, run_dir=None, config=str(config))
+    # a random policy scores -500 on Acrobot and about -1,200 on Pendulum
+    assert agent.evaluate(episodes=10)["eval/mean_return"] >= bar
