@@ -286,8 +286,9 @@ class QNetwork(nn.Module):
             self.head = head(features, n_actions * self.n_out)
 
     def layer_chain(self) -> list[nn.Linear] | None:
-        """The Linear layers input to output, for a plain MLP Q-network (else None)."""
-        if self.image or self.dueling or self.noisy or self.kind != "none":
+        """The Linear layers input to output, for a plain MLP Q-network (else None); a QR
+        network's last layer gives ``n_out`` quantiles per action."""
+        if self.image or self.dueling or self.noisy or self.kind == "c51":
             return None
         return [*self.torso.linears, self.head]
 
@@ -509,6 +510,16 @@ def greedy_policy(
     return act
 
 
+def quantile_means(q_fn: Any, n_quantiles: int):
+    """``q_fn`` giving ``A * n_quantiles`` outputs -> Q of each action, the quantiles' mean."""
+
+    def q(obs: Any) -> Any:
+        out = q_fn(obs)
+        return out.reshape(*out.shape[:-1], -1, n_quantiles).mean(-1)
+
+    return q
+
+
 def module_q_fn(q_net: nn.Module, device: torch.device, autocast: Any = None):
     """Q of one observation through ``q_net`` (a batch of one on ``device``)."""
 
@@ -686,7 +697,7 @@ def q_model(q_net: QNetwork, config: Config) -> AutogradQ | WrittenOutQ:
         and config.precision != "bf16"
         and config.activation in backprop.ACTIVATIONS
     ):
-        return WrittenOutQ(layers, q_net, config.activation)
+        return WrittenOutQ(layers, q_net, config.activation, q_net.n_out)
     if config.distributional != "none":  # the pass gives the taken actions' distributions
         forward = q_net.distribution
         return AutogradQ(q_net, torch.compile(forward) if config.compile else forward)
@@ -726,6 +737,8 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     # MLP on the CPU (no per-step tensor overhead), else the module itself
     if model.written_out and run.device.type == "cpu" and config.activation in ("relu", "tanh"):
         q_values = backprop.NumpyForward(model.layers, config.activation)
+        if q_net.n_out > 1:  # QR: Q is the mean of each action's quantiles
+            q_values = quantile_means(q_values, q_net.n_out)
     else:
         forward = getattr(model, "forward", q_net) if config.distributional == "none" else q_net
         q_values = module_q_fn(forward, run.device, autocast)

@@ -105,9 +105,69 @@ def quantile_huber_loss(
     reduction), weighted per sample ``w`` under prioritized replay. ``parts``: the
     per-sample losses as ``td_errors`` and the predicted means as ``q``."""
     theta = out.q
-    per_sample = _QuantileHuber.apply(theta, targets.detach(), kappa)
+    grads: dict[str, torch.Tensor] = {}
+    if theta.requires_grad:  # through autograd
+        per_sample = _QuantileHuber.apply(theta, targets.detach(), kappa)
+    else:  # a written-out pass: the gradient w.r.t. the quantiles, from the same sums
+        per_sample, slope = quantile_huber_parts(theta, targets, kappa)
+        scale = weights / len(theta) if weights is not None else 1.0 / len(theta)
+        grads["q"] = slope * (scale[:, None] if weights is not None else scale)
     value = (per_sample * weights).mean() if weights is not None else per_sample.mean()
-    return Loss(value, {"td_errors": per_sample.detach(), "q": theta.detach().mean(dim=-1)})
+    return Loss(value, {"td_errors": per_sample.detach(), "q": theta.detach().mean(dim=-1)}, grads)
+
+
+def quantile_huber_parts(
+    theta: torch.Tensor, targets: torch.Tensor, kappa: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each sample's quantile Huber loss ``(batch,)`` and its gradient w.r.t. the
+    quantiles ``(batch, N)`` (float32), computed as ``_QuantileHuber`` describes, or pair
+    by pair when ``N * M`` is small (``PAIRWISE_MAX``: there the ``(batch, N, M)`` tensor is
+    smaller than the sorted path's dozen calls cost)."""
+    n, m = theta.shape[-1], targets.shape[-1]
+    if n * m <= PAIRWISE_MAX:
+        t = theta.detach()
+        u = targets.detach().to(t.dtype)[:, None, :] - t[:, :, None]  # (batch, N, M)
+        tau = (2 * torch.arange(n, device=t.device, dtype=t.dtype) + 1) / (2 * n)
+        weight = torch.where(u < 0, 1.0 - tau[:, None], tau[:, None])
+        clipped = u.clamp(-kappa, kappa)
+        size = clipped.abs()  # huber_kappa(u) = |c| (|u| - |c| / 2) with c = clamp(u, +-kappa)
+        loss = size * (u.abs() - 0.5 * size) / kappa
+        per_sample = (weight * loss).sum(dim=(1, 2)) / m
+        slope = (weight * clipped).sum(dim=-1) / (-kappa * m)
+        return per_sample.to(torch.float32), slope.to(torch.float32)
+    t = theta.detach().double()  # (batch, N)
+    y = targets.detach().double().sort(dim=-1).values  # (batch, M)
+    zero = torch.zeros_like(y[:, :1])
+    p1 = torch.cat([zero, y.cumsum(dim=-1)], dim=-1)  # (batch, M + 1)
+    p2 = torch.cat([zero, y.square().cumsum(dim=-1)], dim=-1)
+    a1 = torch.searchsorted(y, t - kappa, side="left")  # y < t - kappa before it
+    a2 = torch.searchsorted(y, t, side="left")  # y < t before it
+    a3 = torch.searchsorted(y, t + kappa, side="right")  # y <= t + kappa before it
+    ends = torch.full_like(a1, m)
+    starts = torch.zeros_like(a1)
+
+    def run(lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Count, sum of u and sum of u^2 over the sorted targets [lo, hi)."""
+        count = (hi - lo).double()
+        s1 = p1.gather(1, hi) - p1.gather(1, lo)
+        s2 = p2.gather(1, hi) - p2.gather(1, lo)
+        su = s1 - count * t
+        return count, su, s2 - 2.0 * t * s1 + count * t * t
+
+    c1, u1, _ = run(starts, a1)  # u < -kappa
+    _, u2, q2 = run(a1, a2)  # -kappa <= u < 0
+    _, u3, q3 = run(a2, a3)  # 0 <= u <= kappa
+    c4, u4, _ = run(a3, ends)  # u > kappa
+    tau = (2 * torch.arange(n, device=theta.device, dtype=torch.float64) + 1) / (2 * n)
+    below = (-u1 - 0.5 * kappa * c1) + 0.5 * q2 / kappa
+    above = 0.5 * q3 / kappa + (u4 - 0.5 * kappa * c4)
+    per_sample = ((1.0 - tau) * below + tau * above).sum(dim=-1) / m
+    slope = (1.0 - tau) * (u2 / kappa - c1) + tau * (u3 / kappa + c4)
+    return per_sample.to(torch.float32), (-slope / m).to(torch.float32)
+
+
+PAIRWISE_MAX = 1024
+"""``N * M`` up to which the quantile Huber loss is computed pair by pair."""
 
 
 class _QuantileHuber(torch.autograd.Function):
@@ -127,38 +187,10 @@ class _QuantileHuber(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, theta: torch.Tensor, targets: torch.Tensor, kappa: float) -> torch.Tensor:
-        n, m = theta.shape[-1], targets.shape[-1]
-        t = theta.detach().double()  # (batch, N)
-        y = targets.double().sort(dim=-1).values  # (batch, M)
-        zero = torch.zeros_like(y[:, :1])
-        p1 = torch.cat([zero, y.cumsum(dim=-1)], dim=-1)  # (batch, M + 1)
-        p2 = torch.cat([zero, y.square().cumsum(dim=-1)], dim=-1)
-        a1 = torch.searchsorted(y, t - kappa, side="left")  # y < t - kappa before it
-        a2 = torch.searchsorted(y, t, side="left")  # y < t before it
-        a3 = torch.searchsorted(y, t + kappa, side="right")  # y <= t + kappa before it
-        ends = torch.full_like(a1, m)
-        starts = torch.zeros_like(a1)
-
-        def run(lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            """Count, sum of u and sum of u^2 over the sorted targets [lo, hi)."""
-            count = (hi - lo).double()
-            s1 = p1.gather(1, hi) - p1.gather(1, lo)
-            s2 = p2.gather(1, hi) - p2.gather(1, lo)
-            su = s1 - count * t
-            return count, su, s2 - 2.0 * t * s1 + count * t * t
-
-        c1, u1, _ = run(starts, a1)  # u < -kappa
-        _, u2, q2 = run(a1, a2)  # -kappa <= u < 0
-        _, u3, q3 = run(a2, a3)  # 0 <= u <= kappa
-        c4, u4, _ = run(a3, ends)  # u > kappa
-        tau = (2 * torch.arange(n, device=theta.device, dtype=torch.float64) + 1) / (2 * n)
-        below = (-u1 - 0.5 * kappa * c1) + 0.5 * q2 / kappa
-        above = 0.5 * q3 / kappa + (u4 - 0.5 * kappa * c4)
-        per_sample = ((1.0 - tau) * below + tau * above).sum(dim=-1) / m
-        slope = (1.0 - tau) * (u2 / kappa - c1) + tau * (u3 / kappa + c4)
-        ctx.save_for_backward((-slope / m).to(torch.float32))
+        per_sample, grad = quantile_huber_parts(theta, targets, kappa)
+        ctx.save_for_backward(grad)
         ctx.theta_dtype = theta.dtype
-        return per_sample.to(torch.float32)
+        return per_sample
 
     @staticmethod
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor, None, None]:

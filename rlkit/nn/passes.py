@@ -248,12 +248,17 @@ class AutogradQ:
 
 
 class WrittenOutQ:
-    """A plain MLP Q-network's pass with backpropagation written out."""
+    """A plain MLP Q-network's pass with backpropagation written out.
+
+    With ``n_out`` > 1 (QR-DQN's quantiles) the last layer's ``A * n_out`` outputs are
+    ``n_out`` per action, and the pass gives the taken action's ``(batch, n_out)``."""
 
     written_out = True
 
-    def __init__(self, layers: list[nn.Linear], q_net: nn.Module, activation: str) -> None:
-        self.layers, self.activation = layers, activation
+    def __init__(
+        self, layers: list[nn.Linear], q_net: nn.Module, activation: str, n_out: int = 1
+    ) -> None:
+        self.layers, self.activation, self.n_out = layers, activation, n_out
         self.flat = backprop.flatten_parameters(q_net)
         self._saved: dict[str, Any] = {}
 
@@ -262,15 +267,21 @@ class WrittenOutQ:
         return [self.flat]
 
     def __call__(self, obs: torch.Tensor, actions: torch.Tensor) -> QOutputs:
-        """Q of the taken actions, keeping every layer's output for ``backward``."""
+        """Q (or the quantiles) of the taken actions, keeping every layer's output for
+        ``backward``."""
         x = obs if obs.dim() == 2 and obs.dtype == torch.float32 else obs.flatten(1).float()
         outputs = backprop.forward(self.layers, self.activation, x)
-        column = actions.unsqueeze(1)  # (batch, 1)
-        self._saved = {"outputs": outputs, "column": column}
-        return QOutputs(outputs[-1].gather(1, column).squeeze(1))
+        out = outputs[-1].view(len(x), -1, self.n_out)  # (batch, A, n_out)
+        index = actions.view(-1, 1, 1).expand(-1, 1, self.n_out)
+        self._saved = {"outputs": outputs, "index": index}
+        q = out.gather(1, index).squeeze(1)
+        return QOutputs(q if self.n_out > 1 else q.squeeze(1))
 
     def backward(self, loss: Loss) -> None:
         """Set every parameter's gradient (overwriting) from ``loss.grads["q"]``."""
-        outputs, column = self._saved["outputs"], self._saved["column"]
-        grad_q = torch.zeros_like(outputs[-1]).scatter_(1, column, loss.grads["q"].unsqueeze(1))
-        backprop.backward(self.layers, self.activation, outputs, grad_q)
+        outputs, index = self._saved["outputs"], self._saved["index"]
+        grad = loss.grads["q"].view(len(index), 1, self.n_out)
+        grad_out = torch.zeros(
+            len(index), outputs[-1].shape[1] // self.n_out, self.n_out, dtype=grad.dtype
+        ).scatter_(1, index, grad)
+        backprop.backward(self.layers, self.activation, outputs, grad_out.flatten(1))

@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from rlkit.agents.dqn import (
     dueling_q,
     epsilon_at,
     q_model,
+    quantile_means,
     td_target,
     update_target,
 )
@@ -19,6 +21,8 @@ from rlkit.bellman import q_values, value_iteration
 from rlkit.checkpoint import load_checkpoint
 from rlkit.data import ReplayBuffer
 from rlkit.envs import TabularMDP, make_env
+from rlkit.losses import quantile_huber_loss
+from rlkit.nn.backprop import NumpyForward
 from rlkit.nn.passes import AutogradQ, QOutputs, WrittenOutQ
 
 
@@ -191,6 +195,30 @@ def test_cartpole_with_its_config_reaches_475(cli, tmp_path):
     assert code == 0, err
     summary = json.loads((tmp_path / "cp" / "summary.json").read_text())
     assert summary["eval/mean_return"] >= 475
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_written_out_qr_pass_gives_autograd_gradients(weighted):
+    config = Config(net_arch=(32, 32), distributional="qr", n_quantiles=7)
+    a = QNetwork((4,), 3, config, torch.Generator().manual_seed(0))
+    b = QNetwork((4,), 3, config, torch.Generator().manual_seed(0))
+    auto, written = q_model(a, replace(config, written_out_backprop=False)), q_model(b, config)
+    assert isinstance(auto, AutogradQ) and isinstance(written, WrittenOutQ)
+    obs, actions = torch.randn(16, 4), torch.randint(0, 3, (16,))
+    targets = torch.randn(16, 7) * 3
+    weights = torch.rand(16) if weighted else None
+    out_a, out_b = auto(obs, actions), written(obs, actions)
+    assert out_b.q.shape == (16, 7) and torch.allclose(out_a.q, out_b.q, atol=1e-6)
+    loss_a = quantile_huber_loss(out_a, targets, weights)
+    auto.backward(loss_a)
+    loss_b = quantile_huber_loss(out_b, targets, weights)
+    written.backward(loss_b)
+    assert loss_b.value.item() == pytest.approx(loss_a.value.item(), rel=1e-6)
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.allclose(pa.grad, pb.grad, atol=1e-6)
+    # acting through numpy averages each action's quantiles, as the module's forward does
+    numpy_q = quantile_means(NumpyForward(written.layers, "relu"), 7)
+    assert np.allclose(numpy_q(obs[0].numpy()), b(obs[:1])[0].detach().numpy(), atol=1e-6)
 
 
 @pytest.mark.parametrize("weighted", [False, True])

@@ -78,18 +78,23 @@ def pairwise_quantile_huber(theta, targets, kappa=1.0):
     return (weight * hub).sum(dim=1).mean(dim=-1)
 
 
+@pytest.mark.parametrize("sizes", [(50, 70), (25, 30)])  # sorted targets; pair by pair
 @pytest.mark.parametrize(
     "scale, shift, kappa", [(1.0, 0.0, 1.0), (0.2, 0.0, 1.0), (3.0, 40.0, 2.0)]
 )
-def test_quantile_huber_from_sorted_targets_is_the_pairwise_loss(scale, shift, kappa):
-    """Sorted targets and prefix sums give each sample's loss and its gradient exactly as
-    the pairwise definition, ties at u = 0 and u = kappa included."""
-    from rlkit.losses import quantile_huber_loss
+def test_quantile_huber_from_sorted_targets_is_the_pairwise_loss(scale, shift, kappa, sizes):
+    """Sorted targets and prefix sums (and, for small N x M, the loss's own pairwise
+    computation) give each sample's loss and its gradient exactly as the pairwise
+    definition, ties at u = 0 and u = kappa included; so does the gradient handed to a
+    written-out pass."""
+    from rlkit.losses import PAIRWISE_MAX, quantile_huber_loss
     from rlkit.nn.passes import QOutputs
 
+    n, m = sizes
+    assert (n * m <= PAIRWISE_MAX) == (n == 25)
     g = torch.Generator().manual_seed(3)
-    theta = torch.randn(16, 50, generator=g, dtype=torch.float64) * scale + shift
-    targets = torch.randn(16, 70, generator=g, dtype=torch.float64) * 1.5 * scale + shift
+    theta = torch.randn(16, n, generator=g, dtype=torch.float64) * scale + shift
+    targets = torch.randn(16, m, generator=g, dtype=torch.float64) * 1.5 * scale + shift
     targets[:, :5] = theta[:, :5]  # u = 0
     targets[:, 5:10] = theta[:, 10:15] + kappa  # u = kappa
     targets[:, 10:15] = theta[:, 20:25] - kappa  # u = -kappa
@@ -104,3 +109,5 @@ def test_quantile_huber_from_sorted_targets_is_the_pairwise_loss(scale, shift, k
         loss.parts["td_errors"].double(), want.detach(), rtol=1e-6, atol=1e-6
     )
     torch.testing.assert_close(got.grad, expected.grad, rtol=1e-6, atol=1e-9)
+    written = quantile_huber_loss(QOutputs(theta.clone()), targets, weights, kappa=kappa)
+    torch.testing.assert_close(written.grads["q"].double(), expected.grad, rtol=1e-5, atol=1e-8)
