@@ -110,10 +110,15 @@ def quantile_huber_loss(
         per_sample = _QuantileHuber.apply(theta, targets.detach(), kappa)
     else:  # a written-out pass: the gradient w.r.t. the quantiles, from the same sums
         per_sample, slope = quantile_huber_parts(theta, targets, kappa)
-        scale = weights / len(theta) if weights is not None else 1.0 / len(theta)
-        grads["q"] = slope * (scale[:, None] if weights is not None else scale)
+        grads["q"] = (
+            slope / len(theta) if weights is None else slope * weights[:, None] / len(theta)
+        )
     value = (per_sample * weights).mean() if weights is not None else per_sample.mean()
     return Loss(value, {"td_errors": per_sample.detach(), "q": theta.detach().mean(dim=-1)}, grads)
+
+
+PAIRWISE_MAX = 1024
+"""``N * M`` up to which the quantile Huber loss is computed pair by pair."""
 
 
 def quantile_huber_parts(
@@ -164,10 +169,6 @@ def quantile_huber_parts(
     per_sample = ((1.0 - tau) * below + tau * above).sum(dim=-1) / m
     slope = (1.0 - tau) * (u2 / kappa - c1) + tau * (u3 / kappa + c4)
     return per_sample.to(torch.float32), (-slope / m).to(torch.float32)
-
-
-PAIRWISE_MAX = 1024
-"""``N * M`` up to which the quantile Huber loss is computed pair by pair."""
 
 
 class _QuantileHuber(torch.autograd.Function):

@@ -281,7 +281,9 @@ class WrittenOutQ:
         """Set every parameter's gradient (overwriting) from ``loss.grads["q"]``."""
         outputs, index = self._saved["outputs"], self._saved["index"]
         grad = loss.grads["q"].view(len(index), 1, self.n_out)
-        grad_out = torch.zeros(
-            len(index), outputs[-1].shape[1] // self.n_out, self.n_out, dtype=grad.dtype
-        ).scatter_(1, index, grad)
+        grad_out = (
+            outputs[-1]
+            .new_zeros(len(index), outputs[-1].shape[1] // self.n_out, self.n_out)
+            .scatter_(1, index, grad)
+        )
         backprop.backward(self.layers, self.activation, outputs, grad_out.flatten(1))

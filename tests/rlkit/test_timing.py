@@ -37,23 +37,43 @@ def test_disabled_phases_record_nothing(monkeypatch):
     assert not phases.enabled
 
 
+def train(algo, run_dir, monkeypatch, profile, **overrides):
+    """A short CartPole run of ``algo`` in ``run_dir``, profiled or not; its
+    ``profile.json`` (None when it wrote none). The process's profile is off after."""
+    if profile:
+        monkeypatch.setenv("RLKIT_PROFILE", "1")
+    else:
+        monkeypatch.delenv("RLKIT_PROFILE", raising=False)
+    try:
+        rlkit.train(
+            algo,
+            "CartPole-v1",
+            run_dir=run_dir,
+            progress=False,
+            eval_episodes=1,
+            eval_interval=0,
+            **overrides,
+        )
+    finally:
+        PHASES.start(enabled=False)
+    assert (run_dir / "summary.json").is_file()
+    path = run_dir / "profile.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def test_a_dqn_run_profiles_each_phase_of_its_loop(tmp_path, monkeypatch):
-    monkeypatch.setenv("RLKIT_PROFILE", "1")
-    rlkit.train(
+    profile = train(
         "dqn",
-        "CartPole-v1",
-        run_dir=tmp_path / "dqn",
-        progress=False,
+        tmp_path / "dqn",
+        monkeypatch,
+        True,
         total_steps=600,
         learning_starts=100,
         train_freq=4,
         gradient_steps=1,
         target_update_interval=50,
-        eval_episodes=1,
-        eval_interval=0,
         log_interval=200,
     )
-    profile = json.loads((tmp_path / "dqn" / "profile.json").read_text())
     phases = profile["phases"]
     assert phases["act"]["calls"] == phases["store"]["calls"] == 600
     assert phases["env"]["calls"] > 600  # the steps and the resets after each episode
@@ -62,43 +82,14 @@ def test_a_dqn_run_profiles_each_phase_of_its_loop(tmp_path, monkeypatch):
     assert phases["sync"]["calls"] == 600 // 50 - 2  # none before learning starts
     timed = sum(p["s"] for p in phases.values())
     assert timed + profile["other_s"] == pytest.approx(profile["wall_s"], abs=1e-3)
-    PHASES.start(enabled=False)
 
 
 def test_a_ppo_run_profiles_rollouts_and_updates(tmp_path, monkeypatch):
-    monkeypatch.setenv("RLKIT_PROFILE", "1")
-    rlkit.train(
-        "ppo",
-        "CartPole-v1",
-        run_dir=tmp_path / "ppo",
-        progress=False,
-        total_steps=512,
-        n_envs=2,
-        n_steps=64,
-        n_epochs=2,
-        batch_size=64,
-        eval_episodes=1,
-        eval_interval=0,
-    )
-    phases = json.loads((tmp_path / "ppo" / "profile.json").read_text())["phases"]
+    ppo = {"n_envs": 2, "n_steps": 64, "batch_size": 64}
+    profile = train("ppo", tmp_path / "ppo", monkeypatch, True, total_steps=512, n_epochs=2, **ppo)
+    phases = profile["phases"]
     rollouts = 512 // (2 * 64)
     assert phases["act"]["calls"] == phases["env"]["calls"] == rollouts * 64
     assert phases["update"]["calls"] == phases["gae"]["calls"] == rollouts
-    PHASES.start(enabled=False)
-
-
-def test_no_profile_without_the_variable(tmp_path, monkeypatch):
-    monkeypatch.delenv("RLKIT_PROFILE", raising=False)
-    rlkit.train(
-        "ppo",
-        "CartPole-v1",
-        run_dir=tmp_path / "plain",
-        progress=False,
-        total_steps=128,
-        n_envs=2,
-        n_steps=64,
-        batch_size=64,
-        eval_episodes=1,
-    )
-    assert (tmp_path / "plain" / "summary.json").is_file()
-    assert not (tmp_path / "plain" / "profile.json").exists()
+    # without the variable a run writes no profile
+    assert train("ppo", tmp_path / "plain", monkeypatch, False, total_steps=128, **ppo) is None
