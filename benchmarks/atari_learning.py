@@ -30,27 +30,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script
+from benchmarks._records import ROOT, read_rows, rlkit, train_or_resume, training_wall  # noqa: E402
+
 ENV_ID = "PongNoFrameskip-v4"
 TARGET = 18.0
-SITTING_GAP_S = 600.0
-"""A gap between two metrics rows longer than this is a pause between sittings, not
-training time (rows come every few seconds while a run trains)."""
 CLEANRL = {  # published reference points: (env steps, mean episodic return)
     "ppo": [(3_500_000, 18.0), (10_000_000, 20.36)],
     "dqn": [(3_200_000, 18.0), (10_000_000, 20.25)],
 }
-
-
-def rlkit(*argv: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "rlkit.cli.main", *argv], env=env, cwd=ROOT)
 
 
 CARRIED = ("config.yaml", "metrics.jsonl", "checkpoints/latest.pt", "checkpoints/latest.pt.sha256")
@@ -74,41 +66,27 @@ def train(algo: str, run_dir: Path, total_steps: int) -> None:
     if not run_dir.exists() and (carried(algo) / "config.yaml").is_file():
         copy_run(carried(algo), run_dir)
         print(f"continuing the carried run {carried(algo)} in {run_dir}", flush=True)
-    if (run_dir / "summary.json").is_file():
-        return
-    if (run_dir / "config.yaml").is_file():
-        rlkit("train", "--resume", str(run_dir), "--wandb", "disabled")
-        return
     config = ROOT / "configs" / algo / f"{ENV_ID}.yaml"
-    rlkit(
-        "train",
-        algo,
-        ENV_ID,
-        "--config",
-        str(config),
-        "--run-dir",
-        str(run_dir),
-        "--wandb",
-        "disabled",
-        "vec_env=ale",
-        f"total_steps={total_steps}",
-        "checkpoint_interval=100000",  # the end of a sitting costs at most 100k steps
-        # DQN continues exactly only with its replay in the checkpoint (up to 7 GB of frames)
-        *(["save_replay=true"] if algo == "dqn" else []),
+    start = [algo, ENV_ID, "--config", str(config), "--run-dir", str(run_dir)]
+    train_or_resume(
+        run_dir,
+        [
+            *start,
+            "--wandb",
+            "disabled",
+            "vec_env=ale",
+            f"total_steps={total_steps}",
+            "checkpoint_interval=100000",  # the end of a sitting costs at most 100k steps
+            # DQN continues exactly only with its replay in the checkpoint (up to 7 GB of frames)
+            *(["save_replay=true"] if algo == "dqn" else []),
+        ],
     )
 
 
 def record(algo: str, run_dir: Path, final_eval: bool) -> dict:
     """The learning record of ``run_dir`` (see the module doc)."""
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    # training wall time: the time between consecutive rows, less the pauses between
-    # sittings (a run resumed later shows a gap of hours between two rows)
-    wall, elapsed, last = [], 0.0, rows[0]["time"] if rows else 0.0
-    for r in rows:
-        gap = r["time"] - last
-        elapsed += gap if gap < SITTING_GAP_S else 0.0
-        wall.append(elapsed)
-        last = r["time"]
+    rows = read_rows(run_dir)
+    wall = training_wall(rows)  # less the pauses between sittings
     curve = [
         (r["step"], r["rollout/ep_return_20"], t)
         for r, t in zip(rows, wall, strict=True)

@@ -322,8 +322,18 @@ def test_every_dqn_config_and_preset_loads():
     folder = Path(__file__).resolve().parents[2] / "configs" / "dqn"
     presets = sorted(folder.glob("*.yaml"))
     assert {p.name for p in presets} >= {"CartPole-v1.qr.yaml", "CartPole-v1.rainbow.yaml"}
+    names = {p.name for p in presets}
     for path in presets:
         config, _ = load_config(Config, path)
         if ".rainbow." in path.name:
             assert config.distributional == "c51" and config.noisy and config.prioritized
             assert config.double_q and config.dueling and config.n_step == 3
+        if ".qr." in path.name:
+            assert config.distributional == "qr" and not config.noisy
+        atari = path.name.endswith("-v4.yaml") or path.name.startswith("ALE-")
+        if atari and path.name.count(".") == 1:  # every Atari DQN config has a QR preset:
+            # rl-zoo's "atari" QR-DQN entry (200 quantiles, lr 5e-5, 2.5% exploration)
+            qr, _ = load_config(Config, folder / path.name.replace(".yaml", ".qr.yaml"))
+            assert qr.n_quantiles == 200 and qr.learning_rate == 5e-5
+            assert qr.exploration_fraction == 0.025 and qr.frame_stack == 4
+    assert "PongNoFrameskip-v4.qr.yaml" in names

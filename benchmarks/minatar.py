@@ -1,0 +1,237 @@
+"""MinAtar learning record: DQN and Rainbow on Breakout and SpaceInvaders, 3 seeds each,
+beside the published DQN curves of Young & Tian (2019) (long runs, not in CI).
+
+    python benchmarks/minatar.py [--total-steps 5000000] [--jobs 2]
+    python benchmarks/minatar.py --games Breakout --algos dqn --seeds 0 --total-steps 500000
+    python benchmarks/minatar.py --report-only     # the record of the runs so far
+
+Each run is ``rlkit train dqn MinAtar/<Game>-v1`` with ``configs/dqn/MinAtar-<Game>-v1.yaml``
+(MinAtar's DQN) or its ``.rainbow.yaml`` preset, one thread, ``--jobs`` runs at a time, in
+``runs/minatar/<game>-<algo>-s<seed>``. The replay is checkpointed (``save_replay=true``,
+a few tens of MB here) so that a run stopped at the end of a sitting continues exactly:
+running the script again resumes every unfinished run, and a finished one is left as it
+is. ``--total-steps`` sets the budget of runs it starts (the published 5M frames, or as
+many as fit; a MinAtar frame is one env step).
+
+The record (``docs/minatar.json``, ``docs/minatar.png``): for each game and algorithm the
+mean over seeds of ``rollout/ep_return`` (the mean return of the last 100 training
+episodes, the measure of the paper's curves) against env steps, up to the steps every
+seed has reached; each seed's last periodic evaluation; and Young & Tian's DQN at the same
+steps. Their points are read off the learning-curve figure of the minatar repository
+(``img/learning_curves.gif``: 30 seeds, 100-episode moving average; digitised from the
+pixels of the blue curve, so good to about +-0.3 on Breakout and +-2 on SpaceInvaders).
+They played the full six-action set; the ``-v1`` ids here use each game's minimal set
+(both with MinAtar's sticky actions, 0.1). Obando-Ceron & Castro (2021) publish their
+MinAtar curves as figures only, which could not be read here: the record leaves their
+column out rather than guess it.
+
+The last line is the JSON summary: ``ours`` / ``peer`` are our DQN's and the paper's
+DQN's returns at the last common step, per game.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script
+from benchmarks._records import ROOT, read_rows, train_or_resume, training_wall  # noqa: E402
+
+GAMES = ("Breakout", "SpaceInvaders")
+ALGOS = ("dqn", "rainbow")
+YOUNG_TIAN_DQN = {  # (env steps, mean training return over the last 100 episodes)
+    "Breakout": [
+        (100_000, 4.3),
+        (250_000, 6.7),
+        (500_000, 8.3),
+        (750_000, 8.9),
+        (1_000_000, 9.2),
+        (1_500_000, 9.4),
+        (2_000_000, 9.6),
+        (2_500_000, 9.7),
+        (3_000_000, 9.9),
+        (4_000_000, 9.9),
+        (5_000_000, 10.1),
+    ],
+    "SpaceInvaders": [
+        (100_000, 15.8),
+        (250_000, 21.4),
+        (500_000, 27.8),
+        (750_000, 28.4),
+        (1_000_000, 33.0),
+        (1_500_000, 38.4),
+        (2_000_000, 41.3),
+        (2_500_000, 42.7),
+        (3_000_000, 44.0),
+        (4_000_000, 43.8),
+        (5_000_000, 43.3),
+    ],
+}
+
+
+def run_dir_of(root: Path, game: str, algo: str, seed: int) -> Path:
+    """Where one run lives."""
+    return root / f"{game.lower()}-{algo}-s{seed}"
+
+
+def config_of(game: str, algo: str) -> Path:
+    """The config file of a game and algorithm."""
+    suffix = ".rainbow" if algo == "rainbow" else ""
+    return ROOT / "configs" / "dqn" / f"MinAtar-{game}-v1{suffix}.yaml"
+
+
+def train(game: str, algo: str, seed: int, run_dir: Path, total_steps: int) -> int:
+    """Start, continue or skip one run (see the module doc); its exit status."""
+    start = [
+        "dqn",
+        f"MinAtar/{game}-v1",
+        "--config",
+        str(config_of(game, algo)),
+        "--seed",
+        str(seed),
+        "--run-dir",
+        str(run_dir),
+        "--wandb",
+        "disabled",
+        "--quiet",
+        f"total_steps={total_steps}",
+        "save_replay=true",
+    ]
+    return train_or_resume(run_dir, start, threads=1, quiet=True)
+
+
+def curve_of(rows: list[dict]) -> dict[int, float]:
+    """A run's ``rollout/ep_return`` by env step (the last row of a step wins)."""
+    return {r["step"]: r["rollout/ep_return"] for r in rows if "rollout/ep_return" in r}
+
+
+def seed_mean(curves: list[dict[int, float]]) -> list[tuple[int, float, float, float]]:
+    """``(step, mean, min, max)`` over seeds at every step all of them have logged, in order."""
+    if not curves:
+        return []
+    common = sorted(set.intersection(*(set(c) for c in curves)))
+    return [
+        (s, float(np.mean(v)), float(np.min(v)), float(np.max(v)))
+        for s in common
+        for v in [[c[s] for c in curves]]
+    ]
+
+
+def published_at(points: list[tuple[int, float]], step: int) -> float | None:
+    """The published curve at ``step`` (linear between its points, none outside them)."""
+    steps, values = zip(*points, strict=True)
+    if step < steps[0] or step > steps[-1]:
+        return None
+    return float(np.interp(step, steps, values))
+
+
+def record(root: Path, games, algos, seeds) -> dict:
+    """The learning record of the runs under ``root`` (see the module doc)."""
+    table: dict[str, dict] = {}
+    for game in games:
+        table[game] = {}
+        for algo in algos:
+            runs = [read_rows(run_dir_of(root, game, algo, s)) for s in seeds]
+            mean = seed_mean([curve_of(rows) for rows in runs if rows])
+            evals = [
+                next(
+                    (r["eval/mean_return"] for r in reversed(rows) if "eval/mean_return" in r), None
+                )
+                for rows in runs
+            ]
+            walls = [training_wall(rows)[-1] if rows else 0.0 for rows in runs]
+            last = mean[-1] if mean else None
+            table[game][algo] = {
+                "seeds": [s for s, rows in zip(seeds, runs, strict=True) if rows],
+                "steps": last[0] if last else 0,
+                "return_100": round(last[1], 2) if last else None,
+                "seed_range": [round(last[2], 2), round(last[3], 2)] if last else None,
+                "last_evals": evals,
+                "wall_s": [round(w) for w in walls],
+                "curve": [(s, round(m, 2), round(lo, 2), round(hi, 2)) for s, m, lo, hi in mean],
+            }
+        steps = min((table[game][a]["steps"] for a in algos), default=0)
+        table[game]["young_tian_dqn"] = published_at(YOUNG_TIAN_DQN[game], steps) if steps else None
+    ours = {g: table[g].get("dqn", {}).get("return_100") for g in games}
+    peer = {g: table[g]["young_tian_dqn"] for g in games}
+    return {
+        "bench": "minatar",
+        "work": f"DQN and Rainbow on MinAtar {', '.join(games)}, seeds {list(seeds)}, one thread a run",
+        "ours": ours,
+        "peer": peer,
+        "unit": "mean training return of the last 100 episodes at the last step all seeds reached "
+        "(peer: Young & Tian 2019's DQN at that step)",
+        "ratio": {
+            g: round(ours[g] / peer[g], 3) if ours[g] is not None and peer[g] else None
+            for g in games
+        },
+        "games": table,
+    }
+
+
+def plot(data: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    games = list(data["games"])
+    fig, axes = plt.subplots(1, len(games), figsize=(6 * len(games), 4), squeeze=False)
+    for ax, game in zip(axes[0], games, strict=True):
+        for algo, entry in data["games"][game].items():
+            if not isinstance(entry, dict) or not entry["curve"]:
+                continue
+            steps, mean, lo, hi = zip(*entry["curve"], strict=True)
+            n = len(entry["seeds"])
+            ax.plot(steps, mean, label=f"rlkit {algo} (mean of {n} seeds)")
+            ax.fill_between(steps, lo, hi, alpha=0.2)
+        ref_steps, ref_values = zip(*YOUNG_TIAN_DQN[game], strict=True)
+        ax.plot(ref_steps, ref_values, "k^--", label="Young & Tian 2019 DQN (read off the figure)")
+        ax.set_title(f"MinAtar {game}")
+        ax.set_xlabel("environment steps (frames)")
+        ax.set_ylabel("mean return, last 100 training episodes")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--games", nargs="+", default=list(GAMES), choices=GAMES)
+    parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=ALGOS)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--total-steps", type=int, default=5_000_000)
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time, one thread each")
+    parser.add_argument("--root", type=Path, default=ROOT / "runs" / "minatar")
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where the record goes")
+    args = parser.parse_args()
+    if not args.report_only:
+        jobs = [(g, a, s) for g in args.games for a in args.algos for s in args.seeds]
+        with ThreadPoolExecutor(args.jobs) as pool:
+            codes = list(
+                pool.map(
+                    lambda j: train(*j, run_dir_of(args.root, *j), args.total_steps),
+                    jobs,
+                )
+            )
+        for job, code in zip(jobs, codes, strict=True):
+            if code:
+                print(f"{job}: exit {code} (its saved state still counts; run again to resume)")
+    data = record(args.root, args.games, args.algos, args.seeds)
+    from rlkit.io import atomic_write_json
+
+    atomic_write_json(args.docs / "minatar.json", data)
+    plot(data, args.docs / "minatar.png")
+    print(json.dumps({k: v for k, v in data.items() if k != "games"}))
+
+
+if __name__ == "__main__":
+    main()
