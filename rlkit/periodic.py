@@ -300,7 +300,7 @@ class Periodic:
         if crossed(before, step, config.video_interval) and ranks.main:
             self.video(step)
         if crossed(before, step, config.checkpoint_interval):
-            self.save(step)
+            self._save_once(step)  # (not again when an improved evaluation just saved it)
         self.run.stop_if_requested(step, self._save_once)
         due = [(step // i + 1) * i for i in self._intervals]
         self._next_due = min([*due, config.total_steps])
