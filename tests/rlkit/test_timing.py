@@ -20,7 +20,7 @@ def test_phases_sum_their_own_time_and_count_calls():
     summary = phases.summary()
     a, b = summary["phases"]["a"], summary["phases"]["b"]
     assert a["calls"] == 3 and b["calls"] == 1
-    assert 0.03 <= a["s"] < summary["wall_s"]
+    assert 0.03 <= a["s"] <= summary["wall_s"]  # (both rounded to 0.1 ms: they can tie)
     assert list(summary["phases"]) == ["a", "b"]  # longest first
     assert summary["other_s"] == pytest.approx(summary["wall_s"] - a["s"] - b["s"], abs=1e-3)
 
