@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,19 +17,34 @@ SITTING_GAP_S = 600.0
 training time (rows come every few seconds to minutes while a run trains)."""
 
 
-def rlkit(*argv: str, threads: int | None = None, quiet: bool = False) -> int:
+def rlkit(
+    *argv: str,
+    threads: int | None = None,
+    quiet: bool = False,
+    stop_when: Callable[[], bool] | None = None,
+    poll_s: float = 10.0,
+) -> int:
     """``python -m rlkit.cli.main *argv`` from the repository root (``threads``: the torch
     and BLAS threads of the child; ``quiet``: its output dropped); its exit status (a run
-    stopped by a signal exits non-zero, and what it saved still makes a record)."""
+    stopped by a signal exits non-zero, and what it saved still makes a record). With
+    ``stop_when``, asked every ``poll_s`` seconds: SIGTERM once it says so (a run then
+    saves its state and stops; ``--resume`` continues it)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if threads is not None:
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    return subprocess.run(
+    child = subprocess.Popen(
         [sys.executable, "-m", "rlkit.cli.main", *argv],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL if quiet else None,
-    ).returncode
+    )
+    while True:
+        try:
+            return child.wait(timeout=poll_s if stop_when is not None else None)
+        except subprocess.TimeoutExpired:
+            if stop_when():
+                child.send_signal(signal.SIGTERM)
+                return child.wait()
 
 
 def train_or_resume(run_dir: Path, start: list[str], **kwargs) -> int:
@@ -39,6 +56,12 @@ def train_or_resume(run_dir: Path, start: list[str], **kwargs) -> int:
     if (run_dir / "config.yaml").is_file():
         return rlkit("train", "--resume", str(run_dir), "--wandb", "disabled", **kwargs)
     return rlkit("train", *start, **kwargs)
+
+
+def last_step(run_dir: Path) -> int:
+    """The last env step a run has logged (0 before its first row)."""
+    rows = read_rows(run_dir)
+    return rows[-1]["step"] if rows else 0
 
 
 def read_rows(run_dir: Path) -> list[dict]:

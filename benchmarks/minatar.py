@@ -1,18 +1,21 @@
 """MinAtar learning record: DQN and Rainbow on Breakout and SpaceInvaders, 3 seeds each,
 beside the published DQN curves of Young & Tian (2019) (long runs, not in CI).
 
-    python benchmarks/minatar.py [--total-steps 5000000] [--jobs 2]
-    python benchmarks/minatar.py --games Breakout --algos dqn --seeds 0 --total-steps 500000
+    python benchmarks/minatar.py [--stop-at 1000000] [--jobs 2]
+    python benchmarks/minatar.py --games Breakout --algos dqn --seeds 0 --stop-at 500000
     python benchmarks/minatar.py --report-only     # the record of the runs so far
     python benchmarks/minatar.py --quick           # Breakout, one seed, 20k steps, in runs/minatar-quick
 
 Each run is ``rlkit train dqn MinAtar/<Game>-v1`` with ``configs/dqn/MinAtar-<Game>-v1.yaml``
 (MinAtar's DQN) or its ``.rainbow.yaml`` preset, one thread, ``--jobs`` runs at a time, in
 ``runs/minatar/<game>-<algo>-s<seed>``. The replay is checkpointed (``save_replay=true``,
-a few tens of MB here) so that a run stopped at the end of a sitting continues exactly:
+about 100 MB a run here) so that a run stopped at the end of a sitting continues exactly:
 running the script again resumes every unfinished run, and a finished one is left as it
-is. ``--total-steps`` sets the budget of runs it starts (the published 5M frames, or as
-many as fit; a MinAtar frame is one env step).
+is. Every run is one of ``--total-steps`` (the published 5M frames; a MinAtar frame is one
+env step), so that its schedules (epsilon over the first 100k steps, Rainbow's importance
+sampling exponent) are the configs'; ``--stop-at N`` stops each run, saved, once it has
+logged N steps, for a record of as many frames as fit, and a later call with a larger
+N continues from there.
 
 The record (``docs/minatar.json``, ``docs/minatar.png``): for each game and algorithm the
 mean over seeds of ``rollout/ep_return`` (the mean return of the last 100 training
@@ -42,7 +45,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script
-from benchmarks._records import ROOT, read_rows, train_or_resume, training_wall  # noqa: E402
+from benchmarks._records import (  # noqa: E402
+    ROOT,
+    last_step,
+    read_rows,
+    train_or_resume,
+    training_wall,
+)
 
 GAMES = ("Breakout", "SpaceInvaders")
 ALGOS = ("dqn", "rainbow")
@@ -87,8 +96,11 @@ def config_of(game: str, algo: str) -> Path:
     return ROOT / "configs" / "dqn" / f"MinAtar-{game}-v1{suffix}.yaml"
 
 
-def train(game: str, algo: str, seed: int, run_dir: Path, total_steps: int) -> int:
-    """Start, continue or skip one run (see the module doc); its exit status."""
+def train(game: str, algo: str, seed: int, run_dir: Path, total_steps: int, stop_at: int) -> int:
+    """Start, continue or skip one run (see the module doc), stopping it (saved) once it
+    has logged ``stop_at`` steps; its exit status (0 also for a run already that far)."""
+    if last_step(run_dir) >= stop_at:
+        return 0
     start = [
         "dqn",
         f"MinAtar/{game}-v1",
@@ -104,7 +116,9 @@ def train(game: str, algo: str, seed: int, run_dir: Path, total_steps: int) -> i
         f"total_steps={total_steps}",
         "save_replay=true",
     ]
-    return train_or_resume(run_dir, start, threads=1, quiet=True)
+    return train_or_resume(
+        run_dir, start, threads=1, quiet=True, stop_when=lambda: last_step(run_dir) >= stop_at
+    )
 
 
 def curve_of(rows: list[dict]) -> dict[int, float]:
@@ -213,6 +227,13 @@ def main() -> None:
     parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=ALGOS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--total-steps", type=int, default=5_000_000)
+    parser.add_argument(
+        "--stop-at",
+        type=int,
+        default=None,
+        help="stop each run (saved, to be continued) once it has logged this many steps; "
+        "its schedules still run over --total-steps",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time, one thread each")
     parser.add_argument("--root", type=Path, default=ROOT / "runs" / "minatar")
     parser.add_argument("--report-only", action="store_true")
@@ -220,15 +241,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a small version (see the doc)")
     args = parser.parse_args()
     if args.quick:
-        args.games, args.seeds, args.total_steps = ["Breakout"], [0], 20_000
+        args.games, args.seeds, args.total_steps, args.stop_at = ["Breakout"], [0], 20_000, None
         args.root = args.docs = ROOT / "runs" / "minatar-quick"
         args.docs.mkdir(parents=True, exist_ok=True)
+    stop_at = args.stop_at
     if not args.report_only:
         jobs = [(g, a, s) for g in args.games for a in args.algos for s in args.seeds]
         with ThreadPoolExecutor(args.jobs) as pool:
             codes = list(
                 pool.map(
-                    lambda j: train(*j, run_dir_of(args.root, *j), args.total_steps),
+                    lambda j: train(
+                        *j, run_dir_of(args.root, *j), args.total_steps, stop_at or args.total_steps
+                    ),
                     jobs,
                 )
             )

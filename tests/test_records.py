@@ -42,3 +42,25 @@ def test_the_published_curve_is_interpolated_inside_its_points_only():
     assert published_at(points, 1_250_000) == pytest.approx((9.2 + 9.4) / 2)
     assert published_at(points, 50_000) is None
     assert published_at(points, 6_000_000) is None
+
+
+def test_a_run_stopped_at_a_step_saves_and_continues_from_there(tmp_path):
+    from benchmarks._records import last_step, train_or_resume
+
+    run_dir = tmp_path / "run"
+    start = ["dqn", "CartPole-v1", "--run-dir", str(run_dir), "--wandb", "disabled", "--quiet"]
+    start += ["total_steps=20000", "log_interval=500", "learning_starts=500", "eval_interval=0"]
+
+    def until(step):
+        return dict(quiet=True, threads=1, poll_s=0.2, stop_when=lambda: last_step(run_dir) >= step)
+
+    code = train_or_resume(run_dir, start, **until(1500))
+    stopped_at = last_step(run_dir)
+    assert code != 0 and 1500 <= stopped_at < 20000  # stopped by SIGTERM, not finished
+    assert (run_dir / "checkpoints" / "latest.pt").is_file()
+    assert not (run_dir / "summary.json").exists()
+    train_or_resume(run_dir, start, **until(3000))  # continued with --resume
+    assert 3000 <= last_step(run_dir) < 20000
+    steps = [r["step"] for r in read_rows(run_dir)]
+    assert steps == sorted(steps) and steps.count(500) == 1  # resumed, not started again
+    assert "total_steps: 20000" in (run_dir / "config.yaml").read_text()  # its schedule's length
