@@ -635,18 +635,22 @@ def check_ranks(spec: RunSpec, nproc: int) -> None:
 
 STOP_GRACE_S = float(os.environ.get("RLKIT_STOP_GRACE_S", "10"))
 """Seconds a run has, after SIGINT / SIGTERM, to reach a point where it saves (the end of
-its step or update); past them it stops wherever it is, its last checkpoint standing."""
+its step or update); past them it stops wherever it is, its last checkpoint standing. The
+save at that point is not timed: it writes a whole checkpoint however large (a second
+signal still stops it at once, the last checkpoint standing)."""
 
 
 def stop_on_signals(
     stop: StopRequest, console: TextIO | None, grace: float = STOP_GRACE_S
 ) -> Callable[[], None] | None:
-    """SIGINT / SIGTERM ask the run to stop after its current step (with a checkpoint),
-    within ``grace`` seconds at any stage: envs being built, a rollout, an update, an
-    evaluation, a checkpoint write (which then completes or leaves the previous one whole).
-    When the grace passes first, or the same signal comes again, ``StopNow`` is raised
-    wherever the run is (a second SIGINT: ``KeyboardInterrupt``). Returns the function that puts the old
-    handlers back and disarms the timer (None off the main thread: no handlers there)."""
+    """SIGINT / SIGTERM ask the run to stop after its current step (with a checkpoint): it
+    has ``grace`` seconds to reach that point from any stage (envs being built, a rollout,
+    an update, an evaluation, a periodic checkpoint write, which then completes or leaves
+    the previous one whole). Reaching it disarms the timer (``StopRequest.on_save_point``),
+    so the stop's own checkpoint is written whole whatever its size. When the grace passes
+    first, or the same signal comes again, ``StopNow`` is raised wherever the run is (a
+    second SIGINT: ``KeyboardInterrupt``). Returns the function that puts the old handlers
+    back and disarms the timer (None off the main thread: no handlers there)."""
     if threading.current_thread() is not threading.main_thread():
         return None
 
@@ -662,8 +666,8 @@ def stop_on_signals(
         if console is not None:
             name = signal.Signals(signum).name
             print(
-                f"\n{name}: stopping after this step and saving a checkpoint, within "
-                f"{grace:g}s (Ctrl-C again to stop at once)",
+                f"\n{name}: stopping at the end of this step (within {grace:g}s) and saving "
+                "a checkpoint (Ctrl-C again to stop at once, the last checkpoint standing)",
                 file=console,
             )
 
@@ -672,9 +676,11 @@ def stop_on_signals(
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, out_of_time)
+    stop.on_save_point = lambda: signal.setitimer(signal.ITIMER_REAL, 0)
 
     def restore() -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
+        stop.on_save_point = None
         for s, h in previous.items():
             signal.signal(s, h)
 

@@ -137,6 +137,10 @@ class StopRequest:
     def __init__(self) -> None:
         self.signum: int | None = None
         self.by_callback = False
+        self.on_save_point: Callable[[], None] | None = None
+        """Called when the run reaches the point where it saves and stops: the signal
+        handler's grace timer is disarmed there, so that a checkpoint of any size (a DQN
+        replay of gigabytes) is written whole (``rlkit.launch.stop_on_signals``)."""
 
     @property
     def asked(self) -> bool:
@@ -191,6 +195,8 @@ class Run:
         if self.stop.asked:
             from rlkit.errors import Stopped
 
+            if self.stop.on_save_point is not None:
+                self.stop.on_save_point()  # reached in time: the save may take what it takes
             save(step)
             raise Stopped(self.stop.signum, step)
 

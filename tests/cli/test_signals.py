@@ -85,3 +85,43 @@ def test_a_signal_saves_a_checkpoint_and_exits(tmp_path, command, algo, sig, cod
         text=True,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_grace_bounds_reaching_the_save_point_not_the_save_itself():
+    """A stop's own checkpoint is written whole however long it takes (a DQN state with its
+    replay is gigabytes: cut at the grace, every step since the last checkpoint was lost);
+    a run that does not reach its save point within the grace still stops there."""
+    from rlkit.errors import StopNow, Stopped
+    from rlkit.launch import stop_on_signals
+    from rlkit.rundir import Run, StopRequest
+
+    def run_with(stop):
+        run = object.__new__(Run)  # stop_if_requested needs nothing else of a run
+        run.stop = stop
+        return run
+
+    saved = []
+
+    def slow_save(step):  # a save longer than the grace
+        time.sleep(0.6)
+        saved.append(step)
+
+    stop = StopRequest()
+    restore = stop_on_signals(stop, None, grace=0.2)
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        with pytest.raises(Stopped) as stopped:
+            run_with(stop).stop_if_requested(7, slow_save)
+        assert saved == [7] and stopped.value.signum == signal.SIGTERM
+    finally:
+        restore()
+    assert stop.on_save_point is None  # the handlers and the hook are gone with restore
+
+    stop = StopRequest()
+    restore = stop_on_signals(stop, None, grace=0.2)
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        with pytest.raises(StopNow):
+            time.sleep(2.0)  # still busy when the grace ends: stopped where it is
+    finally:
+        restore()
