@@ -82,6 +82,8 @@ class OptimizerFields:
     """Adam's / RMSprop's epsilon."""
     rms_alpha: float = 0.99
     """RMSprop's smoothing constant for optimizer=rmsprop."""
+    rms_centered: bool = False
+    """Centered RMSprop (the gradient over its running standard deviation) for optimizer=rmsprop."""
     momentum: float = 0.9
     """Momentum for optimizer=momentum."""
     nesterov: bool = False
@@ -103,6 +105,10 @@ class OptimizerFields:
         require("momentum", self.momentum, 0 <= self.momentum < 1, "0 <= momentum < 1")
         require("rms_alpha", self.rms_alpha, 0 <= self.rms_alpha < 1, "0 <= rms_alpha < 1")
         require("weight_decay", self.weight_decay, self.weight_decay >= 0, "a number >= 0")
+        if self.rms_centered and self.optimizer != "rmsprop":
+            raise BadInput(
+                f"rms_centered=true needs optimizer=rmsprop, got optimizer={self.optimizer}"
+            )
         if self.nesterov and self.optimizer != "momentum":
             raise BadInput(
                 f"nesterov=true needs optimizer=momentum, got optimizer={self.optimizer}"

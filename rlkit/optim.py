@@ -112,17 +112,25 @@ def rmsprop_update_(
     params: Tensors,
     grads: Tensors,
     v: Tensors,
+    g_avg: Tensors,
     lr: float | torch.Tensor,
     alpha: float,
     eps: float,
     weight_decay: float,
 ) -> None:
-    """RMSprop step, in place (``torch.optim.RMSprop`` without momentum or centering)."""
+    """RMSprop step, in place (``torch.optim.RMSprop`` without momentum). Centered when
+    ``g_avg`` holds the running means of the gradients (empty otherwise): the gradient is
+    then scaled by its running standard deviation, ``sqrt(v - g_avg^2)``, instead of its
+    root mean square (Graves 2013; the optimizer of DQN and of MinAtar's DQN)."""
     if weight_decay != 0.0:
         grads = torch._foreach_add(grads, params, alpha=weight_decay)
     torch._foreach_mul_(v, alpha)
     torch._foreach_addcmul_(v, grads, grads, value=1.0 - alpha)  # v <- alpha v + (1 - alpha) g^2
-    denom = torch._foreach_sqrt(v)
+    if g_avg:
+        torch._foreach_lerp_(g_avg, grads, 1.0 - alpha)  # g_avg <- alpha g_avg + (1 - alpha) g
+        denom = torch._foreach_sqrt(torch._foreach_addcmul(v, g_avg, g_avg, value=-1.0))
+    else:
+        denom = torch._foreach_sqrt(v)
     torch._foreach_add_(denom, eps)
     if isinstance(lr, torch.Tensor):
         torch._foreach_div_(denom, lr)
@@ -321,7 +329,8 @@ class Adam(_Base):
 
 
 class RMSprop(_Base):
-    """RMSprop: the gradient scaled by a running root mean square of its past values."""
+    """RMSprop: the gradient scaled by a running root mean square of its past values (with
+    ``centered``, by their running standard deviation)."""
 
     update = staticmethod(rmsprop_update_)
 
@@ -333,20 +342,30 @@ class RMSprop(_Base):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         fused: bool = False,
+        centered: bool = False,
     ) -> None:
         if not 0 <= alpha < 1:
             raise ValueError(f"bad value alpha={alpha!r}; allowed: 0 <= alpha < 1")
-        defaults = {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay}
+        defaults = {
+            "lr": lr,
+            "alpha": alpha,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "centered": centered,
+        }
         super().__init__(params, defaults, fused)
 
     def _group_step(self, group: dict[str, Any], params: Tensors, grads: Tensors) -> None:
-        v = [self._state(p, "square_avg")[0] for p in params]
+        centered = group.get("centered", False)
+        names = ("square_avg", "grad_avg") if centered else ("square_avg",)
+        states = [self._state(p, *names) for p in params]
         for p in params:
             self.state[p]["step"] += 1
         self._run(
             params,
             grads,
-            v,
+            [s[0] for s in states],
+            [s[1] for s in states] if centered else [],
             _scalar(group["lr"], params[0], self.fused),
             group["alpha"],
             group["eps"],
@@ -398,11 +417,12 @@ def make_optimizer(
     weight_decay: float = 0.0,
     fused: bool = False,
     alpha: float = 0.99,
+    centered: bool = False,
 ) -> Optimizer:
     """An rlkit optimizer by name: ``sgd``, ``momentum``, ``adam``, ``rmsprop`` or ``lion``.
 
     ``betas`` defaults to (0.9, 0.999) for Adam and (0.9, 0.99) for Lion; ``alpha`` is
-    RMSprop's smoothing constant.
+    RMSprop's smoothing constant and ``centered`` makes it centered RMSprop.
     """
     if name == "sgd":
         return SGD(params, lr=lr, weight_decay=weight_decay, fused=fused)
@@ -425,7 +445,15 @@ def make_optimizer(
             fused=fused,
         )
     if name == "rmsprop":
-        return RMSprop(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, fused=fused)
+        return RMSprop(
+            params,
+            lr=lr,
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            fused=fused,
+            centered=centered,
+        )
     if name == "lion":
         return Lion(
             params, lr=lr, betas=betas or (0.9, 0.99), weight_decay=weight_decay, fused=fused
@@ -527,6 +555,7 @@ def optimizer_from_config(config: Any, params: Iterable, lr: float | None = None
         weight_decay=config.weight_decay,
         fused=config.optimizer_fused,
         alpha=getattr(config, "rms_alpha", 0.99),
+        centered=getattr(config, "rms_centered", False),
     )
 
 

@@ -70,6 +70,7 @@ _OPTIMIZER = {
         "optimizer_betas",
         "optimizer_eps",
         "rms_alpha",
+        "rms_centered",
         "momentum",
         "nesterov",
         "weight_decay",
@@ -266,6 +267,7 @@ def _optimizer(algo: str, config: Any) -> dict[str, Any]:
                 "alpha": config.rms_alpha,
                 "eps": config.optimizer_eps,
                 "weight_decay": wd,
+                "centered": config.rms_centered,
             },
         }
     momentum = config.momentum if name == "momentum" else 0.0

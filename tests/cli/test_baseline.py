@@ -69,7 +69,11 @@ def test_optimizers_map_to_torch_classes_and_lion_is_refused():
         "alpha": 0.9,
         "eps": 1e-5,
         "weight_decay": 0.0,
+        "centered": False,
     }
+    dqn = config_class("dqn")  # MinAtar's DQN: centered RMSprop, as torch has it
+    centered = build_config(dqn, {"optimizer": "rmsprop", "rms_centered": True})
+    assert baseline.sb3_kwargs("dqn", centered)["policy_kwargs"]["optimizer_kwargs"]["centered"]
     sgd = baseline.sb3_kwargs(
         "ppo", build_config(config_class("ppo"), {"optimizer": "momentum", "momentum": 0.8})
     )

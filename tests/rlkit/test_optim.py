@@ -65,6 +65,10 @@ CASES = {
         lambda p: RMSprop(p, lr=1e-3, alpha=0.9, eps=1e-8, weight_decay=0.01),
         lambda p: torch.optim.RMSprop(p, lr=1e-3, alpha=0.9, eps=1e-8, weight_decay=0.01),
     ),
+    "rmsprop_centered": (  # MinAtar's DQN (Young & Tian 2019)
+        lambda p: RMSprop(p, lr=2.5e-4, alpha=0.95, eps=0.01, centered=True),
+        lambda p: torch.optim.RMSprop(p, lr=2.5e-4, alpha=0.95, eps=0.01, centered=True),
+    ),
 }
 
 
@@ -148,7 +152,7 @@ def test_make_optimizer_by_name():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["adam", "momentum"])
+@pytest.mark.parametrize("name", ["adam", "momentum", "rmsprop_centered"])
 def test_fused_matches_torch_too(name):
     ours, ref = CASES[name]
 
@@ -201,6 +205,9 @@ def test_optimizer_from_config_fields():
     config, _ = load_config(AgentConfig, None, ["optimizer=rmsprop", "rms_alpha=0.9"])
     opt = optimizer_from_config(config, params)
     assert isinstance(opt, RMSprop) and opt.defaults["alpha"] == 0.9
+    assert not opt.defaults["centered"]
+    config, _ = load_config(AgentConfig, None, ["optimizer=rmsprop", "rms_centered=true"])
+    assert optimizer_from_config(config, params).defaults["centered"]
     for bad, message in (
         ("optimizer=adagrad", "allowed: sgd, momentum, adam, rmsprop, lion"),
         ("rms_alpha=1.0", "rms_alpha"),
@@ -211,6 +218,8 @@ def test_optimizer_from_config_fields():
             load_config(AgentConfig, None, [bad])
     with pytest.raises(BadInput, match="nesterov=true needs optimizer=momentum"):
         load_config(AgentConfig, None, ["nesterov=true"])
+    with pytest.raises(BadInput, match="rms_centered=true needs optimizer=rmsprop"):
+        load_config(AgentConfig, None, ["rms_centered=true"])
 
 
 @pytest.mark.parametrize("n_tensors", [1, 3])
