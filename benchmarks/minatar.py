@@ -25,9 +25,12 @@ steps. Their points are read off the learning-curve figure of the minatar reposi
 (``img/learning_curves.gif``: 30 seeds, 100-episode moving average; digitised from the
 pixels of the blue curve, so good to about +-0.3 on Breakout and +-2 on SpaceInvaders).
 They played the full six-action set; the ``-v1`` ids here use each game's minimal set
-(both with MinAtar's sticky actions, 0.1). Obando-Ceron & Castro (2021) publish their
-MinAtar curves as figures only, which could not be read here: the record leaves their
-column out rather than guess it.
+(both with MinAtar's sticky actions, 0.1). Beside them, Obando-Ceron & Castro's (2021,
+"Revisiting Rainbow") DQN and Rainbow, read the same way off their MinAtar figure (the
+``revisitingMinatar.png`` of the authors' blog post, psc-g.github.io: 5 seeds, Dopamine's
+DQN and their Rainbow with noisy, dueling and double Q, each point the mean training
+return over one iteration of 1M steps, drawn here at the iteration's middle; good to
+about +-0.2 on Breakout and +-1 on SpaceInvaders).
 
 The last line is the JSON summary: ``ours`` / ``peer`` are our DQN's and the paper's
 DQN's returns on the first game at the last step all seeds reached (``by_game``: every
@@ -82,6 +85,25 @@ YOUNG_TIAN_DQN = {  # (env steps, mean training return over the last 100 episode
         (4_000_000, 43.8),
         (5_000_000, 43.3),
     ],
+}
+
+
+REVISITING_RAINBOW = {  # algo -> game -> (env steps, mean training return of that iteration)
+    "dqn": {
+        "Breakout": [2.97, 5.59, 5.93, 6.13, 6.39, 6.36, 6.64, 6.93, 7.16, 7.40],
+        "SpaceInvaders": [15.8, 25.6, 29.2, 31.3, 31.6, 31.9, 32.5, 33.1, 34.0, 34.0],
+    },
+    "rainbow": {
+        "Breakout": [4.58, 6.81, 7.75, 8.38, 8.98, 9.56, 10.10, 10.60, 11.02, 11.27],
+        "SpaceInvaders": [25.6, 46.9, 63.7, 76.1, 81.1, 84.5, 88.5, 91.0, 92.1, 92.7],
+    },
+}
+REVISITING_RAINBOW_POINTS = {
+    algo: {
+        game: [(500_000 + 1_000_000 * i, v) for i, v in enumerate(values)]
+        for game, values in games.items()
+    }
+    for algo, games in REVISITING_RAINBOW.items()
 }
 
 
@@ -162,19 +184,25 @@ def record(root: Path, games, algos, seeds) -> dict:
             ]
             walls = [training_wall(rows)[-1] if rows else 0.0 for rows in runs]
             last = mean[-1] if mean else None
+            steps = last[0] if last else 0
+            published = {f"revisiting_rainbow_{algo}": REVISITING_RAINBOW_POINTS[algo][game]}
+            if algo == "dqn":
+                published["young_tian_dqn"] = YOUNG_TIAN_DQN[game]
             table[game][algo] = {
                 "seeds": [s for s, rows in zip(seeds, runs, strict=True) if rows],
-                "steps": last[0] if last else 0,
+                "steps": steps,
                 "return_100": round(last[1], 2) if last else None,
                 "seed_range": [round(last[2], 2), round(last[3], 2)] if last else None,
+                # the published curves at the same step (None outside their points)
+                "published": {
+                    k: published_at(v, steps) if steps else None for k, v in published.items()
+                },
                 "last_evals": evals,
                 "wall_s": [round(w) for w in walls],
                 "curve": [(s, round(m, 2), round(lo, 2), round(hi, 2)) for s, m, lo, hi in mean],
             }
-        steps = min((table[game][a]["steps"] for a in algos), default=0)
-        table[game]["young_tian_dqn"] = published_at(YOUNG_TIAN_DQN[game], steps) if steps else None
     ours = {g: table[g].get("dqn", {}).get("return_100") for g in games}
-    peer = {g: table[g]["young_tian_dqn"] for g in games}
+    peer = {g: table[g].get("dqn", {}).get("published", {}).get("young_tian_dqn") for g in games}
     ratio = {
         g: round(ours[g] / peer[g], 3) if ours[g] is not None and peer[g] else None for g in games
     }
@@ -186,7 +214,7 @@ def record(root: Path, games, algos, seeds) -> dict:
         "ours": ours[first],
         "peer": peer[first],
         "unit": f"{first}: mean training return of DQN's last 100 episodes at the last step all "
-        "seeds reached (peer: Young & Tian 2019's DQN at that step)",
+        "its seeds reached (peer: Young & Tian 2019's DQN at that step)",
         "ratio": ratio[first],
         "by_game": {g: {"ours": ours[g], "peer": peer[g], "ratio": ratio[g]} for g in games},
         "games": table,
@@ -211,6 +239,15 @@ def plot(data: dict, path: Path) -> None:
             ax.fill_between(steps, lo, hi, alpha=0.2)
         ref_steps, ref_values = zip(*YOUNG_TIAN_DQN[game], strict=True)
         ax.plot(ref_steps, ref_values, "k^--", label="Young & Tian 2019 DQN (read off the figure)")
+        for algo, style in (("dqn", "s:"), ("rainbow", "x:")):
+            ref_steps, ref_values = zip(*REVISITING_RAINBOW_POINTS[algo][game], strict=True)
+            ax.plot(
+                ref_steps,
+                ref_values,
+                style,
+                color="grey",
+                label=f"Obando-Ceron & Castro 2021 {algo}",
+            )
         ax.set_title(f"MinAtar {game}")
         ax.set_xlabel("environment steps (frames)")
         ax.set_ylabel("mean return, last 100 training episodes")

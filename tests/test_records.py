@@ -8,7 +8,13 @@ import json
 import pytest
 
 from benchmarks._records import SITTING_GAP_S, read_rows, training_wall
-from benchmarks.minatar import YOUNG_TIAN_DQN, curve_of, published_at, seed_mean
+from benchmarks.minatar import (
+    REVISITING_RAINBOW_POINTS,
+    YOUNG_TIAN_DQN,
+    curve_of,
+    published_at,
+    seed_mean,
+)
 
 
 def test_training_wall_leaves_out_the_pauses_between_sittings():
@@ -42,6 +48,10 @@ def test_the_published_curve_is_interpolated_inside_its_points_only():
     assert published_at(points, 1_250_000) == pytest.approx((9.2 + 9.4) / 2)
     assert published_at(points, 50_000) is None
     assert published_at(points, 6_000_000) is None
+    # Revisiting Rainbow's iterations of 1M steps, each drawn at its middle
+    rainbow = REVISITING_RAINBOW_POINTS["rainbow"]["Breakout"]
+    assert rainbow[0] == (500_000, 4.58) and rainbow[-1] == (9_500_000, 11.27)
+    assert published_at(rainbow, 1_000_000) == pytest.approx((4.58 + 6.81) / 2)
 
 
 def test_a_run_stopped_at_a_step_saves_and_continues_from_there(tmp_path):
