@@ -286,11 +286,18 @@ class QNetwork(nn.Module):
             self.head = head(features, n_actions * self.n_out)
 
     def layer_chain(self) -> list[nn.Linear] | None:
-        """The Linear layers input to output, for a plain MLP Q-network (else None); a QR
-        network's last layer gives ``n_out`` quantiles per action."""
-        if self.image or self.dueling or self.noisy or self.kind == "c51":
+        """The Linear layers input to output, for a plain MLP Q-network or MinAtar's
+        network after its convolution (``conv_input``), else None; a QR network's last
+        layer gives ``n_out`` quantiles per action."""
+        if self.dueling or self.noisy or self.kind == "c51":
             return None
-        return [*self.torso.linears, self.head]
+        if isinstance(self.torso, MinAtarCNN):
+            return [self.torso.head[0], self.head]
+        return None if self.image else [*self.torso.linears, self.head]
+
+    def conv_input(self) -> nn.Conv2d | None:
+        """The convolution in front of ``layer_chain`` (MinAtar's network), else None."""
+        return self.torso.convs[0] if isinstance(self.torso, MinAtarCNN) else None
 
     def distribution(self, obs: torch.Tensor) -> torch.Tensor:
         """``(batch, *obs_shape)`` -> ``(batch, A, N)``: C51 log-probabilities, QR quantiles
@@ -686,18 +693,21 @@ class State:
         self.q_means.extend(loop["q_means"])
 
 
-def q_model(q_net: QNetwork, config: Config) -> AutogradQ | WrittenOutQ:
-    """The Q-network's pass: backprop written out for a plain float32 MLP, else autograd
-    (through ``torch.compile`` with ``compile: true``)."""
-    layers = q_net.layer_chain()
+def q_model(q_net: QNetwork, config: Config, bf16: bool = False) -> AutogradQ | WrittenOutQ:
+    """The Q-network's pass: backprop written out for a plain float32 MLP or MinAtar's
+    network, else autograd (through ``torch.compile`` with ``compile: true``; ``bf16``:
+    the run computes under bf16 autocast, which only autograd's modules follow)."""
+    layers, conv = q_net.layer_chain(), q_net.conv_input()
+    activation = "relu" if conv is not None else config.activation  # (MinAtar's is ReLU)
     if (
         layers is not None
         and config.written_out_backprop
         and not config.compile
         and config.precision != "bf16"
-        and config.activation in backprop.ACTIVATIONS
+        and not bf16
+        and activation in backprop.ACTIVATIONS
     ):
-        return WrittenOutQ(layers, q_net, config.activation, q_net.n_out)
+        return WrittenOutQ(layers, q_net, activation, q_net.n_out, conv)
     if config.distributional != "none":  # the pass gives the taken actions' distributions
         forward = q_net.distribution
         return AutogradQ(q_net, torch.compile(forward) if config.compile else forward)
@@ -728,14 +738,19 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     image = len(shape) == 3
     n_actions = int(env.action_space.n)
     q_net, target_net = make_networks(env, config, run)
-    model = q_model(q_net, config)
-    learning_rate = schedule(config.learning_rate, "learning_rate")
-    optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
     bf16 = use_bf16(config.precision, run.device.type) and (image or config.precision == "bf16")
     autocast = torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=bf16)
+    model = q_model(q_net, config, bf16)
+    learning_rate = schedule(config.learning_rate, "learning_rate")
+    optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
     # acting, one observation at a time: numpy on views of the parameters for a plain
     # MLP on the CPU (no per-step tensor overhead), else the module itself
-    if model.written_out and run.device.type == "cpu" and config.activation in ("relu", "tanh"):
+    if (
+        model.written_out
+        and model.conv is None
+        and run.device.type == "cpu"
+        and config.activation in ("relu", "tanh")
+    ):
         q_values = backprop.NumpyForward(model.layers, config.activation)
         if q_net.n_out > 1:  # QR: Q is the mean of each action's quantiles
             q_values = quantile_means(q_values, q_net.n_out)

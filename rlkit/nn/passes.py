@@ -248,7 +248,8 @@ class AutogradQ:
 
 
 class WrittenOutQ:
-    """A plain MLP Q-network's pass with backpropagation written out.
+    """A plain MLP Q-network's pass with backpropagation written out, or with ``conv`` a
+    convolution in front of the MLP (MinAtar's network, ``backprop.ConvInput``).
 
     With ``n_out`` > 1 (QR-DQN's quantiles) the last layer's ``A * n_out`` outputs are
     ``n_out`` per action, and the pass gives the taken action's ``(batch, n_out)``."""
@@ -256,10 +257,16 @@ class WrittenOutQ:
     written_out = True
 
     def __init__(
-        self, layers: list[nn.Linear], q_net: nn.Module, activation: str, n_out: int = 1
+        self,
+        layers: list[nn.Linear],
+        q_net: nn.Module,
+        activation: str,
+        n_out: int = 1,
+        conv: nn.Conv2d | None = None,
     ) -> None:
         self.layers, self.activation, self.n_out = layers, activation, n_out
         self.flat = backprop.flatten_parameters(q_net)
+        self.conv = None if conv is None else backprop.ConvInput(conv, activation)
         self._saved: dict[str, Any] = {}
 
     def parameters(self) -> list[nn.Parameter]:
@@ -269,11 +276,19 @@ class WrittenOutQ:
     def __call__(self, obs: torch.Tensor, actions: torch.Tensor) -> QOutputs:
         """Q (or the quantiles) of the taken actions, keeping every layer's output for
         ``backward``."""
-        x = obs if obs.dim() == 2 and obs.dtype == torch.float32 else obs.flatten(1).float()
+        maps = None
+        if self.conv is not None:  # (batch, C, H, W) planes through the convolution first
+            planes = obs.float()
+            maps = self.conv.forward(planes)
+            x = maps.flatten(1)
+        else:
+            x = obs if obs.dim() == 2 and obs.dtype == torch.float32 else obs.flatten(1).float()
         outputs = backprop.forward(self.layers, self.activation, x)
         out = outputs[-1].view(len(x), -1, self.n_out)  # (batch, A, n_out)
         index = actions.view(-1, 1, 1).expand(-1, 1, self.n_out)
         self._saved = {"outputs": outputs, "index": index}
+        if maps is not None:
+            self._saved.update(planes=planes, maps=maps)
         q = out.gather(1, index).squeeze(1)
         return QOutputs(q if self.n_out > 1 else q.squeeze(1))
 
@@ -286,4 +301,12 @@ class WrittenOutQ:
             .new_zeros(len(index), outputs[-1].shape[1] // self.n_out, self.n_out)
             .scatter_(1, index, grad)
         )
-        backprop.backward(self.layers, self.activation, outputs, grad_out.flatten(1))
+        grad_x = backprop.backward(
+            self.layers,
+            self.activation,
+            outputs,
+            grad_out.flatten(1),
+            input_grad=self.conv is not None,
+        )
+        if self.conv is not None:
+            self.conv.backward(self._saved["planes"], self._saved["maps"], grad_x)

@@ -244,3 +244,37 @@ def test_written_out_pass_gives_autograd_gradients(weighted):
     loss = dqn_loss(QOutputs(q), targets, weights)
     (expected,) = torch.autograd.grad(loss.value, q)
     assert torch.allclose(loss.grads["q"], expected, atol=1e-7)
+
+
+@pytest.mark.parametrize("distributional", ["none", "qr"])
+def test_written_out_minatar_pass_gives_autograd_gradients(distributional):
+    """MinAtar's network (a convolution, then the MLP chain) through the written-out pass:
+    outputs, loss and every parameter's gradient, the filters' too, as autograd's."""
+    config = Config(distributional=distributional, n_quantiles=5)
+    shape = (4, 10, 10)  # Breakout's object planes
+    a = QNetwork(shape, 3, config, torch.Generator().manual_seed(0))
+    b = QNetwork(shape, 3, config, torch.Generator().manual_seed(0))
+    auto, written = q_model(a, replace(config, written_out_backprop=False)), q_model(b, config)
+    assert isinstance(auto, AutogradQ) and isinstance(written, WrittenOutQ)
+    assert written.conv is not None and written.parameters()[0].numel() == sum(
+        p.numel() for p in b.parameters()
+    )  # one flat buffer, the filters in it
+    g = torch.Generator().manual_seed(1)
+    obs = (torch.rand(32, *shape, generator=g) < 0.2).to(torch.uint8)
+    actions = torch.randint(0, 3, (32,), generator=g)
+    weights = torch.rand(32, generator=g)
+    if distributional == "qr":
+        targets = torch.randn(32, 5, generator=g)
+        loss_a = quantile_huber_loss(out_a := auto(obs, actions), targets, weights)
+        loss_b = quantile_huber_loss(out_b := written(obs, actions), targets, weights)
+    else:
+        targets = torch.randn(32, generator=g)
+        loss_a = dqn_loss(out_a := auto(obs, actions), targets, weights)
+        loss_b = dqn_loss(out_b := written(obs, actions), targets, weights)
+    assert torch.allclose(out_a.q, out_b.q, atol=1e-6)
+    auto.backward(loss_a)
+    written.backward(loss_b)
+    assert loss_b.value.item() == pytest.approx(loss_a.value.item(), rel=1e-6)
+    for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
+        assert torch.allclose(pa.grad, pb.grad, atol=1e-6), name
+    assert b.torso.convs[0].weight.grad.abs().sum() > 0  # the filters learn too
