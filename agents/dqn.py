@@ -745,13 +745,9 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
     # acting, one observation at a time: numpy on views of the parameters for a plain
     # MLP on the CPU (no per-step tensor overhead), else the module itself
-    if (
-        model.written_out
-        and model.conv is None
-        and run.device.type == "cpu"
-        and config.activation in ("relu", "tanh")
-    ):
-        q_values = backprop.NumpyForward(model.layers, config.activation)
+    if model.written_out and run.device.type == "cpu" and model.activation in ("relu", "tanh"):
+        conv = model.conv.conv if model.conv is not None else None
+        q_values = backprop.NumpyForward(model.layers, model.activation, conv, shape)
         if q_net.n_out > 1:  # QR: Q is the mean of each action's quantiles
             q_values = quantile_means(q_values, q_net.n_out)
     else:

@@ -254,26 +254,82 @@ class NumpyForward:
     arithmetic; numpy on views that share memory with the (CPU, float32) parameters
     does it about 3x faster. The views follow every in-place update (optimizer steps,
     ``load_state_dict``, flat parameters), so nothing needs re-syncing.
+
+    With ``conv`` (an unpadded convolution, MinAtar's) and the observation's ``in_shape``
+    ``(C, H, W)``, the observation goes through the convolution and its activation first,
+    as a matrix product on the image's patches (their indices computed once), flattened
+    in torch's order (channel, row, column) for the chain.
     """
 
-    def __init__(self, layers: Sequence[nn.Linear], activation: str) -> None:
+    def __init__(
+        self,
+        layers: Sequence[nn.Linear],
+        activation: str,
+        conv: nn.Conv2d | None = None,
+        in_shape: Sequence[int] | None = None,
+    ) -> None:
         if activation not in ("relu", "tanh", "identity"):
             raise ValueError(f"NumpyForward supports relu, tanh and identity, got {activation!r}")
+        modules = [*layers, *([conv] if conv is not None else [])]
         if any(
             p.device.type != "cpu" or p.dtype != torch.float32
-            for layer in layers
+            for layer in modules
             for p in layer.parameters()
         ):
             raise ValueError("NumpyForward needs float32 parameters on the CPU")
         self.weights = [layer.weight.detach().numpy() for layer in layers]
         self.biases = [layer.bias.detach().numpy() for layer in layers]
         self.activation = activation
+        self.in_dims = 1
+        self.conv = None
+        if conv is not None:
+            if in_shape is None or any(p != 0 for p in conv.padding) or conv.groups != 1:
+                raise ValueError("NumpyForward takes an unpadded, ungrouped conv and in_shape")
+            channels, height, width = in_shape
+            (kh, kw), (sh, sw) = conv.kernel_size, conv.stride
+            rows = range(0, height - kh + 1, sh)
+            cols = range(0, width - kw + 1, sw)
+            # patch p, entry (c, i, j) in the weight's order: flat index into (C, H, W)
+            self.patches = np.array(
+                [
+                    [
+                        c * height * width + (r + i) * width + (q + j)
+                        for c in range(channels)
+                        for i in range(kh)
+                        for j in range(kw)
+                    ]
+                    for r in rows
+                    for q in cols
+                ]
+            )
+            self.conv = (
+                conv.weight.detach().numpy().reshape(conv.out_channels, -1),
+                conv.bias.detach().numpy(),
+            )
+            self.in_dims = 3
+
+    def _conv(self, x: np.ndarray) -> np.ndarray:
+        """``(batch, C * H * W)`` -> the activated maps, flattened ``(batch, F * P)``."""
+        weight, bias = self.conv
+        maps = x[:, self.patches].astype(np.float32) @ weight.T  # (batch, P, F)
+        maps += bias
+        if self.activation == "relu":
+            np.maximum(maps, 0.0, out=maps)
+        elif self.activation == "tanh":
+            np.tanh(maps, out=maps)
+        return maps.transpose(0, 2, 1).reshape(len(x), -1)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """``(in_features,)`` -> ``(out_features,)``, or ``(batch, ...)`` -> ``(batch, out_features)``."""
-        x = np.asarray(x, dtype=np.float32)
-        batched = x.ndim > 1
-        h = x.reshape(x.shape[0], -1) if batched else x.reshape(-1)
+        """``(in_features,)`` -> ``(out_features,)``, or ``(batch, ...)`` -> ``(batch, out_features)``
+        (with a convolution, ``(C, H, W)`` or ``(batch, C, H, W)``)."""
+        x = np.asarray(x)
+        batched = x.ndim > self.in_dims
+        if self.conv is not None:
+            h = self._conv(x.reshape(x.shape[0] if batched else 1, -1))
+            h = h if batched else h[0]
+        else:
+            x = x.astype(np.float32, copy=False)
+            h = x.reshape(x.shape[0], -1) if batched else x.reshape(-1)
         last = len(self.weights) - 1
         for i, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
             h = (h @ weight.T if batched else weight @ h) + bias

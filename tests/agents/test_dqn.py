@@ -278,3 +278,11 @@ def test_written_out_minatar_pass_gives_autograd_gradients(distributional):
     for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
         assert torch.allclose(pa.grad, pb.grad, atol=1e-6), name
     assert b.torso.convs[0].weight.grad.abs().sum() > 0  # the filters learn too
+    # acting through numpy (the convolution as a product on patches) gives the module's Q
+    numpy_q = NumpyForward(written.layers, "relu", written.conv.conv, shape)
+    if distributional == "qr":
+        numpy_q = quantile_means(numpy_q, 5)
+    with torch.no_grad():
+        expected = b(obs).numpy()
+    assert np.allclose(numpy_q(obs[0].numpy()), expected[0], atol=1e-5)
+    assert np.allclose(numpy_q(obs.numpy()), expected, atol=1e-5)
