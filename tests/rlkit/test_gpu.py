@@ -75,7 +75,30 @@ def test_losses_and_their_gradients():
         assert torch.allclose(tensors[f"{name}_cpu"], tensors[f"{name}_cuda"], atol=1e-5), name
 
 
-@pytest.mark.parametrize("name", ["adam", "lion", "sgd"])
+def test_the_written_out_minatar_pass_on_cuda():
+    """MinAtar's network through the written-out pass (conv2d, convolution_backward, the
+    MLP chain): the same Q and gradients on cuda (cuDNN's kernels) as on the CPU."""
+    from rlkit.agents.dqn import Config, QNetwork, q_model
+    from rlkit.losses import dqn_loss
+
+    config = Config()
+    g = torch.Generator().manual_seed(1)
+    obs = (torch.rand(32, 4, 10, 10, generator=g) < 0.2).to(torch.uint8)
+    actions = torch.randint(0, 3, (32,), generator=g)
+    targets = torch.randn(32, generator=g)
+    grads = {}
+    for device in ("cpu", "cuda"):
+        net = QNetwork((4, 10, 10), 3, config, torch.Generator().manual_seed(0)).to(device)
+        model = q_model(net, config)
+        assert model.written_out and model.conv is not None
+        out = model(obs.to(device), actions.to(device))
+        model.backward(dqn_loss(out, targets.to(device), None, with_value=False))
+        grads[device] = model.parameters()[0].grad.cpu()
+    assert grads["cpu"].abs().sum() > 0
+    assert torch.allclose(grads["cpu"], grads["cuda"], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["adam", "lion", "sgd", "rmsprop"])
 def test_optimizer_steps(name):
     from rlkit.optim import make_optimizer
 
