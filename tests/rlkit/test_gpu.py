@@ -78,8 +78,7 @@ def test_losses_and_their_gradients():
 def test_the_written_out_minatar_pass_on_cuda():
     """MinAtar's network through the written-out pass (conv2d, convolution_backward, the
     MLP chain): the same Q and gradients on cuda (cuDNN's kernels) as on the CPU."""
-    from rlkit.agents.dqn import Config, QNetwork, q_model
-    from rlkit.losses import dqn_loss
+    from rlkit.agents.dqn import Config, QNetwork, dqn_loss, q_model
 
     config = Config()
     g = torch.Generator().manual_seed(1)
