@@ -7,10 +7,13 @@ Breakout, Freeway, Seaquest and SpaceInvaders. ``make_minatar`` gives observatio
 booleans, channels first as torch's convolutions take them), with finished episodes in
 ``info["episode"]``. Every channel is one kind of object, not a stacked frame: DQN's
 replay stores MinAtar observations whole. ``rlkit.nn.MinAtarCNN`` is the paper's network.
+A checkpoint holds the game's whole state (``ChannelsFirst.extra_state``), so a resumed
+run plays on exactly as the uninterrupted one.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import gymnasium as gym
@@ -42,7 +45,8 @@ def is_minatar(env_id: str) -> bool:
 
 
 class ChannelsFirst(gym.ObservationWrapper):
-    """``(H, W, C)`` booleans -> ``(C, H, W)`` uint8."""
+    """``(H, W, C)`` booleans -> ``(C, H, W)`` uint8; and the game's state for a checkpoint
+    (``rlkit.snapshot`` sees only the wrappers' own attributes, not the game object)."""
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
@@ -52,6 +56,39 @@ class ChannelsFirst(gym.ObservationWrapper):
     def observation(self, observation: Any) -> np.ndarray:
         """Channels first, as bytes."""
         return np.ascontiguousarray(np.asarray(observation, np.uint8).transpose(2, 0, 1))
+
+    def extra_state(self) -> dict[str, Any]:
+        """The game's state as plain data: the attributes of ``minatar.Environment`` and of
+        its game's rules (positions, timers, maps, entities), and the numpy ``RandomState``
+        they share (spawns, sticky actions)."""
+        from rlkit.snapshot import encode
+
+        game = self.env.unwrapped.game
+        return {
+            "game": {k: encode(v) for k, v in vars(game).items() if k not in ("env", "random")},
+            "rules": {k: encode(v) for k, v in vars(game.env).items() if k != "random"},
+            "random": encode(game.random.get_state()),
+        }
+
+    def load_extra_state(self, state: dict[str, Any] | None) -> None:
+        """Put ``extra_state()`` back (None: a checkpoint saved without it, whose run then
+        goes on from the game as it is now, and says so)."""
+        from rlkit.snapshot import decode
+
+        if state is None:
+            warnings.warn(
+                "this checkpoint holds no MinAtar game state (saved before rlkit kept it): "
+                "the run goes on with the game as it was reset, not where it stopped",
+                stacklevel=2,
+            )
+            return
+        game = self.env.unwrapped.game
+        for name, value in state["game"].items():
+            setattr(game, name, decode(value))
+        for name, value in state["rules"].items():
+            setattr(game.env, name, decode(value))
+        game.random.set_state(decode(state["random"]))
+        game.env.random = game.random  # one generator, as minatar's seed() leaves them
 
 
 def make_minatar(env_id: str, **kwargs: Any) -> gym.Env:

@@ -7,8 +7,10 @@
   (CartPole's ``state``, ``TimeLimit``'s step count, ``RecordEpisodeStatistics``'
   running sums, the envs' random generators), plus the Atari emulator's own state (ALE's
   ``cloneState(include_rng=True)``, bytes), so a resumed run steps them exactly as the
-  uninterrupted run would. Objects it cannot see into (a Box2D world) are reported by
-  ``opaque_parts`` so the caller can refuse.
+  uninterrupted run would. A layer whose state lives in objects it holds (MinAtar's
+  game) gives it through ``extra_state()`` / ``load_extra_state(state)``. Objects it
+  cannot see into (a Box2D world) are reported by ``opaque_parts`` so the caller can
+  refuse.
 * ``rng_state`` / ``load_rng_state``: python's, numpy's and torch's global generators
   and a run's own ``Rngs``.
 
@@ -121,6 +123,8 @@ def env_state(env: Any) -> list[dict[str, Any]]:
             except ValueError:
                 continue
         state = {"type": type(layer).__name__, "plain": plain, "generators": generators}
+        if callable(getattr(layer, "extra_state", None)):
+            state["extra"] = layer.extra_state()
         ale = _ale(layer)
         if ale is not None:  # the Atari emulator: RAM, CPU, TIA and its random generator
             raw = ale.cloneState(include_rng=True).__getstate__()
@@ -150,6 +154,8 @@ def load_env_state(env: Any, states: list[dict[str, Any]]) -> None:
         for name, value in state["generators"].items():
             generator = getattr(layer, name)
             generator.bit_generator.state = decode(value)
+        if callable(getattr(layer, "load_extra_state", None)):
+            layer.load_extra_state(state.get("extra"))  # None: a checkpoint made without it
         if "ale" in state:
             from ale_py import ALEState
 

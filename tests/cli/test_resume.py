@@ -82,6 +82,24 @@ CASES = {
         [5],
         "q_net",
     ),
+    # MinAtar's network through the written-out pass (one flat buffer), its replay saved
+    "dqn-minatar": (
+        "MinAtar/Breakout-v1",
+        [
+            "--config",
+            str(ROOT / "configs" / "dqn" / "MinAtar-Breakout-v1.yaml"),
+            "total_steps=6000",
+            "learning_starts=1000",
+            "buffer_size=10000",
+            "save_replay=true",
+            "checkpoint_interval=1500",
+            "eval_interval=3000",
+            "eval_episodes=3",
+            "log_interval=500",
+        ],
+        [5],
+        "q_net",
+    ),
     "ppo": (
         "CartPole-v1",
         [
@@ -196,7 +214,7 @@ CASES = {
 }
 
 
-SLOW = ("dqn-rainbow",)
+SLOW = ("dqn-rainbow", "dqn-minatar")
 """Cases of over half a minute: the slow pass of .ci/run runs them (with the Atari ones)."""
 
 
@@ -209,7 +227,8 @@ SLOW = ("dqn-rainbow",)
 )
 def test_killed_and_resumed_runs_end_identical_to_the_uninterrupted_run(tmp_path, algo):
     env_id, args, kill_rows, weights = CASES[algo]
-    algo = algo.removesuffix("-atari").removesuffix("-torch").removesuffix("-rainbow")
+    for variant in ("-atari", "-torch", "-rainbow", "-minatar"):  # the cases of one algorithm
+        algo = algo.removesuffix(variant)
     whole = rlkit(
         tmp_path, "train", algo, env_id, *args, "--run-dir", "whole", "--wandb", "disabled"
     )
