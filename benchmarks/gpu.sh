@@ -19,8 +19,13 @@ export WANDB_MODE=disabled WANDB_SILENT=true MPLBACKEND=Agg
 PY=${PYTHON:-$(command -v python3 || command -v python)}
 if [ -d .whl ]; then  # into the interpreter's own site-packages: the benchmarks' child
     # processes set PYTHONPATH themselves, so a --target folder on it would not reach them
-    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir .whl/*.whl \
-        || { echo "the carried wheels did not install"; exit 1; }
+    if ! "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir .whl/*.whl; then
+        echo "site-packages is not writable: the wheels go to /tmp/site on PYTHONPATH (the"
+        echo "benchmarks that start child processes with their own PYTHONPATH may not see them)"
+        "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+            --target /tmp/site .whl/*.whl || { echo "the carried wheels did not install"; exit 1; }
+        export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+    fi
 fi
 if ! "$PY" -c "import rlkit.agents" 2>/dev/null; then
     "$PY" -m pip install -q --no-index --no-deps --no-build-isolation -e . \
