@@ -28,9 +28,14 @@ if [ -d .whl ]; then  # into the interpreter's own site-packages: the benchmarks
     fi
 fi
 if ! "$PY" -c "import rlkit.agents" 2>/dev/null; then
-    "$PY" -m pip install -q --no-index --no-deps --no-build-isolation -e . \
-        || { echo "rlkit did not install (pip install -e . --no-deps)"; exit 1; }
+    if ! "$PY" -m pip install -q --no-index --no-deps --no-build-isolation -e .; then
+        # no install: links in this copy of the tree give the installed layout from here
+        echo "rlkit did not install (pip install -e .): linking rlkit/agents, envs, configs"
+        for part in agents envs configs; do ln -sfn "../$part" "rlkit/$part"; done
+        export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+    fi
 fi
+"$PY" -c "import rlkit.agents, rlkit.envs, gymnasium, ale_py" || { echo "rlkit cannot import"; exit 1; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(0))"
 echo "== tests marked gpu"
