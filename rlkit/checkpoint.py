@@ -15,17 +15,17 @@ full disk costs at most one checkpoint interval.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import pickle
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from rlkit.errors import BadInput
-from rlkit.io import atomic_write_bytes, atomic_write_text
+from rlkit.io import atomic_write_text
 
 FORMAT_VERSION = 1
 KIND = "rlkit-checkpoint"
@@ -37,11 +37,20 @@ def checksum_path(path: str | os.PathLike) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
+def _sha256(path: Path) -> str:
+    """The file's SHA-256, read in chunks (a DQN checkpoint with its replay is gigabytes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 24), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _intact(path: Path) -> bool:
     sidecar = checksum_path(path)
     if not (path.is_file() and sidecar.is_file()):
         return False
-    return hashlib.sha256(path.read_bytes()).hexdigest() == sidecar.read_text().split()[0]
+    return _sha256(path) == sidecar.read_text().split()[0]
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -67,15 +76,27 @@ def save_checkpoint(
     replaced whole, so a failed write leaves the old checkpoint in place. Returns the path.
     """
     path = Path(path)
-    buffer = io.BytesIO()
-    torch.save({**state, "kind": KIND, "format_version": FORMAT_VERSION}, buffer)
-    data = buffer.getvalue()
-    if keep_previous and _intact(path):  # the old one stays at path until the new one is written
-        previous = path.with_name("previous.pt")
-        _link_or_copy(path, previous)
-        _link_or_copy(checksum_path(path), checksum_path(previous))
-    atomic_write_bytes(path, data)
-    atomic_write_text(checksum_path(path), f"{hashlib.sha256(data).hexdigest()}  {path.name}\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # streamed to a temp file beside it, never whole in memory: the state of a DQN run
+    # with a full 1M replay is 7 GB, and two more copies of it (a bytes buffer and its
+    # value) beside the live replay and the state itself did not fit in 24 GB
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save({**state, "kind": KIND, "format_version": FORMAT_VERSION}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        digest = _sha256(tmp)
+        if keep_previous and _intact(path):  # the old one stays at path until the new one is in
+            previous = path.with_name("previous.pt")
+            _link_or_copy(path, previous)
+            _link_or_copy(checksum_path(path), checksum_path(previous))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    atomic_write_text(checksum_path(path), f"{digest}  {path.name}\n")
     return path
 
 
