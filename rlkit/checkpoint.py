@@ -66,6 +66,11 @@ def _link_or_copy(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
+def write_state(file: Any, state: dict[str, Any]) -> None:
+    """``torch.save`` of ``state`` into an open file (where a full disk shows itself)."""
+    torch.save(state, file)
+
+
 def save_checkpoint(
     path: str | os.PathLike, state: dict[str, Any], keep_previous: bool = False
 ) -> Path:
@@ -84,7 +89,7 @@ def save_checkpoint(
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save({**state, "kind": KIND, "format_version": FORMAT_VERSION}, f)
+            write_state(f, {**state, "kind": KIND, "format_version": FORMAT_VERSION})
             f.flush()
             os.fsync(f.fileno())
         digest = _sha256(tmp)

@@ -155,16 +155,16 @@ def test_a_full_disk_mid_run_keeps_the_last_checkpoint(cli, workdir, monkeypatch
     import rlkit.checkpoint
     from rlkit.checkpoint import load_checkpoint
 
-    real = rlkit.checkpoint.atomic_write_bytes
+    real = rlkit.checkpoint.write_state
     calls = {"n": 0}
 
-    def fills_up(path, data):
+    def fills_up(file, state):
         calls["n"] += 1
         if calls["n"] > 1:
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        real(path, data)
+            raise OSError(errno.ENOSPC, "No space left on device", str(file.name))
+        real(file, state)
 
-    monkeypatch.setattr(rlkit.checkpoint, "atomic_write_bytes", fills_up)
+    monkeypatch.setattr(rlkit.checkpoint, "write_state", fills_up)
     code, _, err = cli(
         "train",
         "ppo",
@@ -180,3 +180,4 @@ def test_a_full_disk_mid_run_keeps_the_last_checkpoint(cli, workdir, monkeypatch
     assert code == 1 and "No space left on device" in err and "intact" in err
     assert len(err.strip().splitlines()) == 1
     assert load_checkpoint(workdir / "r" / "checkpoints" / "latest.pt")["step"] == 256
+    assert not [p for p in (workdir / "r" / "checkpoints").iterdir() if p.name.endswith(".tmp")]
