@@ -508,7 +508,6 @@ def greedy_policy(
 ):
     """``obs -> action``: argmax of ``q_fn(obs)`` (Q of one observation), or uniform w.p. ``epsilon``."""
 
-    @torch.no_grad()
     def act(obs: Any) -> int:
         if epsilon > 0 and rng is not None and rng.random() < epsilon:
             return int(rng.integers(n_actions))
@@ -522,7 +521,9 @@ def quantile_means(q_fn: Any, n_quantiles: int):
 
     def q(obs: Any) -> Any:
         out = q_fn(obs)
-        return out.reshape(*out.shape[:-1], -1, n_quantiles).mean(-1)
+        # a sum and a division: numpy's mean is the same arithmetic behind a Python layer
+        # (7 us of an acting step's 20 for CartPole's QR network)
+        return out.reshape(*out.shape[:-1], -1, n_quantiles).sum(-1) / n_quantiles
 
     return q
 
@@ -530,6 +531,7 @@ def quantile_means(q_fn: Any, n_quantiles: int):
 def module_q_fn(q_net: nn.Module, device: torch.device, autocast: Any = None):
     """Q of one observation through ``q_net`` (a batch of one on ``device``)."""
 
+    @torch.no_grad()
     def q_fn(obs: Any) -> torch.Tensor:
         x = torch.as_tensor(np.asarray(obs)[None], device=device)
         if autocast is None:
@@ -722,7 +724,7 @@ def loss_of(
     if config.distributional == "c51":
         return categorical_loss(out, targets, weights, q_net.support)
     if config.distributional == "qr":
-        return quantile_huber_loss(out, targets, weights)
+        return quantile_huber_loss(out, targets, weights, with_value=value)
     return dqn_loss(out, targets, weights, with_value=value)
 
 

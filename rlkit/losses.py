@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from rlkit.nn.passes import Loss, PolicyOutputs, QOutputs
@@ -94,7 +95,11 @@ def categorical_loss(
 
 
 def quantile_huber_loss(
-    out: QOutputs, targets: torch.Tensor, weights: torch.Tensor | None, kappa: float = 1.0
+    out: QOutputs,
+    targets: torch.Tensor,
+    weights: torch.Tensor | None,
+    kappa: float = 1.0,
+    with_value: bool = True,
 ) -> Loss:
     """QR-DQN's loss (Dabney et al. 2018): predicted quantiles ``out.q`` ``(batch, N)`` at
     the midpoint levels ``tau_i`` against target samples ``targets`` ``(batch, M)``,
@@ -103,7 +108,8 @@ def quantile_huber_loss(
 
     summed over quantiles and averaged over targets and the batch (sb3-contrib's
     reduction), weighted per sample ``w`` under prioritized replay. ``parts``: the
-    per-sample losses as ``td_errors`` and the predicted means as ``q``."""
+    per-sample losses as ``td_errors`` and (``with_value``, as the loss's value) the
+    predicted means as ``q``; a written-out pass without them needs only the gradient."""
     theta = out.q
     grads: dict[str, torch.Tensor] = {}
     if theta.requires_grad:  # through autograd
@@ -113,8 +119,11 @@ def quantile_huber_loss(
         grads["q"] = (
             slope / len(theta) if weights is None else slope * weights[:, None] / len(theta)
         )
+    parts = {"td_errors": per_sample.detach()}
+    if not with_value and grads:
+        return Loss(None, parts, grads)
     value = (per_sample * weights).mean() if weights is not None else per_sample.mean()
-    return Loss(value, {"td_errors": per_sample.detach(), "q": theta.detach().mean(dim=-1)}, grads)
+    return Loss(value, {**parts, "q": theta.detach().mean(dim=-1)}, grads)
 
 
 PAIRWISE_MAX = 1024
@@ -129,6 +138,8 @@ def quantile_huber_parts(
     by pair when ``N * M`` is small (``PAIRWISE_MAX``: there the ``(batch, N, M)`` tensor is
     smaller than the sorted path's dozen calls cost)."""
     n, m = theta.shape[-1], targets.shape[-1]
+    if n * m <= PAIRWISE_MAX and _numpy_ready(theta, targets):
+        return _pairwise_numpy(theta, targets, kappa)
     if n * m <= PAIRWISE_MAX:
         t = theta.detach()
         u = targets.detach().to(t.dtype)[:, None, :] - t[:, :, None]  # (batch, N, M)
@@ -169,6 +180,42 @@ def quantile_huber_parts(
     per_sample = ((1.0 - tau) * below + tau * above).sum(dim=-1) / m
     slope = (1.0 - tau) * (u2 / kappa - c1) + tau * (u3 / kappa + c4)
     return per_sample.to(torch.float32), (-slope / m).to(torch.float32)
+
+
+def _numpy_ready(*tensors: torch.Tensor) -> bool:
+    return all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
+
+
+_PAIRWISE_CONSTANTS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _pairwise_numpy(
+    theta: torch.Tensor, targets: torch.Tensor, kappa: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pairwise sums of ``quantile_huber_parts`` in numpy, for float32 CPU tensors: on
+    ``(64, 10, 10)`` (QR-DQN's CartPole preset) torch's dozen calls cost about 170 us here,
+    numpy's about 60 (a call on a few thousand floats is mostly per-call overhead)."""
+    n, m = theta.shape[-1], targets.shape[-1]
+    constants = _PAIRWISE_CONSTANTS.get((n, m))
+    if constants is None:
+        tau = ((2 * np.arange(n) + 1) / (2 * n)).astype(np.float32)[:, None]
+        constants = _PAIRWISE_CONSTANTS[n, m] = (tau, 1 - 2 * tau, np.ones(m, np.float32))
+    tau, flip, ones = constants
+    t = theta.detach().numpy()
+    u = targets.detach().numpy()[:, None, :] - t[:, :, None]  # (batch, N, M)
+    weight = (u < 0) * flip  # |tau - 1{u < 0}| = tau + 1{u < 0} (1 - 2 tau)
+    weight += tau
+    clipped = np.clip(u, -kappa, kappa)
+    weighted = weight * clipped
+    slope = weighted @ ones  # summed over the targets (BLAS: a reduction on the last axis is slow)
+    # huber_kappa(u) = |c| (|u| - |c| / 2) = c (u - c / 2), c and u having one sign
+    clipped *= -0.5
+    clipped += u
+    weighted *= clipped
+    per_sample = weighted.reshape(len(u), -1).sum(axis=1)
+    per_sample /= kappa * m
+    slope /= -kappa * m
+    return torch.from_numpy(per_sample), torch.from_numpy(slope)
 
 
 class _QuantileHuber(torch.autograd.Function):

@@ -24,6 +24,9 @@ Each update is one plain function over the lists of tensors of a parameter group
 its elementwise operations into a single pass over memory (on the CPU this beats even
 ``torch.optim.Adam(fused=True)``; see ``benchmarks/optimizers.py``). Compilation needs a
 C++ compiler and takes seconds the first time; without one the eager path is used.
+Eager Adam on float32 CPU tensors hands the step to torch's own fused Adam kernel
+(``torch._fused_adam_``: ``adam_update_``'s arithmetic in one pass, 3x faster than its
+seven ``_foreach`` calls on a small MLP; both are tested against ``torch.optim.Adam``).
 """
 
 from __future__ import annotations
@@ -248,6 +251,58 @@ class _Base(Optimizer):
         raise NotImplementedError
 
 
+def _native_adam(params: Tensors, grads: Tensors, moments: list[list[torch.Tensor]]) -> bool:
+    """Whether torch's own fused Adam kernel can take the step: float32 CPU tensors, dense
+    and contiguous. It is ``adam_update_``'s arithmetic in one pass over memory (equal to
+    float32 rounding, ``tests/rlkit/test_optim.py``): on the 72k parameters of a 256-256
+    MLP it took 46 us here, the seven ``_foreach`` calls 137 us."""
+    tensors = [*params, *grads, *(t for mv in moments for t in mv)]
+    return hasattr(torch, "_fused_adam_") and all(
+        t.device.type == "cpu"
+        and t.dtype == torch.float32
+        and t.layout == torch.strided
+        and t.is_contiguous()
+        for t in tensors
+    )
+
+
+LANES = 16
+"""Floats in a block that torch's fused Adam kernel computes with vector instructions:
+a multiple of its vector width on every CPU it builds for (16 with AVX-512, 8 with AVX2)."""
+
+
+def _native_adam_step(tensors: list[tuple[torch.Tensor, ...]], step: int, **hyper: float) -> None:
+    """One ``torch._fused_adam_`` call over ``(param, grad, exp_avg, exp_avg_sq)`` tuples.
+
+    The kernel runs whole blocks of ``LANES`` floats in vector code and a tensor's last
+    partial block in scalar code, which rounds ``v <- beta2 v + (1 - beta2) g^2``
+    differently (a fused multiply-add or not). So where a tensor has such a tail it is
+    copied into a zero-padded block and stepped there: every float then takes the vector
+    code wherever it lies, and a network alone moves bitwise as its row of a stacked
+    ``(G, P)`` buffer, whose rows are padded to whole blocks (``test_ppo_group``)."""
+    lists: list[list[torch.Tensor]] = [[], [], [], []]
+    tails = []
+    for quad in tensors:
+        flat = [x.view(-1) for x in quad]
+        n = flat[0].numel()
+        head = n - n % LANES
+        if head:
+            for into, x in zip(lists, flat, strict=True):
+                into.append(x[:head])
+        if head < n:
+            block = flat[0].new_zeros(4, LANES)
+            for row, x in zip(block, flat, strict=True):
+                row[: n - head].copy_(x[head:])
+            for into, row in zip(lists, block, strict=True):
+                into.append(row)
+            tails.append((flat, block, n - head, head))
+    steps = [torch.tensor(float(step))] * len(lists[0])
+    torch._fused_adam_(*lists, [], steps, amsgrad=False, maximize=False, **hyper)
+    for flat, block, size, head in tails:
+        for k in (0, 2, 3):  # param, exp_avg, exp_avg_sq back from the block
+            flat[k][head:].copy_(block[k, :size])
+
+
 def _scalar(value: float, like: torch.Tensor, fused: bool) -> float | torch.Tensor:
     # compiled updates take a 0-d tensor, so they are not recompiled when the value
     # changes; eager updates are faster with a plain float
@@ -314,6 +369,17 @@ class Adam(_Base):
         for p in params:
             self.state[p]["step"] += 1
         t = self.state[params[0]]["step"]
+        if not self.fused and _native_adam(params, grads, moments):
+            _native_adam_step(
+                [(p, g, m, v) for p, g, (m, v) in zip(params, grads, moments, strict=True)],
+                t,
+                lr=group["lr"],
+                beta1=beta1,
+                beta2=beta2,
+                weight_decay=group["weight_decay"],
+                eps=group["eps"],
+            )
+            return
         self._run(
             params,
             grads,

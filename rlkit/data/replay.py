@@ -312,14 +312,17 @@ class ReplayBuffer:
         """Everything needed to restore the buffer exactly (tensors and plain values).
 
         Until the rings wrap, only their written parts are kept (a 1M-transition Atari
-        replay is 7 GB of frames when full, a tenth of that after 100k steps)."""
+        replay is 7 GB of frames when full, a tenth of that after 100k steps). The
+        tensors are views of the rings, not copies, as a module's ``state_dict`` holds
+        its parameters: a checkpoint is written as soon as it is taken, and a copy of a
+        full Atari replay beside the live one doubled the save's memory (14 GB)."""
         # transitions push at least one frame each, so while no more frames than slots
         # were pushed neither ring has wrapped and the written parts are prefixes
         partial = self.frame_count <= self.capacity
         lengths = {"frames": self.frame_count if partial else self.n_frames}
         slots = self.head if partial else self.capacity
         arrays = {
-            name: torch.from_numpy(getattr(self, name)[: lengths.get(name, slots)].copy())
+            name: torch.from_numpy(getattr(self, name)[: lengths.get(name, slots)])
             for name in ("frames", "ptr", "history", "actions", "rewards", "terminated", "ended")
         }
         state: dict[str, Any] = {

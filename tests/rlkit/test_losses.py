@@ -111,3 +111,37 @@ def test_quantile_huber_from_sorted_targets_is_the_pairwise_loss(scale, shift, k
     torch.testing.assert_close(got.grad, expected.grad, rtol=1e-6, atol=1e-9)
     written = quantile_huber_loss(QOutputs(theta.clone()), targets, weights, kappa=kappa)
     torch.testing.assert_close(written.grads["q"].double(), expected.grad, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("kappa", [1.0, 2.0])
+def test_float32_pairs_take_numpy_and_match_the_definition(kappa):
+    """Small float32 CPU batches (QR-DQN's CartPole preset: 10 x 10) take the numpy pairwise
+    path; their losses and gradients equal the float64 definition to float32 rounding, ties
+    at u = 0 and u = +-kappa included."""
+    from rlkit import losses
+    from rlkit.nn.passes import QOutputs
+
+    g = torch.Generator().manual_seed(5)
+    theta = torch.randn(64, 10, generator=g) * 2
+    targets = torch.randn(64, 10, generator=g) * 3
+    targets[:, :3] = theta[:, :3]  # u = 0
+    targets[:, 3:5] = theta[:, 5:7] + kappa
+    targets[:, 5:7] = theta[:, 7:9] - kappa
+    weights = torch.rand(64, generator=g)
+    calls = []
+    original = losses._pairwise_numpy
+    losses._pairwise_numpy = lambda *a: calls.append(1) or original(*a)
+    try:
+        written = losses.quantile_huber_loss(QOutputs(theta.clone()), targets, weights, kappa)
+    finally:
+        losses._pairwise_numpy = original
+    assert calls == [1]
+    assert written.parts["td_errors"].dtype == torch.float32
+    expected = theta.double().requires_grad_()
+    want = pairwise_quantile_huber(expected, targets.double(), kappa)
+    (want * weights.double()).mean().backward()
+    torch.testing.assert_close(
+        written.parts["td_errors"].double(), want.detach(), rtol=1e-5, atol=1e-6
+    )
+    torch.testing.assert_close(written.grads["q"].double(), expected.grad, rtol=1e-5, atol=1e-8)
+    assert abs(float(written.value) - float((want.detach() * weights.double()).mean())) < 1e-5
