@@ -271,7 +271,40 @@ LANES = 16
 a multiple of its vector width on every CPU it builds for (16 with AVX-512, 8 with AVX2)."""
 
 
-def _native_adam_step(tensors: list[tuple[torch.Tensor, ...]], step: int, **hyper: float) -> None:
+class _Blocks:
+    """The views ``_native_adam_step`` hands the kernel for one ``(param, grad, exp_avg,
+    exp_avg_sq)`` tuple: their whole blocks in place, and a zero-padded block for the
+    tail, made once and reused while the four tensors keep their memory."""
+
+    def __init__(self, quad: tuple[torch.Tensor, ...]) -> None:
+        flat = [x.view(-1) for x in quad]
+        n = flat[0].numel()
+        head = n - n % LANES
+        self.key = tuple((x.data_ptr(), x.numel()) for x in quad)
+        self.views: list[list[torch.Tensor]] = [[x[:head]] if head else [] for x in flat]
+        self.tails = [x[head:] for x in flat] if head < n else []
+        if self.tails:
+            block = flat[0].new_zeros(4, LANES)
+            self.rows = list(block)
+            self.filled = [row[: n - head] for row in self.rows]
+            for into, row in zip(self.views, self.rows, strict=True):
+                into.append(row)
+
+    def copy_in(self) -> None:
+        for part, tail in zip(self.filled, self.tails, strict=True):
+            part.copy_(tail)
+
+    def copy_out(self) -> None:
+        for k in (0, 2, 3):  # param, exp_avg, exp_avg_sq back from the block
+            self.tails[k].copy_(self.filled[k])
+
+
+def _native_adam_step(
+    tensors: list[tuple[torch.Tensor, ...]],
+    step: int,
+    plans: dict[int, _Blocks],
+    **hyper: float,
+) -> None:
     """One ``torch._fused_adam_`` call over ``(param, grad, exp_avg, exp_avg_sq)`` tuples.
 
     The kernel runs whole blocks of ``LANES`` floats in vector code and a tensor's last
@@ -279,28 +312,23 @@ def _native_adam_step(tensors: list[tuple[torch.Tensor, ...]], step: int, **hype
     differently (a fused multiply-add or not). So where a tensor has such a tail it is
     copied into a zero-padded block and stepped there: every float then takes the vector
     code wherever it lies, and a network alone moves bitwise as its row of a stacked
-    ``(G, P)`` buffer, whose rows are padded to whole blocks (``test_ppo_group``)."""
+    ``(G, P)`` buffer, whose rows are padded to whole blocks (``test_ppo_group``).
+    ``plans`` keeps each parameter's views between steps."""
     lists: list[list[torch.Tensor]] = [[], [], [], []]
-    tails = []
+    used = []
     for quad in tensors:
-        flat = [x.view(-1) for x in quad]
-        n = flat[0].numel()
-        head = n - n % LANES
-        if head:
-            for into, x in zip(lists, flat, strict=True):
-                into.append(x[:head])
-        if head < n:
-            block = flat[0].new_zeros(4, LANES)
-            for row, x in zip(block, flat, strict=True):
-                row[: n - head].copy_(x[head:])
-            for into, row in zip(lists, block, strict=True):
-                into.append(row)
-            tails.append((flat, block, n - head, head))
+        plan = plans.get(id(quad[0]))
+        if plan is None or plan.key != tuple((x.data_ptr(), x.numel()) for x in quad):
+            plan = plans[id(quad[0])] = _Blocks(quad)
+        if plan.tails:
+            plan.copy_in()
+            used.append(plan)
+        for into, views in zip(lists, plan.views, strict=True):
+            into.extend(views)
     steps = [torch.tensor(float(step))] * len(lists[0])
     torch._fused_adam_(*lists, [], steps, amsgrad=False, maximize=False, **hyper)
-    for flat, block, size, head in tails:
-        for k in (0, 2, 3):  # param, exp_avg, exp_avg_sq back from the block
-            flat[k][head:].copy_(block[k, :size])
+    for plan in used:
+        plan.copy_out()
 
 
 def _scalar(value: float, like: torch.Tensor, fused: bool) -> float | torch.Tensor:
@@ -362,6 +390,7 @@ class Adam(_Base):
     ) -> None:
         defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay}
         super().__init__(params, defaults, fused)
+        self._plans: dict[int, _Blocks] = {}
 
     def _group_step(self, group: dict[str, Any], params: Tensors, grads: Tensors) -> None:
         beta1, beta2 = group["betas"]
@@ -373,6 +402,7 @@ class Adam(_Base):
             _native_adam_step(
                 [(p, g, m, v) for p, g, (m, v) in zip(params, grads, moments, strict=True)],
                 t,
+                self._plans,
                 lr=group["lr"],
                 beta1=beta1,
                 beta2=beta2,

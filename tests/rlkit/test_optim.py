@@ -253,3 +253,29 @@ def test_clip_grad_norm_matches_torch(n_tensors):
     assert torch.allclose(total, expected)
     for a, b in zip(ours, ref, strict=True):
         assert torch.allclose(a.grad, b.grad, atol=1e-6)
+
+
+def test_native_adam_moves_a_tensor_bitwise_as_its_padded_row():
+    """A tensor whose length is not a whole number of the kernel's vector blocks steps
+    exactly as the same values inside a padded row of a stacked buffer (how a seed of a
+    batched group moves as its single run), also after ``load_state_dict`` gives the
+    optimizer new moment tensors."""
+    g = torch.Generator().manual_seed(0)
+    alone = nn.Parameter(torch.randn(37, generator=g))
+    stacked = nn.Parameter(torch.zeros(2, 48))
+    with torch.no_grad():
+        stacked[1, :37] = alone
+    ours, rows = Adam([alone], lr=1e-2), Adam([stacked], lr=1e-2)
+    for step in range(40):
+        grad = torch.randn(37, generator=g) * 10.0 ** (step % 5 - 2)
+        alone.grad = grad.clone()
+        stacked.grad = torch.zeros(2, 48)
+        stacked.grad[1, :37] = grad
+        ours.step()
+        rows.step()
+        assert torch.equal(alone.detach(), stacked.detach()[1, :37]), step
+        assert torch.equal(
+            ours.state[alone]["exp_avg_sq"], rows.state[stacked]["exp_avg_sq"][1, :37]
+        )
+        if step == 19:
+            ours.load_state_dict(ours.state_dict())  # fresh state tensors: new views
