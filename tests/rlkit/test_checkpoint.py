@@ -115,3 +115,30 @@ def test_eval_falls_back_to_the_previous_checkpoint(cli, tmp_path):
     assert "damaged" in err and "using r/checkpoints/previous.pt" in err
     evaluation = json.loads((tmp_path / "r" / "eval.json").read_text())
     assert evaluation["checkpoint"].endswith("previous.pt")
+
+
+def test_a_save_hashes_as_it_writes_and_trusts_its_own_last_file(tmp_path, monkeypatch):
+    """The checksum is taken from the bytes on their way to disk (it equals the file's),
+    and rotating this process's own untouched last file to previous.pt reads nothing back
+    (a DQN state with a full replay is 7 GB); a file changed since is read and checked."""
+    import hashlib
+
+    from rlkit import checkpoint
+
+    reads = []
+    real = checkpoint._sha256
+    monkeypatch.setattr(checkpoint, "_sha256", lambda p: reads.append(p.name) or real(p))
+    folder = tmp_path / "checkpoints"
+    for step in (1, 2):
+        save_checkpoint(folder / "latest.pt", {"step": step, "w": torch.ones(1000)}, True)
+    assert reads == []
+    digest = hashlib.sha256((folder / "latest.pt").read_bytes()).hexdigest()
+    assert (folder / "latest.pt.sha256").read_text().split()[0] == digest
+    assert load_checkpoint(folder / "previous.pt")["step"] == 1  # (loading checks its bytes)
+    reads.clear()
+    raw = bytearray((folder / "latest.pt").read_bytes())
+    raw[-40] ^= 1
+    (folder / "latest.pt").write_bytes(bytes(raw))  # same size, new modification time
+    save_checkpoint(folder / "latest.pt", {"step": 3}, keep_previous=True)
+    assert reads == ["latest.pt"]
+    assert load_checkpoint(folder / "previous.pt")["step"] == 1  # the damaged one was not kept
