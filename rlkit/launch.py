@@ -639,6 +639,11 @@ its step or update); past them it stops wherever it is, its last checkpoint stan
 save at that point is not timed: it writes a whole checkpoint however large (a second
 signal still stops it at once, the last checkpoint standing)."""
 
+LAST_RESORT_S = 5.0
+"""Seconds after ``StopNow`` is raised at which a process still running exits at once
+(``os._exit``): library code that swallowed the exception, or a cleanup stuck on a lock the
+exception left held, cannot keep a stopped run alive."""
+
 
 def stop_on_signals(
     stop: StopRequest, console: TextIO | None, grace: float = STOP_GRACE_S
@@ -649,8 +654,10 @@ def stop_on_signals(
     the previous one whole). Reaching it disarms the timer (``StopRequest.on_save_point``),
     so the stop's own checkpoint is written whole whatever its size. When the grace passes
     first, or the same signal comes again, ``StopNow`` is raised wherever the run is (a
-    second SIGINT: ``KeyboardInterrupt``). Returns the function that puts the old handlers
-    back and disarms the timer (None off the main thread: no handlers there)."""
+    second SIGINT: ``KeyboardInterrupt``); should the process still be running
+    ``LAST_RESORT_S`` later, it exits then (``os._exit``, one line on stderr). Returns the
+    function that puts the old handlers back and disarms the timers (None off the main
+    thread: no handlers there)."""
     if threading.current_thread() is not threading.main_thread():
         return None
 
@@ -660,6 +667,7 @@ def stop_on_signals(
                 return  # a Ctrl-C, then its parent's SIGTERM: one request, already under way
             if signum == signal.SIGINT:  # the same signal again: at once
                 raise KeyboardInterrupt
+            last_resort_in(LAST_RESORT_S)
             raise StopNow(signum)
         stop.signum = signum
         signal.setitimer(signal.ITIMER_REAL, grace)
@@ -672,7 +680,23 @@ def stop_on_signals(
             )
 
     def out_of_time(_signum: int, _frame: object) -> None:
+        last_resort_in(LAST_RESORT_S)
         raise StopNow(stop.signum if stop.signum is not None else signal.SIGTERM)
+
+    def last_resort_in(seconds: float) -> None:
+        """Arm the alarm that ends the process if it is still running ``seconds`` from now
+        (``restore`` disarms it once the run is closed)."""
+        signal.signal(signal.SIGALRM, exit_now)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+
+    def exit_now(_signum: int, _frame: object) -> None:
+        signum = stop.signum if stop.signum is not None else signal.SIGTERM
+        sys.stderr.write(
+            f"rlkit: still running {LAST_RESORT_S:g}s after it was told to stop at once; "
+            "exiting now, the last checkpoint standing\n"
+        )
+        sys.stderr.flush()
+        os._exit(128 + signum)
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, out_of_time)
@@ -822,11 +846,13 @@ def _train(
     except Exception as e:  # noqa: BLE001 - reported as one line
         raise RunFailed(f"{type(e).__name__}: {e}{where}") from e
     finally:
-        if restore is not None:
-            restore()
-        for run in runs:
-            if id(run) not in closed:
-                run.logger.close()
+        try:
+            for run in runs:
+                if id(run) not in closed:
+                    run.logger.close()
+        finally:  # after the close, which the last-resort alarm still covers
+            if restore is not None:
+                restore()
 
 
 def execute(

@@ -125,3 +125,37 @@ def test_the_grace_bounds_reaching_the_save_point_not_the_save_itself():
             time.sleep(2.0)  # still busy when the grace ends: stopped where it is
     finally:
         restore()
+
+
+SWALLOWS = """
+import os, signal, sys, time
+from rlkit.launch import stop_on_signals
+from rlkit.rundir import StopRequest
+stop = StopRequest()
+stop_on_signals(stop, sys.stderr, grace=0.3)
+os.kill(os.getpid(), signal.SIGTERM)
+end = time.monotonic() + 60
+while time.monotonic() < end:  # library code that swallows everything, StopNow included
+    try:
+        time.sleep(0.05)
+    except BaseException:
+        pass
+sys.exit(0)
+"""
+
+
+def test_a_run_that_swallows_the_stop_still_exits_in_bounded_time():
+    """Past the grace a run is stopped wherever it is (``StopNow``); if that exception is
+    swallowed (or the cleanup after it hangs), the last-resort alarm ends the process
+    ``LAST_RESORT_S`` later with the signal's exit status and one line saying so."""
+    from rlkit.launch import LAST_RESORT_S
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    start = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", SWALLOWS], env=env, capture_output=True, text=True, timeout=120
+    )
+    elapsed = time.monotonic() - start
+    assert done.returncode == 143, done.stderr
+    assert "exiting now, the last checkpoint standing" in done.stderr
+    assert elapsed < 0.3 + LAST_RESORT_S + 20  # (the interpreter's start included), not 60
