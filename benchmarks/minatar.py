@@ -4,6 +4,7 @@ beside the published DQN curves of Young & Tian (2019) (long runs, not in CI).
     python benchmarks/minatar.py [--stop-at 1000000] [--jobs 2]
     python benchmarks/minatar.py --games Breakout --algos dqn --seeds 0 --stop-at 500000
     python benchmarks/minatar.py --report-only     # the record of the runs so far
+    python benchmarks/minatar.py --report-only --stop-at 500000   # the record at 500k
     python benchmarks/minatar.py --quick           # Breakout, one seed, 20k steps, in runs/minatar-quick
 
 Each run is ``rlkit train dqn MinAtar/<Game>-v1`` with ``configs/dqn/MinAtar-<Game>-v1.yaml``
@@ -20,7 +21,8 @@ N continues from there.
 The record (``docs/minatar.json``, ``docs/minatar.png``): for each game and algorithm the
 mean over seeds of ``rollout/ep_return`` (the mean return of the last 100 training
 episodes, the measure of the paper's curves) against env steps, up to the steps every
-seed has reached; each seed's last periodic evaluation; and Young & Tian's DQN at the same
+seed has reached (with ``--stop-at N``: over the seeds that reached N, each cut there, the
+others listed under ``running`` with their last step); each seed's last periodic evaluation; and Young & Tian's DQN at the same
 steps. Their points are read off the learning-curve figure of the minatar repository
 (``img/learning_curves.gif``: 30 seeds, 100-episode moving average; digitised from the
 pixels of the blue curve, so good to about +-0.3 on Breakout and +-2 on SpaceInvaders).
@@ -168,28 +170,39 @@ def published_at(points: list[tuple[int, float]], step: int) -> float | None:
     return float(np.interp(step, steps, values))
 
 
-def record(root: Path, games, algos, seeds) -> dict:
-    """The learning record of the runs under ``root`` (see the module doc)."""
+def record(root: Path, games, algos, seeds, at: int | None = None) -> dict:
+    """The learning record of the runs under ``root`` (see the module doc). With ``at``, the
+    record at that step: the mean over the seeds that reached it, each cut there, and the
+    others listed as still running with their last step; without, every seed's curve up
+    to the steps all of them reached."""
     table: dict[str, dict] = {}
     for game in games:
         table[game] = {}
         for algo in algos:
-            runs = [read_rows(run_dir_of(root, game, algo, s)) for s in seeds]
-            mean = seed_mean([curve_of(rows) for rows in runs if rows])
+            logged = {s: read_rows(run_dir_of(root, game, algo, s)) for s in seeds}
+            ends = {s: max(curve_of(rows), default=0) for s, rows in logged.items() if rows}
+            running = {s: e for s, e in ends.items() if at is not None and e < at}
+            runs = [
+                [r for r in logged[s] if at is None or r["step"] <= at]
+                for s in ends
+                if s not in running
+            ]
+            mean = seed_mean([curve_of(rows) for rows in runs])
             evals = [
                 next(
                     (r["eval/mean_return"] for r in reversed(rows) if "eval/mean_return" in r), None
                 )
                 for rows in runs
             ]
-            walls = [training_wall(rows)[-1] if rows else 0.0 for rows in runs]
+            walls = [training_wall(rows)[-1] for rows in runs]
             last = mean[-1] if mean else None
             steps = last[0] if last else 0
             published = {f"revisiting_rainbow_{algo}": REVISITING_RAINBOW_POINTS[algo][game]}
             if algo == "dqn":
                 published["young_tian_dqn"] = YOUNG_TIAN_DQN[game]
             table[game][algo] = {
-                "seeds": [s for s, rows in zip(seeds, runs, strict=True) if rows],
+                "seeds": [s for s in ends if s not in running],
+                "running": running,  # seeds short of ``at``: their last logged step
                 "steps": steps,
                 "return_100": round(last[1], 2) if last else None,
                 "seed_range": [round(last[2], 2), round(last[3], 2)] if last else None,
@@ -213,8 +226,13 @@ def record(root: Path, games, algos, seeds) -> dict:
         "one thread a run",
         "ours": ours[first],
         "peer": peer[first],
-        "unit": f"{first}: mean training return of DQN's last 100 episodes at the last step all "
-        "its seeds reached (peer: Young & Tian 2019's DQN at that step)",
+        "unit": f"{first}: mean training return of DQN's last 100 episodes "
+        + (
+            "at the last step all its seeds reached"
+            if at is None
+            else f"at step {at}, over the seeds that reached it"
+        )
+        + " (peer: Young & Tian 2019's DQN at that step)",
         "ratio": ratio[first],
         "by_game": {g: {"ours": ours[g], "peer": peer[g], "ratio": ratio[g]} for g in games},
         "games": table,
@@ -296,7 +314,7 @@ def main() -> None:
         for job, code in zip(jobs, codes, strict=True):
             if code:
                 print(f"{job}: exit {code} (its saved state still counts; run again to resume)")
-    data = record(args.root, args.games, args.algos, args.seeds)
+    data = record(args.root, args.games, args.algos, args.seeds, at=stop_at)
     from rlkit.io import atomic_write_json
 
     atomic_write_json(args.docs / "minatar.json", data)

@@ -13,6 +13,8 @@ from benchmarks.minatar import (
     YOUNG_TIAN_DQN,
     curve_of,
     published_at,
+    record,
+    run_dir_of,
     seed_mean,
 )
 
@@ -74,3 +76,24 @@ def test_a_run_stopped_at_a_step_saves_and_continues_from_there(tmp_path):
     steps = [r["step"] for r in read_rows(run_dir)]
     assert steps == sorted(steps) and steps.count(500) == 1  # resumed, not started again
     assert "total_steps: 20000" in (run_dir / "config.yaml").read_text()  # its schedule's length
+
+
+def test_the_record_at_a_step_averages_the_seeds_that_reached_it(tmp_path):
+    """``--stop-at N``: the seeds that logged N are averaged up to N (later rows left out);
+    a seed still short of N is listed as running with its last step, not averaged."""
+    ends = {0: 30, 1: 20, 2: 10}
+    for seed, end in ends.items():
+        rows = []
+        for step in range(10, end + 1, 10):
+            rows.append({"step": step, "time": float(step), "rollout/ep_return": step + seed})
+            rows.append({"step": step, "time": float(step), "eval/mean_return": 100.0 * step})
+        run = run_dir_of(tmp_path, "Breakout", "dqn", seed)
+        run.mkdir(parents=True)
+        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    entry = record(tmp_path, ["Breakout"], ["dqn"], [0, 1, 2], at=20)["games"]["Breakout"]["dqn"]
+    assert entry["seeds"] == [0, 1] and entry["running"] == {2: 10}
+    assert entry["steps"] == 20 and entry["return_100"] == 20.5
+    assert entry["curve"] == [(10, 10.5, 10.0, 11.0), (20, 20.5, 20.0, 21.0)]
+    assert entry["last_evals"] == [2000.0, 2000.0]  # seed 0's eval at 30 lies past the record
+    every = record(tmp_path, ["Breakout"], ["dqn"], [0, 1, 2])["games"]["Breakout"]["dqn"]
+    assert every["seeds"] == [0, 1, 2] and every["running"] == {} and every["steps"] == 10
