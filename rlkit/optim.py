@@ -290,14 +290,6 @@ class _Blocks:
             for into, row in zip(self.views, self.rows, strict=True):
                 into.append(row)
 
-    def copy_in(self) -> None:
-        for part, tail in zip(self.filled, self.tails, strict=True):
-            part.copy_(tail)
-
-    def copy_out(self) -> None:
-        for k in (0, 2, 3):  # param, exp_avg, exp_avg_sq back from the block
-            self.tails[k].copy_(self.filled[k])
-
 
 def _native_adam_step(
     tensors: list[tuple[torch.Tensor, ...]],
@@ -315,20 +307,26 @@ def _native_adam_step(
     ``(G, P)`` buffer, whose rows are padded to whole blocks (``test_ppo_group``).
     ``plans`` keeps each parameter's views between steps."""
     lists: list[list[torch.Tensor]] = [[], [], [], []]
-    used = []
+    into_blocks: tuple[list[torch.Tensor], list[torch.Tensor]] = ([], [])
+    back: tuple[list[torch.Tensor], list[torch.Tensor]] = ([], [])
     for quad in tensors:
         plan = plans.get(id(quad[0]))
         if plan is None or plan.key != tuple((x.data_ptr(), x.numel()) for x in quad):
             plan = plans[id(quad[0])] = _Blocks(quad)
         if plan.tails:
-            plan.copy_in()
-            used.append(plan)
+            into_blocks[0].extend(plan.filled)
+            into_blocks[1].extend(plan.tails)
+            for k in (0, 2, 3):  # param, exp_avg, exp_avg_sq come back from the block
+                back[0].append(plan.tails[k])
+                back[1].append(plan.filled[k])
         for into, views in zip(lists, plan.views, strict=True):
             into.extend(views)
+    if into_blocks[0]:  # every tail in one call, however many tensors
+        torch._foreach_copy_(*into_blocks)
     steps = [torch.tensor(float(step))] * len(lists[0])
     torch._fused_adam_(*lists, [], steps, amsgrad=False, maximize=False, **hyper)
-    for plan in used:
-        plan.copy_out()
+    if back[0]:
+        torch._foreach_copy_(*back)
 
 
 def _scalar(value: float, like: torch.Tensor, fused: bool) -> float | torch.Tensor:
