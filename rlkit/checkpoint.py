@@ -18,14 +18,13 @@ import hashlib
 import os
 import pickle
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from rlkit.errors import BadInput
-from rlkit.io import atomic_write_text
+from rlkit.io import atomic_write_stream, atomic_write_text
 
 FORMAT_VERSION = 1
 KIND = "rlkit-checkpoint"
@@ -67,8 +66,8 @@ def _intact(path: Path) -> bool:
 class _Hashing:
     """A write-only file that hashes the bytes on their way through."""
 
-    def __init__(self, file: Any) -> None:
-        self.file, self.digest = file, hashlib.sha256()
+    def __init__(self, file: Any, digest: Any) -> None:
+        self.file, self.digest = file, digest
         self.name = getattr(file, "name", None)
 
     def write(self, data: Any) -> int:
@@ -107,30 +106,26 @@ def save_checkpoint(
     replaced whole, so a failed write leaves the old checkpoint in place. Returns the path.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # streamed to a temp file beside it, never whole in memory: the state of a DQN run
-    # with a full 1M replay is 7 GB, and two more copies of it (a bytes buffer and its
-    # value) beside the live replay and the state itself did not fit in 24 GB
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            hashing = _Hashing(f)  # hashed as written, not read back
-            write_state(hashing, {**state, "kind": KIND, "format_version": FORMAT_VERSION})
-            f.flush()
-            os.fsync(f.fileno())
-        digest = hashing.digest.hexdigest()
-        if keep_previous and _intact(path):  # the old one stays at path until the new one is in
+    digest = hashlib.sha256()
+
+    def write(file: Any) -> None:
+        # streamed, never whole in memory: the state of a DQN run with a full 1M replay
+        # is 7 GB, and two more copies of it (a bytes buffer and its value) beside the live
+        # replay and the state itself did not fit in 24 GB; hashed as written, not read back
+        state_out = {**state, "kind": KIND, "format_version": FORMAT_VERSION}
+        write_state(_Hashing(file, digest), state_out)
+
+    def keep_previous_one() -> None:  # the old one stays at path until the new one is in
+        if keep_previous and _intact(path):
             previous = path.with_name("previous.pt")
             _link_or_copy(path, previous)
             _link_or_copy(checksum_path(path), checksum_path(previous))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    atomic_write_text(checksum_path(path), f"{digest}  {path.name}\n")
+
+    atomic_write_stream(path, write, keep_previous_one)
+    hexdigest = digest.hexdigest()
+    atomic_write_text(checksum_path(path), f"{hexdigest}  {path.name}\n")
     stat = path.stat()
-    _WRITTEN[path.resolve()] = (stat.st_size, stat.st_mtime_ns, digest)
+    _WRITTEN[path.resolve()] = (stat.st_size, stat.st_mtime_ns, hexdigest)
     return path
 
 

@@ -10,28 +10,44 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file + fsync + rename)."""
+def atomic_write_stream(
+    path: str | os.PathLike,
+    write: Callable[[BinaryIO], Any],
+    before_replace: Callable[[], Any] | None = None,
+) -> None:
+    """``write(file)`` into a temp file beside ``path``, fsync it, then rename it over
+    ``path`` (and fsync the folder): the content streams to disk, never whole in memory.
+    ``before_replace`` runs after the fsync and before the rename (what must happen while
+    the old file still stands). On any failure the temp file is removed and ``path`` is
+    left as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file + fsync + rename)."""
+    atomic_write_stream(path, lambda f: f.write(data))
 
 
 def _fsync_dir(folder: Path) -> None:
