@@ -280,15 +280,19 @@ class _Blocks:
         flat = [x.view(-1) for x in quad]
         n = flat[0].numel()
         head = n - n % LANES
-        self.key = tuple((x.data_ptr(), x.numel()) for x in quad)
+        self.key = self.key_of(quad)
         self.views: list[list[torch.Tensor]] = [[x[:head]] if head else [] for x in flat]
         self.tails = [x[head:] for x in flat] if head < n else []
         if self.tails:
-            block = flat[0].new_zeros(4, LANES)
-            self.rows = list(block)
-            self.filled = [row[: n - head] for row in self.rows]
-            for into, row in zip(self.views, self.rows, strict=True):
+            rows = list(flat[0].new_zeros(4, LANES))
+            self.filled = [row[: n - head] for row in rows]
+            for into, row in zip(self.views, rows, strict=True):
                 into.append(row)
+
+    @staticmethod
+    def key_of(quad: tuple[torch.Tensor, ...]) -> tuple[tuple[int, int], ...]:
+        """Where the four tensors' memory lies: the views stay valid while it is unchanged."""
+        return tuple((x.data_ptr(), x.numel()) for x in quad)
 
 
 def _native_adam_step(
@@ -311,7 +315,7 @@ def _native_adam_step(
     back: tuple[list[torch.Tensor], list[torch.Tensor]] = ([], [])
     for quad in tensors:
         plan = plans.get(id(quad[0]))
-        if plan is None or plan.key != tuple((x.data_ptr(), x.numel()) for x in quad):
+        if plan is None or plan.key != _Blocks.key_of(quad):
             plan = plans[id(quad[0])] = _Blocks(quad)
         if plan.tails:
             into_blocks[0].extend(plan.filled)
