@@ -24,6 +24,7 @@ written-out backpropagation of ``rlkit.nn.passes`` (chosen once, at set-up).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -445,6 +446,11 @@ def train_group(config: Config, runs: list[Run]) -> list[dict[str, Any]]:
                 except Stopped as e:  # every seed saves before the group stops
                     stopped = stopped or e
             if stopped is not None:
+                # a signal that came while the seeds took their turns found the first ones
+                # past their check: they save here (the others are not saved twice)
+                for periodic in periodics:
+                    with contextlib.suppress(Stopped):
+                        periodic.stop_if_requested(step)
                 raise stopped
     finally:
         for env in envs:

@@ -301,9 +301,14 @@ class Periodic:
             self.video(step)
         if crossed(before, step, config.checkpoint_interval):
             self._save_once(step)  # (not again when an improved evaluation just saved it)
-        self.run.stop_if_requested(step, self._save_once)
+        self.stop_if_requested(step)
         due = [(step // i + 1) * i for i in self._intervals]
         self._next_due = min([*due, config.total_steps])
+
+    def stop_if_requested(self, step: int) -> None:
+        """When a stop was asked: this run's checkpoint at ``step`` (not again when it was
+        just saved), then ``rlkit.errors.Stopped``."""
+        self.run.stop_if_requested(step, self._save_once)
 
     def _evaluate_and_keep_best(self, step: int) -> None:
         """A periodic evaluation (rank 0 alone in a data-parallel group), and ``best.pt``

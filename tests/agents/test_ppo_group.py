@@ -111,6 +111,29 @@ def test_gaussian_actions_group_too(tmp_path):
     assert_rows_close(rows(parent / "s5"), rows(alone))
 
 
+def test_a_stop_asked_between_the_seeds_turns_saves_every_seed(tmp_path, monkeypatch):
+    """A signal that lands after seed 0 has passed its stop check and before seed 1's (the
+    window the SIGTERM test below can hit) still leaves a checkpoint in every run dir."""
+    from rlkit.errors import Stopped
+    from rlkit.periodic import Periodic
+
+    original, turns = Periodic.after, []
+
+    def after(self, before, step, metrics=None):
+        turns.append(self.run.seed)
+        if len(turns) == 6:  # the third update, seed 1's turn: seed 0 is past its check
+            self.run.stop.by_callback = True
+        return original(self, before, step, metrics)
+
+    monkeypatch.setattr(Periodic, "after", after)
+    with pytest.raises(Stopped):
+        group(tmp_path, [0, 1], "CartPole-v1", str(BATCHED), SHORT)
+    assert turns == [0, 1, 0, 1, 0, 1]
+    for seed in (0, 1):
+        checkpoint = tmp_path / "group" / f"s{seed}" / "checkpoints" / "latest.pt"
+        assert torch.load(checkpoint, weights_only=True)["step"] == 3 * 1024
+
+
 def test_a_stopped_group_saves_every_seed_and_one_seed_resumes_alone(tmp_path):
     """SIGTERM to a batched group: every seed saves; ``--resume`` of one seed's run dir
     then continues it alone and ends as its uninterrupted single run ends."""
