@@ -5,6 +5,7 @@ beside the published DQN curves of Young & Tian (2019) (long runs, not in CI).
     python benchmarks/minatar.py --games Breakout --algos dqn --seeds 0 --stop-at 500000
     python benchmarks/minatar.py --report-only     # the record of the runs so far
     python benchmarks/minatar.py --report-only --stop-at 500000   # the record at 500k
+    python benchmarks/minatar.py --report-only --stop-at 500000 --keep docs/minatar.json
     python benchmarks/minatar.py --quick           # Breakout, one seed, 20k steps, in runs/minatar-quick
 
 Each run is ``rlkit train dqn MinAtar/<Game>-v1`` with ``configs/dqn/MinAtar-<Game>-v1.yaml``
@@ -22,8 +23,9 @@ The record (``docs/minatar.json``, ``docs/minatar.png``): for each game and algo
 mean over seeds of ``rollout/ep_return`` (the mean return of the last 100 training
 episodes, the measure of the paper's curves) against env steps, up to the steps every
 seed has reached (with ``--stop-at N``: over the seeds that reached N, each cut there, the
-others listed under ``running`` with their last step); each seed's last periodic evaluation; and Young & Tian's DQN at the same
-steps. Their points are read off the learning-curve figure of the minatar repository
+others listed under ``running`` with their last step); each seed's last periodic
+evaluation; and Young & Tian's DQN at the same steps, whose points are read off the
+learning-curve figure of the minatar repository
 (``img/learning_curves.gif``: 30 seeds, 100-episode moving average; digitised from the
 pixels of the blue curve, so good to about +-0.3 on Breakout and +-2 on SpaceInvaders).
 They played the full six-action set; the ``-v1`` ids here use each game's minimal set
@@ -33,6 +35,10 @@ They played the full six-action set; the ``-v1`` ids here use each game's minima
 DQN and their Rainbow with noisy, dueling and double Q, each point the mean training
 return over one iteration of 1M steps, drawn here at the iteration's middle; good to
 about +-0.2 on Breakout and +-1 on SpaceInvaders).
+
+``--keep`` adds the seeds of a previous record (at the same ``--stop-at``) that no run dir
+under ``--root`` has: a record of runs made on machines whose run dirs are gone. Each kept
+seed's curve is as that record rounded it, and ``kept_seeds`` names them.
 
 The last line is the JSON summary: ``ours`` / ``peer`` are our DQN's and the paper's
 DQN's returns on the first game at the last step all seeds reached (``by_game``: every
@@ -45,6 +51,7 @@ import argparse
 import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -150,16 +157,58 @@ def curve_of(rows: list[dict]) -> dict[int, float]:
     return {r["step"]: r["rollout/ep_return"] for r in rows if "rollout/ep_return" in r}
 
 
-def seed_mean(curves: list[dict[int, float]]) -> list[tuple[int, float, float, float]]:
-    """``(step, mean, min, max)`` over seeds at every step all of them have logged, in order."""
-    if not curves:
-        return []
-    common = sorted(set.intersection(*(set(c) for c in curves)))
-    return [
-        (s, float(np.mean(v)), float(np.min(v)), float(np.max(v)))
-        for s in common
-        for v in [[c[s] for c in curves]]
-    ]
+@dataclass
+class Seeds:
+    """Some seeds of one game and algorithm: ``(step, mean, min, max)`` over them at the
+    steps all of them logged, and each seed's last evaluation and training wall time."""
+
+    seeds: tuple[int, ...]
+    curve: list[tuple[int, float, float, float]]
+    evals: list[float | None] = field(default_factory=list)
+    walls: list[float] = field(default_factory=list)
+
+
+def combine(parts: list[Seeds]) -> Seeds:
+    """The seeds of all ``parts`` as one (their seed sets are disjoint): the mean weighted by
+    each part's number of seeds, the least min and the greatest max, at the steps every part
+    has; the evaluations and walls in seed order."""
+    if not parts:
+        return Seeds((), [])
+    common = sorted(set.intersection(*({s for s, *_ in p.curve} for p in parts)))
+    at = [{s: rest for s, *rest in p.curve} for p in parts]
+    n = [len(p.seeds) for p in parts]
+    curve = []
+    for step in common:
+        values = [a[step] for a in at]
+        mean = sum(k * v[0] for k, v in zip(n, values, strict=True)) / sum(n)
+        curve.append((step, mean, min(v[1] for v in values), max(v[2] for v in values)))
+    order = sorted(
+        (seed, p.evals[i] if p.evals else None, p.walls[i] if p.walls else 0.0)
+        for p in parts
+        for i, seed in enumerate(p.seeds)
+    )
+    return Seeds(tuple(o[0] for o in order), curve, [o[1] for o in order], [o[2] for o in order])
+
+
+def kept_parts(kept: dict | None, at: int | None, game: str, algo: str) -> Seeds | None:
+    """The seeds a previous record (``--keep``) holds for ``game`` and ``algo``, made at the
+    same ``--stop-at``; None when it has none."""
+    if not kept:
+        return None
+    entry = kept.get("games", {}).get(game, {}).get(algo)
+    if not entry or not entry.get("seeds"):
+        return None
+    if at is None or entry["steps"] != at:
+        raise SystemExit(
+            f"--keep: its {game} {algo} seeds end at step {entry['steps']}; "
+            f"give the same --stop-at ({entry['steps']})"
+        )
+    return Seeds(
+        tuple(entry["seeds"]),
+        [tuple(point) for point in entry["curve"]],
+        list(entry["last_evals"]),
+        list(entry["wall_s"]),
+    )
 
 
 def published_at(points: list[tuple[int, float]], step: int) -> float | None:
@@ -170,11 +219,15 @@ def published_at(points: list[tuple[int, float]], step: int) -> float | None:
     return float(np.interp(step, steps, values))
 
 
-def record(root: Path, games, algos, seeds, at: int | None = None) -> dict:
+def record(
+    root: Path, games, algos, seeds, at: int | None = None, kept: dict | None = None
+) -> dict:
     """The learning record of the runs under ``root`` (see the module doc). With ``at``, the
     record at that step: the mean over the seeds that reached it, each cut there, and the
     others listed as still running with their last step; without, every seed's curve up
-    to the steps all of them reached."""
+    to the steps all of them reached. ``kept`` (a previous record at the same ``at``) adds
+    its seeds where no run under ``root`` has them (``kept_seeds`` lists them): a record
+    made across machines whose run dirs did not all survive."""
     table: dict[str, dict] = {}
     for game in games:
         table[game] = {}
@@ -182,26 +235,30 @@ def record(root: Path, games, algos, seeds, at: int | None = None) -> dict:
             logged = {s: read_rows(run_dir_of(root, game, algo, s)) for s in seeds}
             ends = {s: max(curve_of(rows), default=0) for s, rows in logged.items() if rows}
             running = {s: e for s, e in ends.items() if at is not None and e < at}
-            runs = [
-                [r for r in logged[s] if at is None or r["step"] <= at]
-                for s in ends
-                if s not in running
-            ]
-            mean = seed_mean([curve_of(rows) for rows in runs])
-            evals = [
-                next(
-                    (r["eval/mean_return"] for r in reversed(rows) if "eval/mean_return" in r), None
+            parts = []
+            for seed in ends:
+                if seed in running:
+                    continue
+                rows = [r for r in logged[seed] if at is None or r["step"] <= at]
+                last_eval = next(
+                    (r["eval/mean_return"] for r in reversed(rows) if "eval/mean_return" in r),
+                    None,
                 )
-                for rows in runs
-            ]
-            walls = [training_wall(rows)[-1] for rows in runs]
-            last = mean[-1] if mean else None
+                curve = [(s, v, v, v) for s, v in sorted(curve_of(rows).items())]
+                parts.append(Seeds((seed,), curve, [last_eval], [training_wall(rows)[-1]]))
+            old = kept_parts(kept, at, game, algo)
+            live = {p.seeds[0] for p in parts} | set(running)
+            if old is not None and live & set(old.seeds):
+                old = None  # a seed run here again: the runs under root win, wholly
+            both = combine([*parts, *([old] if old is not None else [])])
+            last = both.curve[-1] if both.curve else None
             steps = last[0] if last else 0
             published = {f"revisiting_rainbow_{algo}": REVISITING_RAINBOW_POINTS[algo][game]}
             if algo == "dqn":
                 published["young_tian_dqn"] = YOUNG_TIAN_DQN[game]
             table[game][algo] = {
-                "seeds": [s for s in ends if s not in running],
+                "seeds": list(both.seeds),
+                "kept_seeds": list(old.seeds) if old is not None else [],
                 "running": running,  # seeds short of ``at``: their last logged step
                 "steps": steps,
                 "return_100": round(last[1], 2) if last else None,
@@ -210,9 +267,11 @@ def record(root: Path, games, algos, seeds, at: int | None = None) -> dict:
                 "published": {
                     k: published_at(v, steps) if steps else None for k, v in published.items()
                 },
-                "last_evals": evals,
-                "wall_s": [round(w) for w in walls],
-                "curve": [(s, round(m, 2), round(lo, 2), round(hi, 2)) for s, m, lo, hi in mean],
+                "last_evals": both.evals,
+                "wall_s": [round(w) for w in both.walls],
+                "curve": [
+                    (s, round(m, 2), round(lo, 2), round(hi, 2)) for s, m, lo, hi in both.curve
+                ],
             }
     ours = {g: table[g].get("dqn", {}).get("return_100") for g in games}
     peer = {g: table[g].get("dqn", {}).get("published", {}).get("young_tian_dqn") for g in games}
@@ -222,6 +281,7 @@ def record(root: Path, games, algos, seeds, at: int | None = None) -> dict:
     first = games[0]
     return {
         "bench": "minatar",
+        "at": at,
         "work": f"{' and '.join(algos)} on MinAtar {', '.join(games)}, seeds {list(seeds)}, "
         "one thread a run",
         "ours": ours[first],
@@ -292,6 +352,13 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time, one thread each")
     parser.add_argument("--root", type=Path, default=ROOT / "runs" / "minatar")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="a previous record (its JSON, at the same --stop-at) whose seeds count where no "
+        "run dir under --root has them",
+    )
     parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where the record goes")
     parser.add_argument("--quick", action="store_true", help="a small version (see the doc)")
     args = parser.parse_args()
@@ -314,7 +381,8 @@ def main() -> None:
         for job, code in zip(jobs, codes, strict=True):
             if code:
                 print(f"{job}: exit {code} (its saved state still counts; run again to resume)")
-    data = record(args.root, args.games, args.algos, args.seeds, at=stop_at)
+    kept = json.loads(args.keep.read_text()) if args.keep is not None else None
+    data = record(args.root, args.games, args.algos, args.seeds, at=stop_at, kept=kept)
     from rlkit.io import atomic_write_json
 
     atomic_write_json(args.docs / "minatar.json", data)

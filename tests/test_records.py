@@ -11,11 +11,12 @@ from benchmarks._records import SITTING_GAP_S, read_rows, training_wall
 from benchmarks.minatar import (
     REVISITING_RAINBOW_POINTS,
     YOUNG_TIAN_DQN,
+    Seeds,
+    combine,
     curve_of,
     published_at,
     record,
     run_dir_of,
-    seed_mean,
 )
 
 
@@ -38,10 +39,20 @@ def test_rows_are_read_back_and_a_resumed_step_keeps_its_last_value(tmp_path):
     assert curve_of(rows) == {10: 1.0, 20: 2.5}
 
 
-def test_seed_mean_covers_only_the_steps_every_seed_reached():
+def test_seeds_combine_at_the_steps_every_seed_reached():
     curves = [{10: 1.0, 20: 3.0, 30: 5.0}, {10: 3.0, 20: 5.0}, {10: 2.0, 20: 4.0, 40: 9.0}]
-    assert seed_mean(curves) == [(10, 2.0, 1.0, 3.0), (20, 4.0, 3.0, 5.0)]
-    assert seed_mean([]) == []
+    alone = [
+        Seeds((i,), [(s, v, v, v) for s, v in c.items()], [i], [1.0]) for i, c in enumerate(curves)
+    ]
+    both = combine(alone)
+    assert both.curve == [(10, 2.0, 1.0, 3.0), (20, 4.0, 3.0, 5.0)]
+    assert combine([]).curve == []
+    # two seeds already combined, then a third: the mean is weighted by the seed count,
+    # and it equals the three combined at once
+    pair = combine([alone[2], alone[0]])
+    assert pair.seeds == (0, 2) and pair.evals == [0, 2]
+    assert combine([alone[1], pair]) == both
+    assert both.seeds == (0, 1, 2) and both.evals == [0, 1, 2]
 
 
 def test_the_published_curve_is_interpolated_inside_its_points_only():
@@ -97,3 +108,40 @@ def test_the_record_at_a_step_averages_the_seeds_that_reached_it(tmp_path):
     assert entry["last_evals"] == [2000.0, 2000.0]  # seed 0's eval at 30 lies past the record
     every = record(tmp_path, ["Breakout"], ["dqn"], [0, 1, 2])["games"]["Breakout"]["dqn"]
     assert every["seeds"] == [0, 1, 2] and every["running"] == {} and every["steps"] == 10
+
+
+def test_a_kept_record_adds_its_seeds_where_no_run_has_them(tmp_path):
+    """``--keep``: the seeds of a previous record (run on a machine whose run dirs are gone)
+    are combined with the runs found here; a seed found here again replaces that record."""
+    for seed in (1, 2):
+        rows = [{"step": s, "time": float(s), "rollout/ep_return": s + seed} for s in (10, 20)]
+        rows.append({"step": 20, "time": 20.0, "eval/mean_return": 7.0 + seed})
+        run = run_dir_of(tmp_path, "Breakout", "dqn", seed)
+        run.mkdir(parents=True)
+        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    old = {
+        "at": 20,
+        "games": {
+            "Breakout": {
+                "dqn": {
+                    "seeds": [0],
+                    "steps": 20,
+                    "curve": [[10, 4.0, 4.0, 4.0], [20, 5.0, 5.0, 5.0]],
+                    "last_evals": [3.0],
+                    "wall_s": [100],
+                }
+            }
+        },
+    }
+    entry = record(tmp_path, ["Breakout"], ["dqn"], [0, 1, 2], at=20, kept=old)
+    entry = entry["games"]["Breakout"]["dqn"]
+    assert entry["seeds"] == [0, 1, 2] and entry["kept_seeds"] == [0]
+    assert entry["curve"] == [(10, 9.0, 4.0, 12.0), (20, 16.0, 5.0, 22.0)]  # (5 + 21 + 22) / 3
+    assert entry["last_evals"] == [3.0, 8.0, 9.0] and entry["wall_s"][0] == 100
+    alone = record(tmp_path, ["Breakout"], ["dqn"], [1, 2], at=20)["games"]["Breakout"]["dqn"]
+    assert alone["kept_seeds"] == [] and alone["return_100"] == 21.5
+    old["games"]["Breakout"]["dqn"]["seeds"] = [1]  # seed 1 ran here too: the runs win
+    again = record(tmp_path, ["Breakout"], ["dqn"], [0, 1, 2], at=20, kept=old)
+    assert again["games"]["Breakout"]["dqn"]["seeds"] == [1, 2]
+    with pytest.raises(SystemExit, match="--stop-at"):
+        record(tmp_path, ["Breakout"], ["dqn"], [0, 1, 2], at=30, kept=old)
