@@ -1,6 +1,6 @@
 """Rainbow's parts on the DQN agent against their targets, side by side in one run.
 
-    python benchmarks/rainbow.py [--quick] [--seeds 10] [--only update|qr|rainbow]
+    python benchmarks/rainbow.py [--quick] [--seeds 10] [--first-seed 0] [--only update|qr|rainbow]
 
 Three parts:
 
@@ -118,10 +118,13 @@ def update_costs(rounds: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 seeds, shorter runs")
-    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--seeds", type=int, default=10, help="how many seeds")
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="the first of them (more seeds after a run)"
+    )
     parser.add_argument("--only", choices=("update", "qr", "rainbow"), default=None)
     args = parser.parse_args()
-    seeds = list(range(2 if args.quick else args.seeds))
+    seeds = list(range(args.first_seed, args.first_seed + (2 if args.quick else args.seeds)))
     extra = ["total_steps=5000", "eval_interval=2500"] if args.quick else []
     result: dict = {}
     if args.only in (None, "update"):
@@ -145,7 +148,7 @@ def main() -> None:
             result["qr"] = {
                 "ours_solved": sum(r["final"] >= SOLVED for r in ours),
                 "peer_solved": sum(r["final"] >= SOLVED for r in theirs),
-                "seeds": len(seeds),
+                "seeds": seeds,
                 "ours_finals": [r["final"] for r in ours],
                 "peer_finals": [r["final"] for r in theirs],
                 "ours_process_s": round(ours_s, 2),
@@ -175,7 +178,7 @@ def main() -> None:
         json.dumps(
             {
                 "bench": "rainbow",
-                "work": f"QR-DQN / Rainbow / DQN on CartPole-v1 ({len(seeds)} seeds), the "
+                "work": f"QR-DQN / Rainbow / DQN on CartPole-v1 (seeds {seeds[0]}-{seeds[-1]}), the "
                 "Nature CNN update of DQN, C51, QR; cpu",
                 "ours": qr_part.get("ours_process_s"),
                 "peer": qr_part.get("peer_process_s"),
