@@ -42,12 +42,16 @@ def rows(run_dir):
 
 def assert_same_run(a, b, rel=1e-4, abs_=1e-6):
     """The same rows, keys and values (floats within tolerance: the ranks sum the gradient
-    in another order)."""
+    in another order). A standard deviation is held to the tolerance of its mean: it is a
+    difference of values of the mean's size (two evaluation returns near -1200 on Pendulum
+    a few apart), so their rounding moves it by as much as it moves the mean."""
     assert len(a) == len(b) and len(a) > 2
     for x, y in zip(a, b, strict=True):
         assert x.keys() == y.keys(), (x.keys(), y.keys())
         for k in x:
-            assert x[k] == pytest.approx(y[k], rel=rel, abs=abs_), (x["step"], k, x[k], y[k])
+            scale = abs(y.get(k.replace("std", "mean"), 0.0)) if "std" in k else 0.0
+            tolerance = max(abs_, rel * scale)
+            assert x[k] == pytest.approx(y[k], rel=rel, abs=tolerance), (x["step"], k, x[k], y[k])
 
 
 def final_weights(run_dir):
