@@ -306,8 +306,9 @@ def plot(data: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     games = list(data["games"])
-    fig, axes = plt.subplots(1, len(games), figsize=(6 * len(games), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(games), figsize=(6 * len(games), 4.6), squeeze=False)
     for ax, game in zip(axes[0], games, strict=True):
+        end, top = 0, 0.0  # the steps our curves reach; the highest value shown
         for algo, entry in data["games"][game].items():
             if not isinstance(entry, dict) or not entry["curve"]:
                 continue
@@ -315,23 +316,37 @@ def plot(data: dict, path: Path) -> None:
             n = len(entry["seeds"])
             ax.plot(steps, mean, label=f"rlkit {algo} (mean of {n} seeds)")
             ax.fill_between(steps, lo, hi, alpha=0.2)
-        ref_steps, ref_values = zip(*YOUNG_TIAN_DQN[game], strict=True)
-        ax.plot(ref_steps, ref_values, "k^--", label="Young & Tian 2019 DQN (read off the figure)")
-        for algo, style in (("dqn", "s:"), ("rainbow", "x:")):
-            ref_steps, ref_values = zip(*REVISITING_RAINBOW_POINTS[algo][game], strict=True)
+            end, top = max(end, steps[-1]), max(top, *hi)
+        # the published curves up to a little past ours (all of them when ours is long)
+        shown = max(end * 1.3, 1_000_000) if end else None
+        references = [
+            (YOUNG_TIAN_DQN[game], "k^--", None, "Young & Tian 2019 DQN (read off the figure)"),
+            *(
+                (
+                    REVISITING_RAINBOW_POINTS[algo][game],
+                    style,
+                    "grey",
+                    f"Obando-Ceron & Castro 2021 {algo}",
+                )
+                for algo, style in (("dqn", "s:"), ("rainbow", "x:"))
+            ),
+        ]
+        for points, style, color, label in references:
+            ref_steps, ref_values = zip(*points, strict=True)
             ax.plot(
-                ref_steps,
-                ref_values,
-                style,
-                color="grey",
-                label=f"Obando-Ceron & Castro 2021 {algo}",
+                ref_steps, ref_values, style, label=label, **({"color": color} if color else {})
             )
+            top = max([top, *(v for s, v in points if shown is None or s <= shown)])
+        if shown is not None:
+            ax.set_xlim(0, shown)
+            ax.set_ylim(0, top * 1.1)
         ax.set_title(f"MinAtar {game}")
         ax.set_xlabel("environment steps (frames)")
         ax.set_ylabel("mean return, last 100 training episodes")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()  # one legend, below the plots
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
