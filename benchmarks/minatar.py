@@ -51,7 +51,7 @@ import argparse
 import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -164,8 +164,8 @@ class Seeds:
 
     seeds: tuple[int, ...]
     curve: list[tuple[int, float, float, float]]
-    evals: list[float | None] = field(default_factory=list)
-    walls: list[float] = field(default_factory=list)
+    evals: list[float | None]
+    walls: list[float]
 
 
 def combine(parts: list[Seeds]) -> Seeds:
@@ -173,7 +173,7 @@ def combine(parts: list[Seeds]) -> Seeds:
     each part's number of seeds, the least min and the greatest max, at the steps every part
     has; the evaluations and walls in seed order."""
     if not parts:
-        return Seeds((), [])
+        return Seeds((), [], [], [])
     common = sorted(set.intersection(*({s for s, *_ in p.curve} for p in parts)))
     at = [{s: rest for s, *rest in p.curve} for p in parts]
     n = [len(p.seeds) for p in parts]
@@ -182,11 +182,7 @@ def combine(parts: list[Seeds]) -> Seeds:
         values = [a[step] for a in at]
         mean = sum(k * v[0] for k, v in zip(n, values, strict=True)) / sum(n)
         curve.append((step, mean, min(v[1] for v in values), max(v[2] for v in values)))
-    order = sorted(
-        (seed, p.evals[i] if p.evals else None, p.walls[i] if p.walls else 0.0)
-        for p in parts
-        for i, seed in enumerate(p.seeds)
-    )
+    order = sorted((seed, p.evals[i], p.walls[i]) for p in parts for i, seed in enumerate(p.seeds))
     return Seeds(tuple(o[0] for o in order), curve, [o[1] for o in order], [o[2] for o in order])
 
 
@@ -247,8 +243,7 @@ def record(
                 curve = [(s, v, v, v) for s, v in sorted(curve_of(rows).items())]
                 parts.append(Seeds((seed,), curve, [last_eval], [training_wall(rows)[-1]]))
             old = kept_parts(kept, at, game, algo)
-            live = {p.seeds[0] for p in parts} | set(running)
-            if old is not None and live & set(old.seeds):
+            if old is not None and set(ends) & set(old.seeds):
                 old = None  # a seed run here again: the runs under root win, wholly
             both = combine([*parts, *([old] if old is not None else [])])
             last = both.curve[-1] if both.curve else None
