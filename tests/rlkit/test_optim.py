@@ -279,3 +279,42 @@ def test_native_adam_moves_a_tensor_bitwise_as_its_padded_row():
         )
         if step == 19:
             ours.load_state_dict(ours.state_dict())  # fresh state tensors: new views
+
+
+def test_native_adam_checks_a_tensor_again_only_when_it_moves(monkeypatch):
+    """The kernel's lists are kept while no tensor of the group moves: the float32 /
+    contiguity check runs once per (param, grad, moments) tuple, again for a tuple whose
+    gradient is a new tensor, and a group that stops qualifying (a non-contiguous gradient)
+    leaves the kernel for the written-out update."""
+    from rlkit import optim
+
+    checked = []
+    original = optim._native_adam
+    monkeypatch.setattr(optim, "_native_adam", lambda *a: checked.append(1) or original(*a))
+    a, b = paired_models()
+    ours, ref = Adam(a.parameters(), lr=1e-2), torch.optim.Adam(b.parameters(), lr=1e-2)
+    gen = torch.Generator().manual_seed(3)
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        p.grad, q.grad = torch.zeros_like(p), torch.zeros_like(q)
+    for step in range(12):
+        for p, q in zip(a.parameters(), b.parameters(), strict=True):
+            g = torch.randn(p.shape, generator=gen)
+            if step == 6 and p.ndim == 1:
+                p.grad = g.clone()  # a new tensor: this tuple is checked again
+            else:
+                p.grad.copy_(g)  # written in place: nothing moved
+            q.grad.copy_(g)
+        ours.step()
+        ref.step()
+    assert len(checked) == 4 + 2  # four tuples once, the two biases again at step 6
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.allclose(p, q, atol=1e-6)
+    monkeypatch.setattr(
+        torch, "_fused_adam_", lambda *a, **k: pytest.fail("kernel on a strided grad")
+    )
+    first = next(a.parameters())
+    first.grad = first.grad.t().contiguous().t()  # same values, transposed strides
+    assert not first.grad.is_contiguous()
+    before = first.detach().clone()
+    ours.step()
+    assert not torch.equal(first.detach(), before)
