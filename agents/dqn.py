@@ -84,7 +84,8 @@ class Config(RunFields, OptimizerFields):
     buffer_size: int = 1_000_000
     """Transitions the replay buffer holds."""
     learning_starts: int = 100
-    """Env steps before learning starts."""
+    """Env steps before learning starts; their actions are uniformly random (SB3's,
+    Dopamine's and MinAtar's DQN warm-up; CleanRL acts epsilon-greedy from the start)."""
     batch_size: int = 32
     """Transitions per gradient step."""
     tau: float = 1.0
@@ -349,7 +350,11 @@ def double_q_target(
 
 
 def epsilon_at(config: Config, step: int) -> float:
-    """Exploration rate after ``step`` env steps (linear, then flat; 0 with noisy nets)."""
+    """Exploration rate of env step ``step`` (1 for the first ``learning_starts``, uniform
+    random actions while the replay fills; then the linear schedule over the whole run,
+    flat after; 0 with noisy nets)."""
+    if step <= config.learning_starts:
+        return 1.0
     if config.noisy:
         return 0.0
     return linear_schedule(
