@@ -30,7 +30,8 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -794,6 +795,26 @@ def _close_run(spec: RunSpec, run: Run, result: dict[str, Any], wall: float) -> 
     return summary
 
 
+@contextmanager
+def flushing_denormals() -> Iterator[None]:
+    """Flush float32 denormals to zero on this thread while rlkit's agents train.
+
+    Numbers below 1.2e-38 are computed in microcode on many x86 CPUs, up to a hundred times
+    slower. Adam's first moments of weights whose gradient is zero (dead ReLUs) decay into
+    that range within a few hundred steps, after which a fused Adam step on an Intel Xeon
+    here took 0.51 ms instead of 0.05 (QR-DQN on CartPole-v1: 41 s a run flushing nothing,
+    27 s flushing, the same final evaluation). TensorFlow flushes them by default; torch
+    leaves it to the caller (``torch.set_flush_denormal``). The flag is the thread's own
+    (torch's OpenMP workers keep theirs) and is put back as it was when the run ends. SB3
+    runs (``rlkit baseline``) are left as SB3 ships."""
+    before = bool((torch.tensor([1e-39]) * 1.0).item() == 0.0)  # already flushed?
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(before)
+
+
 def _train(
     specs: Sequence[RunSpec],
     runs: list[Run],
@@ -887,8 +908,9 @@ def execute(
         if spec.implementation == "sb3":
             from rlkit import sb3
 
-            return [sb3.train(spec.algo, spec.config, runs[0])]
-        return [spec.agent.train(spec.config, runs[0])]
+            return [sb3.train(spec.algo, spec.config, runs[0])]  # SB3 as it ships
+        with flushing_denormals():
+            return [spec.agent.train(spec.config, runs[0])]
 
     summaries = _train([spec], runs, stop, body, [created], console, handle_signals, reraise)
     directory = spec.run_dir
@@ -914,7 +936,8 @@ def execute_group(
         for i, spec in enumerate(specs):
             shown = not quiet and i == 0
             runs.append(_open_run(spec, stop, console, shown, None, ("batched",), ()))
-        return first.agent.train_group(first.config, runs)
+        with flushing_denormals():
+            return first.agent.train_group(first.config, runs)
 
     summaries = _train(specs, runs, stop, body, created, console, True, ())
     return [

@@ -317,3 +317,37 @@ def test_every_algorithm_works_through_the_api():
         ), algo
         assert agent.evaluate(episodes=1)["eval/episodes"] == 1, algo
         assert agent.steps >= 1 and agent.summary["algo"] == algo
+
+
+def _denormal_survives() -> bool:
+    """Whether a float32 denormal (1e-39) survives arithmetic on this thread."""
+    return (torch.tensor([1e-39]) * 1.0).item() != 0.0
+
+
+def test_training_flushes_denormals_and_puts_the_flag_back():
+    """rlkit's agents train with float32 denormals flushed to zero (``launch.flushing_denormals``:
+    they cost microcode time on x86); the caller's setting is back when ``train`` returns,
+    whichever it was."""
+    from rlkit.launch import flushing_denormals
+
+    assert _denormal_survives()
+    seen = []
+    settings = {"total_steps": 300, "learning_starts": 100, "eval_episodes": 1}
+    rlkit.train(
+        "dqn",
+        "CartPole-v1",
+        run_dir=None,
+        progress=False,
+        **settings,
+        callback=lambda row: seen.append(_denormal_survives()),
+    )
+    assert seen and not any(seen)  # flushed during the run
+    assert _denormal_survives()  # and put back
+    torch.set_flush_denormal(True)
+    try:
+        with flushing_denormals():
+            pass
+        assert not _denormal_survives()  # a caller that flushes keeps flushing
+    finally:
+        torch.set_flush_denormal(False)
+    assert _denormal_survives()
