@@ -84,8 +84,7 @@ class Config(RunFields, OptimizerFields):
     buffer_size: int = 1_000_000
     """Transitions the replay buffer holds."""
     learning_starts: int = 100
-    """Env steps before learning starts; their actions are uniformly random (SB3's,
-    Dopamine's and MinAtar's DQN warm-up; CleanRL acts epsilon-greedy from the start)."""
+    """Env steps before learning starts."""
     batch_size: int = 32
     """Transitions per gradient step."""
     tau: float = 1.0
@@ -350,11 +349,7 @@ def double_q_target(
 
 
 def epsilon_at(config: Config, step: int) -> float:
-    """Exploration rate of env step ``step`` (1 for the first ``learning_starts``, uniform
-    random actions while the replay fills; then the linear schedule over the whole run,
-    flat after; 0 with noisy nets)."""
-    if step <= config.learning_starts:
-        return 1.0
+    """Exploration rate after ``step`` env steps (linear, then flat; 0 with noisy nets)."""
     if config.noisy:
         return 0.0
     return linear_schedule(

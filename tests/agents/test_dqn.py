@@ -95,23 +95,11 @@ def test_target_update_hard_and_polyak():
 
 
 def test_epsilon_schedule_and_nature_cnn_q_network():
-    config = Config(
-        total_steps=1000, learning_starts=20, exploration_fraction=0.1, exploration_final_eps=0.01
-    )
-    assert epsilon_at(config, 1) == 1.0 and epsilon_at(config, 20) == 1.0  # warm-up: random
-    assert epsilon_at(config, 21) == pytest.approx(1 - 0.99 * 0.21)
-    assert epsilon_at(config, 50) == pytest.approx(0.505)
+    config = Config(total_steps=1000, exploration_fraction=0.1, exploration_final_eps=0.01)
+    assert epsilon_at(config, 0) == 1.0 and epsilon_at(config, 50) == pytest.approx(0.505)
     assert epsilon_at(config, 100) == pytest.approx(0.01) and epsilon_at(
         config, 999
     ) == pytest.approx(0.01)
-    noisy = Config(
-        total_steps=1000,
-        learning_starts=20,
-        noisy=True,
-        exploration_initial_eps=0.0,
-        exploration_final_eps=0.0,
-    )
-    assert epsilon_at(noisy, 20) == 1.0 and epsilon_at(noisy, 21) == 0.0  # noise explores
     net = QNetwork((4, 84, 84), 6, Config(), torch.Generator().manual_seed(0))
     assert net(torch.zeros(2, 4, 84, 84, dtype=torch.uint8)).shape == (2, 6)
 

@@ -304,8 +304,7 @@ def test_noisy_nets_explore_without_epsilon():
         n_quantiles=8,
         dueling=True,
     )
-    logged = {r["step"]: r["train/epsilon"] for r in rows if "train/epsilon" in r}
-    assert logged == {200: 1.0, 400: 0.0, 600: 0.0}  # random warm-up, then the noise explores
+    assert all(r["train/epsilon"] == 0.0 for r in rows if "train/epsilon" in r)
     assert any("noisy" in type(m).__name__.lower() for m in agent.policy.modules())
     code_default = Config(noisy=True)  # DQN's default schedule is left alone: allowed
     assert code_default.noisy
