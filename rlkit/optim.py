@@ -321,7 +321,7 @@ class _FusedAdam:
 
     def __init__(self) -> None:
         self.blocks: dict[int, _Blocks] = {}
-        self.key: tuple[tuple[int, int], ...] | None = None
+        self.key: tuple[tuple[tuple[int, int], ...], ...] | None = None
         self.native = False
         self.lists: list[list[torch.Tensor]] = [[], [], [], []]
         self.into_blocks: tuple[list[torch.Tensor], list[torch.Tensor]] = ([], [])
@@ -330,14 +330,14 @@ class _FusedAdam:
     def prepare(self, tensors: list[tuple[torch.Tensor, ...]]) -> bool:
         """Whether the native kernel takes every tuple; (re)assembles its lists when a
         tensor moved since the last call."""
-        key = tuple((x.data_ptr(), x.numel()) for quad in tensors for x in quad)
+        key = tuple(_Blocks.key_of(quad) for quad in tensors)
         if key == self.key:
             return self.native
         self.key = key
         blocks = []
-        for quad in tensors:
+        for quad, where in zip(tensors, key, strict=True):
             plan = self.blocks.get(id(quad[0]))
-            if plan is None or plan.key != _Blocks.key_of(quad):
+            if plan is None or plan.key != where:
                 plan = self.blocks[id(quad[0])] = _Blocks(quad)
             blocks.append(plan)
         self.native = all(plan.native for plan in blocks)
@@ -434,11 +434,9 @@ class Adam(_Base):
             self.state[p]["step"] += 1
         t = self.state[params[0]]["step"]
         if not self.fused:
-            call = self._fused_calls.get(id(group))
-            if call is None:  # a new group (load_state_dict makes new ones): drop the old
-                live = {id(g) for g in self.param_groups}
-                self._fused_calls = {k: c for k, c in self._fused_calls.items() if k in live}
-                call = self._fused_calls[id(group)] = _FusedAdam()
+            # keyed by the group's first parameter: the group load_state_dict puts in its
+            # place holds the same parameters, and takes over its call
+            call = self._fused_calls.setdefault(id(group["params"][0]), _FusedAdam())
             quads = [(p, g, m, v) for p, g, (m, v) in zip(params, grads, moments, strict=True)]
             if call.prepare(quads):
                 call.step(

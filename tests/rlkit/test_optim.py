@@ -279,7 +279,7 @@ def test_native_adam_moves_a_tensor_bitwise_as_its_padded_row():
         )
         if step == 19:
             ours.load_state_dict(ours.state_dict())  # fresh state tensors: new views
-    assert len(ours._fused_calls) == 1  # the group load_state_dict replaced is dropped
+    assert len(ours._fused_calls) == 1  # the group load_state_dict made took over the call
 
 
 def test_native_adam_checks_a_tensor_again_only_when_it_moves(monkeypatch):
