@@ -339,3 +339,28 @@ def test_every_dqn_config_and_preset_loads():
             assert qr.n_quantiles == 200 and qr.learning_rate == 5e-5
             assert qr.exploration_fraction == 0.025 and qr.frame_stack == 4
     assert "PongNoFrameskip-v4.qr.yaml" in names
+
+
+def test_qr_presets_carry_sb3_contribs_adam_epsilon():
+    """rl-zoo's QR-DQN entries leave the optimizer to sb3-contrib, which sets Adam's epsilon
+    to 0.01 / batch_size (the QR-DQN paper's 0.01 / 32). ``rlkit baseline`` passes the
+    config's optimizer to SB3, so each preset must write that epsilon out for both sides to
+    run what the zoo ran."""
+    from pathlib import Path
+
+    from sb3_contrib import QRDQN
+
+    from rlkit.config import load_config
+    from rlkit.sb3 import sb3_kwargs
+
+    folder = Path(__file__).resolve().parents[2] / "configs" / "dqn"
+    presets = sorted(folder.glob("*.qr.yaml"))
+    assert len(presets) >= 7
+    for path in presets:
+        config, _ = load_config(Config, path)
+        zoo = QRDQN(
+            "MlpPolicy", "CartPole-v1", batch_size=config.batch_size, _init_setup_model=False
+        )
+        eps = zoo.policy_kwargs["optimizer_kwargs"]["eps"]
+        assert config.optimizer == "adam" and config.optimizer_eps == pytest.approx(eps, rel=1e-12)
+        assert sb3_kwargs("dqn", config)["policy_kwargs"]["optimizer_kwargs"]["eps"] == eps
