@@ -6,7 +6,9 @@
     python benchmarks/atari_learning.py ppo --report-only --eval   # ... with the final eval
 
 The run is ``rlkit train <algo> PongNoFrameskip-v4`` with the config file of
-``configs/<algo>/`` (CleanRL / rl-zoo values) and ``vec_env: ale``; a run dir that holds
+``configs/<algo>/`` (CleanRL / rl-zoo values) and ``vec_env: ale`` (DQN's epsilon decays
+over the config's 1M env steps whatever the run's length, as in CleanRL's 10M run; runs
+started before 2026-12-04 decayed it over 10% of their own length); a run dir that holds
 an unfinished run is continued with ``--resume`` (a run longer than a sitting goes on in
 the next). Then the record is written from ``metrics.jsonl``:
 
@@ -60,6 +62,21 @@ def copy_run(source: Path, target: Path) -> None:
         shutil.copy2(source / name, target / name)
 
 
+def exploration(algo: str, config_path: Path, total_steps: int) -> list[str]:
+    """DQN's epsilon schedule kept in env steps for a run shorter than its config: the
+    config (CleanRL's) decays epsilon over 10% of 10M steps, 1M, and the same fraction of a
+    2M run would end it at 200k, so the curve would not compare with CleanRL's at the same
+    steps. PPO keeps its fractions (its learning rate and clip range anneal over the run)."""
+    if algo != "dqn":
+        return []
+    from rlkit.agents.dqn import Config
+    from rlkit.config import load_config
+
+    config, _ = load_config(Config, config_path)
+    steps = config.exploration_fraction * config.total_steps
+    return [f"exploration_fraction={min(1.0, steps / total_steps)!r}"]
+
+
 def train(algo: str, run_dir: Path, total_steps: int) -> None:
     """Start the run, or continue it when its run dir (or the carried copy) holds an
     unfinished one."""
@@ -76,6 +93,7 @@ def train(algo: str, run_dir: Path, total_steps: int) -> None:
             "disabled",
             "vec_env=ale",
             f"total_steps={total_steps}",
+            *exploration(algo, config, total_steps),
             "checkpoint_interval=100000",  # the end of a sitting costs at most 100k steps
             # DQN continues exactly only with its replay in the checkpoint (up to 7 GB of frames)
             *(["save_replay=true"] if algo == "dqn" else []),
