@@ -127,6 +127,11 @@ def record(algo: str, run_dir: Path, final_eval: bool) -> dict:
         "evaluations": evals,
         "curve": [(s, round(v, 2)) for s, v, _ in curve],
     }
+    if algo == "dqn" and (run_dir / "config.yaml").is_file():  # CleanRL's: 1M steps
+        from rlkit.yaml_loader import read_yaml_file
+
+        config = read_yaml_file(run_dir / "config.yaml")
+        out["epsilon_decay_steps"] = round(config["exploration_fraction"] * config["total_steps"])
     if final_eval and any((run_dir / "checkpoints").glob("latest.pt")):
         rlkit("eval", str(run_dir), "--episodes", "10")
         result = json.loads((run_dir / "eval.json").read_text())
