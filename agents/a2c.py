@@ -28,6 +28,7 @@ from rlkit.acting import (
     ActorCriticState,
     action_spec,
     load_actor_critic_policy,
+    rollout_env,
     rollout_parts,
     start_rollouts,
 )
@@ -201,13 +202,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     # gradients summed over the ranks; one process: all of them, sums of one
     ranks = run.ranks
     loss_config = replace(config, normalize_advantage=False) if ranks.active else config
-    env = run.make_vector_env(
-        ranks.envs(config.n_envs)[1],
-        config.vec_env,
-        train=True,
-        frame_stack=config.frame_stack,
-        device=run.device,
-    )
+    env = rollout_env(config, run)
     state = ActorCriticState(net, optimizer, env)
     # rollouts: numpy rows and a numpy actor, or (vec_env: torch) all on the device
     rollouts = rollout_parts(config, run, net, spec, obs_space, state, model)

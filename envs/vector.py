@@ -61,10 +61,12 @@ def make_backend_vector_env(
     train: bool = True,
     frame_stack: int = 4,
     device: Any = "cpu",
+    parts: int = 1,
 ) -> gym.vector.VectorEnv:
     """``n_envs`` copies of an env on the ``backend`` (``BACKENDS``): ``make_one(train=...,
-    frame_stack=...)`` for sync and async, the C++ Atari vector env of ``env_id`` for ale,
-    the batched torch env of ``env_id`` on ``device`` for torch."""
+    frame_stack=...)`` for sync and async, the C++ Atari vector env of ``env_id`` for ale
+    (in ``parts`` parts: ``rlkit.envs.ale_vector``), the batched torch env of ``env_id`` on
+    ``device`` for torch."""
     if backend == "torch":
         from rlkit.envs.batched import make_batched_env
 
@@ -76,7 +78,9 @@ def make_backend_vector_env(
 
         if env_id is None:
             raise ValueError("vec_env=ale needs an Atari env id")
-        return AleVectorEnv(env_id, n_envs, train=train, frame_stack=frame_stack, **env_kwargs)
+        return AleVectorEnv(
+            env_id, n_envs, train=train, frame_stack=frame_stack, parts=parts, **env_kwargs
+        )
     return make_vector_env(
         lambda: make_one(train=train, frame_stack=frame_stack),
         n_envs,

@@ -468,6 +468,26 @@ class RolloutParts:
     """``Periodic``'s evaluator: ``None`` (a Gymnasium env), or on the device."""
 
 
+def rollout_env(config: Any, run: Any) -> Any:
+    """An on-policy agent's vector env: this rank's share of ``n_envs`` on ``vec_env``.
+    On ale, in one process with two or more envs, it comes in two parts, and
+    ``rollout_parts`` collects with ``collect_rollout_overlapped``: one half of the games
+    is emulated by the C++ threads while the network acts on the other half (PPO Pong on
+    2 cores: env and acting together 1.2x faster than one after the other)."""
+    n_envs = run.ranks.envs(config.n_envs)[1]
+    # a data-parallel rank draws its actions' noise for all the run's envs at once
+    # (``rlkit.distributed.Rows``), so it steps its envs whole
+    split = config.vec_env == "ale" and not run.ranks.active and n_envs >= 2
+    return run.make_vector_env(
+        n_envs,
+        config.vec_env,
+        train=True,
+        frame_stack=config.frame_stack,
+        device=run.device,
+        **({"parts": 2} if split else {}),
+    )
+
+
 def rollout_parts(
     config: Any,
     run: Any,
@@ -490,6 +510,7 @@ def rollout_parts(
         RolloutBuffer,
         collect_device_rollout,
         collect_rollout,
+        collect_rollout_overlapped,
     )
 
     n_steps, device, ranks = config.n_steps, run.device, run.ranks
@@ -503,7 +524,9 @@ def rollout_parts(
         actor = make_actor(
             net, spec, device, run.rngs, config.activation, ranks, n_envs=config.n_envs
         )
-        return RolloutParts(buffer, actor, collect_rollout, None)
+        overlapped = len(getattr(state.env, "parts", ())) == 2  # (``rollout_env``)
+        collect = collect_rollout_overlapped if overlapped else collect_rollout
+        return RolloutParts(buffer, actor, collect, None)
     from rlkit.evaluation import evaluate_batched
 
     seed = int(torch.randint(2**62, (1,), generator=run.rngs.torch))

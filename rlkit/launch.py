@@ -248,9 +248,10 @@ class RunResult:
 def vector_factory(
     env_id: str | None, env_kwargs: Mapping[str, Any], make: Callable[..., Any]
 ) -> Callable[..., Any]:
-    """``make_vector(n_envs, backend="sync", train=True, frame_stack=4, device="cpu")`` of a
-    run's env: its ``make_env`` copies (sync, async), the C++ Atari vector env of ``env_id``
-    (ale) or its batched torch version on ``device`` (torch)."""
+    """``make_vector(n_envs, backend="sync", train=True, frame_stack=4, device="cpu",
+    parts=1)`` of a run's env: its ``make_env`` copies (sync, async), the C++ Atari vector
+    env of ``env_id`` (ale, in ``parts`` parts) or its batched torch version on ``device``
+    (torch)."""
     from rlkit.envs import make_backend_vector_env
 
     def make_vector(
@@ -259,9 +260,10 @@ def vector_factory(
         train: bool = True,
         frame_stack: int = 4,
         device: Any = "cpu",
+        parts: int = 1,
     ):
         return make_backend_vector_env(
-            env_id, dict(env_kwargs), make, n_envs, backend, train, frame_stack, device
+            env_id, dict(env_kwargs), make, n_envs, backend, train, frame_stack, device, parts
         )
 
     return make_vector

@@ -182,8 +182,9 @@ class Run:
     """Set by a SIGINT / SIGTERM handler or an API callback; agents finish the step, save and
     raise ``Stopped``."""
     make_vector_env: Callable[..., Any] | None = None
-    """``make_vector_env(n_envs, backend="sync", train=True, frame_stack=4)`` for this run's
-    env (backends: sync, async, ale; see ``rlkit.envs.vector.BACKENDS``)."""
+    """``make_vector_env(n_envs, backend="sync", train=True, frame_stack=4, device="cpu",
+    parts=1)`` for this run's env (backends: sync, async, ale, torch; see
+    ``rlkit.envs.vector.BACKENDS``; ``parts``: ale's games in parts, ``rlkit.envs.ale_vector``)."""
     last_checkpoint: dict[str, Any] | None = None
     """The state of the last ``save_checkpoint`` (what the Python API keeps in memory)."""
     ranks: Ranks = SINGLE

@@ -117,17 +117,46 @@ class RolloutBuffer:
         if self.full:
             raise RuntimeError("rollout buffer is full; call reset() after using it")
         t = self.t
-        self.obs[t] = obs
-        self.actions[t] = actions
-        self.log_probs[t] = log_probs
-        self.values[t] = values
-        self.rewards[t] = rewards
-        self.terminated[t] = terminated
-        self.ended[t] = self._either(terminated, truncated)
-        self.episode_starts[t] = episode_starts
-        self.final_values[t] = 0.0
+        self.put(
+            t,
+            slice(None),
+            obs,
+            actions,
+            log_probs,
+            values,
+            rewards,
+            terminated,
+            truncated,
+            episode_starts,
+        )
         self.t += 1
         return t
+
+    def put(
+        self,
+        t: int,
+        envs: slice,
+        obs: np.ndarray,
+        actions: np.ndarray,
+        log_probs: np.ndarray,
+        values: np.ndarray,
+        rewards: np.ndarray,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+        episode_starts: np.ndarray,
+    ) -> None:
+        """Store step ``t`` of the envs ``envs`` (a part of row ``t``; ``add`` is the whole
+        row and moves on, ``put`` leaves ``self.t`` to its caller)."""
+        row = (t, envs)
+        self.obs[row] = obs
+        self.actions[row] = actions
+        self.log_probs[row] = log_probs
+        self.values[row] = values
+        self.rewards[row] = rewards
+        self.terminated[row] = terminated
+        self.ended[row] = self._either(terminated, truncated)
+        self.episode_starts[row] = episode_starts
+        self.final_values[row] = 0.0
 
     @staticmethod
     def _either(terminated: Any, truncated: Any) -> Any:
@@ -262,6 +291,116 @@ def collect_rollout(
         obs = next_obs
         episode_starts = np.logical_or(terminated, truncated).astype(np.float32)
     return obs, episode_starts
+
+
+def merge_infos(infos: list[dict[str, Any]], parts: list[slice]) -> dict[str, Any]:
+    """One vector-env ``info`` from the parts' own (each indexed within its part): their
+    arrays end to end, a key some parts lack (``final_obs``, ``final_info``) filled with
+    zeros there (``final_info``'s ``_episode`` mask is False there)."""
+    if len(infos) == 1:
+        return infos[0]
+    n = parts[-1].stop
+
+    def merged(values: list[Any]) -> Any:
+        present = next(v for v in values if v is not None)
+        if isinstance(present, dict):
+            return {key: merged([None if v is None else v[key] for v in values]) for key in present}
+        present = np.asarray(present)
+        out = np.zeros((n, *present.shape[1:]), dtype=present.dtype)
+        for part, value in zip(parts, values, strict=True):
+            if value is not None:
+                out[part] = value
+        return out
+
+    keys = dict.fromkeys(key for info in infos for key in info)
+    return {key: merged([info.get(key) for info in infos]) for key in keys}
+
+
+def collect_rollout_overlapped(
+    env: Any,
+    buffer: RolloutBuffer,
+    obs: np.ndarray,
+    episode_starts: np.ndarray,
+    act: Callable,
+    stats: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``collect_rollout`` on a vector env stepped in two parts (``env.parts``, two slices
+    of its envs; ``env.send_part`` / ``env.recv_part``, as ``rlkit.envs.ale_vector``'s),
+    with one part's emulation overlapping the other's acting::
+
+        act A(0), send A
+        per step t:  act B(t), send B  | A emulates
+                     recv A, store A(t), act A(t+1), send A  | B emulates
+                     recv B, store B(t)
+
+    Each env sees the same observations, takes its action from the same policy and
+    stores the same row as ``collect_rollout`` would give it: a policy that acts on each
+    observation alone (the mode, or noise drawn env by env) fills the buffer identically,
+    and ``stats`` records each step's episodes in env order as there. While it runs, torch
+    keeps half its threads, so that the emulator threads have the other cores. The last
+    step's ``act A`` is not taken (the next rollout's first action comes from the updated
+    policy).
+    """
+    parts = env.parts
+    if len(parts) != 2:
+        raise ValueError(f"collect_rollout_overlapped steps an env in 2 parts, got {len(parts)}")
+    part_obs = [obs[p] for p in parts]
+    part_starts = [episode_starts[p] for p in parts]
+    acted: list[Any] = [None, None]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, threads // 2))
+
+    def act_and_send(k: int) -> None:
+        with PHASES("act"):
+            acted[k] = act(part_obs[k], part_starts[k])
+        with PHASES("env"):
+            env.send_part(k, acted[k][1])
+
+    def receive(k: int, t: int) -> dict[str, Any]:
+        with PHASES("env"):
+            next_obs, rewards, terminated, truncated, info = env.recv_part(k)
+        with PHASES("store"):
+            actions, _, log_probs, values = acted[k]
+            part = parts[k]
+            buffer.put(
+                t,
+                part,
+                part_obs[k],
+                actions,
+                log_probs,
+                values,
+                rewards,
+                terminated,
+                truncated,
+                part_starts[k],
+            )
+            cut = np.flatnonzero(np.logical_and(truncated, np.logical_not(terminated)))
+            if cut.size:
+                final = np.stack([info["final_obs"][i] for i in cut])
+                indices = cut + part.start
+                buffer.set_final_values(t, indices, act.values(final, indices))
+            part_obs[k] = next_obs
+            part_starts[k] = np.logical_or(terminated, truncated).astype(np.float32)
+        return info
+
+    try:
+        act_and_send(0)
+        for t in range(buffer.t, buffer.n_steps):
+            act_and_send(1)
+            info_a = receive(0, t)
+            if t + 1 < buffer.n_steps:
+                act_and_send(0)
+            info_b = receive(1, t)
+            buffer.t = t + 1
+            with PHASES("store"):  # the step's finished episodes, in env order
+                finals = [
+                    {"final_info": i["final_info"]} if "final_info" in i else {}
+                    for i in (info_a, info_b)
+                ]
+                stats.record(merge_infos(finals, parts) if any(finals) else {})
+    finally:
+        torch.set_num_threads(threads)
+    return np.concatenate(part_obs), np.concatenate(part_starts)
 
 
 class DeviceRolloutBuffer(RolloutBuffer):

@@ -200,3 +200,134 @@ def test_resume_restores_everything_but_the_games_and_says_so(cli, tmp_path):
     assert steps == sorted(steps) and steps[-1] == 512 and 320 in steps  # picked up at 256
     updates = [r["train/updates"] for r in rows if r["step"] == 320 and "train/updates" in r]
     assert updates == [saved["updates"] + 1]  # one more update than the checkpoint held
+
+
+def test_in_two_parts_every_game_is_the_same_game():
+    def make(parts: int) -> AleVectorEnv:  # 150 agent steps a game at most: truncations
+        return AleVectorEnv(
+            "BreakoutNoFrameskip-v4", 3, threads=2, parts=parts, max_num_frames_per_episode=600
+        )
+
+    split = make(2)
+    assert split.parts == [slice(0, 1), slice(1, 3)]
+    assert split.observation_space == make(1).observation_space
+    lost = truncated = games = 0
+    for (o1, r1, t1, u1, i1), (o2, r2, t2, u2, i2) in zip(
+        play(make(1), 1200, seed=5), play(split, 1200, seed=5), strict=True
+    ):
+        for whole, parts in ((o1, o2), (r1, r2), (t1, t2), (u1, u2)):
+            assert whole.dtype == parts.dtype and np.array_equal(whole, parts)
+        assert set(i1) == set(i2)
+        for key in ("lives", "episode_frame_number"):
+            assert np.array_equal(i1[key], i2[key])
+        if "final_info" in i1:  # (final_obs holds a frame only where a game was over)
+            done = i1["final_info"]["_episode"]
+            assert np.array_equal(i1["final_obs"][done], i2["final_obs"][done])
+            assert np.array_equal(done, i2["final_info"]["_episode"])
+            for key in ("r", "l"):
+                assert np.array_equal(
+                    i1["final_info"]["episode"][key][done], i2["final_info"]["episode"][key][done]
+                )
+            games += int(done.sum())
+        over = i1["final_info"]["_episode"] if "final_info" in i1 else np.zeros(3, bool)
+        lost += int((t1 & ~over).sum())
+        truncated += int(u1.sum())
+    assert lost and truncated and games  # lives lost, games cut by the limit, games over
+
+
+class ObsActor:
+    """A policy that acts on each observation alone, without noise: what the overlapped
+    collector must reproduce exactly."""
+
+    def __call__(self, obs: np.ndarray, episode_starts: np.ndarray):
+        total = obs.reshape(len(obs), -1).sum(axis=1)
+        actions = (total % 4).astype(np.int64)
+        return actions, actions, -(total % 7).astype(np.float32), (total % 11).astype(np.float32)
+
+    def values(self, obs: np.ndarray, env_indices: np.ndarray) -> np.ndarray:
+        return obs.reshape(len(obs), -1).mean(axis=1).astype(np.float32) + 100 * env_indices
+
+
+def test_the_overlapped_rollout_fills_the_buffer_as_the_plain_one():
+    import torch
+
+    from rlkit.data.rollout import RolloutBuffer, collect_rollout, collect_rollout_overlapped
+    from rlkit.periodic import EpisodeStats
+
+    def rollouts(parts: int):
+        env = AleVectorEnv(
+            "BreakoutNoFrameskip-v4", 4, threads=2, parts=parts, max_num_frames_per_episode=600
+        )
+        collect = collect_rollout_overlapped if parts == 2 else collect_rollout
+        buffer, stats = RolloutBuffer(50, 4, (4, 84, 84), np.uint8), EpisodeStats()
+        obs, _ = env.reset(seed=3)
+        starts, filled = np.ones(4, np.float32), []
+        for _ in range(4):
+            buffer.reset()
+            obs, starts = collect(env, buffer, obs, starts, ObsActor(), stats)
+            filled.append(
+                {k: v.copy() for k, v in vars(buffer).items() if isinstance(v, np.ndarray)}
+            )
+        return filled, obs, starts, stats
+
+    threads = torch.get_num_threads()
+    plain, overlapped = rollouts(1), rollouts(2)
+    assert torch.get_num_threads() == threads  # given back after each rollout
+    for a, b in zip(plain[0], overlapped[0], strict=True):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert np.array_equal(a[key], b[key]), key
+    assert np.array_equal(plain[1], overlapped[1]) and np.array_equal(plain[2], overlapped[2])
+    assert plain[3].state_dict() == overlapped[3].state_dict()
+    cut = np.concatenate([f["final_values"] for f in plain[0]])
+    assert (cut > 100).any()  # truncated games valued from their final frames, env 1 and up
+    assert plain[3].episodes >= 4
+
+
+def test_ppo_on_ale_collects_in_two_parts_and_is_reproducible(tmp_path):
+    import torch
+
+    import rlkit
+    from rlkit.acting import rollout_env
+
+    settings = {
+        "n_envs": 4,
+        "n_steps": 16,
+        "batch_size": 32,
+        "n_epochs": 1,
+        "total_steps": 128,
+        "vec_env": "ale",
+        "eval_interval": 0,
+        "checkpoint_interval": 0,
+        "env_kwargs": {"max_num_frames_per_episode": 400},
+    }
+    from rlkit.agents import ppo
+
+    made = []
+
+    def spy(config, run):
+        made.append(rollout_env(config, run))
+        return made[-1]
+
+    results = []
+    for k in range(2):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(ppo, "rollout_env", spy)
+            results.append(
+                rlkit.train(
+                    "ppo",
+                    "PongNoFrameskip-v4",
+                    run_dir=tmp_path / str(k),
+                    progress=False,
+                    seed=1,
+                    **settings,
+                )
+            )
+    assert [len(env.parts) for env in made] == [2, 2]
+    assert all(r.steps == 128 for r in results)
+    a, b = (
+        torch.load(tmp_path / str(k) / "checkpoints" / "latest.pt", weights_only=True)
+        for k in range(2)
+    )
+    assert a["episodes"] == b["episodes"]  # the same run twice, bit for bit
+    assert all(torch.equal(a["net"][key], b["net"][key]) for key in a["net"])
