@@ -109,6 +109,8 @@ class Config(RunFields, OptimizerFields):
     """sync: all envs in this process; async: one process per env; ale: Atari on ale-py's C++ vector env (threads); torch: the batched classic-control envs on the run's device, the whole loop there."""
     precision: Literal["auto", "float32", "bf16"] = "float32"
     """bf16: run the CNN encoder (Atari) under bfloat16 autocast, heads and losses in float32; auto: bf16 only where the hardware computes it natively."""
+    channels_last: bool = False
+    """Channels-last memory format for the CNN (Atari): its convolution weights and frames."""
     written_out_backprop: bool = True
     """MLP policies: backprop written out (rlkit.nn.backprop) instead of autograd; same gradients, less overhead."""
 
@@ -169,7 +171,7 @@ def check_env(env: gym.Env, config: Config) -> None:
 def make_network(env: gym.Env, config: Config, generator: torch.Generator | None) -> ActorCritic:
     """The actor-critic for ``env``'s spaces."""
     spec = action_spec(env.action_space, ALGO, describe_space)
-    return ActorCritic(
+    net = ActorCritic(
         env.observation_space.shape,
         spec.n_actions,
         spec.action_dim,
@@ -181,6 +183,9 @@ def make_network(env: gym.Env, config: Config, generator: torch.Generator | None
         precision=config.precision,
         normalize_obs=config.normalize_obs,
     )
+    if config.channels_last and net.image:
+        net = net.to(memory_format=torch.channels_last)
+    return net
 
 
 def memory_bytes(env: gym.Env, config: Config) -> dict[str, Part]:

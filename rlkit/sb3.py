@@ -204,7 +204,10 @@ MAPPING: dict[str, dict[str, Field]] = {
         **_fields("sb3", {**_ONPOLICY_SB3, **_PPO_SB3}),
         **_fields("policy", _POLICY),
         "precision": Field("fixed", ("float32", "auto")),
-        **_fields("speed", {"optimizer_fused": None, "written_out_backprop": None}),
+        **_fields(
+            "speed",
+            {"optimizer_fused": None, "channels_last": None, "written_out_backprop": None},
+        ),
     },
     "recurrent-ppo": {
         **_fields("run", {**_RUN, **_ONPOLICY_RUN}),

@@ -21,7 +21,11 @@ class NatureCNN(nn.Module):
 
     Input: ``(batch, stack, 84, 84)`` frames. ``uint8`` frames are scaled to [0, 1]
     inside (so replay buffers can keep bytes); float input is taken as already scaled.
-    Output: ``(batch, features)`` after a ReLU.
+    Output: ``(batch, features)`` after a ReLU. Once the module is moved to the
+    channels-last memory format (``.to(memory_format=torch.channels_last)``), frames are
+    laid out channels-last too before the first convolution, so that every convolution
+    runs on the channels-last kernels (weights alone in that format leave the first on
+    the plain ones).
     """
 
     def __init__(
@@ -51,6 +55,10 @@ class NatureCNN(nn.Module):
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """``(batch, stack, H, W)`` uint8 or float -> ``(batch, features)``."""
+        if frames.dim() == 4 and self.convs[0].weight.is_contiguous(
+            memory_format=torch.channels_last
+        ):  # (bytes are cheaper to reorder than floats; float() keeps the layout)
+            frames = frames.contiguous(memory_format=torch.channels_last)
         x = frames.float().div_(255.0) if frames.dtype == torch.uint8 else frames
         return self.head(self.convs(x))
 

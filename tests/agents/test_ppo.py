@@ -80,3 +80,32 @@ def test_bf16_encoder_keeps_float32_heads_and_close_log_probs():
     assert dist_h.log_probs.dtype == torch.float32 and v_h.dtype == torch.float32
     assert torch.allclose(dist_h.log_probs, dist_f.log_probs, atol=1e-2)
     assert torch.allclose(v_h, v_f, atol=0.05)
+
+
+def test_channels_last_moves_the_cnn_only_and_its_checkpoint_loads_either_way():
+    from types import SimpleNamespace
+
+    import gymnasium as gym
+
+    from rlkit.agents import ppo
+
+    env = SimpleNamespace(
+        observation_space=gym.spaces.Box(0, 255, (4, 84, 84), dtype="uint8"),
+        action_space=gym.spaces.Discrete(6),
+    )
+    last = ppo.make_network(env, Config(channels_last=True), torch.Generator().manual_seed(0))
+    plain = ppo.make_network(env, Config(), torch.Generator().manual_seed(1))
+    convs = [m for m in last.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 3
+    assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    plain.load_state_dict(last.state_dict())  # a channels-last run's weights, plain layout
+    obs = torch.randint(0, 255, (5, 4, 84, 84), dtype=torch.uint8)
+    with torch.no_grad():
+        (d1, v1), (d2, v2) = last(obs), plain(obs)
+    assert torch.allclose(d1.log_probs, d2.log_probs, atol=1e-5)
+    assert torch.allclose(v1, v2, atol=1e-5)
+    vector = SimpleNamespace(
+        observation_space=gym.spaces.Box(-1, 1, (4,)), action_space=gym.spaces.Discrete(2)
+    )
+    mlp = ppo.make_network(vector, Config(channels_last=True), torch.Generator().manual_seed(0))
+    assert all(p.is_contiguous() for p in mlp.parameters())  # nothing to move

@@ -191,3 +191,23 @@ def test_torch_default_init_from_a_generator():
         and float(first.bias.detach().abs().max()) <= bound
     )
     assert float(first.bias.detach().abs().max()) > 0  # biases drawn too, as in PyTorch
+
+
+def test_a_channels_last_nature_cnn_lays_its_frames_out_channels_last_and_computes_the_same():
+    gen = torch.Generator().manual_seed(0)
+    plain = NatureCNN(4, 512, generator=gen)
+    last = NatureCNN(4, 512).to(memory_format=torch.channels_last)
+    last.load_state_dict(plain.state_dict())  # (the values, in its own layout)
+    assert last.convs[0].weight.is_contiguous(memory_format=torch.channels_last)
+    seen = []
+    last.convs[0].register_forward_hook(lambda m, args, out: seen.append(args[0]))
+    plain.convs[0].register_forward_hook(lambda m, args, out: seen.append(args[0]))
+    frames = torch.randint(0, 256, (3, 4, 84, 84), dtype=torch.uint8, generator=gen)
+    out_last, out_plain = last(frames), plain(frames)
+    assert seen[0].is_contiguous(memory_format=torch.channels_last)
+    assert seen[1].is_contiguous() and not seen[1].is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(out_last, out_plain, atol=1e-5)
+    out_plain.square().sum().backward()
+    out_last.square().sum().backward()
+    for p, q in zip(plain.parameters(), last.parameters(), strict=True):
+        assert torch.allclose(p.grad, q.grad, rtol=1e-4, atol=1e-5)
