@@ -93,9 +93,10 @@ def rlkit_costs(
     repeats: int, obs8: torch.Tensor, obs256: torch.Tensor, obs32: torch.Tensor
 ) -> dict[str, float]:
     """The same steps through rlkit's own path on the config files: PPO's network in the
-    config's precision (``auto``: a bf16 encoder where bf16 is native), ``ppo_loss`` and
-    rlkit's Adam; DQN's Q-network, under bf16 autocast where the config's precision says so,
-    with ``dqn_loss`` and rlkit's fused Adam."""
+    config's precision (``auto``: a bf16 encoder where bf16 is native) and memory format,
+    ``ppo_loss`` and rlkit's Adam; DQN's Q-network in the config's memory format, under
+    bf16 autocast where the config's precision says so, with ``dqn_loss`` and rlkit's
+    fused Adam (acting in float32, as the agent acts on one observation on the CPU)."""
     from types import SimpleNamespace
 
     from rlkit.agents import dqn, ppo
@@ -135,6 +136,8 @@ def rlkit_costs(
 
     qnet = dqn.QNetwork((4, 84, 84), 6, dqn_config, torch.Generator().manual_seed(0))
     target = dqn.QNetwork((4, 84, 84), 6, dqn_config, torch.Generator().manual_seed(1))
+    if dqn_config.channels_last:  # as dqn.make_networks lays them out
+        qnet, target = (n.to(memory_format=torch.channels_last) for n in (qnet, target))
     qmodel = dqn.q_model(qnet, dqn_config)
     qadam = optimizer_from_config(dqn_config, qmodel.parameters(), lr=1e-4)
     bf16 = use_bf16(dqn_config.precision, "cpu")  # as the DQN agent decides it for CNNs
@@ -143,8 +146,7 @@ def rlkit_costs(
 
     @torch.no_grad()
     def dqn_act() -> None:
-        with autocast:
-            qnet(obs8[:1])
+        qnet(obs8[:1])
 
     def dqn_step() -> None:
         with autocast:
