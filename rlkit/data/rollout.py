@@ -102,33 +102,13 @@ class RolloutBuffer:
         """True once ``n_steps`` rows are stored."""
         return self.t == self.n_steps
 
-    def add(
-        self,
-        obs: np.ndarray,
-        actions: np.ndarray,
-        log_probs: np.ndarray,
-        values: np.ndarray,
-        rewards: np.ndarray,
-        terminated: np.ndarray,
-        truncated: np.ndarray,
-        episode_starts: np.ndarray,
-    ) -> int:
-        """Store one step of every env; return its row index."""
+    def add(self, *step: np.ndarray) -> int:
+        """Store one step of every env (``put``'s arrays, ``obs`` to ``episode_starts``);
+        return its row index."""
         if self.full:
             raise RuntimeError("rollout buffer is full; call reset() after using it")
         t = self.t
-        self.put(
-            t,
-            slice(None),
-            obs,
-            actions,
-            log_probs,
-            values,
-            rewards,
-            terminated,
-            truncated,
-            episode_starts,
-        )
+        self.put(t, slice(None), *step)
         self.t += 1
         return t
 
@@ -344,6 +324,8 @@ def collect_rollout_overlapped(
     parts = env.parts
     if len(parts) != 2:
         raise ValueError(f"collect_rollout_overlapped steps an env in 2 parts, got {len(parts)}")
+    if buffer.full:  # (nothing may be sent that is not received)
+        raise RuntimeError("rollout buffer is full; call reset() after using it")
     part_obs = [obs[p] for p in parts]
     part_starts = [episode_starts[p] for p in parts]
     acted: list[Any] = [None, None]
