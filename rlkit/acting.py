@@ -463,7 +463,7 @@ class RolloutParts:
     actor: Any
     """``make_actor``'s actor, or a ``DeviceActor``."""
     collect: Callable
-    """``collect_rollout`` or ``collect_device_rollout``."""
+    """``collect_rollout``, ``collect_rollout_overlapped`` or ``collect_device_rollout``."""
     evaluator: Callable[[int], Any] | None
     """``Periodic``'s evaluator: ``None`` (a Gymnasium env), or on the device."""
 

@@ -254,23 +254,48 @@ def collect_rollout(
     time limit cut (a true termination is never bootstrapped); ``stats.record(info)`` sees
     every step's info.
     """
+    everyone = slice(0, buffer.n_envs)
     while not buffer.full:
         with PHASES("act"):
-            actions, env_actions, log_probs, values = act(obs, episode_starts)
+            acted = act(obs, episode_starts)
         with PHASES("env"):
-            next_obs, rewards, terminated, truncated, info = env.step(env_actions)
+            stepped = env.step(acted[1])
         with PHASES("store"):
-            row = buffer.add(
-                obs, actions, log_probs, values, rewards, terminated, truncated, episode_starts
+            episode_starts = store_step(
+                buffer, buffer.t, everyone, obs, episode_starts, acted, stepped, act
             )
-            cut = np.flatnonzero(np.logical_and(truncated, np.logical_not(terminated)))
-            if cut.size:
-                final = np.stack([info["final_obs"][i] for i in cut])
-                buffer.set_final_values(row, cut, act.values(final, cut))
-            stats.record(info)
-        obs = next_obs
-        episode_starts = np.logical_or(terminated, truncated).astype(np.float32)
+            buffer.t += 1
+            stats.record(stepped[4])
+        obs = stepped[0]
     return obs, episode_starts
+
+
+def store_step(
+    buffer: RolloutBuffer,
+    t: int,
+    envs: slice,
+    obs: np.ndarray,
+    episode_starts: np.ndarray,
+    acted: tuple,
+    stepped: tuple,
+    act: Callable,
+) -> np.ndarray:
+    """Store step ``t`` of the envs ``envs``: what they saw (``obs``, ``episode_starts``),
+    what ``act`` gave (``acted``) and what the env returned (``stepped``, its step's five
+    values for those envs); the final observation of every episode a time limit cut is
+    valued with ``act.values`` (a true termination is never bootstrapped). Returns the
+    next ``episode_starts`` of those envs."""
+    actions, _, log_probs, values = acted
+    _, rewards, terminated, truncated, info = stepped
+    buffer.put(
+        t, envs, obs, actions, log_probs, values, rewards, terminated, truncated, episode_starts
+    )
+    cut = np.flatnonzero(np.logical_and(truncated, np.logical_not(terminated)))
+    if cut.size:
+        final = np.stack([info["final_obs"][i] for i in cut])
+        indices = cut + envs.start
+        buffer.set_final_values(t, indices, act.values(final, indices))
+    return np.logical_or(terminated, truncated).astype(np.float32)
 
 
 def merge_infos(infos: list[dict[str, Any]], parts: list[slice]) -> dict[str, Any]:
@@ -340,30 +365,13 @@ def collect_rollout_overlapped(
 
     def receive(k: int, t: int) -> dict[str, Any]:
         with PHASES("env"):
-            next_obs, rewards, terminated, truncated, info = env.recv_part(k)
+            stepped = env.recv_part(k)
         with PHASES("store"):
-            actions, _, log_probs, values = acted[k]
-            part = parts[k]
-            buffer.put(
-                t,
-                part,
-                part_obs[k],
-                actions,
-                log_probs,
-                values,
-                rewards,
-                terminated,
-                truncated,
-                part_starts[k],
+            part_starts[k] = store_step(
+                buffer, t, parts[k], part_obs[k], part_starts[k], acted[k], stepped, act
             )
-            cut = np.flatnonzero(np.logical_and(truncated, np.logical_not(terminated)))
-            if cut.size:
-                final = np.stack([info["final_obs"][i] for i in cut])
-                indices = cut + part.start
-                buffer.set_final_values(t, indices, act.values(final, indices))
-            part_obs[k] = next_obs
-            part_starts[k] = np.logical_or(terminated, truncated).astype(np.float32)
-        return info
+            part_obs[k] = stepped[0]
+        return stepped[4]
 
     try:
         act_and_send(0)
