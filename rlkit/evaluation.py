@@ -20,6 +20,11 @@ Policy = Callable[[Any], Any]
 """Maps one observation to one action."""
 
 
+class EvaluationCancelled(Exception):  # noqa: N818 - an outcome, like ``Stopped``
+    """Raised by ``evaluate`` (and ``record_video``) when its ``cancel()`` turned true: the
+    evaluation was given up between two env steps and measured nothing."""
+
+
 @dataclass(frozen=True)
 class EvalResult:
     """What ``evaluate`` measured."""
@@ -58,13 +63,17 @@ def evaluate(
     seed: int | None = None,
     gamma: float | None = None,
     max_steps: int | None = None,
+    cancel: Callable[[], bool] | None = None,
 ) -> EvalResult:
     """Play ``episodes`` whole episodes of ``policy`` in one fresh env from ``make_env``.
 
     The first reset uses ``seed``; later resets continue the env's own generator, so a
     seed fixes the whole sequence of episodes. A policy with a ``reset()`` method (a
-    recurrent policy's memory) has it called before every episode. An episode ends when the env terminates
-    or truncates (its time limit), or after ``max_steps`` steps when that is given.
+    recurrent policy's memory) has it called before every episode. An episode ends when
+    the env terminates or truncates (its time limit), or after ``max_steps`` steps when
+    that is given. ``cancel`` is asked before every step; once it returns True the env is
+    closed and ``EvaluationCancelled`` raised (a stopping run gives up an evaluation of
+    whole Atari games that would outlast its grace period).
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
@@ -77,6 +86,8 @@ def evaluate(
                 policy.reset()
             total, disc, scale, steps = 0.0, 0.0, 1.0, 0
             while True:
+                if cancel is not None and cancel():
+                    raise EvaluationCancelled(f"cancelled in episode {episode + 1} of {episodes}")
                 obs, reward, terminated, truncated, _ = env.step(policy(obs))
                 total += float(reward)
                 if gamma is not None:
@@ -175,6 +186,10 @@ def _frame_exact_recorder() -> type:
         frames, which drops the last one whenever the float product falls just short
         (501 frames at 50 fps become 500)."""
 
+        def discard(self) -> None:
+            """Drop the frames recorded so far: an episode given up leaves no file."""
+            self.recorded_frames = []
+
         def stop_recording(self) -> None:
             if self.recorded_frames:
                 write_mp4(
@@ -197,13 +212,15 @@ def record_video(
     episodes: int = 1,
     seed: int | None = None,
     fps: int | None = None,
+    cancel: Callable[[], bool] | None = None,
 ) -> tuple[EvalResult, list[Path]]:
     """Play ``episodes`` episodes as ``evaluate`` does and write each to an mp4.
 
     ``make_env()`` must give an env with ``render_mode="rgb_array"``; gymnasium's
     ``RecordVideo`` writes ``<folder>/<name_prefix>-episode-<i>.mp4`` with one frame for the
     reset and one per step (``length + 1`` frames). Returns the evaluation and the files,
-    in episode order.
+    in episode order. ``cancel`` as in ``evaluate``: the episode it cuts short is not
+    written.
     """
     import warnings
 
@@ -220,7 +237,14 @@ def record_video(
         recorder = _frame_exact_recorder()(
             env, str(folder), episode_trigger=lambda _: True, name_prefix=name_prefix, fps=fps
         )
-    result = evaluate(policy, lambda: recorder, episodes, seed=seed)
+
+    def cut() -> bool:
+        if cancel is not None and cancel():
+            recorder.discard()  # before evaluate closes the recorder, which would write it
+            return True
+        return False
+
+    result = evaluate(policy, lambda: recorder, episodes, seed=seed, cancel=cut)
     files = [folder / f"{name_prefix}-episode-{i}.mp4" for i in range(episodes)]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:

@@ -774,7 +774,11 @@ def _open_run(
     spec.resume = None  # the run holds the checkpoint until it is restored, then frees it
     run.stop = stop
     if resume is not None and console is not None and directory is not None:
-        print(f"resuming {directory.path} from step {int(resume['step']):,}", file=console)
+        pending = (resume.get("resume") or {}).get("pending") or {}
+        names = {"eval": "evaluation", "video": "video"}
+        first = " and ".join(f"{names.get(k, k)} at step {int(v):,}" for k, v in pending.items())
+        then = f", first doing the {first} that the stop cut short" if first else ""
+        print(f"resuming {directory.path} from step {int(resume['step']):,}{then}", file=console)
     return run
 
 

@@ -191,10 +191,11 @@ class Logger:
         sps = done / elapsed if elapsed > 0 else 0.0
         if self.total_steps > 0:
             parts = [f"step {step:,}/{self.total_steps:,} ({100 * step / self.total_steps:.0f}%)"]
-            parts.append(f"{sps:,.0f} sps")
             left = max(self.total_steps - step, 0)  # a last rollout may overshoot the budget
-            remaining = left / sps if sps > 0 else (0.0 if left == 0 else math.inf)
-            parts.append(f"ETA {format_duration(remaining)}")
+            if done > 0 or left == 0:  # (a resumed run's first rows, before a step: no rate yet)
+                parts.append(f"{sps:,.0f} sps")
+                remaining = left / sps if sps > 0 else (0.0 if left == 0 else math.inf)
+                parts.append(f"ETA {format_duration(remaining)}")
         else:  # open-ended (planners): no percentage or ETA
             parts = [f"step {step:,}", f"{sps:,.0f} sps"]
         for key, label in (

@@ -9,6 +9,12 @@ metrics)``. At the intervals of the run's config this
 4. saves ``latest.pt`` (``checkpoint_interval``),
 5. and, when a signal or a callback asked the run to stop, saves and raises ``Stopped``.
 
+A signal that comes during an evaluation or a video (whole Atari games can outlast the
+grace a stop has, ``rlkit.launch.STOP_GRACE_S``) cuts it short between two env steps; the
+run saves at once with that work marked pending, and ``--resume`` does it first, on the
+same weights, before training on: the resumed run logs and keeps what the uninterrupted
+run would have.
+
 ``finish(step)`` does the final evaluation and checkpoint and returns the summary. Every
 learning agent and the SB3 baseline use it.
 
@@ -31,7 +37,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from rlkit.evaluation import EvalHistory, evaluate
+from rlkit.evaluation import EvalHistory, EvaluationCancelled, evaluate
 from rlkit.io import atomic_write_json
 from rlkit.timing import PHASES
 
@@ -147,6 +153,8 @@ class Periodic:
         self.stats, self.history = EpisodeStats(), EvalHistory()
         self.best_eval = -math.inf
         self.last_video = -1
+        self.pending: dict[str, int] = {}
+        """Work a stop cut short, by kind (``eval``, ``video``): the step it was due at."""
         self._saved: tuple[int, int] | None = None  # (step, metrics rows) of the last save
         self.start = time.perf_counter()
         self.start_step = 0
@@ -170,14 +178,15 @@ class Periodic:
             "eval_history": self.history.state_dict(),
             "best_eval": float(self.best_eval),
             "last_video": int(self.last_video),
+            "pending": dict(self.pending),
             "rng": snapshot.rng_state(self.run.rngs),
             "log_rows": self.run.logger.rows,
         }
 
     def restore(self) -> int:
         """For a resumed run: the agent's and this object's state back from the checkpoint
-        (the run's generators last, as they were when it was saved); returns its step.
-        A new run returns 0."""
+        (the run's generators last, as they were when it was saved), then the evaluation
+        and video a stop cut short at that step; returns its step. A new run returns 0."""
         from rlkit import snapshot
 
         checkpoint = self.run.resume
@@ -195,6 +204,13 @@ class Periodic:
         self.start_step = int(checkpoint["step"])
         snapshot.load_rng_state(self.run.rngs, state["rng"])
         self.run.resume = None  # restored: its memory (a DQN replay: gigabytes) can go
+        pending = state.get("pending", {})  # (checkpoints from before it: none)
+        if "eval" in pending:  # on the checkpoint's weights, as it would have been
+            self._evaluate_and_keep_best(int(pending["eval"]))
+        if "video" in pending and self.run.ranks.main:
+            self._video(int(pending["video"]))
+        if pending:
+            self.stop_if_requested(self.start_step)  # a stop during that work: saved again
         return self.start_step
 
     def _save_once(self, step: int) -> None:
@@ -238,9 +254,20 @@ class Periodic:
 
         guard.check(step, metrics, self.parameters() if self.parameters is not None else ())
 
-    def evaluate(self, step: int) -> dict[str, float]:
+    def _stop_too(self) -> None:
+        """Stop with the rest of a data-parallel group (another rank was asked to)."""
+        if not self.run.stop.asked:
+            self.run.stop.signum = signal.SIGTERM
+
+    def _signalled(self) -> bool:
+        """True once a signal asked the run to stop (what cuts evaluations and videos short;
+        a callback's stop lets them finish, as it has no grace period to keep)."""
+        return self.run.stop.signum is not None
+
+    def evaluate(self, step: int, cancel: Callable[[], bool] | None = None) -> dict[str, float]:
         """Evaluate now (the eval seed; the global torch generator left as it was) and record
-        it in the history; returns the ``eval/...`` metrics."""
+        it in the history; returns the ``eval/...`` metrics. ``cancel``: as in
+        ``rlkit.evaluation.evaluate`` (``EvaluationCancelled``, nothing recorded)."""
         seed = self.run.rngs.eval_seed
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -252,15 +279,29 @@ class Periodic:
                     lambda: self.run.make_env(train=False, frame_stack=self.frame_stack),
                     self.config.eval_episodes,
                     seed=seed,
+                    cancel=cancel,
                 )
         return self.history.add(step, result)
 
-    def video(self, step: int) -> None:
-        """Record one evaluation episode to ``videos/`` and W&B."""
+    def video(self, step: int, cancel: Callable[[], bool] | None = None) -> None:
+        """Record one evaluation episode to ``videos/`` and W&B (``cancel``: as in
+        ``rlkit.evaluation.record_video``)."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.run.rngs.eval_seed)
-            self.run.record_eval_video(self.eval_policy(), step, frame_stack=self.frame_stack)
+            self.run.record_eval_video(
+                self.eval_policy(), step, cancel=cancel, frame_stack=self.frame_stack
+            )
         self.last_video = step
+
+    def _video(self, step: int) -> None:
+        """A periodic video; left pending when a signal asks the run to stop first."""
+        self.pending.pop("video", None)
+        try:
+            if self._signalled():
+                raise EvaluationCancelled("stopping")
+            self.video(step, cancel=self._signalled)
+        except EvaluationCancelled:
+            self.pending["video"] = step
 
     def log_due(self, before: int, step: int) -> bool:
         """True when going from ``before`` to ``step`` env steps logs training metrics."""
@@ -275,8 +316,8 @@ class Periodic:
         """The periodic work due from ``before`` to ``step`` env steps. ``metrics`` (or a
         function making them, called only when a log is due) are logged at log intervals."""
         ranks = self.run.ranks
-        if ranks.active and ranks.any(self.run.stop.asked) and not self.run.stop.asked:
-            self.run.stop.signum = signal.SIGTERM  # another rank was asked: all stop here
+        if ranks.active and ranks.any(self.run.stop.asked):
+            self._stop_too()  # another rank was asked: all stop here
         if step < self._next_due and not self.run.stop.asked:
             return  # nothing due: the common case of a per-step loop
         with PHASES("periodic"):
@@ -298,7 +339,7 @@ class Periodic:
         if crossed(before, step, config.eval_interval) and step < config.total_steps:
             self._evaluate_and_keep_best(step)
         if crossed(before, step, config.video_interval) and ranks.main:
-            self.video(step)
+            self._video(step)
         if crossed(before, step, config.checkpoint_interval):
             self._save_once(step)  # (not again when an improved evaluation just saved it)
         self.stop_if_requested(step)
@@ -312,14 +353,24 @@ class Periodic:
 
     def _evaluate_and_keep_best(self, step: int) -> None:
         """A periodic evaluation (rank 0 alone in a data-parallel group), and ``best.pt``
-        when it is the best so far (every rank takes part in the save)."""
-        improved = False
+        when it is the best so far (every rank takes part in the save). A signal to stop
+        cuts it short: it is left pending (every rank then stops)."""
+        self.pending.pop("eval", None)
+        improved = cut = False
         if self.run.ranks.main:
-            result = self.evaluate(step)
-            self.run.logger.log(step, result)
-            improved = result["eval/mean_return"] > self.best_eval
-            self.best_eval = max(self.best_eval, result["eval/mean_return"])
-        if self.run.ranks.broadcast(improved):
+            try:
+                result = self.evaluate(step, cancel=self._signalled)
+            except EvaluationCancelled:
+                cut = True
+            else:
+                self.run.logger.log(step, result)
+                improved = result["eval/mean_return"] > self.best_eval
+                self.best_eval = max(self.best_eval, result["eval/mean_return"])
+        improved, cut = self.run.ranks.broadcast((improved, cut))
+        if cut:
+            self.pending["eval"] = step
+            self._stop_too()
+        elif improved:
             self.save(step, best=True)
 
     def finish(self, step: int, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -329,9 +380,17 @@ class Periodic:
         if PHASES.enabled and ranks.main and self.run.dir is not None:
             atomic_write_json(self.run.dir.path / "profile.json", PHASES.summary())
         final: dict[str, Any] = {}
+        cut = False
         if ranks.main:
-            final = self.evaluate(step)
-            self.run.logger.log(step, final)
+            try:
+                final = self.evaluate(step, cancel=self._signalled)
+            except EvaluationCancelled:  # a stop: saved here; --resume evaluates again
+                cut = True
+            else:
+                self.run.logger.log(step, final)
+        if ranks.broadcast(cut):
+            self._stop_too()
+            self.stop_if_requested(step)
         self.save(step, best=ranks.broadcast(final.get("eval/mean_return", 0) >= self.best_eval))
         if self.config.video_interval and self.last_video != step and ranks.main:
             self.video(step)

@@ -202,11 +202,16 @@ class Run:
             raise Stopped(self.stop.signum, step)
 
     def record_eval_video(
-        self, policy: Callable[[Any], Any], step: int, **env_kwargs: Any
+        self,
+        policy: Callable[[Any], Any],
+        step: int,
+        cancel: Callable[[], bool] | None = None,
+        **env_kwargs: Any,
     ) -> Path | None:
         """One evaluation episode of ``policy`` (eval seed, fresh env) to
         ``videos/eval-step<step>-episode-0.mp4``, logged as ``eval/video`` (W&B shows it).
-        Returns None (and records nothing) for a run without a directory."""
+        Returns None (and records nothing) for a run without a directory. ``cancel`` as in
+        ``rlkit.evaluation.record_video``."""
         from rlkit.evaluation import record_video
 
         if self.dir is None:
@@ -217,6 +222,7 @@ class Run:
             self.dir.path / "videos",
             f"eval-step{step}",
             seed=self.rngs.eval_seed,
+            cancel=cancel,
         )
         self.logger.video(step, files[0])
         return files[0]

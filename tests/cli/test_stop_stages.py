@@ -1,6 +1,7 @@
 """SIGTERM stops a run within a bounded time at every stage (envs being built, a rollout,
 an update, an evaluation, a checkpoint write), and in every worker of ``--seeds`` and
-``rlkit sweep --jobs``; ``--resume`` then continues.
+``rlkit sweep --jobs``; ``--resume`` then continues. An evaluation is given up at once and
+its step saved with it pending.
 
 Each run is made to sit in one stage for far longer than the test waits (thousands of
 envs, a rollout of millions of steps, 100,000 epochs, a million evaluation episodes, a
@@ -75,9 +76,10 @@ def alive_with(text: str) -> list[int]:
     return found
 
 
-def resume_continues(tmp_path: Path) -> None:
+def resume_continues(tmp_path: Path) -> str:
     """``--resume r`` picks the run up (from its checkpoint or from step 0: either way it
-    rewrites ``metrics.jsonl`` as it starts) and, told to stop, stops again."""
+    rewrites ``metrics.jsonl`` as it starts) and, told to stop, stops again; returns what
+    it printed on stderr."""
     metrics = tmp_path / "r" / "metrics.jsonl"
     before = metrics.stat().st_mtime_ns
     proc = start(tmp_path, "train", "--resume", "r", "--wandb", "disabled")
@@ -85,6 +87,7 @@ def resume_continues(tmp_path: Path) -> None:
     elapsed, err = terminate(proc)
     assert proc.returncode == 143 and elapsed < BOUND, err
     assert "resuming r from step" in err or "starting it again from step 0" in err
+    return err
 
 
 STAGES = {
@@ -128,7 +131,14 @@ def test_sigterm_stops_a_run_in_bounded_time_at_every_stage(tmp_path, stage):
     assert elapsed < BOUND, (elapsed, err)
     assert "stopped by SIGTERM" in err and "--resume r" in err
     assert "Traceback" not in err
-    resume_continues(tmp_path)
+    if stage == "an evaluation":  # given up at once, saved with the evaluation pending
+        checkpoint, _ = load_run_checkpoint(tmp_path / "r" / "checkpoints")
+        assert checkpoint["step"] == 64 and checkpoint["resume"]["pending"] == {"eval": 64}
+    err = resume_continues(tmp_path)
+    if stage == "an evaluation":  # the resumed run evaluated first, and was cut again
+        assert "first doing the evaluation at step 64 that the stop cut short" in err
+        checkpoint, _ = load_run_checkpoint(tmp_path / "r" / "checkpoints")
+        assert checkpoint["step"] == 64 and checkpoint["resume"]["pending"] == {"eval": 64}
 
 
 def test_sigterm_during_a_checkpoint_write_leaves_a_whole_checkpoint(tmp_path):

@@ -1,7 +1,7 @@
 import gymnasium as gym
 import pytest
 
-from rlkit.evaluation import EvalHistory, EvalResult, evaluate
+from rlkit.evaluation import EvalHistory, EvalResult, EvaluationCancelled, evaluate, record_video
 
 # deterministic 4x4 lake: RIGHT, RIGHT, DOWN, DOWN, DOWN, RIGHT reaches the goal in 6 steps
 PATH = [2, 2, 1, 1, 1, 2]
@@ -36,3 +36,40 @@ def test_history_auc_is_the_sum_of_means():
     assert metrics["eval/std_return"] == 0.0
     again = EvalHistory.from_state_dict(history.state_dict())
     assert again.auc == 6.0 and again.steps == [10, 20]
+
+
+def test_a_cancelled_evaluation_raises_between_steps_and_closes_its_env():
+    closed, asked = [], []
+
+    def make_tracked():
+        env = make()
+        close = env.close
+        env.close = lambda: (closed.append(True), close())
+        return env
+
+    def cancel():
+        asked.append(True)
+        return len(asked) > 8  # the 9th question: inside the second episode
+
+    steps = iter(PATH * 3)
+    with pytest.raises(EvaluationCancelled, match="episode 2 of 3"):
+        evaluate(lambda obs: next(steps), make_tracked, episodes=3, seed=0, cancel=cancel)
+    assert closed == [True] and len(asked) == 9  # asked before each of the 9 steps taken
+
+
+def test_a_video_cut_short_writes_no_file(tmp_path):
+    def rendered():
+        return gym.make("CartPole-v1", render_mode="rgb_array")
+
+    calls = []
+
+    def cancel():
+        calls.append(True)
+        return len(calls) > 5
+
+    with pytest.raises(EvaluationCancelled):
+        record_video(lambda obs: 0, rendered, tmp_path, "cut", seed=0, cancel=cancel)
+    assert not list(tmp_path.glob("*.mp4"))
+    result, files = record_video(lambda obs: 0, rendered, tmp_path, "whole", seed=0)
+    assert [f.name for f in files] == ["whole-episode-0.mp4"] and files[0].is_file()
+    assert result.lengths[0] > 5  # so the first one was cut inside its episode

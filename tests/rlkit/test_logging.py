@@ -57,6 +57,23 @@ def test_progress_line_past_the_budget_shows_eta_zero(tmp_path):
     assert "| ETA 0s |" in line
 
 
+def test_a_resumed_runs_rows_before_its_first_step_show_no_rate(tmp_path):
+    # (the evaluation a stop cut short, done first on resume: no step taken yet)
+    logger = Logger(
+        tmp_path,
+        total_steps=4096,
+        wandb_mode="disabled",
+        console=None,
+        tensorboard=False,
+        start_step=3072,
+    )
+    logger.log(3072, {"eval/mean_return": -21.0})
+    assert logger.progress_line(3072) == "step 3,072/4,096 (75%) | eval -21"
+    logger.log(4096, {"rollout/ep_return": -20.0})
+    assert " sps | ETA 0s | return -20" in logger.progress_line(4096)
+    logger.close()
+
+
 def test_format_duration():
     assert format_duration(9.4) == "9s"
     assert format_duration(75) == "1m15s"

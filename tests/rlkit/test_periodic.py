@@ -1,6 +1,7 @@
 """``rlkit.periodic.Periodic``: what a training loop's periodic work does, and when, on a
 fake run whose logger and checkpoints are lists."""
 
+import signal
 from types import SimpleNamespace
 
 import gymnasium as gym
@@ -32,6 +33,7 @@ class FakeRun:
 
     def save_checkpoint(self, state, best=False):
         self.saved.append((state["step"], best))
+        self.last_checkpoint = state
 
     def record_eval_video(self, policy, step, **_):
         self.videos.append(step)
@@ -71,7 +73,7 @@ def test_work_is_done_when_an_interval_is_crossed_and_the_best_is_kept():
     run = FakeRun()
     periodic = Periodic(config(video_interval=600), run, lambda: lambda obs: 0, Agent())
     means = iter([10.0, 30.0, 20.0])  # what the three evaluations return
-    periodic.evaluate = lambda step: {"eval/mean_return": next(means)}
+    periodic.evaluate = lambda step, cancel=None: {"eval/mean_return": next(means)}
     step = 0
     while step < 1000:  # a loop that advances 64 steps at a time
         before, step = step, min(step + 64, 1000)
@@ -138,3 +140,120 @@ def test_episode_statistics_from_a_vector_and_a_single_env():
     for r in range(30):
         stats.add(float(r), 1)
     assert stats.metrics()["rollout/ep_return_20"] == sum(range(10, 30)) / 20
+
+
+def drive(periodic, start, end=1000, stride=64):
+    """A loop that advances ``stride`` env steps at a time from ``start``, then finishes."""
+    step = start
+    while step < end:
+        before, step = step, min(step + stride, end)
+        periodic.after(before, step, {"train/loss": 1.0})
+    return periodic.finish(end)
+
+
+def policies(run, signal_in=None, at_call=3):
+    """An eval-policy factory whose policies act alike (so every evaluation measures the
+    same); the ``signal_in``-th policy made sends the run a SIGTERM at its ``at_call``-th
+    action, in the middle of that evaluation's first episode."""
+    made = []
+
+    def make():
+        made.append(True)
+        number, calls = len(made), []
+
+        def policy(obs):
+            calls.append(True)
+            if number == signal_in and len(calls) == at_call:
+                run.stop.signum = signal.SIGTERM
+            return len(calls) % 2
+
+        return policy
+
+    return make
+
+
+def without_sps(rows):
+    return [(step, {k: v for k, v in row.items() if k != "time/sps"}) for step, row in rows]
+
+
+def resumed(run, periodic_config, **kwargs):
+    """The run picked up from its last checkpoint (as ``--resume`` does)."""
+    run.stop, run.resume = StopRequest(), run.last_checkpoint
+    return Periodic(periodic_config, run, policies(run), Agent(), **kwargs)
+
+
+def test_a_signal_during_an_evaluation_saves_at_once_and_the_resumed_run_evaluates_first():
+    whole = FakeRun()
+    drive(Periodic(config(), whole, policies(whole), Agent()), 0)
+    run = FakeRun()
+    periodic = Periodic(config(), run, policies(run, signal_in=2), Agent())
+    with pytest.raises(Stopped) as stopped:
+        drive(periodic, 0)
+    # the evaluation at 512 was given up at its third step: nothing of it logged, the
+    # checkpoint at 512 (due anyway) written with it pending
+    assert stopped.value.step == 512 and stopped.value.signum == signal.SIGTERM
+    assert [s for s, row in run.rows if "eval/mean_return" in row] == [256]
+    assert run.saved == [(256, True), (512, False)]
+    assert run.last_checkpoint["resume"]["pending"] == {"eval": 512}
+    again = resumed(run, config())
+    assert again.restore() == 512
+    assert run.rows[-1][0] == 512 and "eval/mean_return" in run.rows[-1][1]
+    drive(again, 512)
+    # the same rows, evaluations, best and checkpoints as the run never stopped
+    assert without_sps(run.rows) == without_sps(whole.rows)
+    assert run.saved == whole.saved
+    assert again.history.steps == [256, 512, 768, 1000]
+    assert again.pending == {} and run.last_checkpoint["resume"]["pending"] == {}
+
+
+def test_a_signal_before_a_video_leaves_it_to_the_resumed_run():
+    run = FakeRun()
+    periodic = Periodic(config(video_interval=600), run, policies(run), Agent())
+    log = run.log
+
+    def signal_at_640(step, metrics):
+        log(step, metrics)
+        if step == 640:  # logged first; the video of 640 comes next
+            run.stop.signum = signal.SIGTERM
+
+    run.logger.log = signal_at_640
+    with pytest.raises(Stopped):
+        drive(periodic, 0)
+    assert run.videos == [] and run.saved[-1] == (640, False)
+    assert run.last_checkpoint["resume"]["pending"] == {"video": 640}
+    run.logger.log = log
+    again = resumed(run, config(video_interval=600))
+    assert again.restore() == 640 and run.videos == [640]
+    drive(again, 640)
+    assert run.videos == [640, 1000]  # and the final one, as any run records
+
+
+def test_a_signal_during_the_final_evaluation_saves_and_resume_finishes():
+    run = FakeRun()
+    periodic = Periodic(config(), run, policies(run, signal_in=4), Agent())
+    with pytest.raises(Stopped) as stopped:
+        drive(periodic, 0)
+    assert stopped.value.step == 1000 and run.saved[-1] == (1000, False)
+    assert [s for s, row in run.rows if "eval/mean_return" in row] == [256, 512, 768]
+    again = resumed(run, config())
+    assert again.restore() == 1000  # nothing pending: finishing evaluates
+    summary = again.finish(1000)
+    assert summary["eval/episodes"] == 2 and run.rows[-1][0] == 1000
+    assert [s for s, row in run.rows if "eval/mean_return" in row] == [256, 512, 768, 1000]
+
+
+def test_a_stop_asked_by_a_callback_lets_the_evaluation_finish():
+    run = FakeRun()
+    periodic = Periodic(config(), run, policies(run), Agent())
+    log = run.log
+
+    def stop_after_256(step, metrics):
+        log(step, metrics)
+        if step == 256 and "train/loss" in metrics:
+            run.stop.by_callback = True  # before the evaluation at 256
+
+    run.logger.log = stop_after_256
+    with pytest.raises(Stopped):
+        drive(periodic, 0)
+    assert [s for s, row in run.rows if "eval/mean_return" in row] == [256]
+    assert run.last_checkpoint["resume"]["pending"] == {}
