@@ -517,7 +517,14 @@ def rollout_parts(
     _, n_envs = ranks.envs(config.n_envs)  # this rank's share (all of them in one process)
     if config.vec_env != "torch":
         buffer = RolloutBuffer(
-            n_steps, n_envs, obs_space.shape, obs_space.dtype, spec.shape, spec.dtype, device
+            n_steps,
+            n_envs,
+            obs_space.shape,
+            obs_space.dtype,
+            spec.shape,
+            spec.dtype,
+            device,
+            channels_last=getattr(config, "channels_last", False),
         )
         # acting, a few observations at a time: numpy on views of the parameters for MLPs
         # on the CPU (no per-step tensor overhead), else the module itself

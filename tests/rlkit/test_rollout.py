@@ -103,3 +103,68 @@ def test_gae_through_the_buffer_equals_the_function():
     next_values = np.where(ends, 0.0, following).astype(np.float32)
     adv, _ = gae(t(data[0]), t(data[1]), t(next_values), t(ends), t(ends), 0.9, 0.7)
     assert torch.allclose(buf.advantages, adv)
+
+
+def image_buffer(channels_last: bool, seed: int) -> RolloutBuffer:
+    """3 steps of 4 envs of random uint8 (4, 6, 5) frames, values and rewards."""
+    rng = np.random.default_rng(seed)
+    buf = RolloutBuffer(3, 4, (4, 6, 5), np.uint8, channels_last=channels_last)
+    for _ in range(3):
+        buf.add(
+            rng.integers(0, 256, (4, 4, 6, 5), dtype=np.uint8),
+            rng.integers(0, 3, 4),
+            rng.normal(size=4),
+            rng.normal(size=4),
+            rng.normal(size=4),
+            np.zeros(4),
+            np.zeros(4),
+            np.zeros(4),
+        )
+    buf.finish(np.zeros(4), 0.99, 0.95)
+    return buf
+
+
+def test_take_rows_is_indexing_in_the_tensors_own_layout():
+    from rlkit.data.rollout import take_rows
+
+    x = torch.arange(7 * 3 * 4 * 5, dtype=torch.float32).reshape(7, 3, 4, 5)
+    idx = torch.tensor([6, 0, 3, 3])
+    cl = x.contiguous(memory_format=torch.channels_last)
+    for t in (x, cl, x[:, 0], x[:, 0, 0, 0]):
+        assert torch.equal(take_rows(t, idx), t[idx])
+    assert take_rows(cl, idx).is_contiguous(memory_format=torch.channels_last)
+    assert take_rows(x, idx).is_contiguous()
+
+
+def test_a_channels_last_buffer_gives_the_same_minibatches_laid_out_channels_last():
+    plain, cl = image_buffer(False, 0), image_buffer(True, 0)
+    for epoch in range(2):  # the rows are reordered once, and reused by every epoch
+        a = list(plain.minibatches(5, torch.Generator().manual_seed(epoch)))
+        b = list(cl.minibatches(5, torch.Generator().manual_seed(epoch)))
+        assert [len(x.actions) for x in b] == [5, 5, 2]
+        for x, y in zip(a, b, strict=True):
+            assert torch.equal(x.obs, y.obs) and torch.equal(x.advantages, y.advantages)
+            assert torch.equal(x.actions, y.actions) and torch.equal(x.returns, y.returns)
+            assert y.obs.is_contiguous(memory_format=torch.channels_last)
+            assert x.obs.is_contiguous()
+    # a new rollout in the same buffer: its own rows, not the last rollout's
+    fresh = image_buffer(True, 1)
+    cl.reset()
+    for t in range(3):
+        cl.add(
+            fresh.obs[t],
+            fresh.actions[t],
+            fresh.log_probs[t],
+            fresh.values[t],
+            fresh.rewards[t],
+            fresh.terminated[t],
+            fresh.ended[t],
+            fresh.episode_starts[t],
+        )
+    cl.finish(np.zeros(4), 0.99, 0.95)
+    again = next(cl.minibatches(12, torch.Generator().manual_seed(0)))
+    expected = next(fresh.minibatches(12, torch.Generator().manual_seed(0)))
+    assert torch.equal(again.obs, expected.obs)
+    assert not torch.equal(
+        again.obs, next(plain.minibatches(12, torch.Generator().manual_seed(0))).obs
+    )
