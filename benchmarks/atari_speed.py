@@ -96,7 +96,9 @@ def rlkit_costs(
     config's precision (``auto``: a bf16 encoder where bf16 is native) and memory format,
     ``ppo_loss`` and rlkit's Adam; DQN's Q-network in the config's memory format, under
     bf16 autocast where the config's precision says so, with ``dqn_loss`` and rlkit's
-    fused Adam (acting in float32, as the agent acts on one observation on the CPU)."""
+    fused Adam (acting in float32, as the agent acts on one observation on the CPU). PPO's
+    minibatch frames come channels-last when its network is, as its rollout buffer hands
+    them over (``RolloutBuffer(channels_last=...)``)."""
     from types import SimpleNamespace
 
     from rlkit.agents import dqn, ppo
@@ -117,7 +119,9 @@ def rlkit_costs(
     adam = optimizer_from_config(ppo_config, model.parameters(), lr=2.5e-4)
     g = torch.Generator().manual_seed(0)
     batch = SimpleNamespace(
-        obs=obs256,
+        obs=obs256.contiguous(memory_format=torch.channels_last)
+        if ppo_config.channels_last
+        else obs256,
         actions=torch.randint(0, 6, (256,), generator=g),
         log_probs=torch.full((256,), -1.79),
         values=torch.zeros(256),
@@ -167,7 +171,8 @@ def rlkit_costs(
 def mode_costs(
     mode: str, repeats: int, obs8: torch.Tensor, obs256: torch.Tensor, obs32: torch.Tensor
 ) -> dict[str, float]:
-    """``network_costs`` in one computation mode."""
+    """``network_costs`` in one computation mode (``channels_last``: the modules and the
+    frames)."""
     from rlkit.agents import dqn
     from rlkit.nn.actor_critic import ActorCritic
 
@@ -177,6 +182,9 @@ def mode_costs(
     target = dqn.QNetwork((4, 84, 84), 6, dqn.Config(), torch.Generator().manual_seed(1))
     if mode == "channels_last":
         net, qnet, target = (m.to(memory_format=torch.channels_last) for m in (net, qnet, target))
+        obs8, obs256, obs32 = (
+            o.contiguous(memory_format=torch.channels_last) for o in (obs8, obs256, obs32)
+        )
     adam = torch.optim.Adam(net.parameters(), lr=2.5e-4)
     qadam = torch.optim.Adam(qnet.parameters(), lr=1e-4)
     actions = torch.randint(0, 6, (256,))
