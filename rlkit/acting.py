@@ -24,6 +24,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from rlkit.data.device import casts_kept
 from rlkit.distributed import SINGLE, Ranks, Rows
 from rlkit.errors import BadInput
 
@@ -468,6 +469,17 @@ class RolloutParts:
     """``Periodic``'s evaluator: ``None`` (a Gymnasium env), or on the device."""
 
 
+def keeping_casts(collect: Callable, device_type: str) -> Callable:
+    """``collect`` inside ``rlkit.data.device.casts_kept``: a bf16 network casts its
+    weights once per rollout, not once per step (they change only in the update)."""
+
+    def collect_keeping_casts(*args: Any, **kwargs: Any) -> Any:
+        with casts_kept(device_type):
+            return collect(*args, **kwargs)
+
+    return collect_keeping_casts
+
+
 def rollout_env(config: Any, run: Any) -> Any:
     """An on-policy agent's vector env: this rank's share of ``n_envs`` on ``vec_env``.
     On ale, in one process with two or more envs, it comes in two parts, and
@@ -533,7 +545,7 @@ def rollout_parts(
         )
         overlapped = len(getattr(state.env, "parts", ())) == 2  # (``rollout_env``)
         collect = collect_rollout_overlapped if overlapped else collect_rollout
-        return RolloutParts(buffer, actor, collect, None)
+        return RolloutParts(buffer, actor, keeping_casts(collect, device.type), None)
     from rlkit.evaluation import evaluate_batched
 
     seed = int(torch.randint(2**62, (1,), generator=run.rngs.torch))

@@ -37,6 +37,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from rlkit.data.device import casts_kept
 from rlkit.evaluation import EvalHistory, EvaluationCancelled, evaluate
 from rlkit.io import atomic_write_json
 from rlkit.timing import PHASES
@@ -269,7 +270,8 @@ class Periodic:
         it in the history; returns the ``eval/...`` metrics. ``cancel``: as in
         ``rlkit.evaluation.evaluate`` (``EvaluationCancelled``, nothing recorded)."""
         seed = self.run.rngs.eval_seed
-        with torch.random.fork_rng(devices=[]):
+        device_type = torch.device(getattr(self.run, "device", "cpu")).type
+        with torch.random.fork_rng(devices=[]), casts_kept(device_type):
             torch.manual_seed(seed)
             if self.evaluator is not None:
                 result = self.evaluator(seed)

@@ -37,6 +37,17 @@ def use_bf16(precision: str, device_type: str) -> bool:
     return precision == "bf16" or (precision == "auto" and bf16_native(device_type))
 
 
+def casts_kept(device_type: str) -> torch.autocast:
+    """A context for a stretch of forward passes over weights that do not change (a
+    rollout, an evaluation). Autocast drops its bf16 copies of the weights whenever its
+    outermost context exits, so a network that autocasts inside each call re-casts every
+    weight on every call; inside this context the copies are kept from one call to the
+    next. It turns nothing on (``enabled=False``): what runs under autocast computes
+    exactly as before, less the re-casting (PPO acting on 4 Atari frames on one thread:
+    1.4 against 1.0 ms). Leave it before the weights change."""
+    return torch.autocast(device_type, enabled=False)
+
+
 def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
     """``array`` as a tensor on ``device`` (no copy on the CPU; pinned, non-blocking on CUDA)."""
     tensor = torch.from_numpy(np.ascontiguousarray(array))
