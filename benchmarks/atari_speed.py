@@ -98,12 +98,13 @@ def rlkit_costs(
     bf16 autocast where the config's precision says so, with ``dqn_loss`` and rlkit's
     fused Adam (acting in float32, as the agent acts on one observation on the CPU). PPO's
     minibatch frames come channels-last when its network is, as its rollout buffer hands
-    them over (``RolloutBuffer(channels_last=...)``)."""
+    them over (``RolloutBuffer(channels_last=...)``), and it acts with autocast's weight
+    casts kept (``rlkit.data.device.casts_kept``), as a rollout does."""
     from types import SimpleNamespace
 
     from rlkit.agents import dqn, ppo
     from rlkit.config import load_config
-    from rlkit.data.device import use_bf16
+    from rlkit.data.device import casts_kept, use_bf16
     from rlkit.losses import ppo_loss
     from rlkit.nn.passes import AutogradPolicy
     from rlkit.optim import optimizer_from_config
@@ -133,6 +134,11 @@ def rlkit_costs(
     def act() -> None:
         net(obs8)
 
+    def rollout_of_acts() -> None:
+        with casts_kept("cpu"):  # a rollout's n_steps calls: the weights cast at the first
+            for _ in range(ppo_config.n_steps):
+                act()
+
     def ppo_update() -> None:
         loss = ppo_loss(model(batch.obs, batch.actions), batch, 0.1, ppo_config)
         model.backward(loss)
@@ -161,7 +167,7 @@ def rlkit_costs(
         qadam.step()
 
     return {
-        "ppo_act_8": timed(act, repeats),
+        "ppo_act_8": timed(rollout_of_acts, 1) / ppo_config.n_steps,
         "ppo_update_per_sample": timed(ppo_update, max(4, repeats // 4)) / 256,
         "dqn_act_1": timed(dqn_act, repeats),
         "dqn_step_32": timed(dqn_step, repeats),
