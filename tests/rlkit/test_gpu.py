@@ -137,6 +137,36 @@ def test_replay_batches_are_the_same_batches_on_the_gpu():
         assert torch.equal(getattr(a, name), getattr(b, name).cpu()), name
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_rollout_minibatches_are_the_same_on_the_gpu(channels_last):
+    from rlkit.data import RolloutBuffer
+
+    buffers = {
+        d: RolloutBuffer(8, 4, (4, 84, 84), np.uint8, device=d, channels_last=channels_last)
+        for d in ("cpu", "cuda")
+    }
+    rng = np.random.default_rng(0)
+    for _ in range(8):
+        step = (
+            rng.integers(0, 256, (4, 4, 84, 84), dtype=np.uint8),
+            rng.integers(0, 6, 4),
+            *(rng.normal(size=4) for _ in range(3)),
+            *(np.zeros(4) for _ in range(3)),
+        )
+        for buffer in buffers.values():
+            buffer.add(*step)
+    for buffer in buffers.values():
+        buffer.finish(np.zeros(4), 0.99, 0.95)
+    for epoch in range(2):
+        a = buffers["cpu"].minibatches(12, torch.Generator().manual_seed(epoch))
+        b = buffers["cuda"].minibatches(12, torch.Generator().manual_seed(epoch))
+        for x, y in zip(a, b, strict=True):
+            assert y.obs.device.type == "cuda" and torch.equal(x.obs, y.obs.cpu())
+            assert y.obs.is_contiguous(memory_format=torch.channels_last) == channels_last
+            assert torch.equal(x.actions, y.actions.cpu())
+            torch.testing.assert_close(x.advantages, y.advantages.cpu())
+
+
 def test_a_short_ppo_run_trains_on_cuda(cli, tmp_path):
     code, _, err = cli(
         "train",
