@@ -4,6 +4,8 @@
     python benchmarks/atari_learning.py dqn [--run-dir runs/atari-dqn-pong] [--total-steps 2000000]
     python benchmarks/atari_learning.py ppo --report-only      # the record of a run so far
     python benchmarks/atari_learning.py ppo --report-only --eval   # ... with the final eval
+    python benchmarks/atari_learning.py ppo --run-dir runs/ppo-pong-3 --report-only --eval \
+        --name atari-ppo-pong-3    # a further run's record beside the first
 
 The run is ``rlkit train <algo> PongNoFrameskip-v4`` with the config file of
 ``configs/<algo>/`` (CleanRL / rl-zoo values) and ``vec_env: ale`` (DQN's epsilon decays
@@ -19,6 +21,9 @@ the next). Then the record is written from ``metrics.jsonl``:
 * ``docs/atari-<algo>-pong.png``: the curve, with CleanRL's published points beside it
   (ppo_atari: about +18 near 3.5M steps, 20.36 at 10M; dqn_atari: about +18 near 3.2M
   steps, 20.25 at 10M).
+
+``--name`` writes them as ``docs/<name>.json`` and ``.png`` instead (a second run's
+record beside the first).
 
 The last line is the JSON object of the record (``ours``: steps to +18, or None).
 
@@ -185,7 +190,15 @@ def main() -> None:
         help="with --report-only: evaluate the last checkpoint (10 games) for the record "
         "(a run stopped once it passed the target)",
     )
+    parser.add_argument(
+        "--name",
+        default=None,
+        help="the record's file name under docs/ (default atari-<algo>-pong)",
+    )
     args = parser.parse_args()
+    name = args.name or f"atari-{args.algo}-pong"
+    if Path(name).name != name or name.startswith("."):
+        parser.error(f"--name {name!r}: a file name, without folders")
     run_dir = args.run_dir or ROOT / "runs" / f"atari-{args.algo}-pong"
     total = args.total_steps or {"ppo": 4_000_000, "dqn": 2_000_000}[args.algo]
     if not args.report_only:
@@ -194,8 +207,8 @@ def main() -> None:
     docs = ROOT / "docs"
     from rlkit.io import atomic_write_json
 
-    atomic_write_json(docs / f"atari-{args.algo}-pong.json", data)
-    plot(args.algo, data, docs / f"atari-{args.algo}-pong.png")
+    atomic_write_json(docs / f"{name}.json", data)
+    plot(args.algo, data, docs / f"{name}.png")
     if args.carry:
         copy_run(run_dir, carried(args.algo))
     print(json.dumps({k: v for k, v in data.items() if k not in ("curve", "evaluations")}))
