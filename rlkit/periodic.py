@@ -48,6 +48,11 @@ def crossed(before: int, after: int, interval: int) -> bool:
     return interval > 0 and after // interval > before // interval
 
 
+def plain(metrics: Mapping[str, Any]) -> dict[str, int | float]:
+    """Metrics as Python ints and floats (what a ``weights_only`` checkpoint loads)."""
+    return {k: int(v) if isinstance(v, int | np.integer) else float(v) for k, v in metrics.items()}
+
+
 @dataclass
 class EpisodeStats:
     """The last 100 finished episodes' returns and lengths, and the episode count."""
@@ -156,6 +161,9 @@ class Periodic:
         self.last_video = -1
         self.pending: dict[str, int] = {}
         """Work a stop cut short, by kind (``eval``, ``video``): the step it was due at."""
+        self.final: dict[str, Any] | None = None
+        """The final evaluation's metrics once ``finish`` has logged them (a run resumed
+        after that point, a stop during the final video, does not evaluate and log again)."""
         self._saved: tuple[int, int] | None = None  # (step, metrics rows) of the last save
         self.start = time.perf_counter()
         self.start_step = 0
@@ -180,6 +188,7 @@ class Periodic:
             "best_eval": float(self.best_eval),
             "last_video": int(self.last_video),
             "pending": dict(self.pending),
+            "final": None if self.final is None else plain(self.final),
             "rng": snapshot.rng_state(self.run.rngs),
             "log_rows": self.run.logger.rows,
         }
@@ -203,6 +212,8 @@ class Periodic:
         self.history = EvalHistory.from_state_dict(state["eval_history"])
         self.best_eval, self.last_video = state["best_eval"], state["last_video"]
         self.start_step = int(checkpoint["step"])
+        final = state.get("final")  # (checkpoints from before it: none)
+        self.final = None if final is None else dict(final)
         snapshot.load_rng_state(self.run.rngs, state["rng"])
         self.run.resume = None  # restored: its memory (a DQN replay: gigabytes) can go
         pending = state.get("pending", {})  # (checkpoints from before it: none)
@@ -377,24 +388,36 @@ class Periodic:
 
     def finish(self, step: int, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The final evaluation, checkpoint (and video); returns the run's summary (in a
-        data-parallel group, rank 0 evaluates and records; the others only save)."""
+        data-parallel group, rank 0 evaluates and records; the others only save).
+
+        A signal during the evaluation saves and stops; ``--resume`` evaluates again. One
+        during the final video saves with the video pending and stops; ``--resume`` records
+        it and finishes on the evaluation already logged (no second row)."""
         ranks = self.run.ranks
         if PHASES.enabled and ranks.main and self.run.dir is not None:
             atomic_write_json(self.run.dir.path / "profile.json", PHASES.summary())
-        final: dict[str, Any] = {}
         cut = False
-        if ranks.main:
-            try:
-                final = self.evaluate(step, cancel=self._signalled)
-            except EvaluationCancelled:  # a stop: saved here; --resume evaluates again
-                cut = True
-            else:
-                self.run.logger.log(step, final)
-        if ranks.broadcast(cut):
-            self._stop_too()
-            self.stop_if_requested(step)
-        self.save(step, best=ranks.broadcast(final.get("eval/mean_return", 0) >= self.best_eval))
+        if self.final is None:
+            final: dict[str, Any] = {}
+            if ranks.main:
+                try:
+                    final = self.evaluate(step, cancel=self._signalled)
+                except EvaluationCancelled:  # a stop: saved here; --resume evaluates again
+                    cut = True
+                else:
+                    self.run.logger.log(step, final)
+            if ranks.broadcast(cut):
+                self._stop_too()
+                self.stop_if_requested(step)
+            self.final = final
+        final = dict(self.final)
+        best = ranks.broadcast(final.get("eval/mean_return", 0) >= self.best_eval)
+        self.save(step, best=best)
         if self.config.video_interval and self.last_video != step and ranks.main:
-            self.video(step)
+            self._video(step)  # a signal during it: left pending
+        if ranks.broadcast("video" in self.pending):
+            self._stop_too()
+            self.save(step)  # with the video pending (the evaluation is in the last save)
+            self.stop_if_requested(step)
         sps = (step - self.start_step) / max(time.perf_counter() - self.start, 1e-9)
         return {"total_steps": step, "time/sps": sps, **final, **(extra or {})}

@@ -10,6 +10,7 @@ import pytest
 
 from rlkit.distributed import SINGLE
 from rlkit.errors import Stopped
+from rlkit.evaluation import EvaluationCancelled
 from rlkit.periodic import EpisodeStats, Periodic, crossed
 from rlkit.rundir import StopRequest
 from rlkit.seeding import make_rngs
@@ -257,3 +258,48 @@ def test_a_stop_asked_by_a_callback_lets_the_evaluation_finish():
         drive(periodic, 0)
     assert [s for s, row in run.rows if "eval/mean_return" in row] == [256]
     assert run.last_checkpoint["resume"]["pending"] == {}
+
+
+def test_a_signal_during_the_final_video_saves_it_pending_and_resume_logs_no_second_row():
+    whole = FakeRun()
+    drive(Periodic(config(video_interval=600), whole, policies(whole), Agent()), 0)
+    run = FakeRun()
+
+    def video_cut_at_1000(policy, step, cancel=None, **_):
+        if step == 1000:  # the signal comes mid-episode; the recorder then gives up
+            run.stop.signum = signal.SIGTERM
+        if cancel is not None and cancel():
+            raise EvaluationCancelled("stopping")
+        run.videos.append(step)
+
+    run.record_eval_video = video_cut_at_1000
+    periodic = Periodic(config(video_interval=600), run, policies(run), Agent())
+    with pytest.raises(Stopped) as stopped:
+        drive(periodic, 0)
+    assert stopped.value.step == 1000 and run.videos == [640]
+    # saved after the final evaluation, then again with the video pending
+    assert run.saved[-2:] == [(1000, True), (1000, False)]
+    state = run.last_checkpoint["resume"]
+    assert state["pending"] == {"video": 1000} and state["final"]["eval/episodes"] == 2
+    del run.record_eval_video  # the class's own recorder again
+    again = resumed(run, config(video_interval=600))
+    assert again.restore() == 1000 and run.videos == [640, 1000]
+    summary = again.finish(1000)
+    # the final evaluation logged once, as in the run that was never stopped
+    assert without_sps(run.rows) == without_sps(whole.rows)
+    assert summary["eval/mean_return"] == whole.rows[-1][1]["eval/mean_return"]
+    assert run.videos == [640, 1000] and run.last_checkpoint["resume"]["pending"] == {}
+
+
+def test_a_run_resumed_after_its_final_checkpoint_does_not_evaluate_again():
+    run = FakeRun()
+    first = drive(Periodic(config(), run, policies(run), Agent()), 0)
+    rows = list(run.rows)  # killed here, before its summary was written
+    again = resumed(run, config())
+    assert again.restore() == 1000
+    summary = again.finish(1000)
+    assert run.rows == rows
+    assert {k: v for k, v in summary.items() if k.startswith("eval/")} == {
+        k: v for k, v in first.items() if k.startswith("eval/")
+    }
+    assert isinstance(run.last_checkpoint["resume"]["final"]["eval/episodes"], int)
