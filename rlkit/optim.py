@@ -251,18 +251,43 @@ class _Base(Optimizer):
         raise NotImplementedError
 
 
+def dense(t: torch.Tensor) -> bool:
+    """Whether ``t``'s elements fill a block of memory exactly once, in some order of its
+    dimensions (contiguous, channels-last, any permutation of a contiguous tensor)."""
+    expected = 1
+    for stride, size in sorted(
+        (st, n) for st, n in zip(t.stride(), t.shape, strict=True) if n != 1
+    ):
+        if stride != expected:
+            return False
+        expected *= size
+    return True
+
+
+def flat(t: torch.Tensor) -> torch.Tensor:
+    """A ``dense`` tensor's memory as one flat view, in memory order."""
+    return t.view(-1) if t.is_contiguous() else t.as_strided((t.numel(),), (1,))
+
+
 def _native_adam(params: Tensors, grads: Tensors, moments: list[list[torch.Tensor]]) -> bool:
     """Whether torch's own fused Adam kernel can take the step: float32 CPU tensors, dense
-    and contiguous. It is ``adam_update_``'s arithmetic in one pass over memory (equal to
-    float32 rounding, ``tests/rlkit/test_optim.py``): on the 72k parameters of a 256-256
-    MLP it took 46 us here, the seven ``_foreach`` calls 137 us."""
-    tensors = [*params, *grads, *(t for mv in moments for t in mv)]
+    (contiguous or channels-last: elementwise arithmetic does not care in which order it
+    meets the elements), each parameter's gradient and moments laid out as the parameter
+    is. It is ``adam_update_``'s arithmetic in one pass over memory (equal to float32
+    rounding, ``tests/rlkit/test_optim.py``): on the 72k parameters of a 256-256 MLP it
+    took 46 us here, the seven ``_foreach`` calls 137 us; on the 1.7M of a channels-last
+    Nature CNN 0.6 ms against 2.3."""
+    quads = zip(params, grads, *zip(*moments, strict=True), strict=True)
     return hasattr(torch, "_fused_adam_") and all(
-        t.device.type == "cpu"
-        and t.dtype == torch.float32
-        and t.layout == torch.strided
-        and t.is_contiguous()
-        for t in tensors
+        all(
+            t.device.type == "cpu"
+            and t.dtype == torch.float32
+            and t.layout == torch.strided
+            and t.stride() == quad[0].stride()
+            for t in quad
+        )
+        and dense(quad[0])
+        for quad in quads
     )
 
 
@@ -286,13 +311,13 @@ class _Blocks:
         self.filled: list[torch.Tensor] = []
         if not self.native:
             return
-        flat = [x.view(-1) for x in quad]
-        n = flat[0].numel()
+        flat_quad = [flat(x) for x in quad]
+        n = flat_quad[0].numel()
         head = n - n % LANES
-        self.views = [[x[:head]] if head else [] for x in flat]
-        self.tails = [x[head:] for x in flat] if head < n else []
+        self.views = [[x[:head]] if head else [] for x in flat_quad]
+        self.tails = [x[head:] for x in flat_quad] if head < n else []
         if self.tails:
-            rows = list(flat[0].new_zeros(4, LANES))
+            rows = list(flat_quad[0].new_zeros(4, LANES))
             self.filled = [row[: n - head] for row in rows]
             for into, row in zip(self.views, rows, strict=True):
                 into.append(row)

@@ -285,8 +285,8 @@ def test_native_adam_moves_a_tensor_bitwise_as_its_padded_row():
 def test_native_adam_checks_a_tensor_again_only_when_it_moves(monkeypatch):
     """The kernel's lists are kept while no tensor of the group moves: the float32 /
     contiguity check runs once per (param, grad, moments) tuple, again for a tuple whose
-    gradient is a new tensor, and a group that stops qualifying (a non-contiguous gradient)
-    leaves the kernel for the written-out update."""
+    gradient is a new tensor, and a group that stops qualifying (a gradient laid out unlike
+    its parameter) leaves the kernel for the written-out update."""
     from rlkit import optim
 
     checked = []
@@ -319,3 +319,43 @@ def test_native_adam_checks_a_tensor_again_only_when_it_moves(monkeypatch):
     before = first.detach().clone()
     ours.step()
     assert not torch.equal(first.detach(), before)
+
+
+def test_native_adam_takes_channels_last_weights_and_leaves_gaps_to_the_written_out_update(
+    monkeypatch,
+):
+    """A channels-last CNN's weights (dense, not contiguous) step through torch's kernel
+    over their memory as it lies, and match ``torch.optim.Adam`` on the same weights; a
+    parameter with gaps in its memory (a strided slice) is left to ``adam_update_``."""
+    from rlkit import optim
+
+    calls = []
+    original = torch._fused_adam_
+    monkeypatch.setattr(torch, "_fused_adam_", lambda *a, **k: calls.append(1) or original(*a, **k))
+
+    def cnn(seed):
+        torch.manual_seed(seed)
+        net = nn.Sequential(nn.Conv2d(3, 5, 3), nn.ReLU(), nn.Conv2d(5, 7, 2))
+        return net.to(memory_format=torch.channels_last)
+
+    a, b = cnn(0), cnn(0)
+    assert not a[0].weight.is_contiguous() and optim.dense(a[0].weight)
+    ours, ref = Adam(a.parameters(), lr=1e-2), torch.optim.Adam(b.parameters(), lr=1e-2)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(50):
+        x = torch.randn(4, 3, 9, 9, generator=gen).contiguous(memory_format=torch.channels_last)
+        for net, opt in ((a, ours), (b, ref)):
+            opt.zero_grad()
+            net(x).square().mean().backward()
+            opt.step()
+    assert len(calls) == 50
+    assert a[0].weight.grad.stride() == a[0].weight.stride()  # as the kernel met them
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        assert p.stride() == q.stride() and torch.allclose(p, q, atol=1e-6)
+    gappy = nn.Parameter(torch.randn(6, 8)[:, ::2])
+    assert not optim.dense(gappy)
+    gappy.grad = torch.ones_like(gappy)
+    before = gappy.detach().clone()
+    Adam([gappy], lr=0.1).step()
+    assert len(calls) == 50  # not through the kernel
+    assert torch.allclose(gappy.detach(), before - 0.1, atol=1e-6)  # Adam's first step: lr
