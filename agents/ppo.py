@@ -455,7 +455,15 @@ def train_group(config: Config, runs: list[Run]) -> list[dict[str, Any]]:
     finally:
         for env in envs:
             env.close()
-    return [periodic.finish(step, {"train/updates": updates}) for periodic in periodics]
+    summaries, stopped = [], None
+    for periodic in periodics:  # a stop during one seed's final video: every seed saves
+        try:
+            summaries.append(periodic.finish(step, {"train/updates": updates}))
+        except Stopped as e:
+            stopped = stopped or e
+    if stopped is not None:
+        raise stopped
+    return summaries
 
 
 def load_policy(

@@ -134,6 +134,48 @@ def test_a_stop_asked_between_the_seeds_turns_saves_every_seed(tmp_path, monkeyp
         assert torch.load(checkpoint, weights_only=True)["step"] == 3 * 1024
 
 
+def test_a_stop_during_a_seeds_final_video_saves_every_seed_and_each_finishes_on_resume(
+    tmp_path, monkeypatch
+):
+    """A signal while seed 0 records its final video: every seed has evaluated and saved
+    at the last step with its video pending; ``--resume`` of a seed records the video and
+    writes its summary without a second final-evaluation row."""
+    from rlkit.errors import Stopped
+    from rlkit.evaluation import EvaluationCancelled
+    from rlkit.launch import plan_resume
+    from rlkit.periodic import Periodic
+
+    recorded = []
+
+    def video(self, step, cancel=None):
+        if self.run.seed == 0:  # the signal comes mid-episode; the recorder gives up
+            self.run.stop.signum = signal.SIGTERM
+        if cancel is not None and cancel():
+            raise EvaluationCancelled("stopping")
+        recorded.append((self.run.seed, step))
+        self.last_video = step
+
+    monkeypatch.setattr(Periodic, "video", video)
+    overrides = [*SHORT, "video_interval=100000"]  # only the final video
+    with pytest.raises(Stopped):
+        group(tmp_path, [0, 1], "CartPole-v1", str(BATCHED), overrides)
+    assert recorded == []
+    for seed in (0, 1):
+        run_dir = tmp_path / "group" / f"s{seed}"
+        checkpoint = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)
+        assert checkpoint["step"] == 10240
+        assert checkpoint["resume"]["pending"] == {"video": 10240}
+        assert checkpoint["resume"]["final"]["eval/episodes"] > 0
+        assert not (run_dir / "summary.json").exists()
+        final_rows = [r for r in rows(run_dir) if "eval/mean_return" in r]
+        assert [r["step"] for r in final_rows] == [10240]
+    result = execute(plan_resume(tmp_path / "group" / "s1", device="cpu", wandb="disabled"))
+    assert recorded == [(1, 10240)]
+    again = [r for r in rows(tmp_path / "group" / "s1") if "eval/mean_return" in r]
+    assert again == final_rows  # the row logged before the stop, and no other
+    assert result.summary["eval/mean_return"] == final_rows[0]["eval/mean_return"]
+
+
 def test_a_stopped_group_saves_every_seed_and_one_seed_resumes_alone(tmp_path):
     """SIGTERM to a batched group: every seed saves; ``--resume`` of one seed's run dir
     then continues it alone and ends as its uninterrupted single run ends."""
