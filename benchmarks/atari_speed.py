@@ -21,9 +21,17 @@ every 4 env steps with its target pass), one run prints:
   not, so ``floor_share`` is the fraction of its floor a run reaches, measured where it
   runs (``1 - floor_share`` is the overhead to remove).
 
+The machine is shared and its speed drifts within minutes (one run measured the isolated
+DQN gradient step at 14.1 ms, the next at 9.3), so everything above is measured in
+``--rounds`` rounds (default 3), one after the other, and each ratio is the median of the
+rounds' own ratios: a floor is only ever compared with the training run measured beside
+it. Each round prints its own JSON on stderr.
+
 The last line is a JSON object per the benchmark convention (``ours``: PPO's fraction of
-its floor with the fastest backend; ``ratio``: PPO rlkit / SB3), with everything else in
-extra keys. ``--quick`` measures fewer steps.
+its floor with the fastest backend; ``ratio``: PPO rlkit / SB3; both medians over the
+rounds), with everything else in extra keys: per algorithm the medians, each round's
+figures (``rounds``) and the profile of the median round (``in_run``); the env and network
+figures are the median PPO round's. ``--quick`` measures fewer steps, in one round.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -342,68 +351,112 @@ def sb3_sps(algo: str, steps: int) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    env_steps, repeats, train_steps = (100, 10, 2048) if args.quick else (1000, 40, 8192)
-    from rlkit.agents.ppo import Config as PPOConfig
-    from rlkit.config import load_config
-
-    ppo, _ = load_config(PPOConfig, ROOT / "configs" / "ppo" / f"{ENV_ID}.yaml")
-    backends = ("sync", "async", "ale")
-    envs = {b: env_sps(b, 8, env_steps) for b in backends}
+def measure_round(
+    ppo, env_steps: int, repeats: int, train_steps: int, with_sync: bool
+) -> dict[str, Any]:
+    """One round: env-only steps/s of every backend, the network's costs, the floors they
+    imply, rlkit's training steps/s (``ale``, profiled; ``sync`` too with ``with_sync``)
+    and SB3's, one after the other on the same machine within a few minutes."""
+    envs = {b: env_sps(b, 8, env_steps) for b in ("sync", "async", "ale")}
     envs_dqn = {b: env_sps(b, 1, env_steps * 4) for b in ("sync", "ale")}
     print(f"env-only steps/s, 8 envs: {envs}; 1 env: {envs_dqn}", file=sys.stderr)
     costs = network_costs(repeats)
     best = {k: min(costs[m][k] for m in costs) for k in costs["float32"]}
     best_mode = {k: min(costs, key=lambda m, k=k: costs[m][k]) for k in costs["float32"]}
     print(f"network seconds: {costs}", file=sys.stderr)
-    ppo_floor_s = (
-        1 / max(envs.values())
+    floor_s = {
+        "ppo": 1 / max(envs.values())
         + best["ppo_act_8"] / ppo.n_envs
-        + ppo.n_epochs * best["ppo_update_per_sample"]
-    )
-    dqn_floor_s = 1 / max(envs_dqn.values()) + best["dqn_act_1"] + best["dqn_step_32"] / 4
-    profiles: dict = {}  # the ale runs are profiled (a few perf_counter calls a step)
-    ours_ppo = {
-        b: rlkit_sps("ppo", b, train_steps, profiles if b == "ale" else None)
-        for b in ("sync", "ale")
+        + ppo.n_epochs * best["ppo_update_per_sample"],
+        "dqn": 1 / max(envs_dqn.values()) + best["dqn_act_1"] + best["dqn_step_32"] / 4,
     }
-    ours_dqn = {
-        b: rlkit_sps("dqn", b, train_steps // 4, profiles if b == "ale" else None)
-        for b in ("sync", "ale")
+    profiles: dict = {}  # the ale runs are profiled (a few perf_counter calls a step)
+    backends = ("sync", "ale") if with_sync else ("ale",)
+    steps = {"ppo": train_steps, "dqn": train_steps // 4}
+    ours = {
+        algo: {
+            b: rlkit_sps(algo, b, steps[algo], profiles if b == "ale" else None) for b in backends
+        }
+        for algo in ("ppo", "dqn")
     }
     print(f"in-run profiles (ale): {json.dumps(profiles)}", file=sys.stderr)
-    peer_ppo, peer_dqn = sb3_sps("ppo", train_steps), sb3_sps("dqn", train_steps // 4)
-    fast_ppo, fast_dqn = max(ours_ppo.values()), max(ours_dqn.values())
-    result = {
-        "bench": "atari_speed",
-        "work": f"PPO and DQN {ENV_ID}, config files, {os.cpu_count()} cores, cpu",
-        "ours": round(fast_ppo * ppo_floor_s, 3),
-        "peer": None,
-        "unit": "PPO training steps/s as a fraction of its floor (fastest backend)",
-        "ratio": round(fast_ppo / peer_ppo, 3),
+    peer = {algo: sb3_sps(algo, steps[algo]) for algo in ("ppo", "dqn")}
+    result: dict[str, Any] = {
         "env_sps_8": {k: round(v) for k, v in envs.items()},
         "env_sps_1": {k: round(v) for k, v in envs_dqn.items()},
         "network_s": {k: f"{v:.3g} ({best_mode[k]})" for k, v in best.items()},
-        "ppo": {
-            "floor_sps": round(1 / ppo_floor_s),
-            "rlkit_sps": {k: round(v) for k, v in ours_ppo.items()},
-            "sb3_sps": round(peer_ppo),
-            "rlkit_over_floor": round(fast_ppo * ppo_floor_s, 3),
-            "rlkit_over_sb3": round(fast_ppo / peer_ppo, 3),
-            "in_run": profiles["ppo"],
-        },
-        "dqn": {
-            "floor_sps": round(1 / dqn_floor_s),
-            "rlkit_sps": {k: round(v) for k, v in ours_dqn.items()},
-            "sb3_sps": round(peer_dqn),
-            "rlkit_over_floor": round(fast_dqn * dqn_floor_s, 3),
-            "rlkit_over_sb3": round(fast_dqn / peer_dqn, 3),
-            "in_run": profiles["dqn"],
-        },
     }
+    for algo in ("ppo", "dqn"):
+        fast = max(ours[algo].values())
+        result[algo] = {
+            "floor_sps": round(1 / floor_s[algo]),
+            "rlkit_sps": {k: round(v) for k, v in ours[algo].items()},
+            "sb3_sps": round(peer[algo]),
+            "rlkit_over_floor": round(fast * floor_s[algo], 3),
+            "rlkit_over_sb3": round(fast / peer[algo], 3),
+            "in_run": profiles[algo],
+        }
+    print(f"round: {json.dumps(result)}", file=sys.stderr)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds of every measurement, one after the other; the ratios reported are "
+        "the medians of the rounds' own ratios (default 3; --quick: 1)",
+    )
+    args = parser.parse_args()
+    env_steps, repeats, train_steps = (100, 10, 2048) if args.quick else (1000, 40, 8192)
+    rounds = 1 if args.quick else max(1, args.rounds)
+    from rlkit.agents.ppo import Config as PPOConfig
+    from rlkit.config import load_config
+
+    ppo, _ = load_config(PPOConfig, ROOT / "configs" / "ppo" / f"{ENV_ID}.yaml")
+    measured = [
+        measure_round(ppo, env_steps, repeats, train_steps, with_sync=r == 0) for r in range(rounds)
+    ]
+    middle = sorted(measured, key=lambda m: m["ppo"]["rlkit_over_floor"])[len(measured) // 2]
+
+    def median(algo: str, key: str) -> float:
+        return float(np.median([m[algo][key] for m in measured]))
+
+    result: dict[str, Any] = {
+        "bench": "atari_speed",
+        "work": f"PPO and DQN {ENV_ID}, config files, {os.cpu_count()} cores, cpu, "
+        f"median of {rounds} rounds",
+        "ours": round(median("ppo", "rlkit_over_floor"), 3),
+        "peer": None,
+        "unit": "PPO training steps/s as a fraction of its floor (fastest backend)",
+        "ratio": round(median("ppo", "rlkit_over_sb3"), 3),
+        **{k: middle[k] for k in ("env_sps_8", "env_sps_1", "network_s")},
+    }
+    for algo in ("ppo", "dqn"):
+        result[algo] = {
+            "floor_sps": round(median(algo, "floor_sps")),
+            "rlkit_sps": {
+                "ale": round(float(np.median([m[algo]["rlkit_sps"]["ale"] for m in measured])))
+            }
+            | {k: v for k, v in measured[0][algo]["rlkit_sps"].items() if k != "ale"},
+            "sb3_sps": round(median(algo, "sb3_sps")),
+            "rlkit_over_floor": round(median(algo, "rlkit_over_floor"), 3),
+            "rlkit_over_sb3": round(median(algo, "rlkit_over_sb3"), 3),
+            "floor_share": round(
+                float(np.median([m[algo]["in_run"]["floor_share"] for m in measured])), 3
+            ),
+            "rounds": [
+                {k: m[algo][k] for k in ("floor_sps", "rlkit_over_floor", "rlkit_over_sb3")}
+                | {"rlkit_sps": m[algo]["rlkit_sps"]["ale"], "sb3_sps": m[algo]["sb3_sps"]}
+                for m in measured
+            ],
+            "in_run": sorted(measured, key=lambda m, a=algo: m[a]["rlkit_over_floor"])[
+                len(measured) // 2
+            ][algo]["in_run"],  # the profile of the round with the median ratio
+        }
     print(json.dumps(result))
 
 
