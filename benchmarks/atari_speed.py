@@ -2,7 +2,7 @@
 
 For each algorithm, on the config file's settings (PPO: CleanRL / zoo, 8 envs x 128
 steps, 4 epochs of 256-row minibatches; DQN: Nature / CleanRL, a batch-32 gradient step
-every 4 env steps with its target pass), one run prints:
+every 4 env steps with its target pass), each round (``--rounds``, below) measures:
 
 * env-only steps/s of each backend (``sync``: gymnasium's ``SyncVectorEnv`` of the Python
   pipeline; ``async``: one process per env; ``ale``: ale-py's C++ vector env), random
