@@ -7,6 +7,7 @@ beside the published DQN curves of Young & Tian (2019) (long runs, not in CI).
     python benchmarks/minatar.py --report-only --stop-at 500000   # the record at 500k
     python benchmarks/minatar.py --report-only --stop-at 500000 --keep docs/minatar.json
     python benchmarks/minatar.py --quick           # Breakout, one seed, 20k steps, in runs/minatar-quick
+    python benchmarks/minatar.py --actions full --games Breakout --algos dqn --stop-at 500000
 
 Each run is ``rlkit train dqn MinAtar/<Game>-v1`` with ``configs/dqn/MinAtar-<Game>-v1.yaml``
 (MinAtar's DQN) or its ``.rainbow.yaml`` preset, one thread, ``--jobs`` runs at a time, in
@@ -40,6 +41,10 @@ about +-0.2 on Breakout and +-1 on SpaceInvaders).
 under ``--root`` has: a record of runs made on machines whose run dirs are gone. Each kept
 seed's curve is as that record rounded it, and ``kept_seeds`` names them.
 
+``--actions full`` plays the ``-v0`` ids (all six actions, as Young & Tian's DQN did) with
+the same configs, in ``runs/minatar-full`` and ``docs/minatar-full.{json,png}``: the
+action set is the one difference between the two records' runs.
+
 The last line is the JSON summary: ``ours`` / ``peer`` are our DQN's and the paper's
 DQN's returns on the first game at the last step all seeds reached (``by_game``: every
 game's).
@@ -66,6 +71,7 @@ from benchmarks._records import (  # noqa: E402
 )
 
 GAMES = ("Breakout", "SpaceInvaders")
+ACTION_SETS = {"minimal": "v1", "full": "v0"}  # which gymnasium id of each game
 ALGOS = ("dqn", "rainbow")
 YOUNG_TIAN_DQN = {  # (env steps, mean training return over the last 100 episodes)
     "Breakout": [
@@ -127,14 +133,29 @@ def config_of(game: str, algo: str) -> Path:
     return ROOT / "configs" / "dqn" / f"MinAtar-{game}-v1{suffix}.yaml"
 
 
-def train(game: str, algo: str, seed: int, run_dir: Path, total_steps: int, stop_at: int) -> int:
+def env_id_of(game: str, actions: str = "minimal") -> str:
+    """The gymnasium id of a game with the ``minimal`` (``-v1``) or ``full`` (``-v0``)
+    action set."""
+    return f"MinAtar/{game}-{ACTION_SETS[actions]}"
+
+
+def train(
+    game: str,
+    algo: str,
+    seed: int,
+    run_dir: Path,
+    total_steps: int,
+    stop_at: int,
+    actions: str = "minimal",
+) -> int:
     """Start, continue or skip one run (see the module doc), stopping it (saved) once it
-    has logged ``stop_at`` steps; its exit status (0 also for a run already that far)."""
+    has logged ``stop_at`` steps; its exit status (0 also for a run already that far). The
+    config is the game's (``-v1``) file with either action set."""
     if last_step(run_dir) >= stop_at:
         return 0
     start = [
         "dqn",
-        f"MinAtar/{game}-v1",
+        env_id_of(game, actions),
         "--config",
         str(config_of(game, algo)),
         "--seed",
@@ -216,14 +237,21 @@ def published_at(points: list[tuple[int, float]], step: int) -> float | None:
 
 
 def record(
-    root: Path, games, algos, seeds, at: int | None = None, kept: dict | None = None
+    root: Path,
+    games,
+    algos,
+    seeds,
+    at: int | None = None,
+    kept: dict | None = None,
+    actions: str = "minimal",
 ) -> dict:
     """The learning record of the runs under ``root`` (see the module doc). With ``at``, the
     record at that step: the mean over the seeds that reached it, each cut there, and the
     others listed as still running with their last step; without, every seed's curve up
     to the steps all of them reached. ``kept`` (a previous record at the same ``at``) adds
     its seeds where no run under ``root`` has them (``kept_seeds`` lists them): a record
-    made across machines whose run dirs did not all survive."""
+    made across machines whose run dirs did not all survive. ``actions`` names the action
+    set the runs played (it goes into ``work`` and ``actions``)."""
     table: dict[str, dict] = {}
     for game in games:
         table[game] = {}
@@ -278,7 +306,7 @@ def record(
         "bench": "minatar",
         "at": at,
         "work": f"{' and '.join(algos)} on MinAtar {', '.join(games)}, seeds {list(seeds)}, "
-        "one thread a run",
+        f"{actions} action set, one thread a run",
         "ours": ours[first],
         "peer": peer[first],
         "unit": f"{first}: mean training return of DQN's last 100 episodes "
@@ -290,6 +318,7 @@ def record(
         + " (peer: Young & Tian 2019's DQN at that step)",
         "ratio": ratio[first],
         "by_game": {g: {"ours": ours[g], "peer": peer[g], "ratio": ratio[g]} for g in games},
+        "actions": actions,
         "games": table,
     }
 
@@ -309,7 +338,8 @@ def plot(data: dict, path: Path) -> None:
                 continue
             steps, mean, lo, hi = zip(*entry["curve"], strict=True)
             n = len(entry["seeds"])
-            ax.plot(steps, mean, label=f"rlkit {algo} (mean of {n} seeds)")
+            actions = data.get("actions", "minimal")
+            ax.plot(steps, mean, label=f"rlkit {algo}, {actions} actions (mean of {n} seeds)")
             ax.fill_between(steps, lo, hi, alpha=0.2)
             end, top = max(end, steps[-1]), max(top, *hi)
         # the published curves up to a little past ours (all of them when ours is long)
@@ -360,7 +390,14 @@ def main() -> None:
         "its schedules still run over --total-steps",
     )
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time, one thread each")
-    parser.add_argument("--root", type=Path, default=ROOT / "runs" / "minatar")
+    parser.add_argument(
+        "--actions",
+        choices=tuple(ACTION_SETS),
+        default="minimal",
+        help="minimal: the -v1 ids (the record); full: the -v0 ids, all six actions, "
+        "in runs/minatar-full and docs/minatar-full.*",
+    )
+    parser.add_argument("--root", type=Path, default=None, help="where the runs live")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument(
         "--keep",
@@ -372,6 +409,9 @@ def main() -> None:
     parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where the record goes")
     parser.add_argument("--quick", action="store_true", help="a small version (see the doc)")
     args = parser.parse_args()
+    name = "minatar" if args.actions == "minimal" else f"minatar-{args.actions}"
+    if args.root is None:
+        args.root = ROOT / "runs" / name
     if args.quick:
         args.games, args.seeds, args.total_steps, args.stop_at = ["Breakout"], [0], 20_000, None
         args.root = args.docs = ROOT / "runs" / "minatar-quick"
@@ -383,7 +423,11 @@ def main() -> None:
             codes = list(
                 pool.map(
                     lambda j: train(
-                        *j, run_dir_of(args.root, *j), args.total_steps, stop_at or args.total_steps
+                        *j,
+                        run_dir_of(args.root, *j),
+                        args.total_steps,
+                        stop_at or args.total_steps,
+                        args.actions,
                     ),
                     jobs,
                 )
@@ -392,11 +436,13 @@ def main() -> None:
             if code:
                 print(f"{job}: exit {code} (its saved state still counts; run again to resume)")
     kept = json.loads(args.keep.read_text()) if args.keep is not None else None
-    data = record(args.root, args.games, args.algos, args.seeds, at=stop_at, kept=kept)
+    data = record(
+        args.root, args.games, args.algos, args.seeds, at=stop_at, kept=kept, actions=args.actions
+    )
     from rlkit.io import atomic_write_json
 
-    atomic_write_json(args.docs / "minatar.json", data)
-    plot(data, args.docs / "minatar.png")
+    atomic_write_json(args.docs / f"{name}.json", data)
+    plot(data, args.docs / f"{name}.png")
     print(json.dumps({k: v for k, v in data.items() if k != "games"}))
 
 

@@ -4,6 +4,7 @@ the curves they publish are computed from metrics rows by these."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from benchmarks.minatar import (
     Seeds,
     combine,
     curve_of,
+    env_id_of,
     published_at,
     record,
     run_dir_of,
@@ -145,3 +147,18 @@ def test_a_kept_record_adds_its_seeds_where_no_run_has_them(tmp_path):
     assert again["games"]["Breakout"]["dqn"]["seeds"] == [1, 2]
     with pytest.raises(SystemExit, match="--stop-at"):
         record(tmp_path, ["Breakout"], ["dqn"], [0, 1, 2], at=30, kept=old)
+
+
+def test_the_full_action_set_plays_the_v0_ids():
+    """``--actions full``: Young & Tian's six actions (the ``-v0`` ids), the default the
+    minimal set; the record says which it played."""
+    from rlkit.envs import make_env
+
+    assert env_id_of("Breakout") == "MinAtar/Breakout-v1"
+    assert env_id_of("Breakout", "full") == "MinAtar/Breakout-v0"
+    full, minimal = make_env(env_id_of("Breakout", "full")), make_env(env_id_of("Breakout"))
+    assert (full.action_space.n, minimal.action_space.n) == (6, 3)
+    full.close()
+    minimal.close()
+    data = record(Path("/nonexistent"), ["Breakout"], ["dqn"], [0], actions="full")
+    assert data["actions"] == "full" and "full action set" in data["work"]
