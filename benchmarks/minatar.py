@@ -369,9 +369,13 @@ def plot(data: dict, path: Path) -> None:
         ax.set_xlabel("environment steps (frames)")
         ax.set_ylabel("mean return, last 100 training episodes")
         ax.grid(alpha=0.3)
-    handles, labels = axes[0][0].get_legend_handles_labels()  # one legend, below the plots
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    if len(games) == 1:  # one plot: its legend inside it
+        axes[0][0].legend(loc="lower right", fontsize=7)
+        fig.tight_layout()
+    else:  # one legend, below the plots
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
+        fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -433,7 +437,8 @@ def main() -> None:
                 )
             )
         for job, code in zip(jobs, codes, strict=True):
-            if code:
+            # (a run stopped at --stop-at exits by SIGTERM, as asked: nothing to say)
+            if code and last_step(run_dir_of(args.root, *job)) < (stop_at or args.total_steps):
                 print(f"{job}: exit {code} (its saved state still counts; run again to resume)")
     kept = json.loads(args.keep.read_text()) if args.keep is not None else None
     data = record(
