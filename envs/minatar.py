@@ -94,4 +94,9 @@ class ChannelsFirst(gym.ObservationWrapper):
 def make_minatar(env_id: str, **kwargs: Any) -> gym.Env:
     """A MinAtar game with channels-first uint8 observations and episode statistics."""
     register_minatar()
-    return gym.wrappers.RecordEpisodeStatistics(ChannelsFirst(gym.make(env_id, **kwargs)))
+    with warnings.catch_warnings():
+        # gymnasium calls a -v0 id "out of date"; here it is the same game with all six
+        # actions (the paper's), not an older version
+        warnings.filterwarnings("ignore", message=".*is out of date", category=DeprecationWarning)
+        env = gym.make(env_id, **kwargs)
+    return gym.wrappers.RecordEpisodeStatistics(ChannelsFirst(env))

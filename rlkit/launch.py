@@ -98,12 +98,18 @@ def config_search_paths() -> list[Path]:
 
 
 def default_config_path(algo: str, env_id: str) -> Path | None:
-    """``configs/<algo>/<env-id>.yaml`` (``/`` in the id becomes ``-``) if it exists."""
-    name = env_id.replace("/", "-") + ".yaml"
-    for folder in config_search_paths():
-        path = folder / algo / name
-        if path.is_file():
-            return path
+    """``configs/<algo>/<env-id>.yaml`` (``/`` in the id becomes ``-``) if it exists. A
+    MinAtar ``-v0`` id (the game with all six actions, as MinAtar's paper played it) with
+    no file of its own takes its game's ``-v1`` (minimal actions) preset: the same game and
+    agent, only the action set differs."""
+    names = [env_id.replace("/", "-") + ".yaml"]
+    if env_id.startswith("MinAtar/") and env_id.endswith("-v0"):
+        names.append(names[0].removesuffix("-v0.yaml") + "-v1.yaml")
+    for name in names:
+        for folder in config_search_paths():
+            path = folder / algo / name
+            if path.is_file():
+                return path
     return None
 
 

@@ -95,3 +95,21 @@ def test_a_snapshot_holds_the_whole_game(game):
         state.pop("extra", None)
     with pytest.warns(UserWarning, match="no MinAtar game state"):
         load_env_state(make_env(f"MinAtar/{game}-v1"), saved)
+
+
+def test_the_six_action_ids_take_their_games_preset():
+    """``MinAtar/<Game>-v0`` (all six actions, as Young & Tian played) has no preset of its
+    own: it takes the ``-v1`` one, so ``rlkit train dqn MinAtar/Breakout-v0`` runs MinAtar's
+    DQN, not the algorithm's defaults; other ids are looked up as they are."""
+    from rlkit.launch import default_config_path, plan_run
+
+    for game in GAMES:
+        v1 = default_config_path("dqn", f"MinAtar/{game}-v1")
+        assert v1 is not None and v1.name == f"MinAtar-{game}-v1.yaml"
+        assert default_config_path("dqn", f"MinAtar/{game}-v0") == v1
+    assert default_config_path("dqn", "MinAtar/Breakout-v2") is None
+    assert default_config_path("ppo", "MinAtar/Breakout-v0") is None  # no ppo preset
+    spec = plan_run("dqn", "MinAtar/Breakout-v0", run_dir=None, wandb="disabled")
+    assert spec.env_id == "MinAtar/Breakout-v0"
+    assert (spec.config.optimizer, spec.config.total_steps) == ("rmsprop", 5_000_000)
+    assert spec.make_env().action_space.n == 6
