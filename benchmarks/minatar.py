@@ -71,9 +71,9 @@ from benchmarks._records import (  # noqa: E402
     train_or_resume,
     training_wall,
 )
+from rlkit.envs.minatar import ACTION_SETS  # noqa: E402
 
 GAMES = ("Breakout", "SpaceInvaders")
-ACTION_SETS = {"minimal": "v1", "full": "v0"}  # which gymnasium id of each game
 ALGOS = ("dqn", "rainbow")
 YOUNG_TIAN_DQN = {  # (env steps, mean training return over the last 100 episodes)
     "Breakout": [
@@ -335,12 +335,12 @@ def plot(data: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, len(games), figsize=(6 * len(games), 4.6), squeeze=False)
     for ax, game in zip(axes[0], games, strict=True):
         end, top = 0, 0.0  # the steps our curves reach; the highest value shown
+        actions = data.get("actions", "minimal")
         for algo, entry in data["games"][game].items():
             if not isinstance(entry, dict) or not entry["curve"]:
                 continue
             steps, mean, lo, hi = zip(*entry["curve"], strict=True)
             n = len(entry["seeds"])
-            actions = data.get("actions", "minimal")
             ax.plot(steps, mean, label=f"rlkit {algo}, {actions} actions (mean of {n} seeds)")
             ax.fill_between(steps, lo, hi, alpha=0.2)
             end, top = max(end, steps[-1]), max(top, *hi)
@@ -423,6 +423,7 @@ def main() -> None:
         args.root = args.docs = ROOT / "runs" / "minatar-quick"
         args.docs.mkdir(parents=True, exist_ok=True)
     stop_at = args.stop_at
+    stop = stop_at or args.total_steps  # where each run stops this time
     if not args.report_only:
         jobs = [(g, a, s) for g in args.games for a in args.algos for s in args.seeds]
         with ThreadPoolExecutor(args.jobs) as pool:
@@ -432,7 +433,7 @@ def main() -> None:
                         *j,
                         run_dir_of(args.root, *j),
                         args.total_steps,
-                        stop_at or args.total_steps,
+                        stop,
                         args.actions,
                     ),
                     jobs,
@@ -440,7 +441,7 @@ def main() -> None:
             )
         for job, code in zip(jobs, codes, strict=True):
             # (a run stopped at --stop-at exits by SIGTERM, as asked: nothing to say)
-            if code and last_step(run_dir_of(args.root, *job)) < (stop_at or args.total_steps):
+            if code and last_step(run_dir_of(args.root, *job)) < stop:
                 print(f"{job}: exit {code} (its saved state still counts; run again to resume)")
     kept = json.loads(args.keep.read_text()) if args.keep is not None else None
     data = record(

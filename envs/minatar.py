@@ -20,6 +20,7 @@ import gymnasium as gym
 import numpy as np
 
 GAMES = ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders")
+ACTION_SETS = {"minimal": "v1", "full": "v0"}  # action set -> the version of each game's id
 
 
 def register_minatar() -> bool:
@@ -42,6 +43,16 @@ def register_minatar() -> bool:
 def is_minatar(env_id: str) -> bool:
     """True for ``MinAtar/...`` ids."""
     return env_id.startswith("MinAtar/")
+
+
+def preset_id(env_id: str) -> str:
+    """The id whose config preset ``env_id`` takes: a MinAtar ``-v0`` id (the game with all
+    six actions) its game's ``-v1`` (minimal actions) id, as only the action set differs;
+    any other id itself."""
+    full = "-" + ACTION_SETS["full"]
+    if is_minatar(env_id) and env_id.endswith(full):
+        return env_id.removesuffix(full) + "-" + ACTION_SETS["minimal"]
+    return env_id
 
 
 class ChannelsFirst(gym.ObservationWrapper):

@@ -102,10 +102,10 @@ def default_config_path(algo: str, env_id: str) -> Path | None:
     MinAtar ``-v0`` id (the game with all six actions, as MinAtar's paper played it) with
     no file of its own takes its game's ``-v1`` (minimal actions) preset: the same game and
     agent, only the action set differs."""
-    names = [env_id.replace("/", "-") + ".yaml"]
-    if env_id.startswith("MinAtar/") and env_id.endswith("-v0"):
-        names.append(names[0].removesuffix("-v0.yaml") + "-v1.yaml")
-    for name in names:
+    from rlkit.envs.minatar import preset_id
+
+    for env in dict.fromkeys((env_id, preset_id(env_id))):  # its own file first
+        name = env.replace("/", "-") + ".yaml"
         for folder in config_search_paths():
             path = folder / algo / name
             if path.is_file():
