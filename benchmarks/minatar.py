@@ -20,11 +20,13 @@ sampling exponent) are the configs'; ``--stop-at N`` stops each run, saved, once
 logged N steps, for a record of as many frames as fit, and a later call with a larger
 N continues from there.
 
-The record (``docs/minatar.json``, ``docs/minatar.png``): for each game and algorithm the
-mean over seeds of ``rollout/ep_return`` (the mean return of the last 100 training
-episodes, the measure of the paper's curves) against env steps, up to the steps every
-seed has reached (with ``--stop-at N``: over the seeds that reached N, each cut there, the
-others listed under ``running`` with their last step); each seed's last periodic
+The record (``docs/minatar.json``, ``docs/minatar.png``): for each game and algorithm with
+runs (those trained this time and any other under the root) the mean over seeds of
+``rollout/ep_return`` (the mean return of the last 100 training episodes, the measure of
+the paper's curves) against env steps, up to the steps every seed has reached (with
+``--stop-at N``: over the seeds that reached N, each cut there, the others listed under
+``running`` with their last step; where no seed of a game and algorithm reached N, up to
+the step all of them reached, which its ``steps`` gives); each seed's last periodic
 evaluation; and Young & Tian's DQN at the same steps, whose points are read off the
 learning-curve figure of the minatar repository
 (``img/learning_curves.gif``: 30 seeds, 100-episode moving average; digitised from the
@@ -217,7 +219,7 @@ def kept_parts(kept: dict | None, at: int | None, game: str, algo: str) -> Seeds
     entry = kept.get("games", {}).get(game, {}).get(algo)
     if not entry or not entry.get("seeds"):
         return None
-    if at is None or entry["steps"] != at:
+    if at is None or (entry["steps"] != at and kept.get("at") != at):
         raise SystemExit(
             f"--keep: its {game} {algo} seeds end at step {entry['steps']}; "
             f"give the same --stop-at ({entry['steps']})"
@@ -227,6 +229,20 @@ def kept_parts(kept: dict | None, at: int | None, game: str, algo: str) -> Seeds
         [tuple(point) for point in entry["curve"]],
         list(entry["last_evals"]),
         list(entry["wall_s"]),
+    )
+
+
+def recorded(root: Path, games, algos, seeds) -> tuple[list[str], list[str]]:
+    """The games and algorithms the record covers: those asked for, and any other with a
+    run of one of ``seeds`` under ``root``, so that training one of them (``--games``,
+    ``--algos``) does not drop the others' runs from the record it rewrites."""
+
+    def has_runs(game: str, algo: str) -> bool:
+        return any(run_dir_of(root, game, algo, s).is_dir() for s in seeds)
+
+    return (
+        [g for g in GAMES if g in games or any(has_runs(g, a) for a in ALGOS)],
+        [a for a in ALGOS if a in algos or any(has_runs(g, a) for g in GAMES)],
     )
 
 
@@ -249,8 +265,9 @@ def record(
 ) -> dict:
     """The learning record of the runs under ``root`` (see the module doc). With ``at``, the
     record at that step: the mean over the seeds that reached it, each cut there, and the
-    others listed as still running with their last step; without, every seed's curve up
-    to the steps all of them reached. ``kept`` (a previous record at the same ``at``) adds
+    others listed as still running with their last step (an entry none of whose seeds
+    reached it: up to the step all of them reached); without, every seed's curve up to
+    the steps all of them reached. ``kept`` (a previous record at the same ``at``) adds
     its seeds where no run under ``root`` has them (``kept_seeds`` lists them): a record
     made across machines whose run dirs did not all survive. ``actions`` names the action
     set the runs played (it goes into ``work`` and ``actions``)."""
@@ -261,11 +278,15 @@ def record(
             logged = {s: read_rows(run_dir_of(root, game, algo, s)) for s in seeds}
             ends = {s: max(curve_of(rows), default=0) for s, rows in logged.items() if rows}
             running = {s: e for s, e in ends.items() if at is not None and e < at}
+            # no seed reached ``at`` (an algorithm run for fewer steps than another): the
+            # entry stops where all its seeds are, and its ``steps`` says where
+            short = bool(ends) and len(running) == len(ends)
+            cut = min(ends.values()) if short else at
             parts = []
             for seed in ends:
-                if seed in running:
+                if seed in running and not short:
                     continue
-                rows = [r for r in logged[seed] if at is None or r["step"] <= at]
+                rows = [r for r in logged[seed] if cut is None or r["step"] <= cut]
                 last_eval = next(
                     (r["eval/mean_return"] for r in reversed(rows) if "eval/mean_return" in r),
                     None,
@@ -444,9 +465,8 @@ def main() -> None:
             if code and last_step(run_dir_of(args.root, *job)) < stop:
                 print(f"{job}: exit {code} (its saved state still counts; run again to resume)")
     kept = json.loads(args.keep.read_text()) if args.keep is not None else None
-    data = record(
-        args.root, args.games, args.algos, args.seeds, at=stop_at, kept=kept, actions=args.actions
-    )
+    games, algos = recorded(args.root, args.games, args.algos, args.seeds)
+    data = record(args.root, games, algos, args.seeds, at=stop_at, kept=kept, actions=args.actions)
     from rlkit.io import atomic_write_json
 
     atomic_write_json(args.docs / f"{name}.json", data)

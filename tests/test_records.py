@@ -18,6 +18,7 @@ from benchmarks.minatar import (
     env_id_of,
     published_at,
     record,
+    recorded,
     run_dir_of,
 )
 
@@ -112,6 +113,48 @@ def test_the_record_at_a_step_averages_the_seeds_that_reached_it(tmp_path):
     assert every["seeds"] == [0, 1, 2] and every["running"] == {} and every["steps"] == 10
 
 
+def write_runs(root: Path, algo: str, ends: dict[int, int]) -> None:
+    """Breakout runs of ``algo`` whose training return is ``step + seed`` every 10 steps."""
+    for seed, end in ends.items():
+        rows = [
+            {"step": s, "time": float(s), "rollout/ep_return": s + seed}
+            for s in range(10, end + 1, 10)
+        ]
+        run = run_dir_of(root, "Breakout", algo, seed)
+        run.mkdir(parents=True)
+        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_an_algorithm_none_of_whose_seeds_reached_the_step_is_recorded_where_they_are(
+    tmp_path,
+):
+    """``--stop-at 30`` with DQN's seeds at 30 and Rainbow's at 20 and 10: DQN is recorded
+    at 30, Rainbow up to 10 (where both its seeds are) rather than left out, and both of
+    its seeds are listed as short of 30."""
+    write_runs(tmp_path, "dqn", {0: 30, 1: 30})
+    write_runs(tmp_path, "rainbow", {0: 20, 1: 10})
+    games = record(tmp_path, ["Breakout"], ["dqn", "rainbow"], [0, 1], at=30)["games"]
+    dqn, rainbow = games["Breakout"]["dqn"], games["Breakout"]["rainbow"]
+    assert dqn["steps"] == 30 and dqn["return_100"] == 30.5 and dqn["running"] == {}
+    assert rainbow["seeds"] == [0, 1] and rainbow["running"] == {0: 20, 1: 10}
+    assert rainbow["steps"] == 10 and rainbow["curve"] == [(10, 10.5, 10.0, 11.0)]
+
+
+def test_the_record_covers_every_game_and_algorithm_with_runs(tmp_path):
+    """Training Rainbow alone (``--algos rainbow``) rewrites a record that keeps DQN's runs;
+    a game or algorithm with no run of the seeds is left out unless asked for."""
+    write_runs(tmp_path, "dqn", {0: 10})
+    assert recorded(tmp_path, ["Breakout"], ["rainbow"], [0]) == (["Breakout"], ["dqn", "rainbow"])
+    assert recorded(tmp_path, ["SpaceInvaders"], ["rainbow"], [1]) == (
+        ["SpaceInvaders"],
+        ["rainbow"],
+    )
+    assert recorded(tmp_path, ["SpaceInvaders"], ["rainbow"], [0])[0] == [
+        "Breakout",
+        "SpaceInvaders",
+    ]
+
+
 def test_a_kept_record_adds_its_seeds_where_no_run_has_them(tmp_path):
     """``--keep``: the seeds of a previous record (run on a machine whose run dirs are gone)
     are combined with the runs found here; a seed found here again replaces that record."""
@@ -147,6 +190,10 @@ def test_a_kept_record_adds_its_seeds_where_no_run_has_them(tmp_path):
     assert again["games"]["Breakout"]["dqn"]["seeds"] == [1, 2]
     with pytest.raises(SystemExit, match="--stop-at"):
         record(tmp_path, ["Breakout"], ["dqn"], [0, 1, 2], at=30, kept=old)
+    # a kept entry none of whose seeds reached its record's step counts at that same step
+    old["games"]["Breakout"]["dqn"].update(seeds=[0], steps=10, curve=[[10, 4.0, 4.0, 4.0]])
+    short = record(tmp_path, ["Breakout"], ["dqn"], [0, 1, 2], at=20, kept=old)
+    assert short["games"]["Breakout"]["dqn"]["curve"] == [(10, 9.0, 4.0, 12.0)]
 
 
 def test_the_full_action_set_plays_the_v0_ids():
