@@ -209,3 +209,43 @@ def test_the_full_action_set_plays_the_v0_ids():
     minimal.close()
     data = record(Path("/nonexistent"), ["Breakout"], ["dqn"], [0], actions="full")
     assert data["actions"] == "full" and "full action set" in data["work"]
+
+
+def test_the_exploration_probe_draws_random_actions_from_the_set_it_names():
+    """``benchmarks/minatar_exploration.py``: with epsilon 1 every action is a random one,
+    from all six actions (``full``) or only Breakout's minimal set, no-op, left and right
+    (``minimal``); with epsilon 0 (and in ``greedy``) every action is the policy's."""
+    import gymnasium as gym
+
+    from benchmarks.minatar_exploration import play, random_actions
+    from rlkit.envs import make_env
+
+    class Taken(gym.Wrapper):
+        """Records the actions the game is given."""
+
+        actions: list[int] = []
+
+        def step(self, action):
+            self.actions.append(int(action))
+            return self.env.step(action)
+
+    class Fixed:
+        """A policy that always answers 2 (up: nothing in Breakout)."""
+
+        calls = 0
+
+        def predict(self, obs):
+            Fixed.calls += 1
+            return 2, None
+
+    env = Taken(make_env(env_id_of("Breakout", "full")))
+    assert random_actions(env, "minimal") == [0, 1, 3] and random_actions(env, "greedy") is None
+    assert play(Fixed(), env, "minimal", 3, epsilon=1.0, seed=0) and Fixed.calls == 0
+    assert set(Taken.actions) == {0, 1, 3}
+    Taken.actions.clear()
+    play(Fixed(), env, "full", 3, epsilon=1.0, seed=0)
+    assert set(Taken.actions) == set(range(6)) and Fixed.calls == 0
+    Taken.actions.clear()
+    play(Fixed(), env, "full", 2, epsilon=0.0, seed=0)
+    assert set(Taken.actions) == {2} and Fixed.calls == len(Taken.actions)
+    env.close()
