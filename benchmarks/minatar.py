@@ -47,7 +47,8 @@ seed's curve is as that record rounded it, and ``kept_seeds`` names them.
 the same configs, in ``runs/minatar-full`` and ``docs/minatar-full.{json,png}``: the
 action set is the one difference between the two records' runs, and the comparison with
 the published curves is like for like only on the full set (on Breakout, where three of
-the six actions are no-ops, epsilon's random actions move the paddle half as often).
+the six actions are no-ops, epsilon's random actions move the paddle half as often, and
+``benchmarks/minatar_exploration.py`` measures what that is worth to a trained policy).
 
 The last line is the JSON summary: ``ours`` / ``peer`` are our DQN's and the paper's
 DQN's returns on the first game at the last step all seeds reached (``by_game``: every

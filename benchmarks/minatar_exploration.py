@@ -22,8 +22,9 @@ each:
 If the explanation holds, ``minimal`` loses clearly more return against ``greedy`` than
 ``full`` does. The policies are the full-set DQN runs' latest checkpoints
 (``runs/minatar-full/<game>-dqn-s<seed>``, or ``--checkpoints``). The record goes to
-``docs/minatar-exploration.json``; the last line printed is its JSON summary: ``ours`` is
-the mean return with ``full`` exploration, ``peer`` with ``minimal``.
+``docs/minatar-exploration.json`` (each policy's mean return each way and its standard
+error, ``<mode>_se``); the last line printed is its JSON summary: ``ours`` is the mean
+return with ``full`` exploration, ``peer`` with ``minimal``.
 """
 
 from __future__ import annotations
@@ -101,11 +102,17 @@ def main() -> None:
         if agent.env_id != env_id:
             raise SystemExit(f"{source} was trained on {agent.env_id}, not {env_id}")
         env = make_env(env_id)
-        row = {"source": str(source), "steps": agent.steps}
+        shown = source.resolve()
+        shown = shown.relative_to(ROOT) if shown.is_relative_to(ROOT) else shown
+        row = {"source": str(shown), "steps": agent.steps}
         for mode in MODES:
             returns = play(agent, env, mode, args.episodes, args.epsilon, seed=10_000)
             row[mode] = round(float(np.mean(returns)), 2)
-            print(f"{source}: {mode} {row[mode]} over {len(returns)} games", flush=True)
+            row[f"{mode}_se"] = round(float(np.std(returns, ddof=1) / np.sqrt(len(returns))), 2)
+            print(
+                f"{source}: {mode} {row[mode]} +- {row[f'{mode}_se']} over {len(returns)} games",
+                flush=True,
+            )
         env.close()
         policies.append(row)
     mean = {m: round(float(np.mean([p[m] for p in policies])), 2) for m in MODES}
