@@ -8,6 +8,7 @@ beside the published DQN curves of Young & Tian (2019) (long runs, not in CI).
     python benchmarks/minatar.py --report-only --stop-at 500000 --keep docs/minatar.json
     python benchmarks/minatar.py --quick           # Breakout, one seed, 20k steps, in runs/minatar-quick
     python benchmarks/minatar.py --actions full --games Breakout --algos dqn --stop-at 500000
+    python benchmarks/minatar.py --actions full --report-only --stop-at 1000000 --name minatar-full-1m
 
 Each run is ``rlkit train dqn MinAtar/<Game>-v1`` with ``configs/dqn/MinAtar-<Game>-v1.yaml``
 (MinAtar's DQN) or its ``.rainbow.yaml`` preset, one thread, ``--jobs`` runs at a time, in
@@ -435,11 +436,21 @@ def main() -> None:
         "run dir under --root has them",
     )
     parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where the record goes")
+    parser.add_argument(
+        "--name",
+        default=None,
+        help="the record's file name, without .json / .png (default: minatar, or "
+        "minatar-full with --actions full): a record at another step beside the first",
+    )
     parser.add_argument("--quick", action="store_true", help="a small version (see the doc)")
     args = parser.parse_args()
     name = "minatar" if args.actions == "minimal" else f"minatar-{args.actions}"
     if args.root is None:
         args.root = ROOT / "runs" / name
+    if args.name is not None:
+        if not args.name or Path(args.name).name != args.name:
+            parser.error(f"--name takes a bare file name, not {args.name!r}")
+        name = args.name
     if args.quick:
         args.games, args.seeds, args.total_steps, args.stop_at = ["Breakout"], [0], 20_000, None
         args.root = args.docs = ROOT / "runs" / "minatar-quick"
