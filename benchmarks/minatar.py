@@ -248,6 +248,11 @@ def recorded(root: Path, games, algos, seeds) -> tuple[list[str], list[str]]:
     )
 
 
+def round2(value: float | None) -> float | None:
+    """``value`` to two decimals (None stays None)."""
+    return None if value is None else round(value, 2)
+
+
 def published_at(points: list[tuple[int, float]], step: int) -> float | None:
     """The published curve at ``step`` (linear between its points, none outside them)."""
     steps, values = zip(*points, strict=True)
@@ -313,7 +318,8 @@ def record(
                 "seed_range": [round(last[2], 2), round(last[3], 2)] if last else None,
                 # the published curves at the same step (None outside their points)
                 "published": {
-                    k: published_at(v, steps) if steps else None for k, v in published.items()
+                    k: round2(published_at(v, steps)) if steps else None
+                    for k, v in published.items()
                 },
                 "last_evals": both.evals,
                 "wall_s": [round(w) for w in both.walls],

@@ -3,6 +3,7 @@ from the game's minimal set (long-ish, not in CI).
 
     python benchmarks/minatar_exploration.py                      # Breakout DQN, seeds 0-2
     python benchmarks/minatar_exploration.py --episodes 50 --checkpoints DIR [DIR ...]
+    python benchmarks/minatar_exploration.py --quick              # seed 0, 5 games each way
 
 The full-action record (``benchmarks/minatar.py --actions full``) trains DQN higher on
 Breakout than the minimal-set record, with greedy evaluations no better: the difference
@@ -86,7 +87,13 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--epsilon", type=float, default=0.1)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "minatar-exploration.json")
+    parser.add_argument(
+        "--quick", action="store_true", help="seed 0, 5 games each way, to runs/ (not docs/)"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.seeds, args.episodes = args.seeds[:1], 5
+        args.out = ROOT / "runs" / "minatar-exploration-quick.json"
 
     import rlkit
     from rlkit.envs import make_env
