@@ -42,6 +42,7 @@ if sys.path and Path(sys.path[0] or ".").resolve() == HERE:  # run as a script: 
     sys.path[0] = str(HERE.parent)  # the repository, not benchmarks/ (its minatar.py would
     # hide the minatar package)
 from benchmarks._records import ROOT  # noqa: E402
+from benchmarks.minatar import env_id_of, run_dir_of  # noqa: E402
 
 MODES = ("greedy", "full", "minimal")
 
@@ -100,15 +101,15 @@ def main() -> None:
     from rlkit.io import atomic_write_json
 
     sources = args.checkpoints or [
-        ROOT / "runs" / "minatar-full" / f"{args.game.lower()}-dqn-s{s}" for s in args.seeds
+        run_dir_of(ROOT / "runs" / "minatar-full", args.game, "dqn", s) for s in args.seeds
     ]
-    env_id = f"MinAtar/{args.game}-v0"
+    env_id = env_id_of(args.game, "full")
+    env = make_env(env_id)  # every game resets with its own seed: one env serves them all
     policies = []
     for source in sources:
         agent = rlkit.load(source, device="cpu")
         if agent.env_id != env_id:
             raise SystemExit(f"{source} was trained on {agent.env_id}, not {env_id}")
-        env = make_env(env_id)
         shown = source.resolve()
         shown = shown.relative_to(ROOT) if shown.is_relative_to(ROOT) else shown
         row = {"source": str(shown), "steps": agent.steps}
@@ -120,12 +121,10 @@ def main() -> None:
                 f"{source}: {mode} {row[mode]} +- {row[f'{mode}_se']} over {len(returns)} games",
                 flush=True,
             )
-        env.close()
         policies.append(row)
+    sets = {m: random_actions(env, m) for m in ("full", "minimal")}
+    env.close()
     mean = {m: round(float(np.mean([p[m] for p in policies])), 2) for m in MODES}
-    probe = make_env(env_id)
-    sets = {m: random_actions(probe, m) for m in ("full", "minimal")}
-    probe.close()
     data = {
         "bench": "minatar_exploration",
         "work": f"DQN on MinAtar {args.game} (full action set), {len(policies)} policies, "
