@@ -44,6 +44,10 @@ about +-0.2 on Breakout and +-1 on SpaceInvaders).
 under ``--root`` has: a record of runs made on machines whose run dirs are gone. Each kept
 seed's curve is as that record rounded it, and ``kept_seeds`` names them.
 
+A record is written at one step: a call whose record would replace one at another step
+(e.g. training Rainbow on to 1M while ``docs/minatar-full.json`` is the 500k record) exits
+2 before any run starts; ``--name`` writes it beside that one.
+
 ``--actions full`` plays the ``-v0`` ids (all six actions, as Young & Tian's DQN did) with
 the same configs, in ``runs/minatar-full`` and ``docs/minatar-full.{json,png}``: the
 action set is the one difference between the two records' runs, and the comparison with
@@ -354,6 +358,26 @@ def record(
     }
 
 
+def replaces_another_step(path: Path, at: int | None) -> str | None:
+    """Why writing the record at step ``at`` (None: the steps all seeds reached) to
+    ``path`` would replace a record at another step, or None where it would not (no
+    record there yet, or one at the same step): a call that trains one algorithm on to a
+    later step must not overwrite the earlier record it started from."""
+    if not path.exists():
+        return None
+    try:
+        previous = json.loads(path.read_text()).get("at")
+    except (ValueError, AttributeError):
+        return f"{path} is not a record; move it away or pass --name"
+    if previous == at:
+        return None
+    step = "the last step all seeds reached" if at is None else f"step {at}"
+    return (
+        f"{path} is the record at step {previous} and this call would write it at {step}: "
+        "pass --name to write it beside that one, or remove it"
+    )
+
+
 def plot(data: dict, path: Path) -> None:
     import matplotlib
 
@@ -463,6 +487,9 @@ def main() -> None:
         args.docs.mkdir(parents=True, exist_ok=True)
     stop_at = args.stop_at
     stop = stop_at or args.total_steps  # where each run stops this time
+    clash = replaces_another_step(args.docs / f"{name}.json", stop_at)
+    if clash is not None:
+        parser.exit(2, f"minatar.py: {clash}\n")  # before any run is trained or resumed
     if not args.report_only:
         jobs = [(g, a, s) for g in args.games for a in args.algos for s in args.seeds]
         with ThreadPoolExecutor(args.jobs) as pool:

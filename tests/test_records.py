@@ -4,6 +4,8 @@ the curves they publish are computed from metrics rows by these."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from benchmarks.minatar import (
     published_at,
     record,
     recorded,
+    replaces_another_step,
     run_dir_of,
 )
 
@@ -194,6 +197,34 @@ def test_a_kept_record_adds_its_seeds_where_no_run_has_them(tmp_path):
     old["games"]["Breakout"]["dqn"].update(seeds=[0], steps=10, curve=[[10, 4.0, 4.0, 4.0]])
     short = record(tmp_path, ["Breakout"], ["dqn"], [0, 1, 2], at=20, kept=old)
     assert short["games"]["Breakout"]["dqn"]["curve"] == [(10, 9.0, 4.0, 12.0)]
+
+
+def test_a_record_at_one_step_is_not_replaced_by_one_at_another(tmp_path):
+    path = tmp_path / "minatar.json"
+    assert replaces_another_step(path, 1_000_000) is None  # nothing there yet
+    path.write_text(json.dumps({"bench": "minatar", "at": 500_000}))
+    assert replaces_another_step(path, 500_000) is None  # the same step: brought up to date
+    assert "step 500000" in replaces_another_step(path, 1_000_000)
+    assert "last step all seeds reached" in replaces_another_step(path, None)
+    path.write_text("[1, 2]")
+    assert "not a record" in replaces_another_step(path, 500_000)
+
+
+def test_the_script_refuses_to_replace_a_record_at_another_step(tmp_path):
+    text = json.dumps({"bench": "minatar", "at": 500_000})
+    (tmp_path / "minatar.json").write_text(text)
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "minatar.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--root", str(tmp_path), "--docs", str(tmp_path)]
+        + ["--stop-at", "1000000", "--seeds", "7"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "--name" in done.stderr
+    assert (tmp_path / "minatar.json").read_text() == text
+    assert not (tmp_path / "minatar.png").exists()
+    assert list(tmp_path.iterdir()) == [tmp_path / "minatar.json"]  # no run dir was made
 
 
 def test_the_full_action_set_plays_the_v0_ids():
