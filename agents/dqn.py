@@ -107,6 +107,10 @@ class Config(RunFields, OptimizerFields):
     """Clip the gradient's global norm to this (0 = no clipping)."""
     net_arch: tuple[int, ...] = (64, 64)
     """Hidden layer sizes of the MLP Q-network (vector observations)."""
+    minatar_hidden: int = 128
+    """MinAtar's network: units of the linear layer after its convolution (Young & Tian's 128); 0 = none, the heads read the flattened maps (Dopamine's MinAtar networks)."""
+    minatar_padding: int = 0
+    """MinAtar's network: zero padding of its 3x3 convolution (0: Young & Tian's 8x8 maps; 1: "same", Dopamine's 10x10)."""
     activation: str = "relu"
     """Hidden activation of the MLP Q-network."""
     double_q: bool = False
@@ -201,6 +205,8 @@ class Config(RunFields, OptimizerFields):
         ):
             value = getattr(self, key)
             require(key, value, 0 <= value <= 1, f"0 <= {key} <= 1")
+        require("minatar_hidden", self.minatar_hidden, self.minatar_hidden >= 0, "an integer >= 0")
+        require("minatar_padding", self.minatar_padding, self.minatar_padding in (0, 1), "0 or 1")
         require("n_atoms", self.n_atoms, self.n_atoms >= 2, "an integer >= 2")
         require("n_quantiles", self.n_quantiles, self.n_quantiles >= 1, "an integer >= 1")
         require(
@@ -246,7 +252,11 @@ class QNetwork(nn.Module):
         self.image = len(obs_shape) == 3
         if self.image and obs_shape[-1] < SMALL_FRAMES:  # MinAtar's 10x10 object planes
             self.torso: nn.Module = MinAtarCNN(
-                obs_shape[0], frame_size=obs_shape[-1], generator=generator
+                obs_shape[0],
+                frame_size=obs_shape[-1],
+                features=config.minatar_hidden,
+                generator=generator,
+                padding=config.minatar_padding,
             )
             features = self.torso.features
         elif self.image:
@@ -292,7 +302,7 @@ class QNetwork(nn.Module):
         if self.dueling or self.noisy or self.kind == "c51":
             return None
         if isinstance(self.torso, MinAtarCNN):
-            return [self.torso.head[0], self.head]
+            return [*self.torso.linears(), self.head]
         return None if self.image else [*self.torso.linears, self.head]
 
     def conv_input(self) -> nn.Conv2d | None:

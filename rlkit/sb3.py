@@ -181,6 +181,8 @@ MAPPING: dict[str, dict[str, Field]] = {
         ),
         # only read when prioritized is on (which is refused)
         **_fields("fixed", {"priority_alpha": None, "priority_beta0": None}),
+        # only read for MinAtar's 10x10 planes (rlkit's MinAtar network; SB3 has none)
+        **_fields("fixed", {"minatar_hidden": None, "minatar_padding": None}),
         **_fields(
             "speed",
             {

@@ -255,9 +255,10 @@ class NumpyForward:
     does it about 3x faster. The views follow every in-place update (optimizer steps,
     ``load_state_dict``, flat parameters), so nothing needs re-syncing.
 
-    With ``conv`` (an unpadded convolution, MinAtar's) and the observation's ``in_shape``
-    ``(C, H, W)``, the observation goes through the convolution and its activation first,
-    as a matrix product on the image's patches (their indices computed once), flattened
+    With ``conv`` (MinAtar's convolution, unpadded or zero-padded) and the observation's
+    ``in_shape`` ``(C, H, W)``, the observation goes through the convolution and its
+    activation first, as a matrix product on the image's patches (their indices computed
+    once; a patch over the padding reads a zero appended to the observation), flattened
     in torch's order (channel, row, column) for the chain.
     """
 
@@ -283,17 +284,29 @@ class NumpyForward:
         self.in_dims = 1
         self.conv = None
         if conv is not None:
-            if in_shape is None or any(p != 0 for p in conv.padding) or conv.groups != 1:
-                raise ValueError("NumpyForward takes an unpadded, ungrouped conv and in_shape")
+            if (
+                in_shape is None
+                or conv.groups != 1
+                or isinstance(conv.padding, str)
+                or conv.padding_mode != "zeros"
+            ):
+                raise ValueError("NumpyForward takes an ungrouped, zero-padded conv and in_shape")
             channels, height, width = in_shape
-            (kh, kw), (sh, sw) = conv.kernel_size, conv.stride
-            rows = range(0, height - kh + 1, sh)
-            cols = range(0, width - kw + 1, sw)
-            # patch p, entry (c, i, j) in the weight's order: flat index into (C, H, W)
+            (kh, kw), (sh, sw), (ph, pw) = conv.kernel_size, conv.stride, conv.padding
+            rows = range(-ph, height + ph - kh + 1, sh)
+            cols = range(-pw, width + pw - kw + 1, sw)
+            zero = channels * height * width  # the index of a zero appended to each row
+
+            def index(c: int, y: int, x: int) -> int:
+                inside = 0 <= y < height and 0 <= x < width
+                return c * height * width + y * width + x if inside else zero
+
+            # patch p, entry (c, i, j) in the weight's order: flat index into (C, H, W), or
+            # the appended zero where the patch lies on the padding
             self.patches = np.array(
                 [
                     [
-                        c * height * width + (r + i) * width + (q + j)
+                        index(c, r + i, q + j)
                         for c in range(channels)
                         for i in range(kh)
                         for j in range(kw)
@@ -302,6 +315,7 @@ class NumpyForward:
                     for q in cols
                 ]
             )
+            self.padded = bool(ph or pw)
             self.conv = (
                 conv.weight.detach().numpy().reshape(conv.out_channels, -1),
                 conv.bias.detach().numpy(),
@@ -311,6 +325,8 @@ class NumpyForward:
     def _conv(self, x: np.ndarray) -> np.ndarray:
         """``(batch, C * H * W)`` -> the activated maps, flattened ``(batch, F * P)``."""
         weight, bias = self.conv
+        if self.padded:
+            x = np.concatenate([x, np.zeros((len(x), 1), x.dtype)], axis=1)
         maps = x[:, self.patches].astype(np.float32) @ weight.T  # (batch, P, F)
         maps += bias
         if self.activation == "relu":

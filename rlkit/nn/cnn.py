@@ -66,7 +66,11 @@ class NatureCNN(nn.Module):
 class MinAtarCNN(nn.Module):
     """The network of MinAtar's DQN (Young & Tian 2019): 16 3x3 filters with stride 1 over
     the ``(channels, 10, 10)`` object planes, then 128 linear units, ReLU after each.
-    Planes are 0/1 and taken as they are (no scaling). Output ``(batch, 128)``."""
+    Planes are 0/1 and taken as they are (no scaling). Output ``(batch, features)``.
+
+    ``features=0`` drops the linear layer: the output is the flattened maps, as in
+    Dopamine's MinAtar networks (Obando-Ceron & Castro 2021), which also pad the
+    convolution (``padding=1``: "same", 10x10 maps, 1,600 features)."""
 
     def __init__(
         self,
@@ -74,17 +78,28 @@ class MinAtarCNN(nn.Module):
         frame_size: int = 10,
         features: int = 128,
         generator: torch.Generator | None = None,
+        padding: int = 0,
     ) -> None:
         super().__init__()
-        self.convs = nn.Sequential(nn.Conv2d(in_channels, 16, 3, stride=1), nn.ReLU(), nn.Flatten())
-        flat = 16 * (frame_size - 2) ** 2
-        self.head = nn.Sequential(nn.Linear(flat, features), nn.ReLU())
-        self.features = features
+        if features < 0 or padding < 0:
+            raise ValueError(f"features and padding must be >= 0, got {features}, {padding}")
+        self.convs = nn.Sequential(
+            nn.Conv2d(in_channels, 16, 3, stride=1, padding=padding), nn.ReLU(), nn.Flatten()
+        )
+        flat = 16 * (frame_size - 2 + 2 * padding) ** 2
+        self.head = (
+            nn.Sequential(nn.Linear(flat, features), nn.ReLU()) if features else nn.Identity()
+        )
+        self.features = features or flat
         init_weights(self, "torch", generator=generator)
 
     def forward(self, planes: torch.Tensor) -> torch.Tensor:
         """``(batch, channels, H, W)`` 0/1 planes -> ``(batch, features)``."""
         return self.head(self.convs(planes.float()))
+
+    def linears(self) -> list[nn.Linear]:
+        """The linear layer after the convolution (none with ``features=0``)."""
+        return [self.head[0]] if isinstance(self.head, nn.Sequential) else []
 
 
 def conv_net(

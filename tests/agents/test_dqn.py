@@ -246,14 +246,25 @@ def test_written_out_pass_gives_autograd_gradients(weighted):
     assert torch.allclose(loss.grads["q"], expected, atol=1e-7)
 
 
+@pytest.mark.parametrize("network", ["young-tian", "dopamine"])
 @pytest.mark.parametrize("distributional", ["none", "qr"])
-def test_written_out_minatar_pass_gives_autograd_gradients(distributional):
+def test_written_out_minatar_pass_gives_autograd_gradients(distributional, network):
     """MinAtar's network (a convolution, then the MLP chain) through the written-out pass:
-    outputs, loss and every parameter's gradient, the filters' too, as autograd's."""
-    config = Config(distributional=distributional, n_quantiles=5)
+    outputs, loss and every parameter's gradient, the filters' too, as autograd's; also
+    for Dopamine's network (a padded convolution, the heads straight on its maps)."""
+    dopamine = network == "dopamine"
+    config = Config(
+        distributional=distributional,
+        n_quantiles=5,
+        minatar_hidden=0 if dopamine else 128,
+        minatar_padding=1 if dopamine else 0,
+    )
     shape = (4, 10, 10)  # Breakout's object planes
     a = QNetwork(shape, 3, config, torch.Generator().manual_seed(0))
     b = QNetwork(shape, 3, config, torch.Generator().manual_seed(0))
+    # Young & Tian's: 1,024 features from 8x8 maps into 128 units; Dopamine's: 1,600
+    # features from 10x10 maps straight into the head
+    assert [layer.in_features for layer in b.layer_chain()] == ([1600] if dopamine else [1024, 128])
     auto, written = q_model(a, replace(config, written_out_backprop=False)), q_model(b, config)
     assert isinstance(auto, AutogradQ) and isinstance(written, WrittenOutQ)
     assert written.conv is not None and written.parameters()[0].numel() == sum(

@@ -209,6 +209,8 @@ def test_qr_learns_the_quantiles_of_the_slippery_chain():
         (["dqn", "CartPole-v1", "distributional=qr", "n_quantiles=0"], "n_quantiles=0"),
         (["dqn", "CartPole-v1", "distributional=iqn"], "distributional"),
         (["ppo", "CartPole-v1", "distributional=c51"], "distributional"),
+        (["dqn", "MinAtar/Breakout-v1", "minatar_hidden=-1"], "minatar_hidden=-1"),
+        (["dqn", "MinAtar/Breakout-v1", "minatar_padding=2"], "minatar_padding=2"),
     ],
 )
 def test_bad_distributional_input_is_one_line_exit_2(cli, tmp_path, args, message):
