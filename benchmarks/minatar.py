@@ -65,6 +65,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,10 +158,12 @@ def train(
     total_steps: int,
     stop_at: int,
     actions: str = "minimal",
+    overrides: Sequence[str] = (),
 ) -> int:
     """Start, continue or skip one run (see the module doc), stopping it (saved) once it
     has logged ``stop_at`` steps; its exit status (0 also for a run already that far). The
-    config is the game's (``-v1``) file with either action set."""
+    config is the game's (``-v1``) file with either action set, and ``overrides``
+    (``key=value``) on top of it."""
     if last_step(run_dir) >= stop_at:
         return 0
     start = [
@@ -177,6 +180,7 @@ def train(
         "--quiet",
         f"total_steps={total_steps}",
         "save_replay=true",
+        *overrides,
     ]
     return train_or_resume(
         run_dir, start, threads=1, quiet=True, stop_when=lambda: last_step(run_dir) >= stop_at

@@ -280,3 +280,39 @@ def test_the_exploration_probe_draws_random_actions_from_the_set_it_names():
     play(Fixed(), env, "full", 2, epsilon=0.0, seed=0)
     assert set(Taken.actions) == {2} and Fixed.calls == len(Taken.actions)
     env.close()
+
+
+def test_the_network_ablation_sets_both_networks_at_the_variants_step(tmp_path):
+    """``benchmarks/minatar_network.py``: the Dopamine network's runs, recorded at their
+    step, beside the record's Rainbow runs (further on) cut at that same step, and the
+    published Rainbow interpolated there."""
+    from benchmarks.minatar_network import comparison
+
+    def write(root: Path, end: int, offset: float) -> None:
+        for seed in (0, 1):
+            rows = [
+                {"step": s, "time": float(s), "rollout/ep_return": s / 1e5 + seed + offset}
+                for s in range(500_000, end + 1, 500_000)
+            ]
+            run = run_dir_of(root, "SpaceInvaders", "rainbow", seed)
+            run.mkdir(parents=True)
+            (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    write(tmp_path / "variant", 1_000_000, 0.0)
+    write(tmp_path / "reference", 1_500_000, 50.0)
+    games, seeds = ["SpaceInvaders"], [0, 1]
+    variant = record(tmp_path / "variant", games, ["rainbow"], seeds, at=1_000_000, actions="full")
+    reference = record(tmp_path / "reference", games, ["rainbow"], seeds, actions="full")
+    data = comparison(variant, reference, games, 1_000_000)
+    entry = data["games"]["SpaceInvaders"]
+    assert entry["steps"] == 1_000_000
+    assert entry["dopamine"]["return_100"] == 10.5  # 10 + the seeds' mean offset 0.5
+    assert entry["young_tian"]["return_100"] == 60.5 and entry["young_tian"]["seed_range"] == [
+        60.0,
+        61.0,
+    ]
+    assert [p[0] for p in entry["young_tian"]["curve"]] == [500_000, 1_000_000]  # cut there
+    published = (25.6 + 46.9) / 2  # their first two iterations, drawn at 500k and 1.5M
+    assert entry["revisiting_rainbow"] == pytest.approx(round(published, 2))
+    assert data["ours"] == 10.5 and data["mlp_128"] == 60.5
+    assert data["ratio"] == pytest.approx(round(10.5 / round(published, 2), 3))
