@@ -4,7 +4,7 @@ DQN network and beside their published curve (long runs, not in CI).
 
     python benchmarks/minatar_network.py --stop-at 1000000 --jobs 3
     python benchmarks/minatar_network.py --games SpaceInvaders Breakout --stop-at 500000
-    python benchmarks/minatar_network.py --report-only --stop-at 1000000
+    python benchmarks/minatar_network.py --stop-at 1000000 --name minatar-network-1m
     python benchmarks/minatar_network.py --quick       # SpaceInvaders, seed 0, 20k steps
 
 The full-set record (``benchmarks/minatar.py --actions full``) has rlkit's Rainbow far
@@ -20,7 +20,9 @@ PyTorch's default initialisation included where theirs is Xavier's) in
 (``runs/minatar-full``, the same seeds, cut at the same step) and their published one.
 
 If the network explains the gap, the Dopamine network's curve lies near theirs. The record
-is ``docs/minatar-network.{json,png}``; the last line printed is its JSON summary: ``ours``
+is ``docs/minatar-network.{json,png}`` (``--name``: another name, for a record at another
+step beside it; as in ``minatar.py``, a call that would replace a record at another step
+exits 2 before any run starts); the last line printed is its JSON summary: ``ours``
 is the mean training return (last 100 episodes) of Rainbow on Dopamine's network at the
 step, ``peer`` their published Rainbow there, ``mlp_128`` the record's Rainbow (on MinAtar's
 DQN network) at the same step, for the first game.
@@ -158,8 +160,16 @@ def main() -> None:
     )
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs")
+    parser.add_argument(
+        "--name",
+        default="minatar-network",
+        help="the record's file name, without .json / .png: a record at another step "
+        "beside the first",
+    )
     parser.add_argument("--quick", action="store_true", help="a small version (see the doc)")
     args = parser.parse_args()
+    if not args.name or Path(args.name).name != args.name:
+        parser.error(f"--name takes a bare file name, not {args.name!r}")
     if args.quick:
         args.games, args.seeds, args.total_steps, args.stop_at = (
             ["SpaceInvaders"],
@@ -170,7 +180,7 @@ def main() -> None:
         args.root = args.docs = ROOT / "runs" / "minatar-network-quick"
         args.docs.mkdir(parents=True, exist_ok=True)
     stop = args.stop_at or args.total_steps
-    out = args.docs / "minatar-network.json"
+    out = args.docs / f"{args.name}.json"
     clash = replaces_another_step(out, args.stop_at)
     if clash is not None:
         parser.exit(2, f"minatar_network.py: {clash}\n")  # before any run is trained or resumed
@@ -197,7 +207,7 @@ def main() -> None:
     from rlkit.io import atomic_write_json
 
     atomic_write_json(out, data)
-    plot(data, args.docs / "minatar-network.png")
+    plot(data, out.with_suffix(".png"))
     print(json.dumps({k: v for k, v in data.items() if k != "games"}))
 
 

@@ -210,21 +210,24 @@ def test_a_record_at_one_step_is_not_replaced_by_one_at_another(tmp_path):
     assert "not a record" in replaces_another_step(path, 500_000)
 
 
-def test_the_script_refuses_to_replace_a_record_at_another_step(tmp_path):
-    text = json.dumps({"bench": "minatar", "at": 500_000})
-    (tmp_path / "minatar.json").write_text(text)
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "minatar.py"
+@pytest.mark.parametrize(
+    ("script", "name"), [("minatar.py", "minatar"), ("minatar_network.py", "minatar-network")]
+)
+def test_the_script_refuses_to_replace_a_record_at_another_step(tmp_path, script, name):
+    text = json.dumps({"bench": name, "at": 500_000})
+    (tmp_path / f"{name}.json").write_text(text)
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / script
     done = subprocess.run(
-        [sys.executable, str(script), "--root", str(tmp_path), "--docs", str(tmp_path)]
+        [sys.executable, str(path), "--root", str(tmp_path), "--docs", str(tmp_path)]
         + ["--stop-at", "1000000", "--seeds", "7"],
         capture_output=True,
         text=True,
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "--name" in done.stderr
-    assert (tmp_path / "minatar.json").read_text() == text
-    assert not (tmp_path / "minatar.png").exists()
-    assert list(tmp_path.iterdir()) == [tmp_path / "minatar.json"]  # no run dir was made
+    assert (tmp_path / f"{name}.json").read_text() == text
+    assert not (tmp_path / f"{name}.png").exists()
+    assert list(tmp_path.iterdir()) == [tmp_path / f"{name}.json"]  # no run dir was made
 
 
 def test_the_full_action_set_plays_the_v0_ids():
