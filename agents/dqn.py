@@ -55,6 +55,7 @@ from rlkit.nn import (
     init_weights,
     reset_noise,
 )
+from rlkit.nn.cnn import NATURE_MIN_FRAMES
 from rlkit.nn.passes import AutogradQ, Loss, QOutputs, WrittenOutQ
 from rlkit.optim import clip_grad_norm_, optimizer_from_config, set_learning_rate
 from rlkit.periodic import Periodic
@@ -65,7 +66,7 @@ from rlkit.seeding import make_rngs
 from rlkit.timing import PHASES
 
 ALGO = "dqn"
-SMALL_FRAMES = 36
+SMALL_FRAMES = NATURE_MIN_FRAMES
 """Image observations narrower than this (MinAtar's 10x10) get ``MinAtarCNN``; the
 Nature CNN needs at least 36 pixels."""
 FITS = "Discrete actions: CartPole-v1, Acrobot-v1, MountainCar-v0, Atari (PongNoFrameskip-v4, ALE/Pong-v5, ...)"

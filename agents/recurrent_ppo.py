@@ -35,6 +35,7 @@ from rlkit.envs import describe_space
 from rlkit.errors import BadInput
 from rlkit.losses import PPO_PARTS, ppo_loss
 from rlkit.nn.actor_critic import RecurrentActorCritic
+from rlkit.nn.cnn import require_nature_frames
 from rlkit.nn.passes import AutogradPolicy, Loss, PolicyOutputs
 from rlkit.optim import clip_grad_norm_, optimizer_from_config, set_learning_rate
 from rlkit.periodic import Periodic, update_metrics
@@ -157,6 +158,7 @@ def check_env(env: gym.Env, config: Config) -> None:
         raise BadInput(
             f"recurrent-ppo needs Box observations, got {describe_space(env.observation_space)}"
         )
+    require_nature_frames(env.observation_space.shape, ALGO)
     if config.normalize_obs and len(env.observation_space.shape) == 3:
         raise BadInput(
             "recurrent-ppo: normalize_obs is for vector observations (image pixels are scaled by the CNN)"

@@ -37,6 +37,7 @@ from rlkit.envs import describe_space
 from rlkit.errors import BadInput
 from rlkit.losses import normalized
 from rlkit.nn.actor_critic import ActorCritic
+from rlkit.nn.cnn import require_nature_frames
 from rlkit.nn.passes import Loss, PolicyOutputs, policy_model
 from rlkit.optim import clip_grad_norm_, optimizer_from_config, set_learning_rate
 from rlkit.periodic import EpisodeStats, Periodic
@@ -117,6 +118,7 @@ def check_env(env: gym.Env, config: Config) -> None:
         raise BadInput(
             f"reinforce needs Box observations, got {describe_space(env.observation_space)}"
         )
+    require_nature_frames(env.observation_space.shape, ALGO)
 
 
 def make_network(env: gym.Env, config: Config, generator: torch.Generator | None) -> ActorCritic:

@@ -418,7 +418,8 @@ def plan_run(
         if implementation == "sb3":
             from rlkit import sb3
 
-            sb3.sb3_kwargs(algo, config_obj, image=len(probe.observation_space.shape) == 3)
+            shape = probe.observation_space.shape
+            sb3.sb3_kwargs(algo, config_obj, len(shape) == 3, sb3.small_frames(shape))
             speed = sb3.speed_notes(algo, config_obj)
             if speed:
                 notes.append(

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -181,8 +182,14 @@ MAPPING: dict[str, dict[str, Field]] = {
         ),
         # only read when prioritized is on (which is refused)
         **_fields("fixed", {"priority_alpha": None, "priority_beta0": None}),
-        # only read for MinAtar's 10x10 planes (rlkit's MinAtar network; SB3 has none)
-        **_fields("fixed", {"minatar_hidden": None, "minatar_padding": None}),
+        # MinAtar's 10x10 planes: rlkit's MinAtar network as SB3's features extractor
+        **_fields(
+            "policy",
+            {
+                "minatar_hidden": "features_extractor_kwargs (MinAtar)",
+                "minatar_padding": "features_extractor_kwargs (MinAtar)",
+            },
+        ),
         **_fields(
             "speed",
             {
@@ -282,9 +289,43 @@ def _optimizer(algo: str, config: Any) -> dict[str, Any]:
     }
 
 
-def sb3_kwargs(algo: str, config: Any, image: bool = False) -> dict[str, Any]:
+def small_frames(shape: tuple[int, ...]) -> bool:
+    """Whether observations of ``shape`` are images too small for the Nature CNN (MinAtar's
+    10x10 planes), on which rlkit's DQN, and so its baseline, use MinAtar's network."""
+    from rlkit.nn.cnn import NATURE_MIN_FRAMES
+
+    return len(shape) == 3 and shape[-1] < NATURE_MIN_FRAMES
+
+
+@cache
+def minatar_extractor() -> type:
+    """SB3's features extractor made of ``rlkit.nn.MinAtarCNN`` (``minatar_hidden``,
+    ``minatar_padding`` as rlkit's DQN reads them), so that a baseline on MinAtar learns
+    with the network rlkit's DQN has; built on first use (SB3 is imported lazily)."""
+    from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+
+    from rlkit.nn import MinAtarCNN
+
+    class MinAtarFeatures(BaseFeaturesExtractor):
+        """MinAtar's network in front of SB3's Q-network (0/1 planes, no scaling)."""
+
+        def __init__(self, observation_space: Any, hidden: int = 128, padding: int = 0) -> None:
+            shape = observation_space.shape
+            net = MinAtarCNN(shape[0], frame_size=shape[-1], features=hidden, padding=padding)
+            super().__init__(observation_space, net.features)
+            self.net = net
+
+        def forward(self, planes: torch.Tensor) -> torch.Tensor:
+            return self.net(planes)
+
+    return MinAtarFeatures
+
+
+def sb3_kwargs(algo: str, config: Any, image: bool = False, small: bool = False) -> dict[str, Any]:
     """The SB3 constructor's keyword arguments for an rlkit config (``policy_kwargs``
-    included); ``BadInput`` for a field SB3 cannot honour."""
+    included); ``BadInput`` for a field SB3 cannot honour. ``small``: the observations are
+    MinAtar's planes (``small_frames``), which DQN's baseline reads with MinAtar's network
+    (``minatar_extractor``) and other algorithms refuse."""
     check_algo(algo)
     table = MAPPING[algo]
     fields = set(type(config).__dataclass_fields__)
@@ -323,8 +364,22 @@ def sb3_kwargs(algo: str, config: Any, image: bool = False) -> dict[str, Any]:
             elif name == "shared_lstm":
                 policy["shared_lstm"] = value
                 policy["enable_critic_lstm"] = not value
+            elif name.startswith("minatar_"):
+                continue  # (the extractor's, with small frames: below)
             else:
                 policy[name] = value
+    if small:
+        if algo != "dqn":
+            raise BadInput(
+                f"rlkit baseline {algo}: MinAtar's small planes have a network for dqn only"
+            )
+        policy["features_extractor_class"] = minatar_extractor()
+        policy["features_extractor_kwargs"] = {
+            "hidden": config.minatar_hidden,
+            "padding": config.minatar_padding,
+        }
+        policy["net_arch"] = []  # the heads straight on the features, as rlkit's
+        policy["normalize_images"] = False
     if algo == "dqn" and config.max_grad_norm == 0:  # rlkit's "no clipping"
         # (SB3's DQN always clips, to inf here; sb3-contrib's QR-DQN skips None)
         kwargs["max_grad_norm"] = None if config.distributional == "qr" else float("inf")
@@ -398,7 +453,7 @@ def make_model(
                 venv, norm_obs=True, norm_reward=False, clip_obs=10.0, gamma=config.gamma
             )
     image = len(venv.observation_space.shape) == 3
-    kwargs = sb3_kwargs(algo, config, image)
+    kwargs = sb3_kwargs(algo, config, image, small_frames(venv.observation_space.shape))
     return model_class(algo, config)(
         policy_name(algo, image), venv, seed=seed, device=device, verbose=0, **kwargs
     )
@@ -531,7 +586,7 @@ def load_policy(
     }
     config = build_config(agent.Config, fields)
     image = len(env.observation_space.shape) == 3
-    kwargs = sb3_kwargs(algo, config, image)
+    kwargs = sb3_kwargs(algo, config, image, small_frames(env.observation_space.shape))
     cls = model_class(algo, config)
     policy_cls = cls.policy_aliases[policy_name(algo, image)]
     lr = schedule(config.learning_rate, "learning_rate")(0.0)

@@ -12,8 +12,22 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from rlkit.errors import BadInput
 from rlkit.nn.activations import activation as make_activation
 from rlkit.nn.init import init_weights
+
+NATURE_MIN_FRAMES = 36
+"""The Nature CNN's smallest frame: its three convolutions leave one pixel of 36."""
+
+
+def require_nature_frames(shape: Sequence[int], algo: str) -> None:
+    """``BadInput`` for image observations too small for the Nature CNN (MinAtar's 10x10
+    planes, which DQN reads with ``MinAtarCNN``)."""
+    if len(shape) == 3 and shape[-1] < NATURE_MIN_FRAMES:
+        raise BadInput(
+            f"{algo}: {shape[-2]}x{shape[-1]} frames are too small for the Nature CNN (it "
+            f"needs {NATURE_MIN_FRAMES}); MinAtar's planes have a network in dqn only"
+        )
 
 
 class NatureCNN(nn.Module):

@@ -94,6 +94,11 @@ def test_optimizers_map_to_torch_classes_and_lion_is_refused():
         (["baseline", "ppo", "CartPole-v1", "precision=bf16"], "cannot honour precision='bf16'"),
         (["baseline", "ppo", "CartPole-v1", "gama=0.9"], "did you mean 'gamma'"),
         (["baseline", "ppo", "CartPole-v1", "--seeds", "3-1"], "--seeds"),
+        (["baseline", "ppo", "MinAtar/Breakout-v1"], "too small for the Nature CNN"),
+        (["train", "ppo", "MinAtar/Breakout-v1"], "too small for the Nature CNN"),
+        (["train", "a2c", "MinAtar/Breakout-v1"], "too small for the Nature CNN"),
+        (["train", "reinforce", "MinAtar/Breakout-v1"], "too small for the Nature CNN"),
+        (["train", "recurrent-ppo", "MinAtar/Breakout-v1"], "too small for the Nature CNN"),
     ],
 )
 def test_baseline_bad_input_exits_2_and_writes_nothing(cli, tmp_path, argv, message):
@@ -222,3 +227,49 @@ def test_stochastic_eval_reproduces_a_sampling_training_evaluation(cli, tmp_path
     greedy = json.loads((tmp_path / "r" / "eval.json").read_text())
     assert code == 0 and greedy["deterministic"] is True
     assert np.isfinite(greedy["eval/mean_return"])
+
+
+@pytest.mark.parametrize("network", ["young-tian", "dopamine"])
+def test_the_baseline_on_minatar_learns_with_rlkits_minatar_network(cli, tmp_path, network):
+    """SB3's DQN on MinAtar's 10x10 planes (too small for its Nature CNN) gets rlkit's
+    MinAtar network as its features extractor and the head straight on it: the same
+    layers and parameter count as rlkit's DQN for the same config; it trains, saves and
+    evaluates from its checkpoint."""
+    from rlkit.agents.dqn import Config, QNetwork
+    from rlkit.envs import make_env
+    from rlkit.nn import MinAtarCNN
+
+    overrides = ["minatar_hidden=0", "minatar_padding=1"] if network == "dopamine" else []
+    config = Config(
+        minatar_hidden=0 if network == "dopamine" else 128,
+        minatar_padding=1 if network == "dopamine" else 0,
+    )
+    env = make_env("MinAtar/Breakout-v1")
+    model = baseline.make_model(
+        "dqn", config, lambda **k: make_env("MinAtar/Breakout-v1", **k), seed=0
+    )
+    extractor = model.policy.q_net.features_extractor
+    assert isinstance(extractor.net, MinAtarCNN)
+    ours = QNetwork(env.observation_space.shape, 3, config, torch.Generator().manual_seed(0))
+    theirs = model.policy.q_net
+    count = sum(p.numel() for p in theirs.parameters())
+    assert count == sum(p.numel() for p in ours.parameters())
+    assert count == (4 * 9 * 16 + 16) + (
+        (1600 * 3 + 3) if network == "dopamine" else (1024 * 128 + 128) + (128 * 3 + 3)
+    )
+    code, _, err = cli(
+        "baseline",
+        "dqn",
+        "MinAtar/Breakout-v1",
+        *overrides,
+        "total_steps=300",
+        "learning_starts=100",
+        "eval_episodes=1",
+        "--run-dir",
+        "b",
+        "--wandb",
+        "disabled",
+    )
+    assert code == 0, err
+    code, out, err = cli("eval", "b", "--episodes", "2")
+    assert code == 0 and "over 2 episodes" in out, err
