@@ -55,7 +55,7 @@ from rlkit.nn import (
     init_weights,
     reset_noise,
 )
-from rlkit.nn.cnn import NATURE_MIN_FRAMES
+from rlkit.nn.cnn import small_frames
 from rlkit.nn.passes import AutogradQ, Loss, QOutputs, WrittenOutQ
 from rlkit.optim import clip_grad_norm_, optimizer_from_config, set_learning_rate
 from rlkit.periodic import Periodic
@@ -66,9 +66,6 @@ from rlkit.seeding import make_rngs
 from rlkit.timing import PHASES
 
 ALGO = "dqn"
-SMALL_FRAMES = NATURE_MIN_FRAMES
-"""Image observations narrower than this (MinAtar's 10x10) get ``MinAtarCNN``; the
-Nature CNN needs at least 36 pixels."""
 FITS = "Discrete actions: CartPole-v1, Acrobot-v1, MountainCar-v0, Atari (PongNoFrameskip-v4, ALE/Pong-v5, ...)"
 RESUMABLE = True
 """Checkpoints carry everything to continue exactly (``rlkit train --resume``)."""
@@ -239,7 +236,7 @@ class Config(RunFields, OptimizerFields):
 
 class QNetwork(nn.Module):
     """Observation -> one Q-value per action: a torso (MLP, Nature CNN, or MinAtar's small
-    CNN for frames under ``SMALL_FRAMES`` pixels) and a head.
+    CNN for frames too small for the Nature CNN, ``small_frames``) and a head.
 
     A distributional network (``distributional: c51 | qr``) has ``N`` outputs per action
     (``n_atoms`` logits, or ``n_quantiles`` quantiles): ``distribution(obs)`` gives them
@@ -251,7 +248,7 @@ class QNetwork(nn.Module):
     ) -> None:
         super().__init__()
         self.image = len(obs_shape) == 3
-        if self.image and obs_shape[-1] < SMALL_FRAMES:  # MinAtar's 10x10 object planes
+        if small_frames(obs_shape):  # MinAtar's 10x10 object planes
             self.torso: nn.Module = MinAtarCNN(
                 obs_shape[0],
                 frame_size=obs_shape[-1],

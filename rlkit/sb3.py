@@ -38,6 +38,7 @@ import torch
 
 from rlkit.agents import ALGORITHMS
 from rlkit.errors import BadInput
+from rlkit.nn.cnn import small_frames
 from rlkit.schedules import schedule
 from rlkit.seeding import make_rngs
 
@@ -287,14 +288,6 @@ def _optimizer(algo: str, config: Any) -> dict[str, Any]:
         "optimizer_class": torch.optim.SGD,
         "optimizer_kwargs": {"momentum": momentum, "nesterov": config.nesterov, "weight_decay": wd},
     }
-
-
-def small_frames(shape: tuple[int, ...]) -> bool:
-    """Whether observations of ``shape`` are images too small for the Nature CNN (MinAtar's
-    10x10 planes), on which rlkit's DQN, and so its baseline, use MinAtar's network."""
-    from rlkit.nn.cnn import NATURE_MIN_FRAMES
-
-    return len(shape) == 3 and shape[-1] < NATURE_MIN_FRAMES
 
 
 @cache

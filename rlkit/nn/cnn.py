@@ -20,10 +20,15 @@ NATURE_MIN_FRAMES = 36
 """The Nature CNN's smallest frame: its three convolutions leave one pixel of 36."""
 
 
+def small_frames(shape: Sequence[int]) -> bool:
+    """Whether observations of ``shape`` are images too small for the Nature CNN (MinAtar's
+    10x10 planes), which DQN, and so its SB3 baseline, read with ``MinAtarCNN``."""
+    return len(shape) == 3 and shape[-1] < NATURE_MIN_FRAMES
+
+
 def require_nature_frames(shape: Sequence[int], algo: str) -> None:
-    """``BadInput`` for image observations too small for the Nature CNN (MinAtar's 10x10
-    planes, which DQN reads with ``MinAtarCNN``)."""
-    if len(shape) == 3 and shape[-1] < NATURE_MIN_FRAMES:
+    """``BadInput`` for image observations too small for the Nature CNN (``small_frames``)."""
+    if small_frames(shape):
         raise BadInput(
             f"{algo}: {shape[-2]}x{shape[-1]} frames are too small for the Nature CNN (it "
             f"needs {NATURE_MIN_FRAMES}); MinAtar's planes have a network in dqn only"
