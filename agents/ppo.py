@@ -25,7 +25,7 @@ written-out backpropagation of ``rlkit.nn.passes`` (chosen once, at set-up).
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -36,7 +36,7 @@ from rlkit.acting import (
     ActorCriticState,
     action_spec,
     load_actor_critic_policy,
-    rollout_env,
+    on_policy_parts,
     rollout_parts,
     start_rollouts,
 )
@@ -46,7 +46,6 @@ from rlkit.errors import BadInput
 from rlkit.losses import ppo_loss
 from rlkit.nn.actor_critic import ActorCritic
 from rlkit.nn.cnn import require_nature_frames
-from rlkit.nn.passes import policy_model
 from rlkit.optim import clip_grad_norm_, optimizer_from_config, set_learning_rate
 from rlkit.periodic import Periodic, update_metrics
 from rlkit.resources import Part, parameter_bytes, rollout_bytes
@@ -203,45 +202,16 @@ def memory_bytes(env: gym.Env, config: Config) -> dict[str, Part]:
 def train(config: Config, run: Run) -> dict[str, Any]:
     """Train for ``total_steps`` env steps (whole rollouts); evaluate, log and checkpoint along the way."""
 
-    # set-up: the network, its pass (backprop written out for MLPs), optimizer, envs, buffer
-    def make_env() -> gym.Env:
-        return run.make_env(train=True, frame_stack=config.frame_stack)
-
-    probe = make_env()
-    spec = action_spec(probe.action_space, ALGO, describe_space)
-    net = make_network(probe, config, run.rngs.torch).to(run.device)
-    obs_space = probe.observation_space
-    probe.close()
-    model = policy_model(net, config.activation, config.written_out_backprop)
+    # set-up (rlkit.acting.on_policy_parts): the network, its pass (backprop written out
+    # for MLPs), optimizer, this rank's envs (data-parallel: its share of the envs, of
+    # the rollout and of the gradient sums), buffer, actor, Periodic; a resumed run restored
     learning_rate = schedule(config.learning_rate, "learning_rate")
     clip_range = schedule(config.clip_range, "clip_range")
-    optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
-    # data-parallel (rlkit.distributed): this rank's share of the envs and of each
-    # minibatch, gradients summed over the ranks; one process: all of them, sums of one
-    ranks = run.ranks
-    loss_config = replace(config, normalize_advantage=False) if ranks.active else config
-    env = rollout_env(config, run)
-    state = ActorCriticState(net, optimizer, env)
-    # rollouts: numpy rows and a numpy actor, or (vec_env: torch) all on the device
-    rollouts = rollout_parts(config, run, net, spec, obs_space, state, model)
+    setup = on_policy_parts(config, run, make_network, ALGO, describe_space, learning_rate(0.0))
+    net, model, optimizer, loss_config = setup.net, setup.model, setup.optimizer, setup.loss_config
+    env, state, periodic, episodes = setup.env, setup.state, setup.periodic, setup.episodes
+    rollouts, step, ranks = setup.rollouts, setup.step, run.ranks
     buffer, actor = rollouts.buffer, rollouts.actor
-
-    def eval_policy() -> ActorCriticPolicy:
-        return ActorCriticPolicy(
-            net, spec, run.device, config.activation, config.deterministic, run.rngs.eval_seed
-        )
-
-    periodic = Periodic(
-        config,
-        run,
-        eval_policy,
-        state,
-        config.frame_stack,
-        parameters=net.named_parameters,
-        evaluator=rollouts.evaluator,
-    )
-    step = start_rollouts(state, env, run, periodic)  # 0, or a resumed run's step
-    episodes = ranks.episodes(periodic.stats, config.n_envs)
     try:
         while step < config.total_steps:
             progress = step / config.total_steps

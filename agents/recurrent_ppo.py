@@ -28,6 +28,7 @@ from rlkit.acting import (
     ActorCriticState,
     action_spec,
     load_actor_critic,
+    probe_network,
 )
 from rlkit.config import OptimizerFields, RunFields, require, require_gamma
 from rlkit.data.rollout import RolloutBuffer, collect_rollout
@@ -324,14 +325,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     """Train for ``total_steps`` env steps (whole rollouts); evaluate, log and checkpoint along the way."""
 
     # set-up: the network (through autograd: an LSTM), optimizer, envs, buffer, actor
-    def make_env() -> gym.Env:
-        return run.make_env(train=True, frame_stack=config.frame_stack)
-
-    probe = make_env()
-    spec = action_spec(probe.action_space, ALGO, describe_space)
-    net = make_network(probe, config, run.rngs.torch).to(run.device)
-    obs_space = probe.observation_space
-    probe.close()
+    spec, net, obs_space = probe_network(config, run, make_network, ALGO, describe_space)
     model = AutogradPolicy(net)
     learning_rate = schedule(config.learning_rate, "learning_rate")
     clip_range = schedule(config.clip_range, "clip_range")

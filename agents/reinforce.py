@@ -30,6 +30,7 @@ from rlkit.acting import (
     action_spec,
     load_actor_critic_policy,
     make_actor,
+    probe_network,
 )
 from rlkit.config import OptimizerFields, RunFields, require, require_gamma
 from rlkit.data import discounted_returns
@@ -269,13 +270,7 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     """Train for at least ``total_steps`` env steps (whole batches of episodes)."""
 
     # set-up: the network, its pass (backprop written out for MLPs), optimizer, envs
-    def make_env() -> gym.Env:
-        return run.make_env(train=True, frame_stack=config.frame_stack)
-
-    probe = make_env()
-    spec = action_spec(probe.action_space, ALGO, describe_space)
-    net = make_network(probe, config, run.rngs.torch).to(run.device)
-    probe.close()
+    spec, net, _ = probe_network(config, run, make_network, ALGO, describe_space)
     model = policy_model(net, config.activation, config.written_out_backprop)
     learning_rate = schedule(config.learning_rate, "learning_rate")
     optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))

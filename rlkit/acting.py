@@ -12,12 +12,15 @@
 * ``ActorCriticState``: what an on-policy agent's checkpoint holds (``state_dict`` /
   ``load_state_dict``).
 * ``load_actor_critic``: an agent's network rebuilt from a checkpoint.
+* ``probe_network`` and ``on_policy_parts``: what a policy-gradient agent builds before
+  its loop (spaces, network, optimizer, envs, rollouts, ``Periodic``), in one order that
+  every agent shares, so that runs draw from their generators alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gymnasium as gym
@@ -27,6 +30,9 @@ import torch
 from rlkit.data.device import casts_kept
 from rlkit.distributed import SINGLE, Ranks, Rows
 from rlkit.errors import BadInput
+from rlkit.nn.passes import policy_model
+from rlkit.optim import optimizer_from_config
+from rlkit.periodic import Periodic
 
 
 @dataclass(frozen=True)
@@ -574,3 +580,92 @@ def start_rollouts(state: Any, env: Any, run: Any, periodic: Any) -> int:
         state.obs = torch.as_tensor(state.obs, device=env.device)
         state.episode_starts = torch.as_tensor(state.episode_starts, device=env.device)
     return step
+
+
+def probe_network(
+    config: Any,
+    run: Any,
+    make_network: Callable[[gym.Env, Any, torch.Generator | None], torch.nn.Module],
+    algo: str,
+    describe: Callable[[gym.Space], str],
+) -> tuple[ActionSpec, torch.nn.Module, gym.Space]:
+    """One training env, made to read its spaces and closed again: the action spec
+    (``BadInput`` for actions ``algo`` cannot take; ``describe`` names the space), the
+    agent's network built from the run's torch generator and moved to the run's device,
+    and the observation space."""
+    probe = run.make_env(train=True, frame_stack=config.frame_stack)
+    try:
+        spec = action_spec(probe.action_space, algo, describe)
+        net = make_network(probe, config, run.rngs.torch).to(run.device)
+        return spec, net, probe.observation_space
+    finally:
+        probe.close()
+
+
+@dataclass
+class OnPolicyParts:
+    """What A2C and PPO train with (``on_policy_parts``); the loop itself stays in the agent."""
+
+    spec: ActionSpec
+    net: torch.nn.Module
+    model: Any
+    """The network's pass (``rlkit.nn.passes.policy_model``: written out for MLPs)."""
+    optimizer: torch.optim.Optimizer
+    loss_config: Any
+    """The config the loss sees: a data-parallel run normalizes advantages over all ranks
+    itself (``Ranks.normalize_advantages``), so its loss does not."""
+    env: Any
+    state: ActorCriticState
+    rollouts: RolloutParts
+    periodic: Periodic
+    step: int
+    """0, or where a resumed run's checkpoint was taken."""
+    episodes: Any
+    """This rank's finished-episode sink (``Ranks.episodes``)."""
+
+
+def on_policy_parts(
+    config: Any,
+    run: Any,
+    make_network: Callable[[gym.Env, Any, torch.Generator | None], torch.nn.Module],
+    algo: str,
+    describe: Callable[[gym.Space], str],
+    learning_rate: float,
+) -> OnPolicyParts:
+    """Build, in this order, what a feed-forward actor-critic agent needs before its first
+    rollout: the network (``probe_network``) and its pass, the optimizer at
+    ``learning_rate``, this rank's vector env (``rollout_env``), the state a checkpoint
+    holds, the rollout buffer, actor and collect function (``rollout_parts``), ``Periodic``
+    with the evaluation policy, then the first reset and a resumed run's restore
+    (``start_rollouts``)."""
+    spec, net, obs_space = probe_network(config, run, make_network, algo, describe)
+    model = policy_model(net, config.activation, config.written_out_backprop)
+    optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate)
+    # data-parallel (rlkit.distributed): this rank's share of the envs and of the rollout,
+    # gradients summed over the ranks; one process: all of them, sums of one
+    ranks = run.ranks
+    loss_config = replace(config, normalize_advantage=False) if ranks.active else config
+    env = rollout_env(config, run)
+    state = ActorCriticState(net, optimizer, env)
+    # rollouts: numpy rows and a numpy actor, or (vec_env: torch) all on the device
+    rollouts = rollout_parts(config, run, net, spec, obs_space, state, model)
+
+    def eval_policy() -> ActorCriticPolicy:
+        return ActorCriticPolicy(
+            net, spec, run.device, config.activation, config.deterministic, run.rngs.eval_seed
+        )
+
+    periodic = Periodic(
+        config,
+        run,
+        eval_policy,
+        state,
+        config.frame_stack,
+        parameters=net.named_parameters,
+        evaluator=rollouts.evaluator,
+    )
+    step = start_rollouts(state, env, run, periodic)
+    episodes = ranks.episodes(periodic.stats, config.n_envs)
+    return OnPolicyParts(
+        spec, net, model, optimizer, loss_config, env, state, rollouts, periodic, step, episodes
+    )

@@ -288,6 +288,7 @@ def test_ppo_on_ale_collects_in_two_parts_and_is_reproducible(tmp_path):
     import torch
 
     import rlkit
+    from rlkit import acting
     from rlkit.acting import rollout_env
 
     settings = {
@@ -301,8 +302,6 @@ def test_ppo_on_ale_collects_in_two_parts_and_is_reproducible(tmp_path):
         "checkpoint_interval": 0,
         "env_kwargs": {"max_num_frames_per_episode": 400},
     }
-    from rlkit.agents import ppo
-
     made = []
 
     def spy(config, run):
@@ -312,7 +311,7 @@ def test_ppo_on_ale_collects_in_two_parts_and_is_reproducible(tmp_path):
     results = []
     for k in range(2):
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(ppo, "rollout_env", spy)
+            patch.setattr(acting, "rollout_env", spy)
             results.append(
                 rlkit.train(
                     "ppo",
