@@ -287,6 +287,46 @@ def test_noisy_linear_is_factorised_gaussian_noise_on_learned_weights():
     assert layer.weight_mu.grad is not None and float(layer.weight_sigma.grad.abs().sum()) > 0
 
 
+def test_noisy_linear_acts_on_one_row_through_the_factors_as_a_batch_does():
+    from rlkit.nn import NoisyLinear
+
+    layer = NoisyLinear(16, 7, generator=torch.Generator().manual_seed(0))
+    rows = torch.randn(5, 16)
+    batch = layer(rows)  # the noisy weights built, then one product
+    weight = layer.weight_mu + layer.weight_sigma * layer.weight_epsilon
+    bias = layer.bias_mu + layer.bias_sigma * layer.bias_epsilon
+    assert torch.equal(batch, torch.nn.functional.linear(rows, weight, bias))
+    for i in range(5):  # one row at a time: mu x + f(eps_out) * (sigma (f(eps_in) * x))
+        for one in (rows[i], rows[i : i + 1]):
+            assert torch.allclose(layer(one).reshape(-1), batch[i], atol=1e-6)
+    # the same gradients through the factors as through the built weights
+    x = rows[:1].clone().requires_grad_(True)
+    params = [x, layer.weight_mu, layer.weight_sigma, layer.bias_mu, layer.bias_sigma]
+    factored = torch.autograd.grad(layer(x).square().sum(), params)
+    built = torch.autograd.grad(torch.nn.functional.linear(x, weight, bias).square().sum(), params)
+    for a, b in zip(factored, built, strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_noisy_linear_loads_a_state_dict_that_kept_the_noise_matrix():
+    from rlkit.nn import NoisyLinear
+
+    layer = NoisyLinear(6, 4, generator=torch.Generator().manual_seed(0))
+    state = layer.state_dict()
+    assert "input_epsilon" in state and "weight_epsilon" not in state
+    # the layout of checkpoints written before 2026-12-06: the matrix, no input factor
+    old = {k: v.clone() for k, v in state.items() if k != "input_epsilon"}
+    old["weight_epsilon"] = torch.outer(state["bias_epsilon"], state["input_epsilon"])
+    again = NoisyLinear(6, 4, generator=torch.Generator().manual_seed(5))
+    again.load_state_dict(old)  # strict: no key left over, none missing
+    assert torch.allclose(again.input_epsilon, layer.input_epsilon, rtol=1e-6)
+    assert torch.equal(again.bias_epsilon, layer.bias_epsilon)
+    x = torch.randn(3, 6)
+    assert torch.allclose(again(x), layer(x), atol=1e-6)
+    again.load_state_dict(state)  # and its own layout, exactly
+    assert torch.equal(again(x), layer(x))
+
+
 def test_noisy_nets_explore_without_epsilon():
     rows = []
     agent = rlkit.train(

@@ -1,0 +1,175 @@
+"""NoisyNet heads, factorised against built: the cost of Rainbow's acting step and of its
+network's part of an update, on MinAtar's network.
+
+``rlkit.nn.NoisyLinear`` keeps its noise as the two factors; on a single row (acting) it
+computes ``mu_w x + f(eps_out) * (sigma_w (f(eps_in) * x))``, and on a batch it builds the
+noisy weights and multiplies. Until 2026-12-06 it built the ``out x in`` noise matrix at
+each ``reset_noise`` and the noisy weights at every forward pass, one row or many.
+``BuiltNoisyLinear`` below is that formulation, kept here to time against. Both sides run
+the same network (MinAtar's DQN network with dueling C51 heads on 51 atoms, the Rainbow
+preset of ``configs/dqn/MinAtar-*.rainbow.yaml``) on one thread:
+
+* ``act``: new noise, then Q of one observation (what DQN does at every env step);
+* ``update``: new noise for the target and the online network, the target network's
+  distribution of 32 next observations, then the online network's log-probabilities of
+  32 observations, a cross-entropy, its backward pass and an Adam step (the network's
+  share of one gradient step; the replay and the projection are left out).
+
+Rounds alternate the two sides; the medians count. The last line is the JSON result:
+``ours`` and ``peer`` are ms per acting step (rlkit's layer, built), ``ratio`` built /
+rlkit's; the update's figures ride along (the same arithmetic on both sides now, so a
+ratio near 1).
+
+    python benchmarks/noisy_speed.py [--rounds 5] [--game SpaceInvaders]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from rlkit.agents import dqn
+from rlkit.nn import NoisyLinear, reset_noise
+
+N_ACTIONS = {"Breakout": 3, "SpaceInvaders": 6}  # MinAtar's full action set has 6
+CHANNELS = {"Breakout": 4, "SpaceInvaders": 6}
+
+
+class BuiltNoisyLinear(NoisyLinear):
+    """The formulation replaced on 2026-12-06: the noise matrix built at each
+    ``reset_noise``, the noisy weights at each forward pass."""
+
+    @torch.no_grad()
+    def reset_noise(self, generator: torch.Generator | None = None) -> None:
+        """Draw the factors as ``NoisyLinear`` does, then build their outer product."""
+        super().reset_noise(generator)
+        self.matrix = torch.outer(self.bias_epsilon, self.input_epsilon)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x (mu_w + sigma_w * eps_w)^T + mu_b + sigma_b * eps_b``, the weights built."""
+        if not self.training:
+            return super().forward(x)
+        weight = self.weight_mu + self.weight_sigma * self.matrix
+        bias = self.bias_mu + self.bias_sigma * self.bias_epsilon
+        return nn.functional.linear(x, weight, bias)
+
+
+def network(game: str, built: bool) -> nn.Module:
+    """The Rainbow preset's Q-network for ``game``, with built or factorised noisy heads
+    (the same initial weights either way)."""
+    config = dqn.Config(
+        distributional="c51", n_atoms=51, v_min=-100.0, v_max=100.0, dueling=True, noisy=True
+    )
+    shape = (CHANNELS[game], 10, 10)
+    net = dqn.QNetwork(shape, N_ACTIONS[game], config, torch.Generator().manual_seed(0))
+    if built:
+        for name in ("value", "advantage"):
+            layer = getattr(net, name)
+            twin = BuiltNoisyLinear(layer.in_features, layer.out_features)
+            twin.load_state_dict(layer.state_dict())
+            twin.reset_noise(torch.Generator().manual_seed(1))
+            setattr(net, name, twin)
+    return net
+
+
+def steps(game: str, built: bool) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """The acting step and the update step of one side."""
+    online, target = network(game, built), network(game, built)
+    target.requires_grad_(False)
+    generator = torch.Generator().manual_seed(2)
+    optimizer = torch.optim.Adam(online.parameters(), lr=1e-4, eps=3.125e-4)
+    rng = np.random.default_rng(0)
+    shape = (CHANNELS[game], 10, 10)
+    one = (rng.random(shape) < 0.1).astype(np.float32)
+    obs = torch.as_tensor((rng.random((32, *shape)) < 0.1).astype(np.float32))
+    next_obs = torch.as_tensor((rng.random((32, *shape)) < 0.1).astype(np.float32))
+    actions = torch.as_tensor(rng.integers(N_ACTIONS[game], size=32))
+    q_one = dqn.module_q_fn(online, torch.device("cpu"))
+
+    def act() -> int:
+        reset_noise(online, generator)
+        return int(q_one(one).argmax())
+
+    def update() -> float:
+        reset_noise(target, generator)
+        reset_noise(online, generator)
+        with torch.no_grad():
+            probs = target.distribution(next_obs).exp().mean(dim=1)  # (32, atoms)
+        log_probs = online.distribution(obs)[torch.arange(32), actions]
+        loss = -(probs * log_probs).sum(-1).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())
+
+    return act, update
+
+
+def per_call_ms(fn: Callable[[], Any], calls: int) -> float:
+    """Milliseconds per call of ``fn`` over ``calls`` calls (after a tenth as many unclocked)."""
+    for _ in range(max(calls // 10, 1)):
+        fn()
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls * 1e3
+
+
+def main() -> None:
+    """Alternate the two sides for ``--rounds`` rounds; print each round and the JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--game", choices=sorted(N_ACTIONS), default="SpaceInvaders")
+    parser.add_argument("--act-calls", type=int, default=2000)
+    parser.add_argument("--update-calls", type=int, default=300)
+    args = parser.parse_args()
+    torch.set_num_threads(1)  # as the MinAtar records run: one thread a run
+    sides = {"rlkit": steps(args.game, False), "built": steps(args.game, True)}
+    times: dict[str, dict[str, list[float]]] = {s: {"act": [], "update": []} for s in sides}
+    for r in range(args.rounds):
+        order = list(sides) if r % 2 == 0 else list(reversed(sides))
+        for side in order:
+            act, update = sides[side]
+            times[side]["act"].append(per_call_ms(act, args.act_calls))
+            times[side]["update"].append(per_call_ms(update, args.update_calls))
+        print(
+            f"round {r}: "
+            + ", ".join(
+                f"{s} act {times[s]['act'][-1]:.3f} ms update {times[s]['update'][-1]:.3f} ms"
+                for s in sides
+            ),
+            flush=True,
+        )
+    med = {s: {k: statistics.median(v) for k, v in times[s].items()} for s in sides}
+    print(
+        json.dumps(
+            {
+                "bench": "noisy_speed",
+                "work": f"Rainbow's NoisyNet heads on MinAtar {args.game}'s DQN network "
+                f"(dueling C51, 51 atoms, {N_ACTIONS[args.game]} actions), one thread, "
+                f"median of {args.rounds} alternating rounds",
+                "ours": round(med["rlkit"]["act"], 4),
+                "peer": round(med["built"]["act"], 4),
+                "unit": "ms per acting step (new noise, Q of one observation); peer: the noise "
+                "matrix and the noisy weights built, as before 2026-12-06",
+                "ratio": round(med["built"]["act"] / med["rlkit"]["act"], 3),
+                "update_ms": {
+                    "ours": round(med["rlkit"]["update"], 4),
+                    "peer": round(med["built"]["update"], 4),
+                    "ratio": round(med["built"]["update"] / med["rlkit"]["update"], 3),
+                },
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
