@@ -33,8 +33,8 @@ class NoisyLinear(nn.Module):
     it is asked for. A batch builds the noisy weights ``mu_w + sigma_w * eps_w`` once and
     multiplies; a single row (acting) takes ``mu_w x + f(eps_out) * (sigma_w (f(eps_in) * x))``
     instead, the same product without building anything: Rainbow's acting step on MinAtar
-    (new noise, then Q of one observation) 1.20-1.35x faster, its update as before
-    (``benchmarks/noisy_speed.py``). A state dict written when the matrix was kept (a
+    (new noise, then Q of one observation) 1.18-1.34x faster, its update as before
+    (``benchmarks/rainbow_step.py``). A state dict written when the matrix was kept (a
     ``weight_epsilon`` entry) loads: its factors are read back from it.
     """
 

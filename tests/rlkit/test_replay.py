@@ -217,6 +217,24 @@ def test_sum_tree_total_find_and_proportions():
     assert np.allclose(counts / 100_000, np.array([1.0, 0.0, 0.5, 2.0, 4.0]) / 7.5, atol=0.01)
 
 
+@pytest.mark.parametrize("capacity", [1, 5, 1000])
+def test_sum_tree_one_leaf_updates_sum_as_batched_ones_do(capacity):
+    # a replay's add sets one leaf at a time (a walk in plain Python); the same updates
+    # as one-element batches must leave every node equal, bit for bit
+    one, batched = SumTree(capacity), SumTree(capacity)
+    rng = np.random.default_rng(capacity)
+    leaves, priorities = rng.integers(capacity, size=3000), rng.random(3000) ** 3
+    for leaf, priority in zip(leaves, priorities, strict=True):
+        one.update(int(leaf), float(priority))
+        batched.update(np.array([leaf]), np.array([priority]))
+    assert np.array_equal(one.tree, batched.tree)
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="finite and >= 0"):
+            one.update(0, bad)
+    with pytest.raises(IndexError):
+        one.update(one.leaves, 1.0)
+
+
 def test_prioritized_sampling_and_weights():
     buffer = ReplayBuffer(4, (1,), np.float32, prioritized=True, alpha=1.0, priority_eps=0.0)
     for t in range(4):

@@ -1,5 +1,5 @@
-"""NoisyNet heads, factorised against built: the cost of Rainbow's acting step and of its
-network's part of an update, on MinAtar's network.
+"""Rainbow's per-step costs on MinAtar against the formulations they replaced: the noisy
+heads (acting and the network's part of an update) and the prioritized replay's store.
 
 ``rlkit.nn.NoisyLinear`` keeps its noise as the two factors; on a single row (acting) it
 computes ``mu_w x + f(eps_out) * (sigma_w (f(eps_in) * x))``, and on a batch it builds the
@@ -15,12 +15,19 @@ preset of ``configs/dqn/MinAtar-*.rainbow.yaml``) on one thread:
   32 observations, a cross-entropy, its backward pass and an Adam step (the network's
   share of one gradient step; the replay and the projection are left out).
 
+* ``store``: ``ReplayBuffer.add`` of one transition into a full prioritized replay (100k
+  transitions, as the preset): the oldest is evicted and the new one gets the highest
+  priority, two leaves of the sum tree set. ``rlkit.data.SumTree`` walks one leaf up to
+  the root in plain Python; before 2026-12-06 every update took the batched walk
+  (``BatchedSumTree`` below: numpy fancy indexing and ``np.unique`` at each of the 17
+  levels, also for one leaf).
+
 Rounds alternate the two sides; the medians count. The last line is the JSON result:
 ``ours`` and ``peer`` are ms per acting step (rlkit's layer, built), ``ratio`` built /
-rlkit's; the update's figures ride along (the same arithmetic on both sides now, so a
-ratio near 1).
+rlkit's; the update's and the store's figures ride along (the update does the same
+arithmetic on both sides now, so a ratio near 1).
 
-    python benchmarks/noisy_speed.py [--rounds 5] [--game SpaceInvaders]
+    python benchmarks/rainbow_step.py [--rounds 5] [--game SpaceInvaders]
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import torch
 from torch import nn
 
 from rlkit.agents import dqn
+from rlkit.data import ReplayBuffer, SumTree
 from rlkit.nn import NoisyLinear, reset_noise
 
 N_ACTIONS = {"Breakout": 3, "SpaceInvaders": 6}  # MinAtar's full action set has 6
@@ -60,6 +68,37 @@ class BuiltNoisyLinear(NoisyLinear):
         weight = self.weight_mu + self.weight_sigma * self.matrix
         bias = self.bias_mu + self.bias_sigma * self.bias_epsilon
         return nn.functional.linear(x, weight, bias)
+
+
+class BatchedSumTree(SumTree):
+    """The sum tree as it was before 2026-12-06: every update takes the batched walk."""
+
+    def update(self, index: np.ndarray | int, priority: np.ndarray | float) -> None:
+        """``SumTree.update`` on a one-element batch, also for one leaf."""
+        super().update(np.atleast_1d(index), np.atleast_1d(priority))
+
+
+def store_step(game: str, batched: bool) -> Callable[[], Any]:
+    """``add`` of one transition into a full prioritized replay of the preset's size."""
+    shape = (CHANNELS[game], 10, 10)
+    buffer = ReplayBuffer(
+        100_000, shape, np.uint8, n_step=3, gamma=0.99, prioritized=True, alpha=0.5
+    )
+    if batched:
+        buffer.tree = BatchedSumTree(100_000)
+    rng = np.random.default_rng(0)
+    frames = (rng.random((64, *shape)) < 0.1).astype(np.uint8)  # MinAtar's object planes
+    t = 0
+
+    def add() -> None:
+        nonlocal t
+        t += 1
+        end = t % 300 == 0  # episodes of 300 steps, as SpaceInvaders' early ones
+        buffer.add(frames[t % 64], t % 6, 0.0, end, False, frames[(t + 1) % 64])
+
+    for _ in range(100_000):  # full: from here on every add evicts the oldest
+        add()
+    return add
 
 
 def network(game: str, built: bool) -> nn.Module:
@@ -132,18 +171,25 @@ def main() -> None:
     parser.add_argument("--update-calls", type=int, default=300)
     args = parser.parse_args()
     torch.set_num_threads(1)  # as the MinAtar records run: one thread a run
-    sides = {"rlkit": steps(args.game, False), "built": steps(args.game, True)}
-    times: dict[str, dict[str, list[float]]] = {s: {"act": [], "update": []} for s in sides}
+    sides = {
+        "rlkit": (*steps(args.game, False), store_step(args.game, False)),
+        "built": (*steps(args.game, True), store_step(args.game, True)),
+    }
+    times: dict[str, dict[str, list[float]]] = {
+        s: {"act": [], "update": [], "store": []} for s in sides
+    }
     for r in range(args.rounds):
         order = list(sides) if r % 2 == 0 else list(reversed(sides))
         for side in order:
-            act, update = sides[side]
+            act, update, store = sides[side]
             times[side]["act"].append(per_call_ms(act, args.act_calls))
             times[side]["update"].append(per_call_ms(update, args.update_calls))
+            times[side]["store"].append(per_call_ms(store, args.act_calls))
         print(
             f"round {r}: "
             + ", ".join(
-                f"{s} act {times[s]['act'][-1]:.3f} ms update {times[s]['update'][-1]:.3f} ms"
+                f"{s} act {times[s]['act'][-1]:.3f} ms update {times[s]['update'][-1]:.3f} ms "
+                f"store {times[s]['store'][-1]:.3f} ms"
                 for s in sides
             ),
             flush=True,
@@ -152,10 +198,10 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "bench": "noisy_speed",
+                "bench": "rainbow_step",
                 "work": f"Rainbow's NoisyNet heads on MinAtar {args.game}'s DQN network "
-                f"(dueling C51, 51 atoms, {N_ACTIONS[args.game]} actions), one thread, "
-                f"median of {args.rounds} alternating rounds",
+                f"(dueling C51, 51 atoms, {N_ACTIONS[args.game]} actions) and its prioritized "
+                f"100k replay, one thread, median of {args.rounds} alternating rounds",
                 "ours": round(med["rlkit"]["act"], 4),
                 "peer": round(med["built"]["act"], 4),
                 "unit": "ms per acting step (new noise, Q of one observation); peer: the noise "
@@ -165,6 +211,11 @@ def main() -> None:
                     "ours": round(med["rlkit"]["update"], 4),
                     "peer": round(med["built"]["update"], 4),
                     "ratio": round(med["built"]["update"] / med["rlkit"]["update"], 3),
+                },
+                "store_ms": {
+                    "ours": round(med["rlkit"]["store"], 4),
+                    "peer": round(med["built"]["store"], 4),
+                    "ratio": round(med["built"]["store"] / med["rlkit"]["store"], 3),
                 },
             }
         )
