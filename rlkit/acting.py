@@ -582,10 +582,14 @@ def start_rollouts(state: Any, env: Any, run: Any, periodic: Any) -> int:
     return step
 
 
+MakeNetwork = Callable[[gym.Env, Any, torch.Generator | None], torch.nn.Module]
+"""An agent's ``make_network(env, config, generator)``."""
+
+
 def probe_network(
     config: Any,
     run: Any,
-    make_network: Callable[[gym.Env, Any, torch.Generator | None], torch.nn.Module],
+    make_network: MakeNetwork,
     algo: str,
     describe: Callable[[gym.Space], str],
 ) -> tuple[ActionSpec, torch.nn.Module, gym.Space]:
@@ -627,7 +631,7 @@ class OnPolicyParts:
 def on_policy_parts(
     config: Any,
     run: Any,
-    make_network: Callable[[gym.Env, Any, torch.Generator | None], torch.nn.Module],
+    make_network: MakeNetwork,
     algo: str,
     describe: Callable[[gym.Space], str],
     learning_rate: float,
