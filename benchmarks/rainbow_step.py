@@ -27,7 +27,11 @@ Rounds alternate the two sides; the medians count. The last line is the JSON res
 rlkit's; the update's and the store's figures ride along (the update does the same
 arithmetic on both sides now, so a ratio near 1).
 
-    python benchmarks/rainbow_step.py [--rounds 5] [--game SpaceInvaders]
+``--whole``: instead, whole runs of ``rlkit.train`` (the game's Rainbow preset, 12k steps
+with a 5k replay so that stores evict), alternating rlkit's layer and sum tree with the
+replaced formulations patched into the classes; seconds per run, start-up included.
+
+    python benchmarks/rainbow_step.py [--rounds 5] [--game SpaceInvaders] [--whole]
 """
 
 from __future__ import annotations
@@ -35,17 +39,24 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from rlkit.agents import dqn
-from rlkit.data import ReplayBuffer, SumTree
-from rlkit.nn import NoisyLinear, reset_noise
+HERE = Path(__file__).resolve().parent
+if sys.path and Path(sys.path[0] or ".").resolve() == HERE:  # run as a script: import from
+    sys.path[0] = str(HERE.parent)  # the repository, not benchmarks/ (its minatar.py would
+    # stand in for the minatar package)
+
+from rlkit.agents import dqn  # noqa: E402
+from rlkit.data import ReplayBuffer, SumTree  # noqa: E402
+from rlkit.nn import NoisyLinear, reset_noise  # noqa: E402
 
 N_ACTIONS = {"Breakout": 3, "SpaceInvaders": 6}  # MinAtar's full action set has 6
 CHANNELS = {"Breakout": 4, "SpaceInvaders": 6}
@@ -162,6 +173,66 @@ def per_call_ms(fn: Callable[[], Any], calls: int) -> float:
     return (time.perf_counter() - start) / calls * 1e3
 
 
+def whole_runs(game: str, rounds: int) -> None:
+    """Time whole Rainbow runs with rlkit's formulations against the replaced ones."""
+    import tempfile
+
+    import rlkit
+
+    rlkit_side = (NoisyLinear.reset_noise, NoisyLinear.forward, SumTree.update)
+
+    def built_reset(layer: NoisyLinear, generator: torch.Generator | None = None) -> None:
+        rlkit_side[0](layer, generator)
+        layer.matrix = torch.outer(layer.bias_epsilon, layer.input_epsilon)
+
+    def built_forward(layer: NoisyLinear, x: torch.Tensor) -> torch.Tensor:
+        if not layer.training:
+            return nn.functional.linear(x, layer.weight_mu, layer.bias_mu)
+        weight = layer.weight_mu + layer.weight_sigma * layer.matrix
+        bias = layer.bias_mu + layer.bias_sigma * layer.bias_epsilon
+        return nn.functional.linear(x, weight, bias)
+
+    def batched_update(tree: SumTree, index: Any, priority: Any) -> None:
+        rlkit_side[2](tree, np.atleast_1d(index), np.atleast_1d(priority))
+
+    sides = {"rlkit": rlkit_side, "built": (built_reset, built_forward, batched_update)}
+    seconds: dict[str, list[float]] = {s: [] for s in sides}
+    for r in range(rounds):
+        for side in list(sides) if r % 2 == 0 else list(reversed(sides)):
+            NoisyLinear.reset_noise, NoisyLinear.forward, SumTree.update = sides[side]
+            with tempfile.TemporaryDirectory() as folder:
+                start = time.perf_counter()
+                rlkit.train(
+                    "dqn",
+                    f"MinAtar/{game}-v1",
+                    run_dir=f"{folder}/run",
+                    progress=False,
+                    seed=0,
+                    config=str(HERE.parent / "configs" / "dqn" / f"MinAtar-{game}-v1.rainbow.yaml"),
+                    total_steps=12_000,
+                    buffer_size=5_000,
+                    eval_interval=0,
+                    checkpoint_interval=0,
+                )
+                seconds[side].append(time.perf_counter() - start)
+            print(f"round {r}: {side} {seconds[side][-1]:.1f} s", flush=True)
+    NoisyLinear.reset_noise, NoisyLinear.forward, SumTree.update = rlkit_side
+    ours, peer = (statistics.median(seconds[s]) for s in sides)
+    print(
+        json.dumps(
+            {
+                "bench": "rainbow_run",
+                "work": f"rlkit Rainbow on MinAtar {game} (preset, 12k steps, 5k replay), whole "
+                f"runs in one process, one thread, median of {rounds} alternating rounds",
+                "ours": round(ours, 2),
+                "peer": round(peer, 2),
+                "unit": "s per run; peer: the noisy heads and the sum tree as before 2026-12-06",
+                "ratio": round(peer / ours, 3),
+            }
+        )
+    )
+
+
 def main() -> None:
     """Alternate the two sides for ``--rounds`` rounds; print each round and the JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -169,8 +240,12 @@ def main() -> None:
     parser.add_argument("--game", choices=sorted(N_ACTIONS), default="SpaceInvaders")
     parser.add_argument("--act-calls", type=int, default=2000)
     parser.add_argument("--update-calls", type=int, default=300)
+    parser.add_argument("--whole", action="store_true", help="time whole runs instead")
     args = parser.parse_args()
     torch.set_num_threads(1)  # as the MinAtar records run: one thread a run
+    if args.whole:
+        whole_runs(args.game, args.rounds)
+        return
     sides = {
         "rlkit": (*steps(args.game, False), store_step(args.game, False)),
         "built": (*steps(args.game, True), store_step(args.game, True)),
