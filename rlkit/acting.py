@@ -610,7 +610,6 @@ def probe_network(
 class OnPolicyParts:
     """What A2C and PPO train with (``on_policy_parts``); the loop itself stays in the agent."""
 
-    spec: ActionSpec
     net: torch.nn.Module
     model: Any
     """The network's pass (``rlkit.nn.passes.policy_model``: written out for MLPs)."""
@@ -671,5 +670,5 @@ def on_policy_parts(
     step = start_rollouts(state, env, run, periodic)
     episodes = ranks.episodes(periodic.stats, config.n_envs)
     return OnPolicyParts(
-        spec, net, model, optimizer, loss_config, env, state, rollouts, periodic, step, episodes
+        net, model, optimizer, loss_config, env, state, rollouts, periodic, step, episodes
     )
