@@ -8,6 +8,7 @@ seeds and evaluation protocol, without the run directory around them.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -19,9 +20,10 @@ from rlkit.evaluation import evaluate
 from rlkit.seeding import make_rngs
 
 
-def sb3_dqn_kwargs(config: Config, image: bool = False) -> dict[str, Any]:
-    """SB3 ``DQN(...)`` keyword arguments for an rlkit DQN config (refuses what SB3 lacks)."""
-    return baseline.sb3_kwargs("dqn", config, image)
+def sb3_dqn_kwargs(config: Config, obs_shape: Sequence[int] = ()) -> dict[str, Any]:
+    """SB3 ``DQN(...)`` keyword arguments for an rlkit DQN config and observations of
+    ``obs_shape`` (``()``: not images); refuses what SB3 lacks."""
+    return baseline.sb3_kwargs("dqn", config, obs_shape)
 
 
 def sb3_onpolicy_model(algo: str, env_id: str, config: Any, seed: int, device: str = "cpu") -> Any:

@@ -61,7 +61,7 @@ class Clock(BaseCallback):
         if self.num_timesteps in (START, config.total_steps):
             marks[self.num_timesteps] = time.perf_counter()
         return True
-kwargs = sb3_dqn_kwargs(config, image=True)
+kwargs = sb3_dqn_kwargs(config, (4, 84, 84))
 model = DQN("CnnPolicy", make_env("PongNoFrameskip-v4", train=True), seed=0, verbose=0,
             device=sys.argv[2], optimize_memory_usage=False, **kwargs)
 model.learn(config.total_steps, callback=Clock())

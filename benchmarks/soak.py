@@ -43,7 +43,7 @@ class Steps(BaseCallback):
             out.write_text(str(self.num_timesteps))
         return True
 model = DQN("CnnPolicy", make_env("PongNoFrameskip-v4", train=True), seed=0, verbose=0, device="cpu",
-            optimize_memory_usage=False, **sb3_dqn_kwargs(config, image=True))
+            optimize_memory_usage=False, **sb3_dqn_kwargs(config, (4, 84, 84)))
 model.learn(config.total_steps, callback=Steps())
 """
 

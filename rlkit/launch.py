@@ -418,8 +418,7 @@ def plan_run(
         if implementation == "sb3":
             from rlkit import sb3
 
-            shape = probe.observation_space.shape
-            sb3.sb3_kwargs(algo, config_obj, len(shape) == 3, sb3.small_frames(shape))
+            sb3.sb3_kwargs(algo, config_obj, probe.observation_space.shape)
             speed = sb3.speed_notes(algo, config_obj)
             if speed:
                 notes.append(

@@ -28,7 +28,7 @@ and loaded like rlkit's (``torch.load(weights_only=True)``), never SB3's pickled
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -314,12 +314,14 @@ def minatar_extractor() -> type:
     return MinAtarFeatures
 
 
-def sb3_kwargs(algo: str, config: Any, image: bool = False, small: bool = False) -> dict[str, Any]:
+def sb3_kwargs(algo: str, config: Any, obs_shape: Sequence[int] = ()) -> dict[str, Any]:
     """The SB3 constructor's keyword arguments for an rlkit config (``policy_kwargs``
-    included); ``BadInput`` for a field SB3 cannot honour. ``small``: the observations are
-    MinAtar's planes (``small_frames``), which DQN's baseline reads with MinAtar's network
-    (``minatar_extractor``) and other algorithms refuse."""
+    included) and observations of ``obs_shape`` (``()``: not images); ``BadInput`` for a
+    field SB3 cannot honour. Images (three axes) take SB3's CNN, so ``net_arch`` is not
+    passed; MinAtar's planes (``small_frames``) are read in DQN's baseline by MinAtar's
+    network (``minatar_extractor``) and refused by the other algorithms."""
     check_algo(algo)
+    image, small = len(obs_shape) == 3, small_frames(obs_shape)
     table = MAPPING[algo]
     fields = set(type(config).__dataclass_fields__)
     if fields != set(table):
@@ -446,7 +448,7 @@ def make_model(
                 venv, norm_obs=True, norm_reward=False, clip_obs=10.0, gamma=config.gamma
             )
     image = len(venv.observation_space.shape) == 3
-    kwargs = sb3_kwargs(algo, config, image, small_frames(venv.observation_space.shape))
+    kwargs = sb3_kwargs(algo, config, venv.observation_space.shape)
     return model_class(algo, config)(
         policy_name(algo, image), venv, seed=seed, device=device, verbose=0, **kwargs
     )
@@ -579,7 +581,7 @@ def load_policy(
     }
     config = build_config(agent.Config, fields)
     image = len(env.observation_space.shape) == 3
-    kwargs = sb3_kwargs(algo, config, image, small_frames(env.observation_space.shape))
+    kwargs = sb3_kwargs(algo, config, env.observation_space.shape)
     cls = model_class(algo, config)
     policy_cls = cls.policy_aliases[policy_name(algo, image)]
     lr = schedule(config.learning_rate, "learning_rate")(0.0)

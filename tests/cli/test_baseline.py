@@ -30,6 +30,38 @@ def test_mapping_covers_every_config_field(algo):
     assert "policy_kwargs" in kwargs and "optimizer_class" in kwargs["policy_kwargs"]
 
 
+@pytest.mark.parametrize(
+    ("algo", "shape", "arch", "extractor"),
+    [
+        ("dqn", (4,), [64, 64], False),  # a vector: rlkit's net_arch
+        ("dqn", (4, 84, 84), None, False),  # Atari frames: SB3's Nature CNN, no net_arch
+        ("dqn", (6, 10, 10), [], True),  # MinAtar's planes: its network, heads on it
+        ("ppo", (4, 84, 84), None, False),
+    ],
+)
+def test_observation_shape_decides_the_sb3_network(algo, shape, arch, extractor):
+    config = build_config(config_class(algo), {"net_arch": [64, 64]})
+    policy = baseline.sb3_kwargs(algo, config, shape)["policy_kwargs"]
+    if arch is None:
+        assert "net_arch" not in policy
+    else:
+        expected = arch if algo == "dqn" else {"pi": arch, "vf": arch}
+        assert policy["net_arch"] == expected
+    assert ("features_extractor_class" in policy) == extractor
+    if extractor:
+        assert policy["features_extractor_kwargs"] == {
+            "hidden": config.minatar_hidden,
+            "padding": config.minatar_padding,
+        }
+        assert policy["normalize_images"] is False
+
+
+@pytest.mark.parametrize("algo", ["ppo", "a2c"])
+def test_minatar_planes_are_refused_outside_dqn(algo):
+    with pytest.raises(BadInput, match="dqn only"):
+        baseline.sb3_kwargs(algo, config_class(algo)(), (6, 10, 10))
+
+
 def test_sb3_arguments_of_the_ppo_cartpole_config():
     config = build_config(
         config_class("ppo"),
