@@ -36,15 +36,16 @@ def check_env_id(env_id: str) -> str:
     _register_atari()  # Atari ids exist only once ale-py is imported
     if env_id in gym.registry:
         return env_id
-    if env_id.startswith("MinAtar/"):
-        from rlkit.envs.minatar import register_minatar
+    from rlkit.envs.minatar import register_minatar
 
-        if not register_minatar():
-            raise BadInput(
-                f"{env_id} needs the minatar package (a dependency of rlkit): pip install minatar"
-            )
-        if env_id in gym.registry:
-            return env_id
+    # MinAtar's ids too are registered on demand: for the id itself, and so that a
+    # near miss (``MinAtar-Breakout-v1``, a config file's name) is offered the real one
+    if not register_minatar() and env_id.startswith("MinAtar/"):
+        raise BadInput(
+            f"{env_id} needs the minatar package (a dependency of rlkit): pip install minatar"
+        )
+    if env_id in gym.registry:
+        return env_id
     raise unknown("env id", env_id, gym.registry.keys())
 
 

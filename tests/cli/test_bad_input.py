@@ -56,6 +56,8 @@ BAD = [
     # what is asked for
     (["train", "ppo-lstm", "CartPole-v1"], 2, "unknown algorithm"),
     (["train", "ppo", "CartPol-v1"], 2, "did you mean 'CartPole-v1'"),
+    # a config file's name for a MinAtar id: MinAtar's ids are offered though unregistered
+    (["train", "dqn", "MinAtar-Breakout-v1"], 2, "did you mean 'MinAtar/Breakout-v1'"),
     (["train", "ppo", "CartPole-v1", "n_epoch=3"], 2, "did you mean 'n_epochs'"),
     (["train", "ppo", "CartPole-v1", "n_epochs=three"], 2, "n_epochs"),
     (["train", "ppo", "CartPole-v1", "normalize_advantage=maybe"], 2, "normalize_advantage"),
