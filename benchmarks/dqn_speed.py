@@ -61,8 +61,9 @@ class Clock(BaseCallback):
         if self.num_timesteps in (START, config.total_steps):
             marks[self.num_timesteps] = time.perf_counter()
         return True
-kwargs = sb3_dqn_kwargs(config, (4, 84, 84))
-model = DQN("CnnPolicy", make_env("PongNoFrameskip-v4", train=True), seed=0, verbose=0,
+env = make_env("PongNoFrameskip-v4", train=True)
+kwargs = sb3_dqn_kwargs(config, env.observation_space.shape)
+model = DQN("CnnPolicy", env, seed=0, verbose=0,
             device=sys.argv[2], optimize_memory_usage=False, **kwargs)
 model.learn(config.total_steps, callback=Clock())
 print(json.dumps((config.total_steps - START) / (marks[config.total_steps] - marks[START])))

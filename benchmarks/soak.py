@@ -42,8 +42,9 @@ class Steps(BaseCallback):
         if self.num_timesteps % 1000 == 0:
             out.write_text(str(self.num_timesteps))
         return True
-model = DQN("CnnPolicy", make_env("PongNoFrameskip-v4", train=True), seed=0, verbose=0, device="cpu",
-            optimize_memory_usage=False, **sb3_dqn_kwargs(config, (4, 84, 84)))
+env = make_env("PongNoFrameskip-v4", train=True)
+model = DQN("CnnPolicy", env, seed=0, verbose=0, device="cpu",
+            optimize_memory_usage=False, **sb3_dqn_kwargs(config, env.observation_space.shape))
 model.learn(config.total_steps, callback=Steps())
 """
 
