@@ -79,8 +79,8 @@ class BuiltNoisyLinear(NoisyLinear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (mu_w + sigma_w * eps_w)^T + mu_b + sigma_b * eps_b``, the weights built."""
-        if not self.training:
-            return nn.functional.linear(x, self.weight_mu, self.bias_mu)
+        if not self.training:  # the means: rlkit's own eval pass
+            return RLKIT_SIDE[1](self, x)
         weight = self.weight_mu + self.weight_sigma * self.matrix
         bias = self.bias_mu + self.bias_sigma * self.bias_epsilon
         return nn.functional.linear(x, weight, bias)
@@ -187,26 +187,30 @@ def whole_runs(game: str, rounds: int) -> None:
     built = (BuiltNoisyLinear.reset_noise, BuiltNoisyLinear.forward, BatchedSumTree.update)
     sides = {"rlkit": RLKIT_SIDE, "built": built}
     seconds: dict[str, list[float]] = {s: [] for s in sides}
-    for r in range(rounds):
-        for side in list(sides) if r % 2 == 0 else list(reversed(sides)):
-            NoisyLinear.reset_noise, NoisyLinear.forward, SumTree.update = sides[side]
-            with tempfile.TemporaryDirectory() as folder:
-                start = time.perf_counter()
-                rlkit.train(
-                    "dqn",
-                    f"MinAtar/{game}-v1",
-                    run_dir=f"{folder}/run",
-                    progress=False,
-                    seed=0,
-                    config=str(HERE.parent / "configs" / "dqn" / f"MinAtar-{game}-v1.rainbow.yaml"),
-                    total_steps=12_000,
-                    buffer_size=5_000,
-                    eval_interval=0,
-                    checkpoint_interval=0,
-                )
-                seconds[side].append(time.perf_counter() - start)
-            print(f"round {r}: {side} {seconds[side][-1]:.1f} s", flush=True)
-    NoisyLinear.reset_noise, NoisyLinear.forward, SumTree.update = RLKIT_SIDE
+    try:
+        for r in range(rounds):
+            for side in list(sides) if r % 2 == 0 else list(reversed(sides)):
+                NoisyLinear.reset_noise, NoisyLinear.forward, SumTree.update = sides[side]
+                with tempfile.TemporaryDirectory() as folder:
+                    start = time.perf_counter()
+                    rlkit.train(
+                        "dqn",
+                        f"MinAtar/{game}-v1",
+                        run_dir=f"{folder}/run",
+                        progress=False,
+                        seed=0,
+                        config=str(
+                            HERE.parent / "configs" / "dqn" / f"MinAtar-{game}-v1.rainbow.yaml"
+                        ),
+                        total_steps=12_000,
+                        buffer_size=5_000,
+                        eval_interval=0,
+                        checkpoint_interval=0,
+                    )
+                    seconds[side].append(time.perf_counter() - start)
+                print(f"round {r}: {side} {seconds[side][-1]:.1f} s", flush=True)
+    finally:  # rlkit's own methods back, also when a run fails
+        NoisyLinear.reset_noise, NoisyLinear.forward, SumTree.update = RLKIT_SIDE
     ours, peer = (statistics.median(seconds[s]) for s in sides)
     print(
         json.dumps(
