@@ -9,6 +9,7 @@ beside the published DQN curves of Young & Tian (2019) (long runs, not in CI).
     python benchmarks/minatar.py --quick           # Breakout, one seed, 20k steps, in runs/minatar-quick
     python benchmarks/minatar.py --actions full --games Breakout --algos dqn --stop-at 500000
     python benchmarks/minatar.py --actions full --report-only --stop-at 1000000 --name minatar-full-1m
+    python benchmarks/minatar.py --actions full --legs   # a table of the records at every step
 
 Each run is ``rlkit train dqn MinAtar/<Game>-v1`` with ``configs/dqn/MinAtar-<Game>-v1.yaml``
 (MinAtar's DQN) or its ``.rainbow.yaml`` preset, one thread, ``--jobs`` runs at a time, in
@@ -47,6 +48,10 @@ seed's curve is as that record rounded it, and ``kept_seeds`` names them.
 A record is written at one step: a call whose record would replace one at another step
 (e.g. training Rainbow on to 1M while ``docs/minatar-full.json`` is the 500k record) exits
 2 before any run starts; ``--name`` writes it beside that one.
+
+``--legs`` trains nothing: it prints a markdown table of every record of the action set in
+``--docs`` (one row a step: each algorithm's return on each game, the published value at
+that step and their ratio), the leg-by-leg table of the README.
 
 ``--actions full`` plays the ``-v0`` ids (all six actions, as Young & Tian's DQN did) with
 the same configs, in ``runs/minatar-full`` and ``docs/minatar-full.{json,png}``: the
@@ -382,6 +387,53 @@ def replaces_another_step(path: Path, at: int | None) -> str | None:
     )
 
 
+LEG_PEERS = {"dqn": "young_tian_dqn", "rainbow": "revisiting_rainbow_rainbow"}
+
+
+def step_label(step: int) -> str:
+    """500000 -> '500k', 2750000 -> '2.75M'."""
+    return f"{step / 1e6:g}M" if step >= 1_000_000 else f"{step / 1e3:g}k"
+
+
+def legs_table(records: list[dict]) -> str:
+    """A markdown table of records at several steps (the legs of one long record): in each
+    cell the mean training return, the published value at the same step and their ratio
+    (DQN against Young & Tian's DQN, Rainbow against Obando-Ceron & Castro's Rainbow).
+    A cell whose seeds had not all reached the record's step says where they were."""
+    columns = [(algo, game) for algo in ALGOS for game in GAMES]
+    lines = [
+        "| step | "
+        + " | ".join(f"{a.upper() if a == 'dqn' else a.title()} {g}" for a, g in columns)
+        + " |",
+        "| --- |" + " --- |" * len(columns),
+    ]
+    for data in sorted(records, key=lambda d: d["at"]):
+        cells = [step_label(data["at"])]
+        for algo, game in columns:
+            entry = data["games"].get(game, {}).get(algo)
+            if not entry or entry["return_100"] is None:
+                cells.append("-")
+                continue
+            ours, peer = entry["return_100"], entry["published"].get(LEG_PEERS[algo])
+            cell = f"{ours} / {peer} ({ours / peer:.2f})" if peer else f"{ours}"
+            if entry["steps"] != data["at"]:
+                cell += f" at {step_label(entry['steps'])}"
+            cells.append(cell)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def records_in(docs: Path, actions: str) -> list[dict]:
+    """Every MinAtar record at a step in ``docs`` played on this action set."""
+    found = []
+    for path in sorted(docs.glob("minatar*.json")):
+        data = json.loads(path.read_text())
+        at_a_step = data.get("bench") == "minatar" and data.get("at") is not None
+        if at_a_step and data.get("actions", "minimal") == actions:
+            found.append(data)
+    return found
+
+
 def plot(data: dict, path: Path) -> None:
     import matplotlib
 
@@ -477,7 +529,16 @@ def main() -> None:
         "minatar-full with --actions full): a record at another step beside the first",
     )
     parser.add_argument("--quick", action="store_true", help="a small version (see the doc)")
+    parser.add_argument(
+        "--legs",
+        action="store_true",
+        help="print a markdown table of every record of this action set in --docs, one row "
+        "a step, and exit (trains nothing)",
+    )
     args = parser.parse_args()
+    if args.legs:
+        print(legs_table(records_in(args.docs, args.actions)))
+        return
     name = "minatar" if args.actions == "minimal" else f"minatar-{args.actions}"
     if args.root is None:
         args.root = ROOT / "runs" / name

@@ -18,9 +18,11 @@ from benchmarks.minatar import (
     combine,
     curve_of,
     env_id_of,
+    legs_table,
     published_at,
     record,
     recorded,
+    records_in,
     replaces_another_step,
     run_dir_of,
 )
@@ -319,3 +321,60 @@ def test_the_network_ablation_sets_both_networks_at_the_variants_step(tmp_path):
     assert entry["revisiting_rainbow"] == pytest.approx(round(published, 2))
     assert data["ours"] == 10.5 and data["mlp_128"] == 60.5
     assert data["ratio"] == pytest.approx(round(10.5 / round(published, 2), 3))
+
+
+def leg(at: int, breakout_dqn_steps: int, actions: str | None = "full") -> dict:
+    """A record at ``at`` with DQN on Breakout (whose seeds reached ``breakout_dqn_steps``)
+    and Rainbow on SpaceInvaders, the way ``record`` writes one."""
+    data = {
+        "bench": "minatar",
+        "at": at,
+        "games": {
+            "Breakout": {
+                "dqn": {
+                    "steps": breakout_dqn_steps,
+                    "return_100": 8.0,
+                    "published": {"young_tian_dqn": 10.0, "revisiting_rainbow_dqn": 5.0},
+                }
+            },
+            "SpaceInvaders": {
+                "rainbow": {
+                    "steps": at,
+                    "return_100": 150.0,
+                    "published": {"revisiting_rainbow_rainbow": 60.0},
+                }
+            },
+        },
+    }
+    if actions is not None:
+        data["actions"] = actions
+    return data
+
+
+def test_the_legs_table_has_a_row_a_step_against_each_algorithms_own_peer():
+    """``--legs``: rows sorted by step; DQN is held against Young & Tian, Rainbow against
+    Obando-Ceron & Castro's Rainbow; a run with no record is '-', and seeds short of the
+    record's step say where they are."""
+    table = legs_table([leg(3_000_000, 2_750_000), leg(500_000, 500_000)]).splitlines()
+    assert table[0] == (
+        "| step | DQN Breakout | DQN SpaceInvaders | Rainbow Breakout | Rainbow SpaceInvaders |"
+    )
+    assert table[2] == "| 500k | 8.0 / 10.0 (0.80) | - | - | 150.0 / 60.0 (2.50) |"
+    assert table[3] == "| 3M | 8.0 / 10.0 (0.80) at 2.75M | - | - | 150.0 / 60.0 (2.50) |"
+    assert len(table) == 4
+
+
+def test_the_legs_are_the_step_records_of_one_action_set(tmp_path):
+    """A minimal-set record (no ``actions`` key, as the first ones were written), a full-set
+    one and the network ablation's lie side by side in docs/; each set's table takes its
+    own."""
+    files = {
+        "minatar.json": leg(500_000, 500_000, actions=None),
+        "minatar-full-1m.json": leg(1_000_000, 1_000_000),
+        "minatar-network.json": {"bench": "minatar_network", "at": 500_000},
+        "minatar-exploration.json": {"bench": "minatar_exploration"},
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_text(json.dumps(data))
+    assert [d["at"] for d in records_in(tmp_path, "full")] == [1_000_000]
+    assert [d["at"] for d in records_in(tmp_path, "minimal")] == [500_000]
