@@ -66,7 +66,10 @@ from rlkit.seeding import make_rngs
 from rlkit.timing import PHASES
 
 ALGO = "dqn"
-FITS = "Discrete actions: CartPole-v1, Acrobot-v1, MountainCar-v0, Atari (PongNoFrameskip-v4, ALE/Pong-v5, ...)"
+FITS = (
+    "Discrete actions: CartPole-v1, Acrobot-v1, MountainCar-v0, "
+    "Atari (PongNoFrameskip-v4, ALE/Pong-v5, ...), MinAtar (MinAtar/Breakout-v1, ...)"
+)
 RESUMABLE = True
 """Checkpoints carry everything to continue exactly (``rlkit train --resume``)."""
 

@@ -182,6 +182,7 @@ def test_help_lists_algorithms_envs_and_options(cli):
         "policy-iteration",
         "q-learning",
         "FrozenLake8x8-v1",
+        "MinAtar/Breakout-v1",
         "train",
         "eval",
     ):
