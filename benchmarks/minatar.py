@@ -424,10 +424,16 @@ def legs_table(records: list[dict]) -> str:
 
 
 def records_in(docs: Path, actions: str) -> list[dict]:
-    """Every MinAtar record at a step in ``docs`` played on this action set."""
+    """Every MinAtar record at a step in ``docs`` played on this action set (a file there
+    that is not such a record is passed over)."""
     found = []
     for path in sorted(docs.glob("minatar*.json")):
-        data = json.loads(path.read_text())
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(data, dict):
+            continue
         at_a_step = data.get("bench") == "minatar" and data.get("at") is not None
         if at_a_step and data.get("actions", "minimal") == actions:
             found.append(data)

@@ -376,5 +376,7 @@ def test_the_legs_are_the_step_records_of_one_action_set(tmp_path):
     }
     for name, data in files.items():
         (tmp_path / name).write_text(json.dumps(data))
+    (tmp_path / "minatar-list.json").write_text("[1, 2]")  # not a record
+    (tmp_path / "minatar-cut.json").write_text('{"bench": "minatar", "at"')  # cut short
     assert [d["at"] for d in records_in(tmp_path, "full")] == [1_000_000]
     assert [d["at"] for d in records_in(tmp_path, "minimal")] == [500_000]
