@@ -85,6 +85,7 @@ from benchmarks._records import (  # noqa: E402
     train_or_resume,
     training_wall,
 )
+from rlkit.compare import step_label  # noqa: E402
 from rlkit.envs.minatar import ACTION_SETS  # noqa: E402
 
 GAMES = ("Breakout", "SpaceInvaders")
@@ -388,11 +389,6 @@ def replaces_another_step(path: Path, at: int | None) -> str | None:
 
 
 LEG_PEERS = {"dqn": "young_tian_dqn", "rainbow": "revisiting_rainbow_rainbow"}
-
-
-def step_label(step: int) -> str:
-    """500000 -> '500k', 2750000 -> '2.75M'."""
-    return f"{step / 1e6:g}M" if step >= 1_000_000 else f"{step / 1e3:g}k"
 
 
 def legs_table(records: list[dict]) -> str:

@@ -239,6 +239,13 @@ def curve(group: Group, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return steps, mean, low, high
 
 
+def step_label(step: float) -> str:
+    """An env-step count as a short label: 2750000 -> '2.75M', 500000 -> '500k', 20 -> '20'."""
+    if step >= 1e6:
+        return f"{step / 1e6:g}M"
+    return f"{step / 1e3:g}k" if step >= 1e3 else f"{step:g}"
+
+
 def figure(groups: list[Group]) -> Any:
     """The learning-curve figure of every group (one panel per env id).
 
@@ -255,9 +262,7 @@ def figure(groups: list[Group]) -> Any:
     from matplotlib.ticker import FuncFormatter
 
     colours = {id(g): plt.get_cmap("tab10")(i % 10) for i, g in enumerate(groups)}
-    steps_label = FuncFormatter(
-        lambda x, _: f"{x / 1e6:g}M" if x >= 1e6 else f"{x / 1e3:g}k" if x >= 1e3 else f"{x:g}"
-    )
+    steps_label = FuncFormatter(lambda x, _: step_label(x))
     for ax, env_id in zip(axes[0], envs, strict=True):
         for group in (g for g in groups if g.env_id == env_id):
             steps, mean, low, high = curve(group)
