@@ -8,6 +8,11 @@
   config (batch 32, train_freq 4) and a 50k buffer: each side fills ``learning_starts``
   steps, learns for ``WARMUP`` more (one-time compilation happens there), then the time
   for the next ``--pong-steps`` steps (acting + learning) is taken.
+* ``minatar``: the same training-phase steps per second on MinAtar/Breakout-v1 with
+  Young & Tian's preset (``configs/dqn/MinAtar-Breakout-v1.yaml``: MinAtar's network, a
+  batch-32 update at every step, centered RMSprop), one thread a side as the MinAtar
+  records run; SB3's side is what ``rlkit baseline`` builds (MinAtar's network as its
+  features extractor). ``--minatar-rounds`` alternating rounds, medians count.
 
 The last line is the JSON result for the CartPole whole-process time (``ratio`` = SB3
 time / ours); the Pong figures ride along in extra keys. ``--device cuda`` times both
@@ -65,6 +70,28 @@ env = make_env("PongNoFrameskip-v4", train=True)
 kwargs = sb3_dqn_kwargs(config, env.observation_space.shape)
 model = DQN("CnnPolicy", env, seed=0, verbose=0,
             device=sys.argv[2], optimize_memory_usage=False, **kwargs)
+model.learn(config.total_steps, callback=Clock())
+print(json.dumps((config.total_steps - START) / (marks[config.total_steps] - marks[START])))
+"""
+
+
+SB3_MINATAR = """
+import sys, time, json
+from rlkit.agents.dqn import Config
+from rlkit.config import load_config
+from rlkit import sb3 as baseline
+from rlkit.envs import make_env
+from stable_baselines3.common.callbacks import BaseCallback
+config, _ = load_config(Config, sys.argv[1], sys.argv[4:])
+START = config.learning_starts + int(sys.argv[3])  # after the warm-up
+marks = {}
+class Clock(BaseCallback):
+    def _on_step(self):
+        if self.num_timesteps in (START, config.total_steps):
+            marks[self.num_timesteps] = time.perf_counter()
+        return True
+model = baseline.make_model("dqn", config, lambda **kw: make_env("MinAtar/Breakout-v1", **kw),
+                            0, sys.argv[2])
 model.learn(config.total_steps, callback=Clock())
 print(json.dumps((config.total_steps - START) / (marks[config.total_steps] - marks[START])))
 """
@@ -161,11 +188,7 @@ def pong(steps: int, device: str) -> tuple[float, float]:
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
         )
-        rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-        times = {r["step"]: r["time"] for r in rows if "time/sps" in r}
-        first = min(s for s in times if s >= learning_starts + WARMUP)
-        last = max(times)
-        ours = (last - first) / (times[last] - times[first])
+        ours = training_sps(run, learning_starts + WARMUP)
     # SB3 computes in float32 (the baseline mapping refuses precision=bf16)
     out = subprocess.run(
         [
@@ -187,6 +210,73 @@ def pong(steps: int, device: str) -> tuple[float, float]:
     return ours, float(out.stdout.strip().splitlines()[-1])
 
 
+def training_sps(run: Path, first_step: int) -> float:
+    """Steps per second between the first logged step at or past ``first_step`` and the
+    last, from a run's ``metrics.jsonl``."""
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    times = {r["step"]: r["time"] for r in rows if "time/sps" in r}
+    first = min(s for s in times if s >= first_step)
+    last = max(times)
+    return (last - first) / (times[last] - times[first])
+
+
+def minatar(steps: int, rounds: int, device: str) -> dict[str, list[float]]:
+    """Training-phase steps/s of each side on MinAtar Breakout, ``rounds`` alternating
+    rounds, one thread each."""
+    config = str(ROOT / "configs" / "dqn" / "MinAtar-Breakout-v1.yaml")
+    learning_starts = 5_000  # the preset's
+    overrides = [
+        f"total_steps={learning_starts + WARMUP + steps}",
+        "eval_interval=0",
+        "eval_episodes=1",
+        "checkpoint_interval=0",
+        "log_interval=500",
+    ]
+    sps: dict[str, list[float]] = {"ours": [], "sb3": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            run = Path(tmp) / f"minatar{r}"
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "rlkit.cli.main",
+                    "train",
+                    "dqn",
+                    "MinAtar/Breakout-v1",
+                    "--config",
+                    config,
+                    "--device",
+                    device,
+                    "--run-dir",
+                    str(run),
+                    "--wandb",
+                    "disabled",
+                    "--quiet",
+                    *overrides,
+                ],
+                check=True,
+                env=child_env(1),
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+            )
+            sps["ours"].append(training_sps(run, learning_starts + WARMUP))
+            out = subprocess.run(
+                [sys.executable, "-c", SB3_MINATAR, config, device, str(WARMUP), *overrides],
+                check=True,
+                env=child_env(1),
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
+            sps["sb3"].append(float(out.stdout.strip().splitlines()[-1]))
+            print(
+                f"minatar round {r}: ours {sps['ours'][-1]:.1f}, sb3 {sps['sb3'][-1]:.1f} steps/s",
+                file=sys.stderr,
+            )
+    return sps
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -196,18 +286,26 @@ def main() -> None:
     parser.add_argument("--pong-steps", type=int, default=2_000)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--skip-pong", action="store_true")
+    parser.add_argument("--skip-cartpole", action="store_true")
+    parser.add_argument("--minatar", action="store_true", help="add the MinAtar part")
+    parser.add_argument("--minatar-steps", type=int, default=5_000)
+    parser.add_argument("--minatar-rounds", type=int, default=5)
     args = parser.parse_args()
+    if args.skip_cartpole and not args.minatar:
+        parser.error("--skip-cartpole needs --minatar (the headline is then MinAtar's)")
     rounds = 1 if args.quick else args.rounds
     overrides = ["total_steps=10000"] if args.quick else []
-    ours_cp, sb3_cp = cartpole(rounds, args.device, overrides)
-    result = {
-        "bench": "dqn_speed",
-        "work": f"DQN CartPole-v1 zoo config {'10k' if args.quick else '50k'} steps, whole process, {args.device}",
-        "ours": round(ours_cp, 2),
-        "peer": round(sb3_cp, 2),
-        "unit": "s",
-        "ratio": round(sb3_cp / ours_cp, 3),
-    }
+    result: dict = {}
+    if not args.skip_cartpole:
+        ours_cp, sb3_cp = cartpole(rounds, args.device, overrides)
+        result = {
+            "bench": "dqn_speed",
+            "work": f"DQN CartPole-v1 zoo config {'10k' if args.quick else '50k'} steps, whole process, {args.device}",
+            "ours": round(ours_cp, 2),
+            "peer": round(sb3_cp, 2),
+            "unit": "s",
+            "ratio": round(sb3_cp / ours_cp, 3),
+        }
     if not args.skip_pong:
         ours_sps, sb3_sps = pong(500 if args.quick else args.pong_steps, args.device)
         print(f"pong training sps: ours {ours_sps:.1f}, sb3 {sb3_sps:.1f}", file=sys.stderr)
@@ -218,6 +316,26 @@ def main() -> None:
                 "pong_ratio": round(ours_sps / sb3_sps, 3),
             }
         )
+    if args.minatar:
+        minatar_rounds = 1 if args.quick else args.minatar_rounds
+        sps = minatar(1_000 if args.quick else args.minatar_steps, minatar_rounds, args.device)
+        ours, sb3 = statistics.median(sps["ours"]), statistics.median(sps["sb3"])
+        ratios = [o / p for o, p in zip(sps["ours"], sps["sb3"], strict=True)]
+        figures = {
+            "ours": round(ours, 1),
+            "peer": round(sb3, 1),
+            "unit": "sps",
+            "ratio": round(statistics.median(ratios), 3),
+            "rounds": {side: [round(x, 1) for x in xs] for side, xs in sps.items()},
+        }
+        if result:  # beside the CartPole headline
+            result.update({f"minatar_{k}": v for k, v in figures.items()})
+        else:  # the headline
+            work = (
+                "DQN MinAtar/Breakout-v1 Young & Tian preset, training steps/s, one thread, "
+                f"{args.device}, median of {minatar_rounds} alternating rounds"
+            )
+            result = {"bench": "dqn_speed", "work": work, **figures}
     print(json.dumps(result))
 
 

@@ -359,3 +359,34 @@ def test_native_adam_takes_channels_last_weights_and_leaves_gaps_to_the_written_
     Adam([gappy], lr=0.1).step()
     assert len(calls) == 50  # not through the kernel
     assert torch.allclose(gappy.detach(), before - 0.1, atol=1e-6)  # Adam's first step: lr
+
+
+def test_square_roots_are_correctly_rounded_subnormals_included():
+    """The optimizers' square roots (Adam's and RMSprop's denominators) are the correctly
+    rounded float32 roots, also of subnormal second moments, in place or not."""
+    from rlkit.optim import _sqrt, _sqrt_
+
+    gen = torch.Generator().manual_seed(0)
+    exponents = torch.randint(-45, 5, (100_000,), generator=gen).float()
+    x = (torch.rand(100_000, generator=gen) * 10.0**exponents).float()
+    assert ((x > 0) & (x < torch.finfo(torch.float32).tiny)).sum() > 10_000  # subnormals
+    exact = torch.sqrt(x.double()).float()  # float64's root rounds to float32's exactly
+    (roots,) = _sqrt([x])
+    assert torch.equal(roots.view(torch.int32), exact.view(torch.int32))
+    y = x.clone()
+    (same,) = _sqrt_([y])
+    assert same is y and torch.equal(y.view(torch.int32), exact.view(torch.int32))
+
+
+def test_centered_rmsprop_takes_the_root_of_the_running_variance():
+    """One centered RMSprop step by hand: ``v = (1 - a) g^2``, ``g_avg = (1 - a) g``, then
+    ``theta -= lr g / (sqrt(v - g_avg^2) + eps)``."""
+    p = nn.Parameter(torch.tensor([1.0, -2.0, 0.5]))
+    g = torch.tensor([0.3, -1.0, 2e-20])  # the last one's variance is subnormal
+    p.grad = g.clone()
+    RMSprop([p], lr=0.1, alpha=0.9, eps=1e-3, centered=True).step()
+    v, g_avg = 0.1 * g.double() ** 2, 0.1 * g.double()
+    expected = torch.tensor([1.0, -2.0, 0.5]).double() - 0.1 * g.double() / (
+        (v - g_avg**2).sqrt() + 1e-3
+    )
+    assert torch.allclose(p.detach().double(), expected, rtol=1e-6, atol=0)
