@@ -319,9 +319,9 @@ def rlkit_sps(algo: str, backend: str, steps: int, profiles: dict | None = None)
 def sb3_sps(algo: str, steps: int) -> float:
     """SB3's steps/s on the same config (its DummyVecEnv of the Python pipeline)."""
     if algo == "ppo":
-        from benchmarks.ppo_speed import SB3_PONG
+        from benchmarks.ppo_speed import SB3_PONG as script
     else:
-        from benchmarks.dqn_speed import SB3_PONG
+        from benchmarks.dqn_speed import SB3_TRAINING as script
     config = str(ROOT / "configs" / algo / f"{ENV_ID}.yaml")
     if algo == "ppo":
         extra = [
@@ -339,9 +339,11 @@ def sb3_sps(algo: str, steps: int) -> float:
             "eval_episodes=1",
             "checkpoint_interval=0",
         ]
-    warmup = [] if algo == "ppo" else ["500"]  # dqn_speed's script takes its warm-up steps
+    # dqn_speed's script takes the env id first and its warm-up steps after the device
+    lead, warmup = ([], []) if algo == "ppo" else ([ENV_ID], ["500"])
     out = subprocess.run(
-        [sys.executable, "-c", SB3_PONG, config, "cpu", *warmup, *extra, "precision=float32"],
+        [sys.executable, "-c", script, *lead, config, "cpu", *warmup, *extra]
+        + ["precision=float32"],
         check=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         cwd=ROOT,

@@ -32,7 +32,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script
+    sys.path.insert(0, str(ROOT))
+from benchmarks._records import rlkit  # noqa: E402
+
 WARMUP = 500
+NO_EXTRAS = ["eval_interval=0", "eval_episodes=1", "checkpoint_interval=0", "log_interval=500"]
+"""Overrides of the training-phase timings: no evaluation or checkpoint in the window."""
 
 SB3_CARTPOLE = """
 import sys, time
@@ -50,51 +56,28 @@ callback = EvalCallback(make_env("CartPole-v1"), n_eval_episodes=config.eval_epi
 model.learn(config.total_steps, callback=callback)
 """
 
-SB3_PONG = """
-import sys, time, json
-from rlkit.agents.dqn import Config
-from rlkit.config import load_config
-from benchmarks._sb3 import sb3_dqn_kwargs
-from rlkit.envs import make_env
-from stable_baselines3 import DQN
-from stable_baselines3.common.callbacks import BaseCallback
-config, _ = load_config(Config, sys.argv[1], sys.argv[4:])
-START = config.learning_starts + int(sys.argv[3])  # after the warm-up
-marks = {}
-class Clock(BaseCallback):
-    def _on_step(self):
-        if self.num_timesteps in (START, config.total_steps):
-            marks[self.num_timesteps] = time.perf_counter()
-        return True
-env = make_env("PongNoFrameskip-v4", train=True)
-kwargs = sb3_dqn_kwargs(config, env.observation_space.shape)
-model = DQN("CnnPolicy", env, seed=0, verbose=0,
-            device=sys.argv[2], optimize_memory_usage=False, **kwargs)
-model.learn(config.total_steps, callback=Clock())
-print(json.dumps((config.total_steps - START) / (marks[config.total_steps] - marks[START])))
-"""
-
-
-SB3_MINATAR = """
+SB3_TRAINING = """
 import sys, time, json
 from rlkit.agents.dqn import Config
 from rlkit.config import load_config
 from rlkit import sb3 as baseline
 from rlkit.envs import make_env
 from stable_baselines3.common.callbacks import BaseCallback
-config, _ = load_config(Config, sys.argv[1], sys.argv[4:])
-START = config.learning_starts + int(sys.argv[3])  # after the warm-up
+env_id, config_path, device, warmup, *overrides = sys.argv[1:]
+config, _ = load_config(Config, config_path, overrides)
+START = config.learning_starts + int(warmup)  # after the warm-up
 marks = {}
 class Clock(BaseCallback):
     def _on_step(self):
         if self.num_timesteps in (START, config.total_steps):
             marks[self.num_timesteps] = time.perf_counter()
         return True
-model = baseline.make_model("dqn", config, lambda **kw: make_env("MinAtar/Breakout-v1", **kw),
-                            0, sys.argv[2])
+model = baseline.make_model("dqn", config, lambda **kw: make_env(env_id, **kw), 0, device)
 model.learn(config.total_steps, callback=Clock())
 print(json.dumps((config.total_steps - START) / (marks[config.total_steps] - marks[START])))
 """
+"""SB3's training-phase steps/s on an env id and config file: the DQN ``rlkit baseline``
+builds (``rlkit.sb3.make_model``), timed from ``learning_starts`` + the warm-up on."""
 
 
 def child_env(threads: int | None) -> dict[str, str]:
@@ -150,66 +133,6 @@ def cartpole(rounds: int, device: str, overrides: list[str]) -> tuple[float, flo
     return statistics.median(ours_s), statistics.median(sb3_s)
 
 
-def pong(steps: int, device: str) -> tuple[float, float]:
-    config = str(ROOT / "configs" / "dqn" / "PongNoFrameskip-v4.yaml")
-    learning_starts = 2_000
-    overrides = [
-        f"total_steps={learning_starts + WARMUP + steps}",
-        f"learning_starts={learning_starts}",
-        "buffer_size=50000",
-        "eval_interval=0",
-        "eval_episodes=1",
-        "checkpoint_interval=0",
-        "log_interval=500",
-    ]
-    with tempfile.TemporaryDirectory() as tmp:
-        run = Path(tmp) / "pong"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "rlkit.cli.main",
-                "train",
-                "dqn",
-                "PongNoFrameskip-v4",
-                "--config",
-                config,
-                "--device",
-                device,
-                "--run-dir",
-                str(run),
-                "--wandb",
-                "disabled",
-                "--quiet",
-                *overrides,
-            ],
-            check=True,
-            env=child_env(None),
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-        )
-        ours = training_sps(run, learning_starts + WARMUP)
-    # SB3 computes in float32 (the baseline mapping refuses precision=bf16)
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            SB3_PONG,
-            config,
-            device,
-            str(WARMUP),
-            *overrides,
-            "precision=float32",
-        ],
-        check=True,
-        env=child_env(None),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    return ours, float(out.stdout.strip().splitlines()[-1])
-
-
 def training_sps(run: Path, first_step: int) -> float:
     """Steps per second between the first logged step at or past ``first_step`` and the
     last, from a run's ``metrics.jsonl``."""
@@ -220,60 +143,56 @@ def training_sps(run: Path, first_step: int) -> float:
     return (last - first) / (times[last] - times[first])
 
 
+def training_phase(
+    env_id: str, overrides: list[str], learning_starts: int, device: str, threads: int | None
+) -> tuple[float, float]:
+    """Training-phase steps/s of rlkit's DQN and SB3's on ``env_id``'s config file with
+    ``overrides``, each timed from ``learning_starts`` + ``WARMUP`` to the end."""
+    config = str(ROOT / "configs" / "dqn" / f"{env_id.replace('/', '-')}.yaml")
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "run"
+        argv = ["train", "dqn", env_id, "--config", config, "--device", device]
+        argv += ["--run-dir", str(run), "--wandb", "disabled", "--quiet", *overrides]
+        if rlkit(*argv, threads=threads, quiet=True) != 0:
+            raise RuntimeError(f"rlkit train dqn {env_id} failed")
+        ours = training_sps(run, learning_starts + WARMUP)
+    # SB3 computes in float32 (the baseline mapping refuses precision=bf16)
+    out = subprocess.run(
+        [sys.executable, "-c", SB3_TRAINING, env_id, config, device, str(WARMUP), *overrides]
+        + ["precision=float32"],
+        check=True,
+        env=child_env(threads),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    return ours, float(out.stdout.strip().splitlines()[-1])
+
+
+def pong(steps: int, device: str) -> tuple[float, float]:
+    """Pong's training-phase steps/s, ours and SB3's, on the Nature config with a 50k
+    buffer, filled for 2k steps."""
+    learning_starts = 2_000
+    overrides = [
+        f"total_steps={learning_starts + WARMUP + steps}",
+        f"learning_starts={learning_starts}",
+        "buffer_size=50000",
+        *NO_EXTRAS,
+    ]
+    return training_phase("PongNoFrameskip-v4", overrides, learning_starts, device, None)
+
+
 def minatar(steps: int, rounds: int, device: str) -> dict[str, list[float]]:
     """Training-phase steps/s of each side on MinAtar Breakout, ``rounds`` alternating
     rounds, one thread each."""
-    config = str(ROOT / "configs" / "dqn" / "MinAtar-Breakout-v1.yaml")
     learning_starts = 5_000  # the preset's
-    overrides = [
-        f"total_steps={learning_starts + WARMUP + steps}",
-        "eval_interval=0",
-        "eval_episodes=1",
-        "checkpoint_interval=0",
-        "log_interval=500",
-    ]
+    overrides = [f"total_steps={learning_starts + WARMUP + steps}", *NO_EXTRAS]
     sps: dict[str, list[float]] = {"ours": [], "sb3": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        for r in range(rounds):
-            run = Path(tmp) / f"minatar{r}"
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "rlkit.cli.main",
-                    "train",
-                    "dqn",
-                    "MinAtar/Breakout-v1",
-                    "--config",
-                    config,
-                    "--device",
-                    device,
-                    "--run-dir",
-                    str(run),
-                    "--wandb",
-                    "disabled",
-                    "--quiet",
-                    *overrides,
-                ],
-                check=True,
-                env=child_env(1),
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-            )
-            sps["ours"].append(training_sps(run, learning_starts + WARMUP))
-            out = subprocess.run(
-                [sys.executable, "-c", SB3_MINATAR, config, device, str(WARMUP), *overrides],
-                check=True,
-                env=child_env(1),
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-            )
-            sps["sb3"].append(float(out.stdout.strip().splitlines()[-1]))
-            print(
-                f"minatar round {r}: ours {sps['ours'][-1]:.1f}, sb3 {sps['sb3'][-1]:.1f} steps/s",
-                file=sys.stderr,
-            )
+    for r in range(rounds):
+        ours, sb3 = training_phase("MinAtar/Breakout-v1", overrides, learning_starts, device, 1)
+        sps["ours"].append(ours)
+        sps["sb3"].append(sb3)
+        print(f"minatar round {r}: ours {ours:.1f}, sb3 {sb3:.1f} steps/s", file=sys.stderr)
     return sps
 
 
@@ -328,14 +247,14 @@ def main() -> None:
             "ratio": round(statistics.median(ratios), 3),
             "rounds": {side: [round(x, 1) for x in xs] for side, xs in sps.items()},
         }
-        if result:  # beside the CartPole headline
+        if not args.skip_cartpole:  # beside the CartPole headline
             result.update({f"minatar_{k}": v for k, v in figures.items()})
-        else:  # the headline
+        else:  # the headline (Pong's figures, if any, ride along)
             work = (
                 "DQN MinAtar/Breakout-v1 Young & Tian preset, training steps/s, one thread, "
                 f"{args.device}, median of {minatar_rounds} alternating rounds"
             )
-            result = {"bench": "dqn_speed", "work": work, **figures}
+            result = {"bench": "dqn_speed", "work": work, **figures, **result}
     print(json.dumps(result))
 
 
