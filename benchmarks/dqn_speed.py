@@ -15,8 +15,13 @@
   features extractor). ``--minatar-rounds`` alternating rounds, medians count.
 
 The last line is the JSON result for the CartPole whole-process time (``ratio`` = SB3
-time / ours); the Pong figures ride along in extra keys. ``--device cuda`` times both
-on a GPU.
+time / ours); the Pong figures (and with ``--minatar`` MinAtar's, ``minatar_*``) ride
+along in extra keys. With ``--skip-cartpole --minatar`` MinAtar's steps/s are the
+headline (``ratio`` = ours / SB3, the median of the rounds' own ratios):
+
+    python benchmarks/dqn_speed.py --skip-cartpole --skip-pong --minatar
+
+``--device cuda`` times both on a GPU.
 """
 
 from __future__ import annotations

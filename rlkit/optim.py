@@ -69,6 +69,8 @@ def sgd_update_(
 
 
 def _numpy_sqrt_ok(tensors: Tensors) -> bool:
+    """Whether numpy can take the roots of ``tensors`` in place of PyTorch: contiguous
+    float32 CPU tensors, outside ``torch.compile``'s tracing."""
     return not torch.compiler.is_compiling() and all(
         t.device.type == "cpu" and t.dtype == torch.float32 and t.is_contiguous() for t in tensors
     )
