@@ -86,9 +86,11 @@ builds (``rlkit.sb3.make_model``), timed from ``learning_starts`` + the warm-up 
 
 
 def child_env(threads: int | None) -> dict[str, str]:
+    """A child's environment: the repository importable and, with ``threads``, its torch
+    and BLAS threads capped as ``benchmarks._records.rlkit`` caps rlkit's side."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if threads:
-        env["OMP_NUM_THREADS"] = str(threads)
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     return env
 
 
