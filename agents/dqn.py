@@ -56,8 +56,15 @@ from rlkit.nn import (
     reset_noise,
 )
 from rlkit.nn.cnn import small_frames
-from rlkit.nn.passes import AutogradQ, Loss, QOutputs, WrittenOutQ
-from rlkit.optim import clip_grad_norm_, optimizer_from_config, set_learning_rate
+from rlkit.nn.passes import (
+    AutogradQ,
+    Loss,
+    NumpyHeadsQ,
+    QOutputs,
+    WrittenOutHeadsQ,
+    WrittenOutQ,
+)
+from rlkit.optim import clip_grad_norm_, load_state, optimizer_from_config, set_learning_rate
 from rlkit.periodic import Periodic
 from rlkit.resources import Part, parameter_bytes
 from rlkit.rundir import Run
@@ -305,6 +312,17 @@ class QNetwork(nn.Module):
         if isinstance(self.torso, MinAtarCNN):
             return [*self.torso.linears(), self.head]
         return None if self.image else [*self.torso.linears, self.head]
+
+    def torso_chain(self) -> list[nn.Linear] | None:
+        """The torso's Linear layers (each followed by the activation) for an MLP torso or
+        MinAtar's network after its convolution (possibly none), else None (Nature CNN)."""
+        if isinstance(self.torso, MinAtarCNN):
+            return self.torso.linears()
+        return None if self.image else list(self.torso.linears)
+
+    def heads(self) -> list[nn.Module]:
+        """The output layers: ``[head]``, or ``[value, advantage]`` for a dueling network."""
+        return [self.value, self.advantage] if self.dueling else [self.head]
 
     def conv_input(self) -> nn.Conv2d | None:
         """The convolution in front of ``layer_chain`` (MinAtar's network), else None."""
@@ -693,7 +711,7 @@ class State:
         """Take back ``state_dict``."""
         self.q_net.load_state_dict(state["q_net"])
         self.target_net.load_state_dict(state["target_net"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        load_state(self.optimizer, state["optimizer"])  # (also from before a pass was written out)
         self.buffer.load_state_dict(state["replay"])
         self.updates = int(state["updates"])
         loop = state["loop"]
@@ -706,21 +724,36 @@ class State:
         self.q_means.extend(loop["q_means"])
 
 
-def q_model(q_net: QNetwork, config: Config, bf16: bool = False) -> AutogradQ | WrittenOutQ:
-    """The Q-network's pass: backprop written out for a plain float32 MLP or MinAtar's
-    network, else autograd (through ``torch.compile`` with ``compile: true``; ``bf16``:
-    the run computes under bf16 autocast, which only autograd's modules follow)."""
+def q_model(
+    q_net: QNetwork, config: Config, bf16: bool = False
+) -> AutogradQ | WrittenOutQ | WrittenOutHeadsQ:
+    """The Q-network's pass: backprop written out for a float32 MLP or MinAtar's network
+    (``WrittenOutQ`` for a plain one, ``WrittenOutHeadsQ`` with dueling or noisy heads or
+    C51's atoms), else autograd (through ``torch.compile`` with ``compile: true``;
+    ``bf16``: the run computes under bf16 autocast, which only autograd's modules follow)."""
     layers, conv = q_net.layer_chain(), q_net.conv_input()
     activation = "relu" if conv is not None else config.activation  # (MinAtar's is ReLU)
-    if (
-        layers is not None
-        and config.written_out_backprop
+    written_out = (
+        config.written_out_backprop
         and not config.compile
         and config.precision != "bf16"
         and not bf16
         and activation in backprop.ACTIVATIONS
-    ):
+    )
+    if written_out and layers is not None:
         return WrittenOutQ(layers, q_net, activation, q_net.n_out, conv)
+    torso = q_net.torso_chain()
+    if written_out and torso is not None:  # Rainbow's heads on an MLP or MinAtar's network
+        return WrittenOutHeadsQ(
+            torso,
+            q_net.heads(),
+            q_net,
+            activation,
+            q_net.n_actions,
+            q_net.n_out,
+            log_softmax=q_net.kind == "c51",
+            conv=conv,
+        )
     if config.distributional != "none":  # the pass gives the taken actions' distributions
         forward = q_net.distribution
         return AutogradQ(q_net, torch.compile(forward) if config.compile else forward)
@@ -758,11 +791,22 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
     # acting, one observation at a time: numpy on views of the parameters for a plain
     # MLP on the CPU (no per-step tensor overhead), else the module itself
-    if model.written_out and run.device.type == "cpu" and model.activation in ("relu", "tanh"):
+    if (
+        isinstance(model, WrittenOutQ)
+        and run.device.type == "cpu"
+        and model.activation in ("relu", "tanh")
+    ):
         conv = model.conv.conv if model.conv is not None else None
         q_values = backprop.NumpyForward(model.layers, model.activation, conv, shape)
         if q_net.n_out > 1:  # QR: Q is the mean of each action's quantiles
             q_values = quantile_means(q_values, q_net.n_out)
+    elif (
+        isinstance(model, WrittenOutHeadsQ)
+        and run.device.type == "cpu"
+        and model.activation in ("relu", "tanh")
+    ):
+        support = q_net.support if q_net.kind == "c51" else None
+        q_values = NumpyHeadsQ(model, shape, support)
     else:
         forward = getattr(model, "forward", q_net) if config.distributional == "none" else q_net
         # one observation on the CPU acts in float32: bf16 autocast re-casts every weight

@@ -30,8 +30,11 @@ arithmetic on both sides now, so a ratio near 1).
 ``--whole``: instead, whole runs of ``rlkit.train`` (the game's Rainbow preset, 12k steps
 with a 5k replay so that stores evict), alternating rlkit's layer and sum tree with the
 replaced formulations patched into the classes; seconds per run, start-up included.
+``--passes``: the same whole runs, alternating rlkit's written-out pass and numpy acting
+(``rlkit.nn.passes.WrittenOutHeadsQ``, ``NumpyHeadsQ``) with autograd's pass and the
+module's acting (``written_out_backprop: false``).
 
-    python benchmarks/rainbow_step.py [--rounds 5] [--game SpaceInvaders] [--whole]
+    python benchmarks/rainbow_step.py [--rounds 5] [--game SpaceInvaders] [--whole | --passes]
 """
 
 from __future__ import annotations
@@ -178,19 +181,30 @@ def per_call_ms(fn: Callable[[], Any], calls: int) -> float:
     return (time.perf_counter() - start) / calls * 1e3
 
 
-def whole_runs(game: str, rounds: int) -> None:
-    """Time whole Rainbow runs with rlkit's formulations against the replaced ones."""
+def whole_runs(game: str, rounds: int, passes: bool = False) -> None:
+    """Time whole Rainbow runs with rlkit's formulations against the replaced ones; with
+    ``passes``, rlkit's written-out pass and numpy acting against autograd's pass and the
+    module's acting (``written_out_backprop: false``), rlkit's formulations on both sides."""
     import tempfile
 
     import rlkit
 
     built = (BuiltNoisyLinear.reset_noise, BuiltNoisyLinear.forward, BatchedSumTree.update)
-    sides = {"rlkit": RLKIT_SIDE, "built": built}
+    if passes:
+        sides = {
+            "rlkit": (RLKIT_SIDE, {}),
+            "autograd": (RLKIT_SIDE, {"written_out_backprop": False}),
+        }
+        peer = "the same runs through autograd's pass, acting through the module"
+    else:
+        sides = {"rlkit": (RLKIT_SIDE, {}), "built": (built, {})}
+        peer = "the noisy heads and the sum tree as before 2026-12-06"
     seconds: dict[str, list[float]] = {s: [] for s in sides}
     try:
         for r in range(rounds):
             for side in list(sides) if r % 2 == 0 else list(reversed(sides)):
-                NoisyLinear.reset_noise, NoisyLinear.forward, SumTree.update = sides[side]
+                methods, overrides = sides[side]
+                NoisyLinear.reset_noise, NoisyLinear.forward, SumTree.update = methods
                 with tempfile.TemporaryDirectory() as folder:
                     start = time.perf_counter()
                     rlkit.train(
@@ -206,12 +220,13 @@ def whole_runs(game: str, rounds: int) -> None:
                         buffer_size=5_000,
                         eval_interval=0,
                         checkpoint_interval=0,
+                        **overrides,
                     )
                     seconds[side].append(time.perf_counter() - start)
                 print(f"round {r}: {side} {seconds[side][-1]:.1f} s", flush=True)
     finally:  # rlkit's own methods back, also when a run fails
         NoisyLinear.reset_noise, NoisyLinear.forward, SumTree.update = RLKIT_SIDE
-    ours, peer = (statistics.median(seconds[s]) for s in sides)
+    ours, theirs = (statistics.median(seconds[s]) for s in sides)
     print(
         json.dumps(
             {
@@ -219,9 +234,9 @@ def whole_runs(game: str, rounds: int) -> None:
                 "work": f"rlkit Rainbow on MinAtar {game} (preset, 12k steps, 5k replay), whole "
                 f"runs in one process, one thread, median of {rounds} alternating rounds",
                 "ours": round(ours, 2),
-                "peer": round(peer, 2),
-                "unit": "s per run; peer: the noisy heads and the sum tree as before 2026-12-06",
-                "ratio": round(peer / ours, 3),
+                "peer": round(theirs, 2),
+                "unit": f"s per run; peer: {peer}",
+                "ratio": round(theirs / ours, 3),
             }
         )
     )
@@ -235,10 +250,15 @@ def main() -> None:
     parser.add_argument("--act-calls", type=int, default=2000)
     parser.add_argument("--update-calls", type=int, default=300)
     parser.add_argument("--whole", action="store_true", help="time whole runs instead")
+    parser.add_argument(
+        "--passes",
+        action="store_true",
+        help="whole runs: the written-out pass against autograd's",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)  # as the MinAtar records run: one thread a run
-    if args.whole:
-        whole_runs(args.game, args.rounds)
+    if args.whole or args.passes:
+        whole_runs(args.game, args.rounds, passes=args.passes)
         return
     sides = {
         "rlkit": (*steps(args.game, False), store_step(args.game, False)),

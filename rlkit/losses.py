@@ -86,12 +86,17 @@ def categorical_loss(
     distribution ``targets`` ``(batch, N)`` under the predicted log-probabilities
     ``out.q`` ``(batch, N)`` of the taken actions, ``L = mean(w * -sum_i m_i log p_i)``.
     ``parts``: the per-sample cross-entropies as ``td_errors`` (Rainbow's priorities) and
-    the predicted means as ``q``."""
+    the predicted means as ``q``. ``grads["q"]``, for a written-out pass (``out.q`` without
+    autograd), is the gradient with respect to the log-probabilities."""
     per_sample = -(targets * out.q).sum(dim=-1)
     value = (per_sample * weights).mean() if weights is not None else per_sample.mean()
+    grads: dict[str, torch.Tensor] = {}
     with torch.no_grad():
         q = out.q.detach().exp() @ support
-    return Loss(value, {"td_errors": per_sample.detach(), "q": q})
+        if not out.q.requires_grad:  # a written-out pass: dL/dlog p = -w m / batch
+            scale = weights[:, None] / len(targets) if weights is not None else 1.0 / len(targets)
+            grads["q"] = -targets * scale
+    return Loss(value, {"td_errors": per_sample.detach(), "q": q}, grads)
 
 
 def quantile_huber_loss(

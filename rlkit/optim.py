@@ -739,6 +739,56 @@ def optimizer_from_config(config: Any, params: Iterable, lr: float | None = None
     )
 
 
+def load_state(optimizer: Optimizer, state: dict[str, Any]) -> None:
+    """``optimizer.load_state_dict(state)``, also when ``state`` was saved with one tensor
+    per parameter and ``optimizer`` now holds them as one flat buffer (a network whose pass
+    has since been written out, ``rlkit.nn.backprop.flatten_parameters``, which keeps the
+    module's parameter order): each per-element state (Adam's moments, momentum, ...) is
+    concatenated in that order and the shared scalars (the step count) are kept, so the
+    run continues as it would have. Anything else that does not fit raises as
+    ``load_state_dict`` does."""
+    groups = state["param_groups"]
+    current = optimizer.param_groups
+    if (
+        len(groups) == 1
+        and len(current) == 1
+        and len(current[0]["params"]) == 1
+        and len(groups[0]["params"]) > 1
+    ):
+        state = _flattened_state(state, current[0]["params"][0].numel())
+    optimizer.load_state_dict(state)
+
+
+def _flattened_state(state: dict[str, Any], size: int) -> dict[str, Any]:
+    """One group's per-parameter state as the state of one flat parameter of ``size``."""
+    (group,) = state["param_groups"]
+    ids = group["params"]
+    per_param = [state["state"].get(i) for i in ids]
+    flat: dict[str, Any] = {}
+    if any(s is not None for s in per_param):
+        if any(s is None for s in per_param) or any(
+            s.keys() != per_param[0].keys() for s in per_param
+        ):
+            raise ValueError("per-parameter optimizer state of mixed kinds; cannot flatten it")
+        for key, first in per_param[0].items():
+            values = [s[key] for s in per_param]
+            if isinstance(first, torch.Tensor) and first.dim() > 0:
+                flat[key] = torch.cat([v.reshape(-1) for v in values])
+                if flat[key].numel() != size:
+                    raise ValueError(
+                        f"optimizer state {key!r} holds {flat[key].numel()} numbers, "
+                        f"the parameters {size}"
+                    )
+            elif all(torch.equal(torch.as_tensor(v), torch.as_tensor(first)) for v in values):
+                flat[key] = first
+            else:
+                raise ValueError(f"optimizer state {key!r} differs between parameters")
+    return {
+        "state": {ids[0]: flat} if flat else {},
+        "param_groups": [{**group, "params": [ids[0]]}],
+    }
+
+
 def set_learning_rate(optimizer: Optimizer, lr: float) -> None:
     """Set the step size of every parameter group (a schedule's value for this update)."""
     for group in optimizer.param_groups:

@@ -81,16 +81,21 @@ def _linear(layer: nn.Linear | StackedLinear, x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def forward(
-    layers: Sequence[nn.Linear | StackedLinear], activation: str, x: torch.Tensor
+    layers: Sequence[nn.Linear | StackedLinear],
+    activation: str,
+    x: torch.Tensor,
+    activate_last: bool = False,
 ) -> list[torch.Tensor]:
-    """Outputs of every layer, input first: ``[x, a_1, ..., a_L]`` (``a_L`` has no activation).
-    ``x`` is ``(batch, in)``, or ``(G, batch, in)`` for ``StackedLinear`` layers."""
+    """Outputs of every layer, input first: ``[x, a_1, ..., a_L]`` (``a_L`` has no activation
+    unless ``activate_last``, for a torso whose features are activated). ``x`` is
+    ``(batch, in)``, or ``(G, batch, in)`` for ``StackedLinear`` layers."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
     outputs = [x]
     for i, layer in enumerate(layers):
         z = _linear(layer, outputs[-1])
-        outputs.append(z if i == len(layers) - 1 else _activate_(z, activation))
+        last = i == len(layers) - 1
+        outputs.append(z if last and not activate_last else _activate_(z, activation))
     return outputs
 
 
@@ -101,12 +106,16 @@ def backward(
     outputs: Sequence[torch.Tensor],
     grad_output: torch.Tensor,
     input_grad: bool = False,
+    activated_last: bool = False,
 ) -> torch.Tensor | None:
     """Set ``.grad`` of every weight and bias from ``dC/da_L`` (overwriting, not adding);
     for ``StackedLinear`` layers each copy's gradient from its own ``(G, batch, out)`` slice.
     With ``input_grad``, returns ``dC/dx`` for the chain's input ``x`` (for a layer in
-    front of it, ``ConvInput``)."""
+    front of it, ``ConvInput``). ``activated_last``: ``outputs`` came from ``forward`` with
+    ``activate_last`` (``grad_output`` is then taken through the last activation first)."""
     delta = grad_output
+    if activated_last:
+        delta = _derivative_(delta, outputs[-1], activation)
     for i in range(len(layers) - 1, -1, -1):
         layer = layers[i]
         if delta.dim() == 3 and layer.weight.shape[1] == 1:  # (see _linear)
@@ -259,7 +268,8 @@ class NumpyForward:
     ``in_shape`` ``(C, H, W)``, the observation goes through the convolution and its
     activation first, as a matrix product on the image's patches (their indices computed
     once; a patch over the padding reads a zero appended to the observation), flattened
-    in torch's order (channel, row, column) for the chain.
+    in torch's order (channel, row, column) for the chain. ``activate_last`` activates the
+    last layer's output too (a torso in front of heads).
     """
 
     def __init__(
@@ -268,6 +278,7 @@ class NumpyForward:
         activation: str,
         conv: nn.Conv2d | None = None,
         in_shape: Sequence[int] | None = None,
+        activate_last: bool = False,
     ) -> None:
         if activation not in ("relu", "tanh", "identity"):
             raise ValueError(f"NumpyForward supports relu, tanh and identity, got {activation!r}")
@@ -280,7 +291,7 @@ class NumpyForward:
             raise ValueError("NumpyForward needs float32 parameters on the CPU")
         self.weights = [layer.weight.detach().numpy() for layer in layers]
         self.biases = [layer.bias.detach().numpy() for layer in layers]
-        self.activation = activation
+        self.activation, self.activate_last = activation, activate_last
         self.in_dims = 1
         self.conv = None
         if conv is not None:
@@ -349,7 +360,7 @@ class NumpyForward:
         last = len(self.weights) - 1
         for i, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
             h = (h @ weight.T if batched else weight @ h) + bias
-            if i < last:
+            if i < last or self.activate_last:
                 if self.activation == "relu":
                     np.maximum(h, 0.0, out=h)
                 elif self.activation == "tanh":

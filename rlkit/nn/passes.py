@@ -38,11 +38,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 from torch import nn
 
 from rlkit.distributions import HALF_LOG_2PI
 from rlkit.nn import backprop
+from rlkit.nn.noisy import NoisyLinear
 
 
 @dataclass
@@ -310,3 +312,218 @@ class WrittenOutQ:
         )
         if self.conv is not None:
             self.conv.backward(self._saved["planes"], self._saved["maps"], grad_x)
+
+
+class WrittenOutHeadsQ:
+    """A Q-network with Rainbow's heads, its backpropagation written out: a torso whose
+    every layer is activated (an MLP, or MinAtar's convolution ``conv`` and the linear
+    layers after it, possibly none) and linear or noisy heads (``rlkit.nn.noisy``), one
+    head with ``n_out`` outputs per action or two dueling ones (value and advantage).
+    ``n_out`` is 1 (Q), QR's quantiles, or C51's atoms (``log_softmax``: the outputs are
+    logits, and the pass gives their log-probabilities).
+
+    The forward pass keeps the torso's outputs, the features ``h`` and each head's
+    weights as used (a noisy head's ``mu + sigma * eps``, built once per pass). From the
+    gradient ``g`` of the loss with respect to the taken actions' outputs, ``backward``
+    writes every parameter's gradient into one flat buffer:
+
+        log p = z - logsumexp(z)          dz = g - p * sum_atoms g
+        out = V + A - mean_a A            dV = sum_a dout,   dA = dout - mean_a dout
+        y = h W^T + b                     dW = delta^T h,    db = sum_batch delta,  dh += delta W
+        W = mu + sigma * eps              dmu = dW,          dsigma = dW * eps
+
+    and then through the torso as ``WrittenOutQ`` does. Rainbow's update on MinAtar
+    spends most of its autograd time on bookkeeping, not arithmetic.
+    """
+
+    written_out = True
+
+    def __init__(
+        self,
+        torso: list[nn.Linear],
+        heads: list[nn.Module],
+        q_net: nn.Module,
+        activation: str,
+        n_actions: int,
+        n_out: int = 1,
+        log_softmax: bool = False,
+        conv: nn.Conv2d | None = None,
+    ) -> None:
+        if len(heads) not in (1, 2):
+            raise ValueError(f"one head, or two dueling heads, got {len(heads)}")
+        self.torso, self.heads, self.activation = torso, heads, activation
+        self.n_actions, self.n_out, self.log_softmax = n_actions, n_out, log_softmax
+        self.flat = backprop.flatten_parameters(q_net)
+        self.conv = None if conv is None else backprop.ConvInput(conv, activation)
+        self._saved: dict[str, Any] = {}
+
+    def parameters(self) -> list[nn.Parameter]:
+        """What the optimizer updates: the one flat buffer."""
+        return [self.flat]
+
+    @torch.no_grad()
+    def distribution(self, obs: torch.Tensor, keep: bool = False) -> torch.Tensor:
+        """``(batch, A, n_out)``: the network's outputs (C51's as log-probabilities), with
+        the heads' current noise; ``keep`` saves what ``backward`` needs."""
+        maps = planes = None
+        if self.conv is not None:  # (batch, C, H, W) planes through the convolution first
+            planes = obs.float()
+            maps = self.conv.forward(planes)
+            x = maps.flatten(1)
+        else:
+            x = obs if obs.dim() == 2 and obs.dtype == torch.float32 else obs.flatten(1).float()
+        outputs = backprop.forward(self.torso, self.activation, x, activate_last=True)
+        h = outputs[-1]
+        used = [_weights_as_used(head) for head in self.heads]
+        ys = [torch.addmm(b, h, w.t()) for w, b, _ in used]
+        if len(ys) == 2:  # dueling: Q = V + A - mean_a A, per output
+            value, advantage = ys[0].unsqueeze(1), ys[1].view(len(h), self.n_actions, -1)
+            out = value + advantage - advantage.mean(dim=1, keepdim=True)
+        else:
+            out = ys[0].view(len(h), self.n_actions, self.n_out)
+        if self.log_softmax:
+            out = out.log_softmax(dim=-1)
+        if keep:
+            self._saved = {"outputs": outputs, "used": used, "planes": planes, "maps": maps}
+        return out
+
+    def __call__(self, obs: torch.Tensor, actions: torch.Tensor) -> QOutputs:
+        """The taken actions' outputs, ``(batch, n_out)`` (Q alone: ``(batch,)``), keeping
+        what ``backward`` needs."""
+        out = self.distribution(obs, keep=True)
+        index = actions.view(-1, 1, 1).expand(-1, 1, self.n_out)
+        taken = out.gather(1, index).squeeze(1)
+        self._saved.update(index=index, taken=taken)
+        return QOutputs(taken if self.n_out > 1 else taken.squeeze(1))
+
+    @torch.no_grad()
+    def backward(self, loss: Loss) -> None:
+        """Set every parameter's gradient (overwriting) from ``loss.grads["q"]``."""
+        saved = self._saved
+        index, outputs = saved["index"], saved["outputs"]
+        h = outputs[-1]
+        grad = loss.grads["q"].reshape(len(h), self.n_out)
+        if self.log_softmax:  # through log p = z - logsumexp(z)
+            grad = grad - saved["taken"].exp() * grad.sum(dim=-1, keepdim=True)
+        grad_out = h.new_zeros(len(h), self.n_actions, self.n_out)
+        grad_out.scatter_(1, index, grad.unsqueeze(1))
+        if len(self.heads) == 2:  # dueling
+            deltas = [grad_out.sum(dim=1), (grad_out - grad_out.mean(dim=1, keepdim=True))]
+        else:
+            deltas = [grad_out]
+        grad_h = None
+        for head, (weight, _, noise), delta in zip(self.heads, saved["used"], deltas, strict=True):
+            delta = delta.flatten(1)
+            _head_gradients(head, delta, h, noise)
+            grad_h = delta @ weight if grad_h is None else grad_h.addmm_(delta, weight)
+        if self.torso:
+            grad_x = backprop.backward(
+                self.torso,
+                self.activation,
+                outputs,
+                grad_h,
+                input_grad=self.conv is not None,
+                activated_last=True,
+            )
+        else:  # the features are the maps themselves
+            grad_x = grad_h
+        if self.conv is not None:
+            self.conv.backward(saved["planes"], saved["maps"], grad_x)
+
+
+def _weights_as_used(
+    head: nn.Module,
+) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
+    """A head's weight and bias as its forward uses them, and a noisy head's noise (the
+    weights' matrix and the bias's vector; None for a plain layer or one in eval mode)."""
+    if isinstance(head, NoisyLinear):
+        if not head.training:
+            return head.weight_mu, head.bias_mu, None
+        noise = head.weight_epsilon  # f(eps_out) f(eps_in)^T, built once
+        weight = head.weight_mu + head.weight_sigma * noise
+        bias = head.bias_mu + head.bias_sigma * head.bias_epsilon
+        return weight, bias, (noise, head.bias_epsilon)
+    return head.weight, head.bias, None
+
+
+def _head_gradients(
+    head: nn.Module,
+    delta: torch.Tensor,
+    h: torch.Tensor,
+    noise: tuple[torch.Tensor, torch.Tensor] | None,
+) -> None:
+    """Write a head's gradients from ``delta = dC/dy`` and its input ``h``."""
+    if isinstance(head, NoisyLinear):
+        weight_grad, bias_grad = head.weight_mu.grad, head.bias_mu.grad
+    else:
+        weight_grad, bias_grad = head.weight.grad, head.bias.grad
+    torch.mm(delta.t(), h, out=weight_grad)
+    torch.sum(delta, dim=0, out=bias_grad)
+    if isinstance(head, NoisyLinear):
+        if noise is None:  # eval mode: the noise is not in the pass
+            head.weight_sigma.grad.zero_()
+            head.bias_sigma.grad.zero_()
+        else:
+            torch.mul(weight_grad, noise[0], out=head.weight_sigma.grad)
+            torch.mul(bias_grad, noise[1], out=head.bias_sigma.grad)
+
+
+class NumpyHeadsQ:
+    """Q of one observation (or a batch) through a ``WrittenOutHeadsQ`` network, in numpy
+    on views of its (CPU, float32) parameters and noise, as ``backprop.NumpyForward`` does
+    for a plain chain: the torso, then each head (a noisy head in training mode as
+    ``mu_W x + mu_b + sigma_b eps_b + f(eps_out) * (sigma_W (f(eps_in) * x))``, its
+    module's own one-row product; in eval mode ``mu_W x + mu_b``, so that the module's
+    ``train(False)`` turns the noise off here too), dueling, and each action's mean: C51's
+    softmax over the atoms times ``support``, QR's mean of the quantiles. Rainbow's acting
+    step on MinAtar spends most of its time in torch's per-call overhead, not arithmetic.
+    """
+
+    def __init__(
+        self, model: WrittenOutHeadsQ, in_shape: Sequence[int], support: torch.Tensor | None = None
+    ) -> None:
+        conv = model.conv.conv if model.conv is not None else None
+        self.torso = backprop.NumpyForward(
+            model.torso, model.activation, conv, in_shape, activate_last=True
+        )
+        self.in_dims = len(in_shape)
+        self.heads = [_numpy_head(head) for head in model.heads]
+        self.n_actions, self.n_out = model.n_actions, model.n_out
+        self.support = None if support is None else support.detach().numpy()
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """``in_shape`` -> ``(A,)``, or ``(batch, *in_shape)`` -> ``(batch, A)``."""
+        x = np.asarray(x)
+        batched = x.ndim > self.in_dims
+        h = self.torso(x)
+        h = h if batched else h[None]
+        ys = [head(h) for head in self.heads]
+        if len(ys) == 2:  # dueling
+            advantage = ys[1].reshape(len(h), self.n_actions, -1)
+            out = ys[0][:, None] + advantage - advantage.sum(axis=1, keepdims=True) / self.n_actions
+        else:
+            out = ys[0].reshape(len(h), self.n_actions, self.n_out)
+        if self.support is not None:  # C51: the mean of each action's softmax
+            out = np.exp(out - out.max(axis=-1, keepdims=True))
+            q = (out @ self.support) / out.sum(axis=-1)
+        else:
+            q = out.sum(axis=-1) / self.n_out
+        return q if batched else q[0]
+
+
+def _numpy_head(head: nn.Module):
+    """``(batch, in) -> (batch, out)`` of a linear or noisy head, in numpy on views."""
+    if isinstance(head, NoisyLinear):
+        mu_w, sigma_w = head.weight_mu.detach().numpy(), head.weight_sigma.detach().numpy()
+        mu_b, sigma_b = head.bias_mu.detach().numpy(), head.bias_sigma.detach().numpy()
+        eps_in, eps_out = head.input_epsilon.numpy(), head.bias_epsilon.numpy()
+
+        def noisy(h: np.ndarray) -> np.ndarray:
+            y = h @ mu_w.T + mu_b
+            if head.training:
+                y += sigma_b * eps_out + eps_out * ((h * eps_in) @ sigma_w.T)
+            return y
+
+        return noisy
+    weight, bias = head.weight.detach().numpy(), head.bias.detach().numpy()
+    return lambda h: h @ weight.T + bias

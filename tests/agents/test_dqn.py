@@ -12,6 +12,7 @@ from rlkit.agents.dqn import (
     dqn_loss,
     dueling_q,
     epsilon_at,
+    loss_of,
     q_model,
     quantile_means,
     td_target,
@@ -23,7 +24,8 @@ from rlkit.data import ReplayBuffer
 from rlkit.envs import TabularMDP, make_env
 from rlkit.losses import quantile_huber_loss
 from rlkit.nn.backprop import NumpyForward
-from rlkit.nn.passes import AutogradQ, QOutputs, WrittenOutQ
+from rlkit.nn.noisy import reset_noise
+from rlkit.nn.passes import AutogradQ, NumpyHeadsQ, QOutputs, WrittenOutHeadsQ, WrittenOutQ
 
 
 def test_td_target_by_hand():
@@ -297,3 +299,118 @@ def test_written_out_minatar_pass_gives_autograd_gradients(distributional, netwo
         expected = b(obs).numpy()
     assert np.allclose(numpy_q(obs[0].numpy()), expected[0], atol=1e-5)
     assert np.allclose(numpy_q(obs.numpy()), expected, atol=1e-5)
+
+
+HEADS_CASES = [  # (distributional, dueling, noisy, network)
+    ("c51", True, True, "mlp"),  # Rainbow's heads
+    ("c51", False, False, "mlp"),
+    ("qr", True, False, "mlp"),
+    ("none", False, True, "mlp"),
+    ("c51", True, True, "young-tian"),  # the MinAtar Rainbow preset's network
+    ("c51", True, True, "dopamine"),  # Obando-Ceron & Castro's (no linear layer, padded)
+    ("qr", False, True, "young-tian"),
+    ("none", True, False, "young-tian"),
+]
+
+
+def heads_config(distributional: str, dueling: bool, noisy: bool, network: str) -> Config:
+    return Config(
+        distributional=distributional,
+        n_atoms=11,
+        v_min=-5.0,
+        v_max=5.0,
+        n_quantiles=5,
+        dueling=dueling,
+        noisy=noisy,
+        exploration_initial_eps=0.0 if noisy else 1.0,
+        exploration_final_eps=0.0 if noisy else 0.05,
+        net_arch=(32, 32),
+        minatar_hidden=0 if network == "dopamine" else 128,
+        minatar_padding=1 if network == "dopamine" else 0,
+    )
+
+
+@pytest.mark.parametrize(("distributional", "dueling", "noisy", "network"), HEADS_CASES)
+def test_written_out_heads_pass_gives_autograd_gradients(distributional, dueling, noisy, network):
+    """Dueling, noisy and C51 heads on an MLP or MinAtar's network through the written-out
+    pass: the taken actions' outputs, the loss and every parameter's gradient (the noise
+    scales' and the filters' included) as autograd's, with importance weights."""
+    config = heads_config(distributional, dueling, noisy, network)
+    shape = (4,) if network == "mlp" else (4, 10, 10)
+    a = QNetwork(shape, 3, config, torch.Generator().manual_seed(0))
+    b = QNetwork(shape, 3, config, torch.Generator().manual_seed(0))
+    auto, written = q_model(a, replace(config, written_out_backprop=False)), q_model(b, config)
+    assert isinstance(auto, AutogradQ) and isinstance(written, WrittenOutHeadsQ)
+    assert written.parameters()[0].numel() == sum(p.numel() for p in b.parameters())
+    reset_noise(a, torch.Generator().manual_seed(3))
+    reset_noise(b, torch.Generator().manual_seed(3))
+    g = torch.Generator().manual_seed(1)
+    if network == "mlp":
+        obs = torch.randn(32, *shape, generator=g)
+    else:
+        obs = (torch.rand(32, *shape, generator=g) < 0.2).to(torch.uint8)
+    actions = torch.randint(0, 3, (32,), generator=g)
+    weights = torch.rand(32, generator=g)
+    targets = {
+        "c51": lambda: torch.softmax(torch.randn(32, 11, generator=g), -1),
+        "qr": lambda: torch.randn(32, 5, generator=g),
+        "none": lambda: torch.randn(32, generator=g),
+    }[distributional]()
+    out_a, out_b = auto(obs, actions), written(obs, actions)
+    assert out_b.q.shape == out_a.q.shape and torch.allclose(out_a.q, out_b.q, atol=1e-6)
+    loss_a = loss_of(config, a, out_a, targets, weights, True)
+    loss_b = loss_of(config, b, out_b, targets, weights, True)
+    auto.backward(loss_a)
+    written.backward(loss_b)
+    assert loss_b.value.item() == pytest.approx(loss_a.value.item(), rel=1e-6)
+    assert torch.allclose(loss_a.parts["td_errors"], loss_b.parts["td_errors"], atol=1e-5)
+    for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
+        assert pb.grad.abs().sum() > 0, name  # every parameter learns, sigma too
+        assert torch.allclose(pa.grad, pb.grad, atol=1e-6, rtol=1e-5), name
+
+
+@pytest.mark.parametrize(("distributional", "dueling", "noisy", "network"), HEADS_CASES)
+def test_numpy_acting_through_heads_gives_the_modules_q(distributional, dueling, noisy, network):
+    """Acting in numpy (``NumpyHeadsQ``) gives the module's Q of one observation and of a
+    batch, with the current noise in training mode and without it in eval mode."""
+    config = heads_config(distributional, dueling, noisy, network)
+    shape = (4,) if network == "mlp" else (4, 10, 10)
+    net = QNetwork(shape, 3, config, torch.Generator().manual_seed(0))
+    acting = NumpyHeadsQ(
+        q_model(net, config), shape, net.support if distributional == "c51" else None
+    )
+    g = torch.Generator().manual_seed(1)
+    if network == "mlp":
+        obs = torch.randn(8, *shape, generator=g)
+    else:
+        obs = (torch.rand(8, *shape, generator=g) < 0.2).to(torch.uint8)
+    for training in (True, False):
+        net.train(training)
+        reset_noise(net, g)
+        with torch.no_grad():
+            one_by_one = torch.stack([net(o[None])[0] for o in obs]).numpy()
+            batch = net(obs).numpy()
+        assert np.allclose([acting(o.numpy()) for o in obs], one_by_one, atol=2e-5)
+        assert np.allclose(acting(obs.numpy()), batch, atol=2e-5)
+    if noisy:  # the noise reaches numpy through the buffers' views
+        net.train(True)
+        before = acting(obs.numpy())
+        reset_noise(net, g)
+        assert not np.allclose(acting(obs.numpy()), before)
+
+
+def test_rainbow_presets_take_the_written_out_pass_where_it_exists():
+    from pathlib import Path
+
+    from rlkit.config import load_config
+
+    configs = Path(__file__).resolve().parents[2] / "configs" / "dqn"
+    minatar = load_config(Config, configs / "MinAtar-Breakout-v1.rainbow.yaml")[0]
+    net = QNetwork((4, 10, 10), 3, minatar, torch.Generator().manual_seed(0))
+    assert isinstance(q_model(net, minatar), WrittenOutHeadsQ)
+    cartpole = load_config(Config, configs / "CartPole-v1.rainbow.yaml")[0]
+    net = QNetwork((4,), 2, cartpole, torch.Generator().manual_seed(0))
+    assert isinstance(q_model(net, cartpole), WrittenOutHeadsQ)
+    # the Nature CNN keeps autograd
+    net = QNetwork((4, 84, 84), 6, minatar, torch.Generator().manual_seed(0))
+    assert isinstance(q_model(net, minatar), AutogradQ)

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from rlkit.errors import BadInput
-from rlkit.optim import SGD, Adam, Lion, RMSprop, make_optimizer
+from rlkit.optim import SGD, Adam, Lion, RMSprop, load_state, make_optimizer
 
 
 def paired_models(seed: int = 0):
@@ -390,3 +390,45 @@ def test_centered_rmsprop_takes_the_root_of_the_running_variance():
         (v - g_avg**2).sqrt() + 1e-3
     )
     assert torch.allclose(p.detach().double(), expected, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("name", ["adam", "rmsprop"])
+def test_a_per_parameter_state_loads_into_a_flat_buffer_and_steps_on_alike(name):
+    """A checkpoint's optimizer state saved with one tensor per parameter continues, bit
+    for bit, on the same parameters held as views of one flat buffer (a network whose
+    pass was written out since: ``backprop.flatten_parameters``)."""
+    from rlkit.nn import backprop
+
+    def net() -> nn.Module:
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(5, 7), nn.ReLU(), nn.Linear(7, 3))
+
+    def grads_of(module: nn.Module) -> list[torch.Tensor]:
+        return list(torch.autograd.grad(module(x).pow(2).sum(), list(module.parameters())))
+
+    x = torch.randn(16, 5, generator=torch.Generator().manual_seed(1))
+    a = net()
+    opt_a = make_optimizer(name, a.parameters(), lr=1e-2)
+    for _ in range(3):
+        for p, g in zip(a.parameters(), grads_of(a), strict=True):
+            p.grad = g
+        opt_a.step()
+    b = net()
+    b.load_state_dict(a.state_dict())
+    flat = backprop.flatten_parameters(b)
+    opt_b = make_optimizer(name, [flat], lr=1e-2)
+    load_state(opt_b, opt_a.state_dict())
+    assert opt_b.state[flat]["step"] == 3
+    for _ in range(2):
+        for p, g in zip(a.parameters(), grads_of(a), strict=True):
+            p.grad = g
+        opt_a.step()
+        for p, g in zip(b.parameters(), grads_of(b), strict=True):
+            p.grad.copy_(g)
+        opt_b.step()
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+    # a state that does not fit the buffer is refused
+    small = make_optimizer(name, [nn.Parameter(torch.zeros(3))], lr=1e-2)
+    with pytest.raises(ValueError):
+        load_state(small, opt_a.state_dict())
