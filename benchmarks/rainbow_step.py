@@ -30,11 +30,14 @@ arithmetic on both sides now, so a ratio near 1).
 ``--whole``: instead, whole runs of ``rlkit.train`` (the game's Rainbow preset, 12k steps
 with a 5k replay so that stores evict), alternating rlkit's layer and sum tree with the
 replaced formulations patched into the classes; seconds per run, start-up included.
-``--passes``: the same whole runs, alternating rlkit's written-out pass and numpy acting
-(``rlkit.nn.passes.WrittenOutHeadsQ``, ``NumpyHeadsQ``) with autograd's pass and the
-module's acting (``written_out_backprop: false``).
+``--passes``: the acting step and the update (target pass included) as DQN's loop takes
+them with the preset, through rlkit's written-out pass and numpy acting
+(``rlkit.nn.passes.WrittenOutHeadsQ``, ``NumpyHeadsQ``) against autograd's pass and the
+module's acting (``written_out_backprop: false``), in alternating rounds; the JSON's
+``ours`` and ``peer`` are ms per env step (an act, and a quarter of an update: the preset
+updates every 4 steps). ``--whole --passes``: whole runs of the two.
 
-    python benchmarks/rainbow_step.py [--rounds 5] [--game SpaceInvaders] [--whole | --passes]
+    python benchmarks/rainbow_step.py [--rounds 5] [--game SpaceInvaders] [--whole] [--passes]
 """
 
 from __future__ import annotations
@@ -171,6 +174,101 @@ def steps(game: str, built: bool) -> tuple[Callable[[], Any], Callable[[], Any]]
     return act, update
 
 
+def pass_steps(game: str, written: bool) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """The acting step and the update step as DQN's loop takes them with the game's
+    Rainbow preset, through the written-out pass and numpy acting (``written``) or
+    autograd's pass and the module (``written_out_backprop: false``); the same weights,
+    noise and batch on both sides."""
+    from rlkit.config import load_config
+    from rlkit.data.replay import Batch
+    from rlkit.optim import optimizer_from_config
+
+    path = HERE.parent / "configs" / "dqn" / f"MinAtar-{game}-v1.rainbow.yaml"
+    config = load_config(dqn.Config, path, {"written_out_backprop": written})[0]
+    shape = (CHANNELS[game], 10, 10)
+    online = dqn.QNetwork(shape, N_ACTIONS[game], config, torch.Generator().manual_seed(0))
+    target = dqn.QNetwork(shape, N_ACTIONS[game], config, torch.Generator().manual_seed(0))
+    target.requires_grad_(False)
+    model = dqn.q_model(online, config)
+    assert model.written_out == written
+    optimizer = optimizer_from_config(config, model.parameters(), lr=config.learning_rate)
+    if written:
+        from rlkit.nn.passes import NumpyHeadsQ
+
+        q_one: Callable[[Any], Any] = NumpyHeadsQ(model, shape, online.support)
+    else:
+        q_one = dqn.module_q_fn(online, torch.device("cpu"))
+    generator = torch.Generator().manual_seed(2)
+    rng = np.random.default_rng(0)
+    one = (rng.random(shape) < 0.1).astype(np.uint8)
+    batch = Batch(
+        obs=torch.as_tensor((rng.random((32, *shape)) < 0.1).astype(np.uint8)),
+        actions=torch.as_tensor(rng.integers(N_ACTIONS[game], size=32)),
+        rewards=torch.as_tensor(rng.random(32).astype(np.float32)),
+        next_obs=torch.as_tensor((rng.random((32, *shape)) < 0.1).astype(np.uint8)),
+        dones=torch.zeros(32),
+        discounts=torch.full((32,), 0.99**3),
+        weights=torch.as_tensor(rng.random(32).astype(np.float32)),
+        indices=np.arange(32),
+    )
+
+    def act() -> int:
+        reset_noise(online, generator)
+        return int(np.argmax(np.asarray(q_one(one))))
+
+    def update() -> float:
+        reset_noise(target, generator)
+        targets = dqn.bellman_targets(online, target, batch, config.double_q)
+        reset_noise(online, generator)
+        out = model(batch.obs, batch.actions)
+        loss = dqn.loss_of(config, online, out, targets, batch.weights, True)
+        model.backward(loss)
+        optimizer.step()
+        return float(loss.value.detach())
+
+    return act, update
+
+
+def passes(game: str, rounds: int, act_calls: int, update_calls: int) -> None:
+    """Alternate the written-out and the autograd side; print each round and the JSON."""
+    sides = {"written": pass_steps(game, True), "autograd": pass_steps(game, False)}
+    times: dict[str, dict[str, list[float]]] = {s: {"act": [], "update": []} for s in sides}
+    for r in range(rounds):
+        for side in list(sides) if r % 2 == 0 else list(reversed(sides)):
+            act, update = sides[side]
+            times[side]["act"].append(per_call_ms(act, act_calls))
+            times[side]["update"].append(per_call_ms(update, update_calls))
+        print(
+            f"round {r}: "
+            + ", ".join(
+                f"{s} act {times[s]['act'][-1]:.3f} ms update {times[s]['update'][-1]:.3f} ms"
+                for s in sides
+            ),
+            flush=True,
+        )
+    med = {s: {k: statistics.median(v) for k, v in times[s].items()} for s in sides}
+    # per env step as the preset takes them: one act a step, one update every train_freq
+    per_step = {s: med[s]["act"] + med[s]["update"] / 4 for s in sides}
+    print(
+        json.dumps(
+            {
+                "bench": "rainbow_pass",
+                "work": f"Rainbow preset on MinAtar {game} (dueling noisy C51, 51 atoms, "
+                f"{N_ACTIONS[game]} actions): acting step and update (target pass, forward, "
+                f"backward, Adam) as DQN's loop takes them, one thread, median of {rounds} "
+                "alternating rounds",
+                "ours": round(per_step["written"], 4),
+                "peer": round(per_step["autograd"], 4),
+                "unit": "ms per env step (act + update / 4); peer: autograd's pass, acting "
+                "through the module",
+                "ratio": round(per_step["autograd"] / per_step["written"], 3),
+                "act_ms": {s: round(med[s]["act"], 4) for s in sides},
+                "update_ms": {s: round(med[s]["update"], 4) for s in sides},
+            }
+        )
+    )
+
+
 def per_call_ms(fn: Callable[[], Any], calls: int) -> float:
     """Milliseconds per call of ``fn`` over ``calls`` calls (after a tenth as many unclocked)."""
     for _ in range(max(calls // 10, 1)):
@@ -253,12 +351,15 @@ def main() -> None:
     parser.add_argument(
         "--passes",
         action="store_true",
-        help="whole runs: the written-out pass against autograd's",
+        help="the written-out pass against autograd's (with --whole: whole runs)",
     )
     args = parser.parse_args()
     torch.set_num_threads(1)  # as the MinAtar records run: one thread a run
-    if args.whole or args.passes:
+    if args.whole:
         whole_runs(args.game, args.rounds, passes=args.passes)
+        return
+    if args.passes:
+        passes(args.game, args.rounds, args.act_calls, args.update_calls)
         return
     sides = {
         "rlkit": (*steps(args.game, False), store_step(args.game, False)),

@@ -97,6 +97,38 @@ def test_the_written_out_minatar_pass_on_cuda():
     assert torch.allclose(grads["cpu"], grads["cuda"], atol=1e-5)
 
 
+def test_the_written_out_rainbow_pass_on_cuda():
+    """MinAtar's network with Rainbow's heads (dueling, noisy, C51) through the written-out
+    pass: the same log-probabilities and gradients on cuda as on the CPU, with the same
+    noise (drawn on the CPU, carried by the buffers)."""
+    from rlkit.agents.dqn import Config, QNetwork, loss_of, q_model
+    from rlkit.nn.passes import WrittenOutHeadsQ
+
+    config = Config(
+        distributional="c51",
+        dueling=True,
+        noisy=True,
+        exploration_initial_eps=0.0,
+        exploration_final_eps=0.0,
+    )
+    g = torch.Generator().manual_seed(1)
+    obs = (torch.rand(32, 4, 10, 10, generator=g) < 0.2).to(torch.uint8)
+    actions = torch.randint(0, 3, (32,), generator=g)
+    targets = torch.softmax(torch.randn(32, config.n_atoms, generator=g), -1)
+    weights = torch.rand(32, generator=g)
+    outs, grads = {}, {}
+    for device in ("cpu", "cuda"):
+        net = QNetwork((4, 10, 10), 3, config, torch.Generator().manual_seed(0)).to(device)
+        model = q_model(net, config)
+        assert isinstance(model, WrittenOutHeadsQ)
+        out = model(obs.to(device), actions.to(device))
+        model.backward(loss_of(config, net, out, targets.to(device), weights.to(device), True))
+        outs[device], grads[device] = out.q.cpu(), model.parameters()[0].grad.cpu()
+    assert grads["cpu"].abs().sum() > 0
+    assert torch.allclose(outs["cpu"], outs["cuda"], atol=1e-5)
+    assert torch.allclose(grads["cpu"], grads["cuda"], atol=1e-5)
+
+
 @pytest.mark.parametrize("name", ["adam", "lion", "sgd", "rmsprop"])
 def test_optimizer_steps(name):
     from rlkit.optim import make_optimizer
