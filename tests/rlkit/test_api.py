@@ -353,3 +353,25 @@ def test_training_flushes_denormals_and_puts_the_flag_back():
     finally:
         torch.set_flush_denormal(False)
     assert _denormal_survives()
+
+
+def test_a_first_run_leaves_torchs_worker_threads_unflushed():
+    """Training as a process's first parallel torch work starts the intra-op threads; they
+    must not inherit the run's flush-to-zero flag for good: multi-threaded arithmetic
+    after the run keeps its denormals (a fresh process, two threads)."""
+    import subprocess
+    import sys
+
+    script = """
+import torch, rlkit
+torch.set_num_threads(2)
+rlkit.train("dqn", "CartPole-v1", run_dir=None, progress=False, total_steps=200,
+            learning_starts=100, eval_episodes=1)
+x = torch.full((1 << 17,), 1e-30) * 1e-9  # denormal products, in chunks on both threads
+print(int((x != 0).sum()))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.split()[-1]) == 1 << 17
