@@ -249,14 +249,43 @@ class AutogradQ:
         _autograd_backward(self._params, loss)
 
 
-class WrittenOutQ:
+class _FlatPass:
+    """What the written-out Q passes share: the network's parameters in one flat buffer,
+    an optional convolution in front of the chain (``backprop.ConvInput``), and the
+    observation as the chain takes it."""
+
+    written_out = True
+
+    def __init__(self, q_net: nn.Module, activation: str, conv: nn.Conv2d | None) -> None:
+        self.activation = activation
+        self.flat = backprop.flatten_parameters(q_net)
+        self.conv = None if conv is None else backprop.ConvInput(conv, activation)
+        self._saved: dict[str, Any] = {}
+
+    def parameters(self) -> list[nn.Parameter]:
+        """What the optimizer updates: the one flat buffer."""
+        return [self.flat]
+
+    @torch.no_grad()
+    def _input(
+        self, obs: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """The chain's input ``(batch, features)``; with a convolution also the float planes
+        and the activated maps (for its backward), else None twice."""
+        if self.conv is None:
+            x = obs if obs.dim() == 2 and obs.dtype == torch.float32 else obs.flatten(1).float()
+            return x, None, None
+        planes = obs.float()  # (batch, C, H, W) planes through the convolution first
+        maps = self.conv.forward(planes)
+        return maps.flatten(1), planes, maps
+
+
+class WrittenOutQ(_FlatPass):
     """A plain MLP Q-network's pass with backpropagation written out, or with ``conv`` a
     convolution in front of the MLP (MinAtar's network, ``backprop.ConvInput``).
 
     With ``n_out`` > 1 (QR-DQN's quantiles) the last layer's ``A * n_out`` outputs are
     ``n_out`` per action, and the pass gives the taken action's ``(batch, n_out)``."""
-
-    written_out = True
 
     def __init__(
         self,
@@ -266,25 +295,13 @@ class WrittenOutQ:
         n_out: int = 1,
         conv: nn.Conv2d | None = None,
     ) -> None:
-        self.layers, self.activation, self.n_out = layers, activation, n_out
-        self.flat = backprop.flatten_parameters(q_net)
-        self.conv = None if conv is None else backprop.ConvInput(conv, activation)
-        self._saved: dict[str, Any] = {}
-
-    def parameters(self) -> list[nn.Parameter]:
-        """What the optimizer updates: the one flat buffer."""
-        return [self.flat]
+        super().__init__(q_net, activation, conv)
+        self.layers, self.n_out = layers, n_out
 
     def __call__(self, obs: torch.Tensor, actions: torch.Tensor) -> QOutputs:
         """Q (or the quantiles) of the taken actions, keeping every layer's output for
         ``backward``."""
-        maps = None
-        if self.conv is not None:  # (batch, C, H, W) planes through the convolution first
-            planes = obs.float()
-            maps = self.conv.forward(planes)
-            x = maps.flatten(1)
-        else:
-            x = obs if obs.dim() == 2 and obs.dtype == torch.float32 else obs.flatten(1).float()
+        x, planes, maps = self._input(obs)
         outputs = backprop.forward(self.layers, self.activation, x)
         out = outputs[-1].view(len(x), -1, self.n_out)  # (batch, A, n_out)
         index = actions.view(-1, 1, 1).expand(-1, 1, self.n_out)
@@ -314,7 +331,7 @@ class WrittenOutQ:
             self.conv.backward(self._saved["planes"], self._saved["maps"], grad_x)
 
 
-class WrittenOutHeadsQ:
+class WrittenOutHeadsQ(_FlatPass):
     """A Q-network with Rainbow's heads, its backpropagation written out: a torso whose
     every layer is activated (an MLP, or MinAtar's convolution ``conv`` and the linear
     layers after it, possibly none) and linear or noisy heads (``rlkit.nn.noisy``), one
@@ -336,8 +353,6 @@ class WrittenOutHeadsQ:
     spends most of its autograd time on bookkeeping, not arithmetic.
     """
 
-    written_out = True
-
     def __init__(
         self,
         torso: list[nn.Linear],
@@ -351,27 +366,15 @@ class WrittenOutHeadsQ:
     ) -> None:
         if len(heads) not in (1, 2):
             raise ValueError(f"one head, or two dueling heads, got {len(heads)}")
-        self.torso, self.heads, self.activation = torso, heads, activation
+        super().__init__(q_net, activation, conv)
+        self.torso, self.heads = torso, heads
         self.n_actions, self.n_out, self.log_softmax = n_actions, n_out, log_softmax
-        self.flat = backprop.flatten_parameters(q_net)
-        self.conv = None if conv is None else backprop.ConvInput(conv, activation)
-        self._saved: dict[str, Any] = {}
-
-    def parameters(self) -> list[nn.Parameter]:
-        """What the optimizer updates: the one flat buffer."""
-        return [self.flat]
 
     @torch.no_grad()
     def distribution(self, obs: torch.Tensor, keep: bool = False) -> torch.Tensor:
         """``(batch, A, n_out)``: the network's outputs (C51's as log-probabilities), with
         the heads' current noise; ``keep`` saves what ``backward`` needs."""
-        maps = planes = None
-        if self.conv is not None:  # (batch, C, H, W) planes through the convolution first
-            planes = obs.float()
-            maps = self.conv.forward(planes)
-            x = maps.flatten(1)
-        else:
-            x = obs if obs.dim() == 2 and obs.dtype == torch.float32 else obs.flatten(1).float()
+        x, planes, maps = self._input(obs)
         outputs = backprop.forward(self.torso, self.activation, x, activate_last=True)
         h = outputs[-1]
         used = [_weights_as_used(head) for head in self.heads]
