@@ -162,7 +162,7 @@ class Config(RunFields, OptimizerFields):
     precision: Literal["auto", "float32", "bf16"] = "float32"
     """bf16: run the Q-network's forward and backward passes under bfloat16 autocast (CNNs); auto: bf16 only where the hardware computes it natively."""
     written_out_backprop: bool = True
-    """MLP Q-networks: backprop written out (rlkit.nn.backprop) instead of autograd; same gradients, less overhead."""
+    """MLP and MinAtar Q-networks, Rainbow's heads included: backprop written out (rlkit.nn.backprop, rlkit.nn.passes) instead of autograd; same gradients, less overhead."""
 
     def __post_init__(self) -> None:
         RunFields.__post_init__(self)

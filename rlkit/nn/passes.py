@@ -18,7 +18,9 @@ An agent's update reads as autograd would, whichever pass it runs on::
   ``backward`` takes ``loss.grads``, the gradient of the loss with respect to each output
   of the forward pass, through the written-out backpropagation equations
   (``rlkit.nn.backprop.backward``). All parameters live in one flat buffer, so the
-  optimizer and the gradient clipping touch one tensor.
+  optimizer and the gradient clipping touch one tensor. ``WrittenOutQ`` also takes
+  MinAtar's small CNN (a convolution in front of the chain), and ``WrittenOutHeadsQ``
+  Rainbow's heads (dueling, noisy, C51's log-softmax) on either torso.
 
 Each agent's loss function returns a ``Loss`` whose ``grads`` it computes from the same
 terms as its ``value``: one definition per loss. ``tests/rlkit/test_passes.py`` and the
