@@ -309,9 +309,8 @@ class QNetwork(nn.Module):
         layer gives ``n_out`` quantiles per action."""
         if self.dueling or self.noisy or self.kind == "c51":
             return None
-        if isinstance(self.torso, MinAtarCNN):
-            return [*self.torso.linears(), self.head]
-        return None if self.image else [*self.torso.linears, self.head]
+        torso = self.torso_chain()
+        return None if torso is None else [*torso, self.head]
 
     def torso_chain(self) -> list[nn.Linear] | None:
         """The torso's Linear layers (each followed by the activation) for an MLP torso or
@@ -791,20 +790,15 @@ def train(config: Config, run: Run) -> dict[str, Any]:
     optimizer = optimizer_from_config(config, model.parameters(), lr=learning_rate(0.0))
     # acting, one observation at a time: numpy on views of the parameters for a plain
     # MLP on the CPU (no per-step tensor overhead), else the module itself
-    if (
-        isinstance(model, WrittenOutQ)
-        and run.device.type == "cpu"
-        and model.activation in ("relu", "tanh")
-    ):
+    numpy_acting = (
+        model.written_out and run.device.type == "cpu" and model.activation in ("relu", "tanh")
+    )
+    if numpy_acting and isinstance(model, WrittenOutQ):
         conv = model.conv.conv if model.conv is not None else None
         q_values = backprop.NumpyForward(model.layers, model.activation, conv, shape)
         if q_net.n_out > 1:  # QR: Q is the mean of each action's quantiles
             q_values = quantile_means(q_values, q_net.n_out)
-    elif (
-        isinstance(model, WrittenOutHeadsQ)
-        and run.device.type == "cpu"
-        and model.activation in ("relu", "tanh")
-    ):
+    elif numpy_acting and isinstance(model, WrittenOutHeadsQ):
         support = q_net.support if q_net.kind == "c51" else None
         q_values = NumpyHeadsQ(model, shape, support)
     else:
