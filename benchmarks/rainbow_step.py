@@ -36,8 +36,13 @@ them with the preset, through rlkit's written-out pass and numpy acting
 module's acting (``written_out_backprop: false``), in alternating rounds; the JSON's
 ``ours`` and ``peer`` are ms per env step (an act, and a quarter of an update: the preset
 updates every 4 steps). ``--whole --passes``: whole runs of the two.
+``--tree``: the prioritized replay's part of one update (``sample`` of 32 transitions
+from a full 100k replay, then ``update_priorities``) and its store, with the sum tree's
+walks in C (``rlkit.data.sumtree``, the default where a compiler is at hand) against
+its numpy walks, in alternating rounds; ``ours`` and ``peer`` are ms per update.
+``--whole --tree``: whole runs of the two (the numpy side with the C kernel withheld).
 
-    python benchmarks/rainbow_step.py [--rounds 5] [--game SpaceInvaders] [--whole] [--passes]
+    python benchmarks/rainbow_step.py [--rounds 5] [--game SpaceInvaders] [--whole] [--passes | --tree]
 """
 
 from __future__ import annotations
@@ -93,21 +98,22 @@ class BuiltNoisyLinear(NoisyLinear):
 
 
 class BatchedSumTree(SumTree):
-    """The sum tree as it was before 2026-12-06: every update takes the batched walk."""
+    """The sum tree as it was before 2026-12-06: every update takes the batched walk (in
+    numpy, as then: the built side of ``--whole`` withholds the C kernel)."""
 
     def update(self, index: np.ndarray | int, priority: np.ndarray | float) -> None:
         """``SumTree.update`` on a one-element batch, also for one leaf."""
         RLKIT_SIDE[2](self, np.atleast_1d(index), np.atleast_1d(priority))
 
 
-def store_step(game: str, batched: bool) -> Callable[[], Any]:
-    """``add`` of one transition into a full prioritized replay of the preset's size."""
+def full_replay(game: str, tree: SumTree) -> tuple[ReplayBuffer, Callable[[], None]]:
+    """A prioritized replay of the preset's size with ``tree``, filled, and its ``add`` of
+    one more transition (which from then on evicts the oldest)."""
     shape = (CHANNELS[game], 10, 10)
     buffer = ReplayBuffer(
         100_000, shape, np.uint8, n_step=3, gamma=0.99, prioritized=True, alpha=0.5
     )
-    if batched:
-        buffer.tree = BatchedSumTree(100_000)
+    buffer.tree = tree
     rng = np.random.default_rng(0)
     frames = (rng.random((64, *shape)) < 0.1).astype(np.uint8)  # MinAtar's object planes
     t = 0
@@ -118,9 +124,73 @@ def store_step(game: str, batched: bool) -> Callable[[], Any]:
         end = t % 300 == 0  # episodes of 300 steps, as SpaceInvaders' early ones
         buffer.add(frames[t % 64], t % 6, 0.0, end, False, frames[(t + 1) % 64])
 
-    for _ in range(100_000):  # full: from here on every add evicts the oldest
+    for _ in range(100_000):
         add()
-    return add
+    return buffer, add
+
+
+def store_step(game: str, batched: bool) -> Callable[[], Any]:
+    """``add`` of one transition into a full prioritized replay of the preset's size."""
+    tree = BatchedSumTree(100_000, native=False) if batched else SumTree(100_000)
+    return full_replay(game, tree)[1]
+
+
+def replay_steps(game: str, native: bool) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """One update's work in a full prioritized replay (``sample`` of 32 with beta 0.5, then
+    ``update_priorities`` from TD errors as the loss hands them over) and one ``add``,
+    with the sum tree's walks in C or in numpy."""
+    buffer, add = full_replay(game, SumTree(100_000, native=native))
+    rng = np.random.default_rng(1)
+    td_errors = torch.randn(64, 32, generator=torch.Generator().manual_seed(2))
+    t = 0
+
+    def update() -> None:
+        nonlocal t
+        t += 1
+        batch = buffer.sample(32, rng, beta=0.5)
+        buffer.update_priorities(batch.indices, td_errors[t % 64])
+
+    return update, add
+
+
+def tree_rounds(game: str, rounds: int, update_calls: int, store_calls: int) -> None:
+    """``--tree``: the replay's part of an update and a store, walks in C against numpy."""
+    sides = {"c": replay_steps(game, True), "numpy": replay_steps(game, False)}
+    times: dict[str, dict[str, list[float]]] = {s: {"update": [], "store": []} for s in sides}
+    for r in range(rounds):
+        for side in list(sides) if r % 2 == 0 else list(reversed(sides)):
+            update, store = sides[side]
+            times[side]["update"].append(per_call_ms(update, update_calls))
+            times[side]["store"].append(per_call_ms(store, store_calls))
+        print(
+            f"round {r}: "
+            + ", ".join(
+                f"{s} update {times[s]['update'][-1]:.4f} ms store {times[s]['store'][-1]:.4f} ms"
+                for s in sides
+            ),
+            flush=True,
+        )
+    med = {s: {k: statistics.median(v) for k, v in times[s].items()} for s in sides}
+    print(
+        json.dumps(
+            {
+                "bench": "rainbow_replay",
+                "work": f"prioritized replay of MinAtar {game} (100k transitions, 3-step, "
+                f"alpha 0.5): sample 32 (beta 0.5) and update their priorities, as each "
+                f"Rainbow update does; one thread, median of {rounds} alternating rounds",
+                "ours": round(med["c"]["update"], 4),
+                "peer": round(med["numpy"]["update"], 4),
+                "unit": "ms per update (sample + update_priorities), sum tree walks in C; "
+                "peer: the same walks in numpy",
+                "ratio": round(med["numpy"]["update"] / med["c"]["update"], 3),
+                "store_ms": {
+                    "ours": round(med["c"]["store"], 4),
+                    "peer": round(med["numpy"]["store"], 4),
+                    "ratio": round(med["numpy"]["store"] / med["c"]["store"], 3),
+                },
+            }
+        )
+    )
 
 
 def network(game: str, built: bool) -> nn.Module:
@@ -279,29 +349,35 @@ def per_call_ms(fn: Callable[[], Any], calls: int) -> float:
     return (time.perf_counter() - start) / calls * 1e3
 
 
-def whole_runs(game: str, rounds: int, passes: bool = False) -> None:
+def whole_runs(game: str, rounds: int, passes: bool = False, tree: bool = False) -> None:
     """Time whole Rainbow runs with rlkit's formulations against the replaced ones; with
     ``passes``, rlkit's written-out pass and numpy acting against autograd's pass and the
-    module's acting (``written_out_backprop: false``), rlkit's formulations on both sides."""
+    module's acting (``written_out_backprop: false``), rlkit's formulations on both sides;
+    with ``tree``, the sum tree's walks in C against numpy (the C kernel withheld)."""
     import tempfile
 
     import rlkit
+    from rlkit.data import sumtree
 
+    kernel = sumtree._kernel
     built = (BuiltNoisyLinear.reset_noise, BuiltNoisyLinear.forward, BatchedSumTree.update)
     if passes:
         sides = {
-            "rlkit": (RLKIT_SIDE, {}),
-            "autograd": (RLKIT_SIDE, {"written_out_backprop": False}),
+            "rlkit": (RLKIT_SIDE, {}, kernel),
+            "autograd": (RLKIT_SIDE, {"written_out_backprop": False}, kernel),
         }
         peer = "the same runs through autograd's pass, acting through the module"
+    elif tree:
+        sides = {"rlkit": (RLKIT_SIDE, {}, kernel), "numpy": (RLKIT_SIDE, {}, lambda: None)}
+        peer = "the same runs with the sum tree's walks in numpy"
     else:
-        sides = {"rlkit": (RLKIT_SIDE, {}), "built": (built, {})}
+        sides = {"rlkit": (RLKIT_SIDE, {}, kernel), "built": (built, {}, lambda: None)}
         peer = "the noisy heads and the sum tree as before 2026-12-06"
     seconds: dict[str, list[float]] = {s: [] for s in sides}
     try:
         for r in range(rounds):
             for side in list(sides) if r % 2 == 0 else list(reversed(sides)):
-                methods, overrides = sides[side]
+                methods, overrides, sumtree._kernel = sides[side]
                 NoisyLinear.reset_noise, NoisyLinear.forward, SumTree.update = methods
                 with tempfile.TemporaryDirectory() as folder:
                     start = time.perf_counter()
@@ -324,6 +400,7 @@ def whole_runs(game: str, rounds: int, passes: bool = False) -> None:
                 print(f"round {r}: {side} {seconds[side][-1]:.1f} s", flush=True)
     finally:  # rlkit's own methods back, also when a run fails
         NoisyLinear.reset_noise, NoisyLinear.forward, SumTree.update = RLKIT_SIDE
+        sumtree._kernel = kernel
     ours, theirs = (statistics.median(seconds[s]) for s in sides)
     print(
         json.dumps(
@@ -353,10 +430,18 @@ def main() -> None:
         action="store_true",
         help="the written-out pass against autograd's (with --whole: whole runs)",
     )
+    parser.add_argument(
+        "--tree",
+        action="store_true",
+        help="the sum tree's walks in C against numpy (with --whole: whole runs)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)  # as the MinAtar records run: one thread a run
     if args.whole:
-        whole_runs(args.game, args.rounds, passes=args.passes)
+        whole_runs(args.game, args.rounds, passes=args.passes, tree=args.tree)
+        return
+    if args.tree:
+        tree_rounds(args.game, args.rounds, args.update_calls * 10, args.act_calls)
         return
     if args.passes:
         passes(args.game, args.rounds, args.act_calls, args.update_calls)

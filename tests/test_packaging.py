@@ -55,6 +55,8 @@ def test_the_wheel_has_one_top_level_package_holding_every_module(tmp_path):
         expected.add(f"rlkit/configs/{path.relative_to(ROOT / 'configs').as_posix()}")
     for path in (ROOT / "envs" / "kernels").glob("*.c"):  # the native kernels' sources
         expected.add(f"rlkit/envs/kernels/{path.name}")
-    assert "rlkit/envs/kernels/cartpole.c" in expected
+    for path in (ROOT / "rlkit" / "data" / "kernels").glob("*.c"):
+        expected.add(f"rlkit/data/kernels/{path.name}")
+    assert {"rlkit/envs/kernels/cartpole.c", "rlkit/data/kernels/sumtree.c"} <= expected
     assert expected - set(names) == set()
     assert not {n for n in names if n.startswith(("agents/", "envs/", "configs/"))}

@@ -1,10 +1,39 @@
-"""A sum tree: O(log n) updates and proportional sampling, vectorized over a batch."""
+"""A sum tree: O(log n) updates and proportional sampling, over a batch at a time.
+
+A batch's walks run in C where a compiler is at hand (``kernels/sumtree.c`` through
+``rlkit.native``): a prioritized replay's sample and priority update for 32 transitions
+of a 100k buffer walk 17 levels each, which numpy does as a few array operations per
+level on 32 elements (about 0.13 ms a walk, nearly all of it call overhead) and C as 544
+scalar steps (a few microseconds). Both paths give the same leaves and the same sums,
+bit for bit (tested), so a run does not depend on which one it took.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import math
+from functools import cache
+from pathlib import Path
 
 import numpy as np
+
+from rlkit.native import compiled
+
+
+@cache
+def _kernel() -> ctypes.CDLL | None:
+    """The compiled ``kernels/sumtree.c`` with its signatures, or None."""
+    lib = compiled(Path(__file__).resolve().parent / "kernels" / "sumtree.c")
+    if lib is None:
+        return None
+    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    lib.sumtree_find.argtypes = [ptr, i64, i64, ptr, i64, ptr]
+    lib.sumtree_find.restype = None
+    lib.sumtree_update.argtypes = [ptr, i64, ptr, ptr, i64]
+    lib.sumtree_update.restype = ctypes.c_int
+    lib.sumtree_set.argtypes = [ptr, i64, i64, ctypes.c_double]
+    lib.sumtree_set.restype = ctypes.c_int
+    return lib
 
 
 class SumTree:
@@ -12,14 +41,19 @@ class SumTree:
 
     ``find(values)`` returns, for each value in ``[0, total)``, the leaf whose prefix-sum
     interval contains it, so uniform values sample leaves in proportion to priority.
+    ``native``: walk batches in C (None: where it compiles; False: numpy).
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, native: bool | None = None) -> None:
         if capacity < 1:
             raise ValueError("capacity must be >= 1")
         self.capacity = capacity
         self.leaves = 1 << (capacity - 1).bit_length()  # next power of two
         self.tree = np.zeros(2 * self.leaves, dtype=np.float64)
+        if native and _kernel() is None:
+            raise RuntimeError("the sum tree's C kernel could not be compiled here")
+        self.native = native is not False and _kernel() is not None
+        """Whether batches walk in C."""
 
     @property
     def total(self) -> float:
@@ -34,10 +68,27 @@ class SumTree:
         if np.ndim(index) == 0 and np.ndim(priority) == 0:
             self._update_one(int(index), float(priority))
             return
-        index = np.atleast_1d(np.asarray(index, dtype=np.int64))
-        priority = np.broadcast_to(np.asarray(priority, dtype=np.float64), index.shape)
+        index = np.ascontiguousarray(np.atleast_1d(index), dtype=np.int64)
+        priority = np.ascontiguousarray(
+            np.broadcast_to(np.asarray(priority, dtype=np.float64), index.shape)
+        )
+        if self.native:
+            lib = _kernel()
+            code = lib.sumtree_update(
+                self.tree.ctypes.data,
+                self.leaves,
+                index.ctypes.data,
+                priority.ctypes.data,
+                len(index),
+            )
+            self._check(code)
+            return
         if (priority < 0).any() or not np.isfinite(priority).all():
             raise ValueError("priorities must be finite and >= 0")
+        if len(index) == 0:
+            return
+        if index.min() < 0 or index.max() >= self.leaves:
+            raise IndexError(f"a leaf outside the tree's {self.leaves}")
         nodes = index + self.leaves
         self.tree[nodes] = priority
         nodes = np.unique(nodes // 2)
@@ -47,9 +98,20 @@ class SumTree:
                 break
             nodes = np.unique(nodes // 2)
 
+    def _check(self, code: int) -> None:
+        """The C kernel's refusal (nothing changed) as the numpy path raises it."""
+        if code == -1:
+            raise ValueError("priorities must be finite and >= 0")
+        if code == -2:
+            raise IndexError(f"a leaf outside the tree's {self.leaves}")
+
     def _update_one(self, index: int, priority: float) -> None:
-        """One leaf (a replay's every ``add``): the walk up to the root in plain Python,
-        the same sums as the batched walk (about 30x faster than it for one leaf)."""
+        """One leaf (a replay's every ``add``): the walk up to the root in C, else in
+        plain Python (about 30x faster than numpy's batched walk for one leaf); the same
+        sums as the batched walk."""
+        if self.native:
+            self._check(_kernel().sumtree_set(self.tree.ctypes.data, self.leaves, index, priority))
+            return
         if not (priority >= 0 and math.isfinite(priority)):
             raise ValueError("priorities must be finite and >= 0")
         if not 0 <= index < self.leaves:
@@ -65,6 +127,19 @@ class SumTree:
     def find(self, values: np.ndarray) -> np.ndarray:
         """Leaf index for each value in ``[0, total)``."""
         values = np.array(values, dtype=np.float64)
+        if self.native:
+            out = np.empty(len(values), dtype=np.int64)
+            _kernel().sumtree_find(
+                self.tree.ctypes.data,
+                self.leaves,
+                self.capacity,
+                values.ctypes.data,
+                len(values),
+                out.ctypes.data,
+            )
+            return out
+        if len(values) == 0:
+            return np.zeros(0, dtype=np.int64)
         nodes = np.ones(len(values), dtype=np.int64)
         while nodes[0] < self.leaves:
             left = 2 * nodes

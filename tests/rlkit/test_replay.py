@@ -195,8 +195,10 @@ def test_state_dict_keeps_only_what_was_written_until_the_rings_wrap():
         ReplayBuffer(10, (4, 3, 3), np.uint8, stack=4).load_state_dict(full)
 
 
-def test_sum_tree_total_find_and_proportions():
-    tree = SumTree(5)
+@pytest.mark.parametrize("native", [True, False])
+def test_sum_tree_total_find_and_proportions(native):
+    tree = SumTree(5, native=native)
+    assert tree.native is native
     tree.update(np.arange(5), np.array([1.0, 0.0, 3.0, 2.0, 4.0]))
     assert tree.total == 10.0
     assert tree.find(np.array([0.0, 0.99, 1.0, 3.99, 4.0, 5.99, 6.0, 9.99])).tolist() == [
@@ -217,11 +219,13 @@ def test_sum_tree_total_find_and_proportions():
     assert np.allclose(counts / 100_000, np.array([1.0, 0.0, 0.5, 2.0, 4.0]) / 7.5, atol=0.01)
 
 
+@pytest.mark.parametrize("native", [True, False])
 @pytest.mark.parametrize("capacity", [1, 5, 1000])
-def test_sum_tree_one_leaf_updates_sum_as_batched_ones_do(capacity):
-    # a replay's add sets one leaf at a time (a walk in plain Python); the same updates
-    # as one-element batches must leave every node equal, bit for bit
-    one, batched = SumTree(capacity), SumTree(capacity)
+def test_sum_tree_one_leaf_updates_sum_as_batched_ones_do(capacity, native):
+    # a replay's add sets one leaf at a time (a walk in C, else in plain Python); the same
+    # updates as one-element batches (the other path's) must leave every node equal, bit
+    # for bit
+    one, batched = SumTree(capacity, native=native), SumTree(capacity, native=not native)
     rng = np.random.default_rng(capacity)
     leaves, priorities = rng.integers(capacity, size=3000), rng.random(3000) ** 3
     for leaf, priority in zip(leaves, priorities, strict=True):
@@ -233,6 +237,72 @@ def test_sum_tree_one_leaf_updates_sum_as_batched_ones_do(capacity):
             one.update(0, bad)
     with pytest.raises(IndexError):
         one.update(one.leaves, 1.0)
+
+
+@pytest.mark.parametrize("capacity", [1, 2, 7, 1000, 100_000])
+def test_sum_tree_walks_in_c_as_in_numpy_bit_for_bit(capacity):
+    # batches of leaves (duplicates included: the last one wins) with priorities from
+    # subnormal to 1e10; after every update both trees hold the same bits in every node
+    # and send the same values to the same leaves
+    c, numpy = SumTree(capacity, native=True), SumTree(capacity, native=False)
+    rng = np.random.default_rng(capacity)
+    for _ in range(300):
+        n = int(rng.integers(1, 48))
+        leaves = rng.integers(capacity, size=n)
+        priorities = rng.random(n) * rng.choice([5e-324, 1e-300, 1.0, 1e10], size=n)
+        c.update(leaves, priorities)
+        numpy.update(leaves, priorities)
+        assert np.array_equal(c.tree, numpy.tree)
+        values = np.append(rng.random(64) * c.total, [0.0, np.nextafter(c.total, 0)])
+        assert np.array_equal(c.find(values), numpy.find(values))
+    assert c.find(np.zeros(0)).shape == numpy.find(np.zeros(0)).shape == (0,)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_sum_tree_refuses_bad_priorities_and_leaves_changing_nothing(native):
+    tree = SumTree(6, native=native)
+    tree.update(np.arange(6), np.arange(1.0, 7.0))
+    before = tree.tree.copy()
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="finite and >= 0"):
+            tree.update(np.array([0, 1]), np.array([2.0, bad]))
+    for leaf in (-1, tree.leaves):
+        with pytest.raises(IndexError, match="outside the tree"):
+            tree.update(np.array([0, leaf]), np.array([2.0, 3.0]))
+    assert np.array_equal(tree.tree, before)
+
+
+def test_sum_tree_without_a_compiler_walks_in_numpy(monkeypatch):
+    from rlkit.data import sumtree
+
+    monkeypatch.setattr(sumtree, "_kernel", lambda: None)  # no C compiler here
+    tree = SumTree(5)
+    assert not tree.native
+    tree.update(np.arange(5), np.array([1.0, 0.0, 3.0, 2.0, 4.0]))
+    assert tree.find(np.array([0.5, 9.5])).tolist() == [0, 4]
+    with pytest.raises(RuntimeError, match="could not be compiled"):
+        SumTree(5, native=True)
+
+
+def test_prioritized_replay_samples_the_same_batches_with_either_walk(monkeypatch):
+    from rlkit.data import sumtree
+
+    def run() -> list[np.ndarray]:
+        buffer = ReplayBuffer(500, (2,), np.float32, n_step=3, prioritized=True, alpha=0.6)
+        rng, seen = np.random.default_rng(4), []
+        for t in range(1200):
+            buffer.add([t, -t], t % 3, float(t % 5), t % 97 == 0, False, [t + 1, -t - 1])
+            if t >= 64 and t % 4 == 0:
+                batch = buffer.sample(32, rng, beta=0.5)
+                buffer.update_priorities(batch.indices, rng.normal(size=32))
+                seen += [batch.indices, batch.weights.numpy(), batch.obs.numpy()]
+        return [*seen, buffer.tree.tree.copy()]
+
+    native = run()
+    monkeypatch.setattr(sumtree, "_kernel", lambda: None)
+    numpy = run()
+    assert len(native) == len(numpy)
+    assert all(np.array_equal(a, b) for a, b in zip(native, numpy, strict=True))
 
 
 def test_prioritized_sampling_and_weights():
