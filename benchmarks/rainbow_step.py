@@ -155,22 +155,11 @@ def replay_steps(game: str, native: bool) -> tuple[Callable[[], Any], Callable[[
 
 def tree_rounds(game: str, rounds: int, update_calls: int, store_calls: int) -> None:
     """``--tree``: the replay's part of an update and a store, walks in C against numpy."""
-    sides = {"c": replay_steps(game, True), "numpy": replay_steps(game, False)}
-    times: dict[str, dict[str, list[float]]] = {s: {"update": [], "store": []} for s in sides}
-    for r in range(rounds):
-        for side in list(sides) if r % 2 == 0 else list(reversed(sides)):
-            update, store = sides[side]
-            times[side]["update"].append(per_call_ms(update, update_calls))
-            times[side]["store"].append(per_call_ms(store, store_calls))
-        print(
-            f"round {r}: "
-            + ", ".join(
-                f"{s} update {times[s]['update'][-1]:.4f} ms store {times[s]['store'][-1]:.4f} ms"
-                for s in sides
-            ),
-            flush=True,
-        )
-    med = {s: {k: statistics.median(v) for k, v in times[s].items()} for s in sides}
+    sides = {}
+    for side, native in (("c", True), ("numpy", False)):
+        update, store = replay_steps(game, native)
+        sides[side] = {"update": (update, update_calls), "store": (store, store_calls)}
+    med = alternating_medians(sides, rounds)
     print(
         json.dumps(
             {
@@ -183,11 +172,7 @@ def tree_rounds(game: str, rounds: int, update_calls: int, store_calls: int) -> 
                 "unit": "ms per update (sample + update_priorities), sum tree walks in C; "
                 "peer: the same walks in numpy",
                 "ratio": round(med["numpy"]["update"] / med["c"]["update"], 3),
-                "store_ms": {
-                    "ours": round(med["c"]["store"], 4),
-                    "peer": round(med["numpy"]["store"], 4),
-                    "ratio": round(med["numpy"]["store"] / med["c"]["store"], 3),
-                },
+                "store_ms": against(med, "c", "numpy", "store"),
             }
         )
     )
@@ -301,22 +286,11 @@ def pass_steps(game: str, written: bool) -> tuple[Callable[[], Any], Callable[[]
 
 def passes(game: str, rounds: int, act_calls: int, update_calls: int) -> None:
     """Alternate the written-out and the autograd side; print each round and the JSON."""
-    sides = {"written": pass_steps(game, True), "autograd": pass_steps(game, False)}
-    times: dict[str, dict[str, list[float]]] = {s: {"act": [], "update": []} for s in sides}
-    for r in range(rounds):
-        for side in list(sides) if r % 2 == 0 else list(reversed(sides)):
-            act, update = sides[side]
-            times[side]["act"].append(per_call_ms(act, act_calls))
-            times[side]["update"].append(per_call_ms(update, update_calls))
-        print(
-            f"round {r}: "
-            + ", ".join(
-                f"{s} act {times[s]['act'][-1]:.3f} ms update {times[s]['update'][-1]:.3f} ms"
-                for s in sides
-            ),
-            flush=True,
-        )
-    med = {s: {k: statistics.median(v) for k, v in times[s].items()} for s in sides}
+    sides = {}
+    for side, written in (("written", True), ("autograd", False)):
+        act, update = pass_steps(game, written)
+        sides[side] = {"act": (act, act_calls), "update": (update, update_calls)}
+    med = alternating_medians(sides, rounds)
     # per env step as the preset takes them: one act a step, one update every train_freq
     per_step = {s: med[s]["act"] + med[s]["update"] / 4 for s in sides}
     print(
@@ -347,6 +321,36 @@ def per_call_ms(fn: Callable[[], Any], calls: int) -> float:
     for _ in range(calls):
         fn()
     return (time.perf_counter() - start) / calls * 1e3
+
+
+def alternating_medians(
+    sides: dict[str, dict[str, tuple[Callable[[], Any], int]]], rounds: int
+) -> dict[str, dict[str, float]]:
+    """Time each side's calls (``{side: {what: (fn, calls)}}``) in ``rounds`` rounds, the
+    order of the sides alternating; print each round; the medians, ms per call."""
+    times = {side: {what: [] for what in calls} for side, calls in sides.items()}
+    for r in range(rounds):
+        for side in list(sides) if r % 2 == 0 else list(reversed(sides)):
+            for what, (fn, calls) in sides[side].items():
+                times[side][what].append(per_call_ms(fn, calls))
+        print(
+            f"round {r}: "
+            + ", ".join(
+                f"{side} " + " ".join(f"{what} {t[-1]:.4f} ms" for what, t in whats.items())
+                for side, whats in times.items()
+            ),
+            flush=True,
+        )
+    return {side: {w: statistics.median(t) for w, t in ts.items()} for side, ts in times.items()}
+
+
+def against(med: dict[str, dict[str, float]], ours: str, peer: str, what: str) -> dict[str, float]:
+    """``ours``, ``peer`` and ``ratio`` (peer / ours) of the medians of ``what``."""
+    return {
+        "ours": round(med[ours][what], 4),
+        "peer": round(med[peer][what], 4),
+        "ratio": round(med[peer][what] / med[ours][what], 3),
+    }
 
 
 def whole_runs(game: str, rounds: int, passes: bool = False, tree: bool = False) -> None:
@@ -446,30 +450,15 @@ def main() -> None:
     if args.passes:
         passes(args.game, args.rounds, args.act_calls, args.update_calls)
         return
-    sides = {
-        "rlkit": (*steps(args.game, False), store_step(args.game, False)),
-        "built": (*steps(args.game, True), store_step(args.game, True)),
-    }
-    times: dict[str, dict[str, list[float]]] = {
-        s: {"act": [], "update": [], "store": []} for s in sides
-    }
-    for r in range(args.rounds):
-        order = list(sides) if r % 2 == 0 else list(reversed(sides))
-        for side in order:
-            act, update, store = sides[side]
-            times[side]["act"].append(per_call_ms(act, args.act_calls))
-            times[side]["update"].append(per_call_ms(update, args.update_calls))
-            times[side]["store"].append(per_call_ms(store, args.act_calls))
-        print(
-            f"round {r}: "
-            + ", ".join(
-                f"{s} act {times[s]['act'][-1]:.3f} ms update {times[s]['update'][-1]:.3f} ms "
-                f"store {times[s]['store'][-1]:.3f} ms"
-                for s in sides
-            ),
-            flush=True,
-        )
-    med = {s: {k: statistics.median(v) for k, v in times[s].items()} for s in sides}
+    sides = {}
+    for side, built in (("rlkit", False), ("built", True)):
+        act, update = steps(args.game, built)
+        sides[side] = {
+            "act": (act, args.act_calls),
+            "update": (update, args.update_calls),
+            "store": (store_step(args.game, built), args.act_calls),
+        }
+    med = alternating_medians(sides, args.rounds)
     print(
         json.dumps(
             {
@@ -482,16 +471,8 @@ def main() -> None:
                 "unit": "ms per acting step (new noise, Q of one observation); peer: the noise "
                 "matrix and the noisy weights built, as before 2026-12-06",
                 "ratio": round(med["built"]["act"] / med["rlkit"]["act"], 3),
-                "update_ms": {
-                    "ours": round(med["rlkit"]["update"], 4),
-                    "peer": round(med["built"]["update"], 4),
-                    "ratio": round(med["built"]["update"] / med["rlkit"]["update"], 3),
-                },
-                "store_ms": {
-                    "ours": round(med["rlkit"]["store"], 4),
-                    "peer": round(med["built"]["store"], 4),
-                    "ratio": round(med["built"]["store"] / med["rlkit"]["store"], 3),
-                },
+                "update_ms": against(med, "rlkit", "built", "update"),
+                "store_ms": against(med, "rlkit", "built", "store"),
             }
         )
     )
