@@ -4,7 +4,7 @@ A batch's walks run in C where a compiler is at hand (``kernels/sumtree.c`` thro
 ``rlkit.native``): a prioritized replay's sample and priority update for 32 transitions
 of a 100k buffer walk 17 levels each, which numpy does as a few array operations per
 level on 32 elements (about 0.13 ms a walk, nearly all of it call overhead) and C as 544
-scalar steps (a few microseconds). Both paths give the same leaves and the same sums,
+scalar steps (about 15 us a walk here, the ctypes call and the cache misses included). Both paths give the same leaves and the same sums,
 bit for bit (tested), so a run does not depend on which one it took.
 """
 
@@ -75,7 +75,7 @@ class SumTree:
         if self.native:
             lib = _kernel()
             code = lib.sumtree_update(
-                self.tree.ctypes.data,
+                self._address(),
                 self.leaves,
                 index.ctypes.data,
                 priority.ctypes.data,
@@ -98,6 +98,14 @@ class SumTree:
                 break
             nodes = np.unique(nodes // 2)
 
+    def _address(self) -> int:
+        """Where the C kernel finds the tree, once it is shown to be the array the kernel
+        expects (a replaced one would have it read and write past its end)."""
+        tree = self.tree
+        if tree.dtype != np.float64 or not tree.flags.c_contiguous or tree.size != 2 * self.leaves:
+            raise ValueError(f"the tree must be {2 * self.leaves} contiguous float64 values")
+        return tree.ctypes.data
+
     def _check(self, code: int) -> None:
         """The C kernel's refusal (nothing changed) as the numpy path raises it."""
         if code == -1:
@@ -110,7 +118,7 @@ class SumTree:
         plain Python (about 30x faster than numpy's batched walk for one leaf); the same
         sums as the batched walk."""
         if self.native:
-            self._check(_kernel().sumtree_set(self.tree.ctypes.data, self.leaves, index, priority))
+            self._check(_kernel().sumtree_set(self._address(), self.leaves, index, priority))
             return
         if not (priority >= 0 and math.isfinite(priority)):
             raise ValueError("priorities must be finite and >= 0")
@@ -130,7 +138,7 @@ class SumTree:
         if self.native:
             out = np.empty(len(values), dtype=np.int64)
             _kernel().sumtree_find(
-                self.tree.ctypes.data,
+                self._address(),
                 self.leaves,
                 self.capacity,
                 values.ctypes.data,

@@ -272,6 +272,18 @@ def test_sum_tree_refuses_bad_priorities_and_leaves_changing_nothing(native):
     assert np.array_equal(tree.tree, before)
 
 
+def test_the_c_walks_refuse_a_tree_array_they_would_overrun():
+    tree = SumTree(8, native=True)
+    tree.tree = np.zeros(4)  # shorter than the 16 nodes the kernel would walk
+    with pytest.raises(ValueError, match="16 contiguous float64"):
+        tree.update(np.array([7]), np.array([1.0]))
+    with pytest.raises(ValueError, match="16 contiguous float64"):
+        tree.find(np.array([0.5]))
+    tree.tree = np.zeros(16, dtype=np.float32)
+    with pytest.raises(ValueError, match="16 contiguous float64"):
+        tree.update(3, 1.0)
+
+
 def test_sum_tree_without_a_compiler_walks_in_numpy(monkeypatch):
     from rlkit.data import sumtree
 
