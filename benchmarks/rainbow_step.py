@@ -155,10 +155,11 @@ def replay_steps(game: str, native: bool) -> tuple[Callable[[], Any], Callable[[
 
 def tree_rounds(game: str, rounds: int, update_calls: int, store_calls: int) -> None:
     """``--tree``: the replay's part of an update and a store, walks in C against numpy."""
-    sides = {}
-    for side, native in (("c", True), ("numpy", False)):
-        update, store = replay_steps(game, native)
-        sides[side] = {"update": (update, update_calls), "store": (store, store_calls)}
+    sides = sides_of(
+        lambda native: replay_steps(game, native),
+        {"c": True, "numpy": False},
+        {"update": update_calls, "store": store_calls},
+    )
     med = alternating_medians(sides, rounds)
     print(
         json.dumps(
@@ -286,10 +287,11 @@ def pass_steps(game: str, written: bool) -> tuple[Callable[[], Any], Callable[[]
 
 def passes(game: str, rounds: int, act_calls: int, update_calls: int) -> None:
     """Alternate the written-out and the autograd side; print each round and the JSON."""
-    sides = {}
-    for side, written in (("written", True), ("autograd", False)):
-        act, update = pass_steps(game, written)
-        sides[side] = {"act": (act, act_calls), "update": (update, update_calls)}
+    sides = sides_of(
+        lambda written: pass_steps(game, written),
+        {"written": True, "autograd": False},
+        {"act": act_calls, "update": update_calls},
+    )
     med = alternating_medians(sides, rounds)
     # per env step as the preset takes them: one act a step, one update every train_freq
     per_step = {s: med[s]["act"] + med[s]["update"] / 4 for s in sides}
@@ -321,6 +323,19 @@ def per_call_ms(fn: Callable[[], Any], calls: int) -> float:
     for _ in range(calls):
         fn()
     return (time.perf_counter() - start) / calls * 1e3
+
+
+def sides_of(
+    make: Callable[[bool], tuple[Callable[[], Any], ...]],
+    flags: dict[str, bool],
+    calls: dict[str, int],
+) -> dict[str, dict[str, tuple[Callable[[], Any], int]]]:
+    """``alternating_medians``'s sides: for each side, ``make(flag)``'s functions (built side
+    by side, in ``flags``' order) under the names of ``calls``, each with its call count."""
+    return {
+        side: dict(zip(calls, zip(make(flag), calls.values(), strict=True), strict=True))
+        for side, flag in flags.items()
+    }
 
 
 def alternating_medians(
@@ -450,14 +465,11 @@ def main() -> None:
     if args.passes:
         passes(args.game, args.rounds, args.act_calls, args.update_calls)
         return
-    sides = {}
-    for side, built in (("rlkit", False), ("built", True)):
-        act, update = steps(args.game, built)
-        sides[side] = {
-            "act": (act, args.act_calls),
-            "update": (update, args.update_calls),
-            "store": (store_step(args.game, built), args.act_calls),
-        }
+    sides = sides_of(
+        lambda built: (*steps(args.game, built), store_step(args.game, built)),
+        {"rlkit": False, "built": True},
+        {"act": args.act_calls, "update": args.update_calls, "store": args.act_calls},
+    )
     med = alternating_medians(sides, args.rounds)
     print(
         json.dumps(

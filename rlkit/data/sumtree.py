@@ -4,8 +4,9 @@ A batch's walks run in C where a compiler is at hand (``kernels/sumtree.c`` thro
 ``rlkit.native``): a prioritized replay's sample and priority update for 32 transitions
 of a 100k buffer walk 17 levels each, which numpy does as a few array operations per
 level on 32 elements (about 0.13 ms a walk, nearly all of it call overhead) and C as 544
-scalar steps (about 15 us a walk here, the ctypes call and the cache misses included). Both paths give the same leaves and the same sums,
-bit for bit (tested), so a run does not depend on which one it took.
+scalar steps (about 15 us a walk here, the ctypes call and the cache misses included).
+Both paths give the same leaves and the same sums, bit for bit (tested), so a run does
+not depend on which one it took.
 """
 
 from __future__ import annotations
