@@ -789,7 +789,10 @@ def _open_run(
 
 
 def _close_run(spec: RunSpec, run: Run, result: dict[str, Any], wall: float) -> dict[str, Any]:
-    """Write a finished run's summary (``summary.json``, the logger's) and close its logger."""
+    """Write a finished run's summary (``summary.json``, the logger's) and close its logger.
+    A resumed run's ``wall_time_s`` adds the training time of the processes before this one
+    (``earlier_wall_s``, which ``Periodic.finish`` reads from the checkpoint)."""
+    wall += float(result.pop("earlier_wall_s", 0.0))
     summary = {
         "algo": spec.algo,
         "implementation": spec.implementation,

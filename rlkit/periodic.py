@@ -167,6 +167,10 @@ class Periodic:
         self._saved: tuple[int, int] | None = None  # (step, metrics rows) of the last save
         self.start = time.perf_counter()
         self.start_step = 0
+        self.earlier_wall_s = 0.0
+        """Training wall seconds of the processes that ran this run before this one (a
+        resumed run: up to its checkpoint), so that the summary's wall time and steps/s are
+        the whole run's."""
         intervals = (
             config.log_interval,
             config.eval_interval,
@@ -191,6 +195,7 @@ class Periodic:
             "final": None if self.final is None else plain(self.final),
             "rng": snapshot.rng_state(self.run.rngs),
             "log_rows": self.run.logger.rows,
+            "wall_s": self.earlier_wall_s + time.perf_counter() - self.start,
         }
 
     def restore(self) -> int:
@@ -212,6 +217,7 @@ class Periodic:
         self.history = EvalHistory.from_state_dict(state["eval_history"])
         self.best_eval, self.last_video = state["best_eval"], state["last_video"]
         self.start_step = int(checkpoint["step"])
+        self.earlier_wall_s = float(state.get("wall_s", 0.0))  # (checkpoints before it: 0)
         final = state.get("final")  # (checkpoints from before it: none)
         self.final = None if final is None else dict(final)
         snapshot.load_rng_state(self.run.rngs, state["rng"])
@@ -388,7 +394,8 @@ class Periodic:
 
     def finish(self, step: int, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The final evaluation, checkpoint (and video); returns the run's summary (in a
-        data-parallel group, rank 0 evaluates and records; the others only save).
+        data-parallel group, rank 0 evaluates and records; the others only save), with
+        ``earlier_wall_s``, the training time before a resume, for ``rlkit.launch``.
 
         A signal during the evaluation saves and stops; ``--resume`` evaluates again. One
         during the final video saves with the video pending and stops; ``--resume`` records
@@ -419,5 +426,10 @@ class Periodic:
             self._stop_too()
             self.save(step)  # with the video pending (the evaluation is in the last save)
             self.stop_if_requested(step)
-        sps = (step - self.start_step) / max(time.perf_counter() - self.start, 1e-9)
-        return {"total_steps": step, "time/sps": sps, **final, **(extra or {})}
+        wall = time.perf_counter() - self.start
+        if self.earlier_wall_s > 0:  # a resumed run: the whole run's rate
+            sps = step / max(self.earlier_wall_s + wall, 1e-9)
+        else:  # (a run resumed from a checkpoint without its wall time: this process's)
+            sps = (step - self.start_step) / max(wall, 1e-9)
+        summary = {"total_steps": step, "time/sps": sps, **final, **(extra or {})}
+        return {**summary, "earlier_wall_s": self.earlier_wall_s}

@@ -303,3 +303,49 @@ def test_a_run_resumed_after_its_final_checkpoint_does_not_evaluate_again():
         k: v for k, v in first.items() if k.startswith("eval/")
     }
     assert isinstance(run.last_checkpoint["resume"]["final"]["eval/episodes"], int)
+
+
+def test_a_resumed_run_reports_the_whole_run_wall_time_and_rate(monkeypatch):
+    from rlkit import periodic as periodic_module
+
+    now = [0.0]  # a clock that moves 1 s for each stride of 64 env steps, and as set here
+    monkeypatch.setattr(periodic_module.time, "perf_counter", lambda: now[0])
+
+    def strides(periodic, start, end):
+        step = start
+        while step < end:
+            before, step = step, min(step + 64, end)
+            now[0] += 1.0
+            periodic.after(before, step, {"train/loss": 1.0})
+
+    run = FakeRun()
+    strides(Periodic(config(), run, policies(run), Agent()), 0, 576)  # then killed
+    saved = run.last_checkpoint  # the checkpoint at 512: 8 strides, 8 s in
+    assert saved["step"] == 512 and saved["resume"]["wall_s"] == 8.0
+    now[0] = 100.0  # the time between the two processes is not the run's
+    again = resumed(run, config())
+    assert again.restore() == 512 and again.earlier_wall_s == 8.0
+    strides(again, 512, 1000)  # 8 strides more: 16 s of training for 1,000 steps
+    summary = again.finish(1000)
+    assert summary["earlier_wall_s"] == 8.0 and summary["time/sps"] == 1000 / 16.0
+    assert run.last_checkpoint["resume"]["wall_s"] == 16.0  # resumed again: the whole
+    fresh = FakeRun()  # a run never resumed: no earlier time, its own rate
+    now[0] = 0.0
+    periodic = Periodic(config(), fresh, policies(fresh), Agent())
+    strides(periodic, 0, 1000)
+    summary = periodic.finish(1000)
+    assert summary["earlier_wall_s"] == 0.0 and summary["time/sps"] == 1000 / 16.0
+
+
+def test_the_summary_wall_time_adds_the_time_before_a_resume():
+    from rlkit.launch import _close_run
+
+    spec = SimpleNamespace(algo="dqn", implementation="rlkit", env_id="CartPole-v1", seed=0)
+    spec.run_dir = None
+    run = SimpleNamespace(logger=SimpleNamespace(summary=lambda s: None, close=lambda step: None))
+    result = {"total_steps": 1000, "earlier_wall_s": 30.0, "time/sps": 25.0}
+    summary = _close_run(spec, run, result, 10.0)
+    assert summary["wall_time_s"] == 40.0 and "earlier_wall_s" not in summary
+    assert summary["time/sps"] == 25.0
+    summary = _close_run(spec, run, {"total_steps": 1000}, 10.0)
+    assert summary["wall_time_s"] == 10.0 and summary["time/sps"] == 100.0
