@@ -217,7 +217,8 @@ class Periodic:
         self.history = EvalHistory.from_state_dict(state["eval_history"])
         self.best_eval, self.last_video = state["best_eval"], state["last_video"]
         self.start_step = int(checkpoint["step"])
-        self.earlier_wall_s = float(state.get("wall_s", 0.0))  # (checkpoints before it: 0)
+        earlier = float(state.get("wall_s", 0.0))  # (checkpoints from before it: 0)
+        self.earlier_wall_s = earlier if math.isfinite(earlier) and earlier > 0 else 0.0
         final = state.get("final")  # (checkpoints from before it: none)
         self.final = None if final is None else dict(final)
         snapshot.load_rng_state(self.run.rngs, state["rng"])

@@ -335,6 +335,10 @@ def test_a_resumed_run_reports_the_whole_run_wall_time_and_rate(monkeypatch):
     strides(periodic, 0, 1000)
     summary = periodic.finish(1000)
     assert summary["earlier_wall_s"] == 0.0 and summary["time/sps"] == 1000 / 16.0
+    for bad in (float("nan"), float("inf"), -5.0):  # a checkpoint is untrusted: ignored
+        run.last_checkpoint["resume"]["wall_s"] = bad
+        again = resumed(run, config())
+        assert again.restore() == 1000 and again.earlier_wall_s == 0.0
 
 
 def test_the_summary_wall_time_adds_the_time_before_a_resume():
