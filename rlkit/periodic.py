@@ -432,5 +432,10 @@ class Periodic:
             sps = step / max(self.earlier_wall_s + wall, 1e-9)
         else:  # (a run resumed from a checkpoint without its wall time: this process's)
             sps = (step - self.start_step) / max(wall, 1e-9)
-        summary = {"total_steps": step, "time/sps": sps, **final, **(extra or {})}
-        return {**summary, "earlier_wall_s": self.earlier_wall_s}
+        return {
+            "total_steps": step,
+            "time/sps": sps,
+            **final,
+            **(extra or {}),
+            "earlier_wall_s": self.earlier_wall_s,
+        }

@@ -344,8 +344,9 @@ def test_a_resumed_run_reports_the_whole_run_wall_time_and_rate(monkeypatch):
 def test_the_summary_wall_time_adds_the_time_before_a_resume():
     from rlkit.launch import _close_run
 
-    spec = SimpleNamespace(algo="dqn", implementation="rlkit", env_id="CartPole-v1", seed=0)
-    spec.run_dir = None
+    spec = SimpleNamespace(
+        algo="dqn", implementation="rlkit", env_id="CartPole-v1", seed=0, run_dir=None
+    )
     run = SimpleNamespace(logger=SimpleNamespace(summary=lambda s: None, close=lambda step: None))
     result = {"total_steps": 1000, "earlier_wall_s": 30.0, "time/sps": 25.0}
     summary = _close_run(spec, run, result, 10.0)
