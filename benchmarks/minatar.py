@@ -167,10 +167,13 @@ def train(
     overrides: Sequence[str] = (),
 ) -> int:
     """Start, continue or skip one run (see the module doc), stopping it (saved) once it
-    has logged ``stop_at`` steps; its exit status (0 also for a run already that far). The
-    config is the game's (``-v1``) file with either action set, and ``overrides``
-    (``key=value``) on top of it."""
-    if last_step(run_dir) >= stop_at:
+    has logged ``stop_at`` steps; its exit status (0 also for a run already that far). A
+    ``stop_at`` of ``total_steps`` or more lets the run end by itself, final evaluation
+    and ``summary.json`` included (a SIGTERM at its last step would save it without them,
+    and a later call then resumes it to finish). The config is the game's (``-v1``) file
+    with either action set, and ``overrides`` (``key=value``) on top of it."""
+    to_the_end = stop_at >= total_steps
+    if last_step(run_dir) >= stop_at and not to_the_end:
         return 0
     start = [
         "dqn",
@@ -188,9 +191,8 @@ def train(
         "save_replay=true",
         *overrides,
     ]
-    return train_or_resume(
-        run_dir, start, threads=1, quiet=True, stop_when=lambda: last_step(run_dir) >= stop_at
-    )
+    stop_when = None if to_the_end else (lambda: last_step(run_dir) >= stop_at)
+    return train_or_resume(run_dir, start, threads=1, quiet=True, stop_when=stop_when)
 
 
 def curve_of(rows: list[dict]) -> dict[int, float]:

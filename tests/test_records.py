@@ -380,3 +380,18 @@ def test_the_legs_are_the_step_records_of_one_action_set(tmp_path):
     (tmp_path / "minatar-cut.json").write_text('{"bench": "minatar", "at"')  # cut short
     assert [d["at"] for d in records_in(tmp_path, "full")] == [1_000_000]
     assert [d["at"] for d in records_in(tmp_path, "minimal")] == [500_000]
+
+
+def test_a_leg_to_the_last_step_lets_the_run_finish_and_finishes_one_stopped_there(tmp_path):
+    from benchmarks.minatar import train
+
+    run_dir = tmp_path / "breakout-dqn-s0"
+    fast = ["learning_starts=100", "log_interval=100", "eval_interval=0", "buffer_size=1000"]
+    assert train("Breakout", "dqn", 0, run_dir, 600, 600, "full", fast) == 0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["total_steps"] == 600 and "eval/mean_return" in summary
+    # a run saved at its last step before its final evaluation (as a SIGTERM there leaves
+    # it): the leg resumes it to finish instead of counting it done
+    (run_dir / "summary.json").unlink()
+    assert train("Breakout", "dqn", 0, run_dir, 600, 600, "full", fast) == 0
+    assert json.loads((run_dir / "summary.json").read_text())["total_steps"] == 600
