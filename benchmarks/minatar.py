@@ -349,6 +349,15 @@ def record(
         g: round(ours[g] / peer[g], 3) if ours[g] is not None and peer[g] else None for g in games
     }
     first = games[0]
+    # a leg stopped before any seed reached ``at`` (SIGTERM, a crash) still writes its
+    # record; the headline then says where the seeds are rather than claim ``at``
+    reached = table[first].get("dqn", {}).get("steps")
+    if at is None:
+        where = "at the last step all its seeds reached"
+    elif reached is not None and reached != at:
+        where = f"at step {reached}, the last step all its seeds reached (none reached {at})"
+    else:
+        where = f"at step {at}, over the seeds that reached it"
     return {
         "bench": "minatar",
         "at": at,
@@ -356,13 +365,8 @@ def record(
         f"{actions} action set, one thread a run",
         "ours": ours[first],
         "peer": peer[first],
-        "unit": f"{first}: mean training return of DQN's last 100 episodes "
-        + (
-            "at the last step all its seeds reached"
-            if at is None
-            else f"at step {at}, over the seeds that reached it"
-        )
-        + " (peer: Young & Tian 2019's DQN at that step)",
+        "unit": f"{first}: mean training return of DQN's last 100 episodes {where} "
+        "(peer: Young & Tian 2019's DQN at that step)",
         "ratio": ratio[first],
         "by_game": {g: {"ours": ours[g], "peer": peer[g], "ratio": ratio[g]} for g in games},
         "actions": actions,

@@ -145,6 +145,19 @@ def test_an_algorithm_none_of_whose_seeds_reached_the_step_is_recorded_where_the
     assert rainbow["steps"] == 10 and rainbow["curve"] == [(10, 10.5, 10.0, 11.0)]
 
 
+def test_a_leg_stopped_before_its_step_says_where_its_seeds_are(tmp_path):
+    """A leg to 50 whose runs were stopped at 30 and 20 (SIGTERM before any reached 50)
+    still writes a record: its headline is DQN's at 20, where all seeds are, and its unit
+    says so instead of claiming step 50; a leg that got there says step 50."""
+    write_runs(tmp_path, "dqn", {0: 30, 1: 20})
+    data = record(tmp_path, ["Breakout"], ["dqn"], [0, 1], at=50)
+    assert data["at"] == 50 and data["ours"] == 20.5
+    assert "at step 20, the last step all its seeds reached (none reached 50)" in data["unit"]
+    assert data["peer"] == data["games"]["Breakout"]["dqn"]["published"]["young_tian_dqn"]
+    done = record(tmp_path, ["Breakout"], ["dqn"], [0, 1], at=20)
+    assert "at step 20, over the seeds that reached it" in done["unit"]
+
+
 def test_the_record_covers_every_game_and_algorithm_with_runs(tmp_path):
     """Training Rainbow alone (``--algos rainbow``) rewrites a record that keeps DQN's runs;
     a game or algorithm with no run of the seeds is left out unless asked for."""
