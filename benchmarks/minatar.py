@@ -10,6 +10,7 @@ beside the published DQN curves of Young & Tian (2019) (long runs, not in CI).
     python benchmarks/minatar.py --actions full --games Breakout --algos dqn --stop-at 500000
     python benchmarks/minatar.py --actions full --report-only --stop-at 1000000 --name minatar-full-1m
     python benchmarks/minatar.py --actions full --legs   # a table of the records at every step
+    python benchmarks/minatar.py --actions full --algos dqn --every 500000  # a record a leg
 
 Each run is ``rlkit train dqn MinAtar/<Game>-v1`` with ``configs/dqn/MinAtar-<Game>-v1.yaml``
 (MinAtar's DQN) or its ``.rainbow.yaml`` preset, one thread, ``--jobs`` runs at a time, in
@@ -48,6 +49,13 @@ seed's curve is as that record rounded it, and ``kept_seeds`` names them.
 A record is written at one step: a call whose record would replace one at another step
 (e.g. training Rainbow on to 1M while ``docs/minatar-full.json`` is the 500k record) exits
 2 before any run starts; ``--name`` writes it beside that one.
+
+``--every N`` trains in legs of N steps, as a loop of ``--stop-at N``, ``--stop-at 2N``, ...
+up to ``--stop-at`` (or ``--total-steps``) would, and writes each leg's record as
+``<name>-<N/1000>k.json`` / ``.png`` (``minatar-full-500k``, ``minatar-full-1000k``, ...)
+as soon as its runs have all reached it; a call stopped on the way starts again from the
+runs' checkpoints and rewrites the legs already passed (the same records). With
+``--report-only`` it writes the record of every leg the runs have reached.
 
 ``--legs`` trains nothing: it prints a markdown table of every record of the action set in
 ``--docs`` (one row a step: each algorithm's return on each game, the published value at
@@ -275,6 +283,18 @@ def published_at(points: list[tuple[int, float]], step: int) -> float | None:
     if step < steps[0] or step > steps[-1]:
         return None
     return float(np.interp(step, steps, values))
+
+
+def legs_to(stop: int, every: int) -> list[int]:
+    """The steps at which ``--every`` writes a record: every multiple of ``every`` below
+    ``stop``, then ``stop`` itself."""
+    return [*range(every, stop, every), stop]
+
+
+def leg_name(name: str, at: int) -> str:
+    """The file name of the record at step ``at`` among ``--every``'s legs:
+    ``minatar-full-500k`` (``minatar-full-1250`` for a step not a whole thousand)."""
+    return f"{name}-{at // 1000}k" if at % 1000 == 0 else f"{name}-{at}"
 
 
 def record(
@@ -536,6 +556,13 @@ def main() -> None:
         help="the record's file name, without .json / .png (default: minatar, or "
         "minatar-full with --actions full): a record at another step beside the first",
     )
+    parser.add_argument(
+        "--every",
+        type=int,
+        default=None,
+        help="train in legs of this many steps up to --stop-at (or --total-steps), writing "
+        "each leg's record as <name>-<N/1000>k.json / .png",
+    )
     parser.add_argument("--quick", action="store_true", help="a small version (see the doc)")
     parser.add_argument(
         "--legs",
@@ -558,11 +585,42 @@ def main() -> None:
         args.games, args.seeds, args.total_steps, args.stop_at = ["Breakout"], [0], 20_000, None
         args.root = args.docs = ROOT / "runs" / "minatar-quick"
         args.docs.mkdir(parents=True, exist_ok=True)
-    stop_at = args.stop_at
+    if args.every is not None:
+        if args.every < 1:
+            parser.error(f"--every takes a positive number of steps, not {args.every}")
+        if args.keep is not None or args.quick:
+            parser.error("--every takes neither --keep (a record at one step) nor --quick")
+        legs = [
+            (at, leg_name(name, at)) for at in legs_to(args.stop_at or args.total_steps, args.every)
+        ]
+        if args.report_only:  # the legs some run has reached
+            reached = max(
+                (
+                    last_step(run_dir_of(args.root, g, a, s))
+                    for g in GAMES
+                    for a in ALGOS
+                    for s in args.seeds
+                ),
+                default=0,
+            )
+            legs = [(at, leg) for at, leg in legs if at <= reached]
+    else:
+        legs = [(args.stop_at, name)]
+    for at, leg in legs:
+        clash = replaces_another_step(args.docs / f"{leg}.json", at)
+        if clash is not None:
+            parser.exit(2, f"minatar.py: {clash}\n")  # before any run is trained or resumed
+    for at, leg in legs:
+        if not run_leg(args, at, leg) and len(legs) > 1:
+            parser.exit(1, f"minatar.py: a run fell short of step {at}; the next legs wait\n")
+
+
+def run_leg(args: argparse.Namespace, stop_at: int | None, name: str) -> bool:
+    """Train (unless ``--report-only``) every run of ``args`` to ``stop_at`` (None: to its
+    end) and write the record at that step as ``<docs>/<name>.json`` / ``.png``; whether
+    every run it trained got there."""
+    reached = True
     stop = stop_at or args.total_steps  # where each run stops this time
-    clash = replaces_another_step(args.docs / f"{name}.json", stop_at)
-    if clash is not None:
-        parser.exit(2, f"minatar.py: {clash}\n")  # before any run is trained or resumed
     if not args.report_only:
         jobs = [(g, a, s) for g in args.games for a in args.algos for s in args.seeds]
         with ThreadPoolExecutor(args.jobs) as pool:
@@ -582,6 +640,7 @@ def main() -> None:
             # (a run stopped at --stop-at exits by SIGTERM, as asked: nothing to say)
             if code and last_step(run_dir_of(args.root, *job)) < stop:
                 print(f"{job}: exit {code} (its saved state still counts; run again to resume)")
+                reached = False
     kept = json.loads(args.keep.read_text()) if args.keep is not None else None
     games, algos = recorded(args.root, args.games, args.algos, args.seeds)
     data = record(args.root, games, algos, args.seeds, at=stop_at, kept=kept, actions=args.actions)
@@ -590,6 +649,7 @@ def main() -> None:
     atomic_write_json(args.docs / f"{name}.json", data)
     plot(data, args.docs / f"{name}.png")
     print(json.dumps({k: v for k, v in data.items() if k != "games"}))
+    return reached
 
 
 if __name__ == "__main__":

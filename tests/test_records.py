@@ -408,3 +408,43 @@ def test_a_leg_to_the_last_step_lets_the_run_finish_and_finishes_one_stopped_the
     (run_dir / "summary.json").unlink()
     assert train("Breakout", "dqn", 0, run_dir, 600, 600, "full", fast) == 0
     assert json.loads((run_dir / "summary.json").read_text())["total_steps"] == 600
+
+
+def test_every_writes_a_record_a_leg_of_the_steps_the_runs_reached(tmp_path):
+    """``--every 10 --stop-at 40 --report-only``: the legs are 10, 20, 30 and 40; the runs
+    reached 30 (seed 0) and 20 (seed 1), so the records at 10, 20 and 30 are written, each
+    at its own step under its own name (at 30, seed 0's, with seed 1 running), and none at
+    40. ``--every 0`` and ``--every`` with
+    ``--keep`` exit 2 before anything is written."""
+    from benchmarks.minatar import leg_name, legs_to
+
+    assert legs_to(1_000_000, 500_000) == [500_000, 1_000_000]
+    assert legs_to(1_200_000, 500_000) == [500_000, 1_000_000, 1_200_000]
+    assert leg_name("minatar-full", 500_000) == "minatar-full-500k"
+    assert leg_name("minatar-full", 30) == "minatar-full-30"
+    write_runs(tmp_path, "dqn", {0: 30, 1: 20})
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "minatar.py"
+    base = [sys.executable, str(script), "--root", str(tmp_path), "--docs", str(tmp_path)]
+    base += ["--actions", "full", "--games", "Breakout", "--algos", "dqn", "--seeds", "0", "1"]
+    for bad in (["--every", "0"], ["--every", "10", "--keep", str(tmp_path / "x.json")]):
+        done = subprocess.run([*base, "--report-only", *bad], capture_output=True, text=True)
+        assert done.returncode == 2 and "--every" in done.stderr
+    assert not list(tmp_path.glob("*.json"))
+    done = subprocess.run(
+        [*base, "--report-only", "--every", "10", "--stop-at", "40"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == [
+        "minatar-full-10.json",
+        "minatar-full-20.json",
+        "minatar-full-30.json",
+    ]
+    for at in (10, 20, 30):
+        data = json.loads((tmp_path / f"minatar-full-{at}.json").read_text())
+        entry = data["games"]["Breakout"]["dqn"]
+        assert data["at"] == at and entry["steps"] == at
+        assert entry["running"] == ({"1": 20} if at == 30 else {})
+        assert data["ours"] == (30.0 if at == 30 else at + 0.5)  # seed 0 alone at 30
+    assert len(done.stdout.strip().splitlines()) == 3  # one summary line a leg
