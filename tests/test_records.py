@@ -414,8 +414,7 @@ def test_every_writes_a_record_a_leg_of_the_steps_the_runs_reached(tmp_path):
     """``--every 10 --stop-at 40 --report-only``: the legs are 10, 20, 30 and 40; the runs
     reached 30 (seed 0) and 20 (seed 1), so the records at 10, 20 and 30 are written, each
     at its own step under its own name (at 30, seed 0's, with seed 1 running), and none at
-    40. ``--every 0`` and ``--every`` with
-    ``--keep`` exit 2 before anything is written."""
+    40. ``--every 0`` and ``--every`` with ``--keep`` exit 2 before anything is written."""
     from benchmarks.minatar import leg_name, legs_to
 
     assert legs_to(1_000_000, 500_000) == [500_000, 1_000_000]
