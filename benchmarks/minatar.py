@@ -610,9 +610,10 @@ def main() -> None:
         clash = replaces_another_step(args.docs / f"{leg}.json", at)
         if clash is not None:
             parser.exit(2, f"minatar.py: {clash}\n")  # before any run is trained or resumed
-    for at, leg in legs:
+    for i, (at, leg) in enumerate(legs):
         if not run_leg(args, at, leg) and len(legs) > 1:
-            parser.exit(1, f"minatar.py: a run fell short of step {at}; the next legs wait\n")
+            wait = "; the next legs wait" if i + 1 < len(legs) else ""
+            parser.exit(1, f"minatar.py: a run fell short of step {at}{wait}\n")
 
 
 def run_leg(args: argparse.Namespace, stop_at: int | None, name: str) -> bool:
