@@ -96,6 +96,7 @@ class Logger:
         self._start = time.perf_counter()
         self._start_step = start_step
         self._last_print = -math.inf
+        self._printed: tuple[int, int] | None = None  # (step, rows) of the last line shown
         self._latest: dict[str, float] = {}
         self._tb = None
         self._wandb = None
@@ -177,6 +178,7 @@ class Logger:
         if not force and self._tty and now - self._last_print < 0.2:
             return
         self._last_print = now
+        self._printed = (int(step), self.rows)
         line = self.progress_line(step)
         if self._tty:
             self.console.write("\r\033[K" + line)
@@ -208,8 +210,10 @@ class Logger:
         return " | ".join(parts)
 
     def close(self, step: int | None = None) -> None:
-        """Flush and close every sink; end the progress line."""
-        if step is not None:
+        """Flush and close every sink; end the progress line. A console that is not a
+        terminal gets a last line for ``step`` unless its last line already showed that
+        step with every row logged (a log's lines are kept there, not rewritten)."""
+        if step is not None and (self._tty or self._printed != (int(step), self.rows)):
             self.progress(step, force=True)
         if self.console is not None and self._tty:
             self.console.write("\n")

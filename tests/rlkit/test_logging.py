@@ -107,3 +107,21 @@ def test_wandb_offline_run_has_identity_and_config(tmp_path):
     run_id = (tmp_path / "wandb_id").read_text().strip()
     files = list((tmp_path / "wandb").glob(f"offline-run-*-{run_id}/run-{run_id}.wandb"))
     assert len(files) == 1 and files[0].stat().st_size > 0
+
+
+def test_closing_repeats_no_line_a_log_already_showed(tmp_path):
+    # a console that is not a terminal keeps every line: the last one is shown once
+    out = io.StringIO()
+    logger = Logger(None, total_steps=100, wandb_mode="disabled", console=out)
+    logger.log(100, {"rollout/ep_return": 9.0})
+    logger.close(step=100)
+    assert len(out.getvalue().splitlines()) == 1
+
+    # a row logged after the last line shown (here rate-limited) still gets its line
+    out = io.StringIO()
+    logger = Logger(None, total_steps=100, wandb_mode="disabled", console=out)
+    logger.log(100, {"rollout/ep_return": 9.0})
+    logger.log(100, {"eval/mean_return": 50.0})
+    logger.close(step=100)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and "eval 50" not in lines[0] and lines[1].endswith("eval 50")
