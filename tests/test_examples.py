@@ -1,5 +1,6 @@
 """Every lecture-notes example, run and checked against what it claims."""
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import torch
 from examples import (
     digits_cnn,
     lstm_memory,
+    optimizers,
     perceptron_logic,
     sin_mlp,
     vanishing_gradients,
@@ -72,6 +74,45 @@ def test_lstm_remembers_and_mlp_is_at_chance():
     results = lstm_memory.main(steps=1500)
     assert results["lstm"] >= 0.99
     assert 0.45 <= results["mlp"] <= 0.55
+
+
+def test_momentum_crosses_the_valley_and_adaptive_steps_leave_the_saddle(tmp_path):
+    out = tmp_path / "optimizers.png"
+    results = optimizers.main(str(out), steps=400)
+    assert out.stat().st_size > 10_000 and out.read_bytes()[:4] == b"\x89PNG"
+
+    # gradient descent on the quadratic is the closed form (1 - lr)^t, (1 - lr K)^t
+    lr, big = 1.9 / optimizers.K, optimizers.K
+    sgd = optimizers.descend(optimizers.valley, (1.0, 1.0), lambda p: optimizers.SGD(p, lr=lr), 60)
+    t = torch.arange(61, dtype=torch.float64)
+    assert torch.allclose(sgd[:, 0], (1 - lr) ** t, rtol=1e-12)
+    assert torch.allclose(sgd[:, 1], (1 - lr * big) ** t, rtol=1e-12)
+    closed = next(k for k in range(10_000) if math.hypot((1 - lr) ** k, (1 - lr * big) ** k) < 1e-6)
+    valley = list(results["valley"].values())
+    assert valley[0]["steps"] == closed == 357
+    assert valley[0]["y_flips_in_50"] == 50  # the chatter: across the valley every step overshoots
+    assert valley[0]["shrink_along"] == pytest.approx(1 - lr)
+    # heavy ball: at least 4x fewer steps, its rate tending to (sqrt K - 1) / (sqrt K + 1)
+    assert valley[1]["steps"] * 4 < closed
+    lr_hb, mu = optimizers.heavy_ball()
+    ball = optimizers.descend(
+        optimizers.valley, (1.0, 1.0), lambda p: optimizers.SGD(p, lr=lr_hb, momentum=mu), 200
+    )
+    rate = (ball[200].norm() / ball[150].norm()) ** (1 / 50)
+    root = (math.sqrt(big) - 1) / (math.sqrt(big) + 1)
+    assert root < rate < root * 1.01  # (a + b t) root^t: a factor (1 + 1/t) above the root
+
+    # the saddle: gradient descent grows y by about 1 + lr a step, as the recursion says
+    y, steps = 1e-6, 0
+    while abs(y) < 0.5:
+        y, steps = y - optimizers.LR_SADDLE * (y**3 - y), steps + 1
+    saddle = results["saddle"]
+    assert saddle["SGD"]["steps"] == steps == 139
+    assert saddle["Lion"]["steps"] == 5  # sign steps: 1e-6 + 0.1 t
+    assert saddle["Adam"]["steps"] <= 10
+    assert saddle["Lion"]["steps"] < saddle["momentum 0.9"]["steps"] < saddle["SGD"]["steps"]
+    for name, result in saddle.items():  # each ends in one of the minima y = +-1
+        assert abs(abs(result["final_y"]) - 1) <= 0.15, name
 
 
 @pytest.mark.parametrize("script", ["perceptron_logic.py"])
