@@ -5,11 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from examples import (
     digits_cnn,
+    gridworld_bellman,
     lstm_memory,
     optimizers,
     perceptron_logic,
@@ -17,6 +19,8 @@ from examples import (
     vanishing_gradients,
     xor_mlp,
 )
+from rlkit.bellman import solve_policy, value_iteration
+from rlkit.envs import TabularMDP, make_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -113,6 +117,37 @@ def test_momentum_crosses_the_valley_and_adaptive_steps_leave_the_saddle(tmp_pat
     assert saddle["Lion"]["steps"] < saddle["momentum 0.9"]["steps"] < saddle["SGD"]["steps"]
     for name, result in saddle.items():  # each ends in one of the minima y = +-1
         assert abs(abs(result["final_y"]) - 1) <= 0.15, name
+
+
+def test_bellman_equations_give_the_books_gridworld_values():
+    results = gridworld_bellman.main()
+    v_random, v_star = results["v_random"].reshape(5, 5), results["v_star"].reshape(5, 5)
+    # Sutton & Barto, Figures 3.2 and 3.5 (gamma 0.9): the cells A, B and the corners
+    assert np.round(v_random[0], 1).tolist() == [3.3, 8.8, 4.4, 5.3, 1.5]
+    assert np.round(v_random[4, [0, 4]], 1).tolist() == [-1.9, -2.0]
+    assert np.round(v_star[0], 1).tolist() == [22.0, 24.4, 22.0, 19.4, 17.5]
+    assert np.round(v_star[4, [0, 4]], 1).tolist() == [14.4, 11.7]
+    # the same values from rlkit's planners, written independently of the example
+    mdp = TabularMDP.from_env(make_env("rlkit/GridWorld5x5-v0"))
+    exact = value_iteration(mdp.model(), 0.9, tol=1e-10)
+    assert np.abs(results["v_star"] - exact.values.numpy()).max() < 1e-9
+    random_value = solve_policy(mdp.model(), torch.full((25, 4), 0.25, dtype=torch.float64), 0.9)
+    assert np.abs(results["v_random"] - random_value.numpy()).max() < 1e-9
+    # sweep k moves v by at most gamma^(k-1) max|R| (max|R| = 10), and the loop stops once
+    # gamma moved / (1 - gamma) <= 1e-10: so by sweep 1 + ceil(log(1e-10 (1 - g) / g / 10) / log g)
+    bound = 1 + math.ceil(math.log(1e-10 * 0.1 / 0.9 / 10) / math.log(0.9))
+    assert results["sweeps"] <= bound == 263
+    # the book's optimal policy: every action in A and B, else the arrows of Figure 3.5
+    left, down, right, up = range(4)
+    best = results["optimal_actions"].reshape(5, 5, 4)
+    assert best[0, 1].all() and best[0, 3].all()
+    assert np.flatnonzero(best[0, 0]).tolist() == [right]
+    assert np.flatnonzero(best[1, 0]).tolist() == [right, up]
+    assert np.flatnonzero(best[4, 1]).tolist() == [up]
+    assert np.flatnonzero(best[3, 4]).tolist() == [left, up]
+    assert down not in np.flatnonzero(best[2:, :].reshape(-1, 4).any(axis=0))
+    # acting greedily on v* earns v*
+    assert np.abs(results["v_greedy"] - results["v_star"]).max() < 1e-9
 
 
 @pytest.mark.parametrize("script", ["perceptron_logic.py"])
