@@ -12,6 +12,7 @@ import torch
 from examples import (
     digits_cnn,
     gridworld_bellman,
+    losses,
     lstm_memory,
     optimizers,
     perceptron_logic,
@@ -148,6 +149,40 @@ def test_bellman_equations_give_the_books_gridworld_values():
     assert down not in np.flatnonzero(best[2:, :].reshape(-1, 4).any(axis=0))
     # acting greedily on v* earns v*
     assert np.abs(results["v_greedy"] - results["v_star"]).max() < 1e-9
+
+
+def test_mse_finds_the_mean_mae_the_median_and_cross_entropy_keeps_its_gradient(tmp_path):
+    out = tmp_path / "losses.png"
+    results = losses.main(str(out))
+    assert out.stat().st_size > 10_000 and out.read_bytes()[:4] == b"\x89PNG"
+    x, y = losses.outlier_data()
+    constant = results["constant"]
+    assert constant["mse"] == pytest.approx(float(y.mean()), abs=1e-4)
+    middle = y.sort().values[99:101]  # 200 points: every c between the middle two is a median
+    assert float(middle[0]) - 1e-3 <= constant["mae"] <= float(middle[1]) + 1e-3
+    # MSE's line is least squares, pulled up by the outliers; MAE's stays near y = 2x + 1
+    assert results["lines"]["MSE"] == pytest.approx(results["least_squares"], abs=1e-4)
+    assert results["least_squares"][0] > 4.0
+    slope, intercept = results["lines"]["MAE"]
+    assert abs(slope - 2.0) < 0.15 and abs(intercept - 1.0) < 0.1
+    mae_of = lambda a, b: float((a * x + b - y).abs().mean())  # noqa: E731
+    assert mae_of(slope, intercept) <= min(mae_of(2.0, 1.0), mae_of(*results["least_squares"]))
+    # dL/dz of a positive example: p - 1 for cross-entropy, 2 (p - 1) p (1 - p) for MSE
+    for z, grads in results["gradients"].items():
+        p = 1 / (1 + math.exp(-z))
+        assert grads["cross-entropy"] == pytest.approx(p - 1, rel=1e-9)
+        assert grads["squared error"] == pytest.approx(2 * (p - 1) * p * (1 - p), rel=1e-9)
+    assert abs(results["gradients"][-10.0]["squared error"]) < 1e-4
+    # from confidently wrong, cross-entropy recovers at once; squared error barely moves
+    at, w = results["classify"]["cross-entropy"]
+    assert at is not None and at <= 10 and w > 0
+    at, w = results["classify"]["squared error"]
+    assert at is None and w < -7.5
+    # softmax is a distribution, and the cross-entropy gradient is softmax - onehot
+    probs = torch.tensor(results["softmax"])
+    assert float(probs.sum()) == pytest.approx(1.0) and bool((probs > 0).all())
+    onehot = torch.tensor([1.0, 0.0, 0.0])
+    assert torch.allclose(torch.tensor(results["softmax_gradient"]), probs - onehot, atol=1e-9)
 
 
 @pytest.mark.parametrize("script", ["perceptron_logic.py"])
