@@ -11,6 +11,7 @@ import torch
 
 from examples import (
     backprop,
+    cnn_filters,
     digits_cnn,
     gridworld_bellman,
     losses,
@@ -207,6 +208,23 @@ def test_backprop_equations_equal_autograd_and_finite_differences():
     backprop.written_out.backward(model.linears, "identity", outputs, grad_output)
     linear = [p.grad.clone() for p in model.parameters()]
     assert backprop.largest_gap(linear, nudged) > 1e-3
+
+
+def test_line_filters_fire_on_their_orientation_and_a_small_cnn_tells_lines_apart():
+    results = cnn_filters.main()
+    counts = results["counts"]
+    assert counts["mlp_rgb"] == 77_309_804_544  # the lecture notes' equation (21)
+    assert round(counts["mlp_gray"] / 1e9, 1) == 8.6  # and (22)
+    conv = torch.nn.Conv2d(3, 32, 3)
+    assert counts["conv"] == sum(p.numel() for p in conv.parameters()) == 896
+    hand = results["hand_responses"]  # (lines, filters)
+    assert torch.equal(hand.diagonal(), torch.full((4,), 6.0))
+    off = hand[~torch.eye(4, dtype=torch.bool)]
+    assert bool((off >= 0).all()) and bool((off <= 2).all())
+    # a line image: one pixel wide, across the whole image when straight
+    assert int(cnn_filters.bar(0, 2).sum()) == int(cnn_filters.bar(1, -3).sum()) == 12
+    assert int(cnn_filters.bar(2, 0).sum()) == 12 and int(cnn_filters.bar(3, 3).sum()) == 9
+    assert results["accuracy"] >= 0.97
 
 
 @pytest.mark.parametrize("script", ["perceptron_logic.py"])
