@@ -3,8 +3,8 @@
     python examples/optimizers.py [--out optimizers.png]
 
 **A narrow valley.** ``f(x, y) = (x^2 + K y^2) / 2`` with ``K = 50``: fifty times steeper
-across the valley than along it. Gradient descent is stable only for ``lr < 2 / K``; just
-below that edge each step overshoots across the valley (``y`` flips sign every step: the
+across the valley than along it. Gradient descent is stable only for ``lr < 2 / K`` (past it,
+at ``2.1 / K``, each step multiplies ``y`` by ``-1.1``: it diverges); just below that edge each step overshoots across the valley (``y`` flips sign every step: the
 "chatter") while along the valley it moves by a factor ``1 - lr`` a step, so it crawls.
 Momentum remembers the previous steps, so the steps along the valley add up while those
 across it, alternating in sign, partly cancel. With Polyak's heavy-ball values for
@@ -129,6 +129,12 @@ def main(out: str | None = "optimizers.png", steps: int = 400) -> dict[str, dict
             f"  {name:32s} {reached} steps; over the first 50, x shrank by {along:.3f} and |y| "
             f"by {across:.3f} a step (y changed sign {flips} times)"
         )
+    too_far = descend(valley, VALLEY_START, lambda p: SGD(p, lr=2.1 / K), 50)
+    results["valley"]["SGD lr=2.1/K"] = {"y_after_50": float(too_far[50, 1])}
+    print(
+        f"  {'SGD lr=2.1/K':32s} diverges: past the edge 2/K each step multiplies y by "
+        f"{1 - 2.1:.1f}, |y| = {abs(float(too_far[50, 1])):.0f} after 50 steps"
+    )
     print(f"saddle point, from {SADDLE_START}, lr {LR_SADDLE}, until |y| >= 0.5:")
     for name, make in saddle_optimizers().items():
         path = descend(saddle, SADDLE_START, make, steps)
