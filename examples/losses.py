@@ -8,7 +8,7 @@ smallest at the data's *mean* and the mean absolute error at its *median* (the g
 ``|y - c|`` is a sign, so the minimum is where as many points lie above as below). A few
 wild points move the mean a lot and the median hardly at all. Fitting a line to
 ``y = 2x + 1`` plus noise, with 10% of the points shifted up by 10: trained by gradient
-descent, the MSE line lands on the least-squares solution and is dragged towards the
+descent (Adam), the MSE line lands on the least-squares solution and is dragged towards the
 outliers, while the MAE line stays near the true one.
 
 **Classification: cross-entropy.** With ``p = sigmoid(z)``, binary cross-entropy

@@ -20,8 +20,8 @@ minima at ``y = +-1``. Started at ``y = 1e-6`` the gradient across the saddle is
 ``-y``, a millionth, so gradient descent leaves it only as fast as ``y`` grows by the
 factor ``1 + lr`` a step. Adam divides each coordinate's step by the root mean square of
 its gradients, and Lion takes the sign, so both move about ``lr`` a step however flat
-the landscape is: in high dimension saddles are far more common than local minima, and
-this is much of why adaptive methods train deep networks well.
+the landscape is. In high dimension saddles are far more common than local minima (as
+the lecture notes say), which is one reason adaptive methods suit deep networks.
 
 Every optimizer is rlkit's own (``rlkit.optim``), on a two-parameter tensor.
 """
