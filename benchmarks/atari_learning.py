@@ -155,6 +155,8 @@ def plot(algo: str, data: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from rlkit.io import save_figure
+
     fig, ax = plt.subplots(figsize=(7, 4))
     if data["curve"]:
         steps, values = zip(*data["curve"], strict=True)
@@ -171,8 +173,7 @@ def plot(algo: str, data: dict, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def main() -> None:

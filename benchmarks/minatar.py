@@ -468,6 +468,8 @@ def plot(data: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from rlkit.io import save_figure
+
     games = list(data["games"])
     fig, axes = plt.subplots(1, len(games), figsize=(6 * len(games), 4.6), squeeze=False)
     for ax, game in zip(axes[0], games, strict=True):
@@ -515,8 +517,7 @@ def plot(data: dict, path: Path) -> None:
         handles, labels = axes[0][0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
         fig.tight_layout(rect=(0, 0.12, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def main() -> None:

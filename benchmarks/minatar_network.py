@@ -113,6 +113,8 @@ def plot(data: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from rlkit.io import save_figure
+
     games = list(data["games"])
     fig, axes = plt.subplots(1, len(games), figsize=(6 * len(games), 4.4), squeeze=False)
     for ax, game in zip(axes[0], games, strict=True):
@@ -140,8 +142,7 @@ def plot(data: dict, path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def main() -> None:

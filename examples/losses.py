@@ -26,6 +26,7 @@ import argparse
 
 import torch
 
+from rlkit.io import save_figure
 from rlkit.losses import binary_cross_entropy, cross_entropy, mae, mse
 from rlkit.optim import Adam
 
@@ -172,8 +173,7 @@ def plot(x: torch.Tensor, y: torch.Tensor, lines: dict, out: str) -> None:
     ax.set_title("A line fitted with MSE and with MAE")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    save_figure(fig, out)
     print(f"wrote {out}")
 
 

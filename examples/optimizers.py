@@ -34,6 +34,7 @@ from collections.abc import Callable
 
 import torch
 
+from rlkit.io import save_figure
 from rlkit.optim import SGD, Adam, Lion
 
 K = 50.0  # the valley's steepness across / along
@@ -172,8 +173,7 @@ def plot(paths: dict[str, dict[str, torch.Tensor]], out: str) -> None:
     right.grid(True, which="both", alpha=0.3)
     right.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    save_figure(fig, out)
     print(f"wrote {out}")
 
 

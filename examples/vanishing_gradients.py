@@ -16,6 +16,7 @@ import argparse
 
 import torch
 
+from rlkit.io import save_figure
 from rlkit.losses import mse
 from rlkit.nn import MLP
 
@@ -61,8 +62,7 @@ def main(out: str | None = "vanishing_gradients.png") -> dict[str, list[float]]:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
         fig.tight_layout()
-        fig.savefig(out, dpi=120)
-        plt.close(fig)
+        save_figure(fig, out)
         print(f"wrote {out}")
     return norms
 

@@ -12,7 +12,6 @@ SB3 dashed, one colour per group.
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -308,13 +307,6 @@ def figure(groups: list[Group]) -> Any:
 
 def plot(groups: list[Group], out: Path) -> None:
     """Learning curves of every group (``figure``) into ``out``, written atomically."""
-    import matplotlib.pyplot as plt
+    from rlkit.io import save_figure
 
-    fig = figure(groups)
-    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}{out.suffix}")
-    try:
-        fig.savefig(tmp, dpi=120)
-        os.replace(tmp, out)
-    finally:
-        plt.close(fig)
-        tmp.unlink(missing_ok=True)
+    save_figure(figure(groups), out, dpi=120)

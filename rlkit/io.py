@@ -78,6 +78,18 @@ def atomic_write_yaml(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_text(path, yaml.safe_dump(obj, sort_keys=False, default_flow_style=False))
 
 
+def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 120) -> None:
+    """Write a matplotlib figure to ``path`` atomically (the format from its suffix, PNG
+    without one), then close the figure, also when the write fails."""
+    import matplotlib.pyplot as plt
+
+    try:
+        kind = Path(path).suffix.lstrip(".").lower() or "png"
+        atomic_write_stream(path, lambda f: fig.savefig(f, format=kind, dpi=dpi))
+    finally:
+        plt.close(fig)
+
+
 def _jsonable(value: Any) -> Any:
     """JSON fallback for numpy / torch scalars and paths."""
     if hasattr(value, "item"):

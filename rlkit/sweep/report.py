@@ -3,7 +3,6 @@ plots, ``report.json`` and the best config as YAML."""
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -122,10 +121,9 @@ def write_report_files(study: Any, result: dict[str, Any], out: Path) -> list[Pa
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import optuna
 
-    from rlkit.io import atomic_write_json, atomic_write_text, atomic_write_yaml
+    from rlkit.io import atomic_write_json, atomic_write_text, atomic_write_yaml, save_figure
 
     written = []
     plots = [("history.png", optuna.visualization.matplotlib.plot_optimization_history, {})]
@@ -155,10 +153,7 @@ def write_report_files(study: Any, result: dict[str, Any], out: Path) -> list[Pa
                 ax.get_legend().remove()
         fig.set_size_inches(8, 4.5)
         fig.tight_layout()
-        tmp = out / f".{name}.tmp.png"
-        fig.savefig(tmp, dpi=110)
-        plt.close(fig)
-        os.replace(tmp, out / name)
+        save_figure(fig, out / name, dpi=110)
         written.append(out / name)
     data = {k: v for k, v in result.items() if k != "text"}
     atomic_write_json(out / "report.json", data)
