@@ -111,7 +111,7 @@ def sign_flips(values: torch.Tensor) -> int:
 
 def main(out: str | None = "optimizers.png", steps: int = 400) -> dict[str, dict]:
     """Run both landscapes, print what each optimizer did, plot to ``out``."""
-    results: dict[str, dict] = {"valley": {}, "saddle": {}}
+    results: dict[str, dict] = {"valley": {}, "past_the_edge": {}, "saddle": {}}
     paths: dict[str, dict[str, torch.Tensor]] = {"valley": {}, "saddle": {}}
     print(f"narrow valley (K = {K:g}), from {VALLEY_START}, to a distance of 1e-6:")
     for name, make in valley_optimizers().items():
@@ -131,7 +131,7 @@ def main(out: str | None = "optimizers.png", steps: int = 400) -> dict[str, dict
             f"by {across:.3f} a step (y changed sign {flips} times)"
         )
     too_far = descend(valley, VALLEY_START, lambda p: SGD(p, lr=2.1 / K), 50)
-    results["valley"]["SGD lr=2.1/K"] = {"y_after_50": float(too_far[50, 1])}
+    results["past_the_edge"] = {"lr": 2.1 / K, "y_after_50": float(too_far[50, 1])}
     print(
         f"  {'SGD lr=2.1/K':32s} diverges: past the edge 2/K each step multiplies y by "
         f"{1 - 2.1:.1f}, |y| = {abs(float(too_far[50, 1])):.0f} after 50 steps"
