@@ -13,6 +13,7 @@ from examples import (
     backprop,
     cnn_filters,
     digits_cnn,
+    double_descent,
     gridworld_bellman,
     losses,
     lstm_memory,
@@ -226,6 +227,38 @@ def test_line_filters_fire_on_their_orientation_and_a_small_cnn_tells_lines_apar
     assert int(cnn_filters.bar(0, 2).sum()) == int(cnn_filters.bar(1, -3).sum()) == 12
     assert int(cnn_filters.bar(2, 0).sum()) == 12 and int(cnn_filters.bar(3, 3).sum()) == 9
     assert results["accuracy"] >= 0.97
+
+
+def test_descent_finds_the_minimum_norm_and_the_error_peaks_where_p_equals_n(tmp_path):
+    out = tmp_path / "dd.png"
+    results = double_descent.main(str(out), draws=200)
+    assert out.stat().st_size > 10_000 and out.read_bytes()[:4] == b"\x89PNG"
+    descent = results["descent"]
+    # from zero, descent stays in the row space and ends at pinv(X) y; from w0 it keeps
+    # w0's part outside the row space, at right angles to the minimum-norm solution
+    assert descent["train_error"] < 1e-20
+    assert descent["from_zero_gap"] < 1e-9 and descent["from_w0_gap"] < 1e-9
+    norms = descent["norms"]
+    assert norms["from_w0"] ** 2 == pytest.approx(norms["minimum"] ** 2 + norms["outside"] ** 2)
+    assert norms["outside"] > 1.0
+    rows = {r["p"]: r for r in results["rows"]}
+    # the closed forms: p < n is ordinary least squares with noise s^2 = 1 - p/D + sigma^2
+    s2 = 1 - 10 / double_descent.D + double_descent.SIGMA**2
+    assert rows[10]["risk"] == pytest.approx(s2 * (1 + 10 / 29))
+    assert math.isinf(rows[40]["risk"]) and math.isinf(rows[39]["sensitivity"])
+    for p, r in rows.items():
+        if abs(p - double_descent.N) >= 10:
+            # fitted training sets agree with the formula within sampling error
+            assert abs(r["mean"] - r["risk"]) < 4 * r["stderr"], p
+            assert r["moved"] == pytest.approx(r["sensitivity"], rel=0.05), p
+    # the bump: at p = n the typical fit is ten times worse than on either side, and its
+    # norm and sensitivity are largest there
+    assert rows[40]["median"] > 10 * max(rows[10]["median"], rows[400]["median"])
+    assert max(rows, key=lambda p: rows[p]["norm"]) == 40
+    assert max(rows, key=lambda p: rows[p]["moved"]) == 40
+    # and far past it the error ends lower than the best model smaller than the data
+    assert rows[400]["median"] < min(r["median"] for p, r in rows.items() if p < 40)
+    assert double_descent.risk(400) < min(double_descent.risk(p) for p in range(0, 39))
 
 
 @pytest.mark.parametrize("script", ["perceptron_logic.py"])
