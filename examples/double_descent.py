@@ -194,10 +194,15 @@ def plot(rows: list[dict], out: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    grid = [p for p in range(1, D + 1) if abs(p - N) > 1]
-    left.plot(grid, [risk(p) for p in grid], "k-", lw=1, label="expected (closed form)")
+    for grid, label in ((range(1, N - 1), "expected (closed form)"), (range(N + 2, D + 1), None)):
+        left.plot(list(grid), [risk(p) for p in grid], "k-", lw=1, label=label)
+    finite = [r for r in rows if math.isfinite(r["risk"])]
+    left.plot([r["p"] for r in finite], [r["mean"] for r in finite], "o", label="measured (mean)")
+    peak = [r for r in rows if not math.isfinite(r["risk"])]
+    left.plot(
+        [r["p"] for r in peak], [r["median"] for r in peak], "x", label="median (mean infinite)"
+    )
     ps = [r["p"] for r in rows]
-    left.plot(ps, [r["median"] for r in rows], "o", label="measured (median of fits)")
     right.plot(ps, [r["norm"] for r in rows], "o-", label="|w| (median of fits)")
     for ax in (left, right):
         ax.axvline(N, color="grey", ls="--", lw=1, label=f"p = n = {N}")
