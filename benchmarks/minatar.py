@@ -59,7 +59,7 @@ runs' checkpoints and rewrites the legs already passed (the same records). With
 
 ``--legs`` trains nothing: it prints a markdown table of every record of the action set in
 ``--docs`` (one row a step: each algorithm's return on each game, the published value at
-that step and their ratio), the leg-by-leg table of the README.
+that step and their ratio), the leg-by-leg tables of ``docs/minatar.md``.
 
 ``--actions full`` plays the ``-v0`` ids (all six actions, as Young & Tian's DQN did) with
 the same configs, in ``runs/minatar-full`` and ``docs/minatar-full.{json,png}``: the
