@@ -447,3 +447,39 @@ def test_every_writes_a_record_a_leg_of_the_steps_the_runs_reached(tmp_path):
         assert entry["running"] == ({"1": 20} if at == 30 else {})
         assert data["ours"] == (30.0 if at == 30 else at + 0.5)  # seed 0 alone at 30
     assert len(done.stdout.strip().splitlines()) == 3  # one summary line a leg
+
+
+def summary_rows(readme: str) -> list[list[str]]:
+    """The cells of the README's "Where the record stands" table (MinAtar)."""
+    part = readme[readme.index("**Where the record stands**") :]
+    table = part[part.index("| run |") :].split("\n\n")[0].splitlines()[2:]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in table]
+
+
+def test_the_readmes_minatar_summary_is_the_records():
+    root = Path(__file__).resolve().parents[1]
+    rows = summary_rows((root / "README.md").read_text())
+    assert len(rows) == 4
+    folders = {
+        ("Rainbow", ""): "docs/records/minatar-rainbow-3/{game}-{k}k.json",
+        ("DQN", "(third set)"): "docs/records/minatar-dqn-3/{game}-{k}k.json",
+        ("DQN", "(first set)"): "docs/minatar-full-{k}k.json",
+    }
+    for run, at, ours, young_tian, revisiting in rows:
+        algo, _, rest = run.partition(", ")
+        game, _, which = rest.partition(" ")
+        k = round(float(at.rstrip("M")) * 1000)
+        path = root / folders[algo, which].format(game=game.lower(), k=k)
+        got = json.loads(path.read_text())["games"][game][algo.lower()]
+        assert got["steps"] == k * 1000, run
+        low, high = got["seed_range"]
+        assert ours == f"**{got['return_100']}** [{low}, {high}]", run
+        theirs = published_at(YOUNG_TIAN_DQN[game], k * 1000)
+        assert float(young_tian.split(" ")[0]) == round(theirs, 2), run
+        if algo == "DQN":  # ours over theirs
+            assert young_tian.endswith(f"({got['return_100'] / theirs:.2f}x)"), run
+        theirs = published_at(REVISITING_RAINBOW_POINTS[algo.lower()][game], k * 1000)
+        assert float(revisiting.split(" ")[0]) == round(theirs, 2), run
+        assert revisiting.split(" ")[1] == f"({algo}" + (")" if algo == "DQN" else ";"), run
+        if algo == "Rainbow":
+            assert revisiting.endswith(f"; {got['return_100'] / theirs:.2f}x)"), run
