@@ -38,8 +38,13 @@ from typing import Any
 import numpy as np
 import torch
 from torch.optim import Optimizer
+from torch.optim import optimizer as _torch_optimizer
 
 from rlkit.errors import unknown
+
+# torch's global step hooks (``register_optimizer_step_pre_hook``): the live dicts
+_GLOBAL_PRE_HOOKS: dict = getattr(_torch_optimizer, "_global_optimizer_pre_hooks", {})
+_GLOBAL_POST_HOOKS: dict = getattr(_torch_optimizer, "_global_optimizer_post_hooks", {})
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop", "lion")
 
@@ -203,8 +208,11 @@ class _Base(Optimizer):
     most of what a short run waits for). These updates never run under a compiled
     caller, so the plain functions underneath are used; and ``step`` is not wrapped in
     the profiler hook that ``Optimizer`` puts on every subclass (a few microseconds a
-    step). Global optimizer hooks (``register_optimizer_step_pre_hook``) therefore do
-    not fire for these optimizers.
+    step). ``step`` calls the step hooks itself instead, the optimizer's own
+    (``register_step_pre_hook``, ``register_step_post_hook``) and the global ones
+    (``torch.optim.optimizer.register_optimizer_step_pre_hook`` / ``_post_hook``), in
+    ``Optimizer``'s order, at the cost of four empty-dict checks a step when there are
+    none.
     """
 
     update: Callable
@@ -255,9 +263,37 @@ class _Base(Optimizer):
                 self.fused = False
         type(self).update(*args)
 
-    @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
         """One update of every parameter that has a gradient; returns the closure's loss."""
+        if (
+            self._optimizer_step_pre_hooks
+            or self._optimizer_step_post_hooks
+            or _GLOBAL_PRE_HOOKS
+            or _GLOBAL_POST_HOOKS
+        ):
+            return self._hooked_step(closure)
+        return self._step(closure)
+
+    def _hooked_step(self, closure: Callable[[], torch.Tensor] | None) -> torch.Tensor | None:
+        """``step`` between its hooks, as ``Optimizer`` calls them: a pre-hook may return
+        new ``(args, kwargs)``; ``args`` starts with the optimizer."""
+        args: tuple = (self,) if closure is None else (self, closure)
+        kwargs: dict[str, Any] = {}
+        for hook in [*_GLOBAL_PRE_HOOKS.values(), *self._optimizer_step_pre_hooks.values()]:
+            result = hook(self, args, kwargs)
+            if result is not None:
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise RuntimeError(
+                        f"a step pre-hook must return None or (args, kwargs), got {result!r}"
+                    )
+                args, kwargs = result
+        out = type(self)._step(*args, **kwargs)
+        for hook in [*self._optimizer_step_post_hooks.values(), *_GLOBAL_POST_HOOKS.values()]:
+            hook(self, args, kwargs)
+        return out
+
+    @torch.no_grad()
+    def _step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
         loss = None
         if closure is not None:
             with torch.enable_grad():

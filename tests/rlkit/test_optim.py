@@ -154,6 +154,41 @@ def test_closure_and_state_dict_round_trip():
     assert again.state_dict()["state"][0]["step"] == 1
 
 
+@pytest.mark.parametrize("name", ["sgd", "adam", "rmsprop", "lion"])
+def test_step_hooks_fire_in_torchs_order(name):
+    from torch.optim.optimizer import (
+        register_optimizer_step_post_hook,
+        register_optimizer_step_pre_hook,
+    )
+
+    w = nn.Parameter(torch.ones(3))
+    opt = make_optimizer(name, [w], lr=0.1)
+    calls = []
+    handles = [
+        register_optimizer_step_pre_hook(lambda o, a, k: calls.append(("global pre", o, a))),
+        opt.register_step_pre_hook(lambda o, a, k: calls.append(("pre", float(w[0])))),
+        opt.register_step_post_hook(lambda o, a, k: calls.append(("post", float(w[0])))),
+        register_optimizer_step_post_hook(lambda o, a, k: calls.append(("global post",))),
+    ]
+    try:
+        w.grad = torch.ones(3)
+        opt.step()
+        assert [c[0] for c in calls] == ["global pre", "pre", "post", "global post"]
+        assert calls[0][1] is opt and calls[0][2] == (opt,)  # torch's args: the optimizer first
+        assert calls[1][1] == 1.0 and calls[2][1] < 1.0  # before and after the update
+        # a pre-hook may hand the step a closure; its loss comes back
+        handles.append(
+            opt.register_step_pre_hook(lambda o, a, k: ((o, lambda: torch.tensor(7.0)), k))
+        )
+        assert float(opt.step()) == 7.0
+    finally:
+        for handle in handles:
+            handle.remove()
+    calls.clear()
+    opt.step()  # removed: no hook fires, and the step still runs
+    assert calls == []
+
+
 def test_make_optimizer_by_name():
     params = [nn.Parameter(torch.zeros(1))]
     assert isinstance(make_optimizer("sgd", params, 0.1), SGD)
