@@ -17,6 +17,7 @@ from examples import (
     gridworld_bellman,
     losses,
     lstm_memory,
+    minibatches,
     optimizers,
     perceptron_logic,
     sin_mlp,
@@ -259,6 +260,45 @@ def test_descent_finds_the_minimum_norm_and_the_error_peaks_where_p_equals_n(tmp
     # and far past it the error ends lower than the best model smaller than the data
     assert rows[400]["median"] < min(r["median"] for p, r in rows.items() if p < 40)
     assert double_descent.risk(400) < min(double_descent.risk(p) for p in range(0, 39))
+
+
+def test_batch_noise_falls_as_one_over_b_an_epoch_of_small_batches_wins_and_sgd_leaves_a_minimum_gd_keeps(
+    tmp_path,
+):
+    out = tmp_path / "mb.png"
+    results = minibatches.main(str(out), draws=2000)
+    assert out.stat().st_size > 10_000 and out.read_bytes()[:4] == b"\x89PNG"
+    noise = results["noise"]
+    assert noise["vs_autograd"] < 1e-12 and noise["epoch_gap"] < 1e-12
+    n = noise["n"]
+    for row in noise["rows"]:
+        if row["batch"] == n:  # the whole set: no noise at all
+            assert row["predicted"] == 0 and row["measured"] < 1e-20
+            continue
+        # E|g_B - g|^2 = tr S / B (N - B) / (N - 1), within sampling error of 2,000 draws
+        assert row["measured"] == pytest.approx(row["predicted"], rel=0.1), row["batch"]
+        # and the draws' mean is the full gradient, to within their standard error
+        rms = math.sqrt(row["predicted"] / noise["draws"])
+        assert row["bias"] * noise["full_norm"] < 3 * rms, row["batch"]
+    epoch = results["epoch"]
+    assert [r["steps"] for r in epoch] == [math.ceil(n / r["batch"]) for r in epoch]
+    losses = [r["loss"] for r in epoch]  # batch sizes falling: N, 256, 64, 16, 4
+    assert losses == sorted(losses, reverse=True) and len(set(losses)) == len(losses)
+    assert losses[0] < results["start"] and losses[-1] < 0.25 < 2.0 < losses[0]
+    # step for step the exact gradient is the better one
+    assert results["same_steps_full"] < epoch[2]["loss"]
+    agreeing, disagreeing = results["minima"]["agreeing"], results["minima"]["disagreeing"]
+    for row in agreeing:  # every batch has curvature 1: theta shrinks by 0.5 each step
+        assert row["q"] == 0.25 and row["measured"] == pytest.approx(0.25**10, rel=1e-12)
+    gd, eight, one = disagreeing
+    assert (gd["batch"], eight["batch"], one["batch"]) == (64, 8, 1)
+    assert gd["measured"] == pytest.approx(0.25**10, rel=1e-12)  # GD keeps the minimum
+    assert eight["q"] == pytest.approx(0.5) and one["q"] == pytest.approx(2.5)
+    for row in (eight, one):
+        assert abs(row["measured"] - row["predicted"]) < 4 * row["stderr"], row["batch"]
+    assert eight["measured"] < 0.01 and one["measured"] > 1000
+    # each step of a batch of one multiplies |theta| by 1 or 2: the median run is 2^5
+    assert one["median_abs"] == 32.0
 
 
 @pytest.mark.parametrize("script", ["perceptron_logic.py"])
