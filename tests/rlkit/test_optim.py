@@ -166,8 +166,8 @@ def test_step_hooks_fire_in_torchs_order(name):
     calls = []
     handles = [
         register_optimizer_step_pre_hook(lambda o, a, k: calls.append(("global pre", o, a))),
-        opt.register_step_pre_hook(lambda o, a, k: calls.append(("pre", float(w[0])))),
-        opt.register_step_post_hook(lambda o, a, k: calls.append(("post", float(w[0])))),
+        opt.register_step_pre_hook(lambda o, a, k: calls.append(("pre", float(w.detach()[0])))),
+        opt.register_step_post_hook(lambda o, a, k: calls.append(("post", float(w.detach()[0])))),
         register_optimizer_step_post_hook(lambda o, a, k: calls.append(("global post",))),
     ]
     try:
