@@ -59,27 +59,31 @@ def load_digits_flat(dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, 
     return torch.tensor(digits.data, dtype=dtype) / 16.0, torch.tensor(digits.target)
 
 
-def per_example_gradients(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def with_bias(x: torch.Tensor) -> torch.Tensor:
+    """``x`` with a column of ones appended (the bias's input)."""
+    return torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
+
+
+def per_example_gradients(w: torch.Tensor, x1: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """(N, 10 * 65): each example's gradient of softmax regression's cross-entropy at the
-    weights ``w`` (10, 65; the last column the bias)."""
-    x1 = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
+    weights ``w`` (10, 65; the last column the bias), on inputs ``x1 = with_bias(x)``."""
     p = torch.softmax(x1 @ w.T, dim=1)
     p[torch.arange(len(y)), y] -= 1.0
-    return (p[:, :, None] * x1[:, None, :]).reshape(len(x), -1)
+    return (p[:, :, None] * x1[:, None, :]).reshape(len(x1), -1)
 
 
 def batch_noise(batch_sizes: list[int], draws: int = 4000, seed: int = 0) -> dict:
     """Measured and predicted ``E|g_B - g|^2`` for each batch size, the batches' mean
     against the full gradient, and an epoch's weighted batch mean against it."""
     x, y = load_digits_flat()
+    x1 = with_bias(x)
     gen = torch.Generator().manual_seed(seed)
     w = 0.1 * torch.randn(10, 65, generator=gen, dtype=torch.float64)
-    grads = per_example_gradients(w, x, y)
+    grads = per_example_gradients(w, x1, y)
     n = len(grads)
     full = grads.mean(0)
     # the closed form against autograd, so the rest rests on a checked gradient
     wr = w.clone().requires_grad_(True)
-    x1 = torch.cat([x, torch.ones(n, 1, dtype=x.dtype)], dim=1)
     cross_entropy(x1 @ wr.T, y).backward()
     spread = float(((grads - full) ** 2).sum(1).mean())  # tr S
     rows = []
@@ -95,8 +99,8 @@ def batch_noise(batch_sizes: list[int], draws: int = 4000, seed: int = 0) -> dic
                 "bias": float((means.mean(0) - full).norm() / full.norm()),
             }
         )
-    order = torch.randperm(n, generator=gen)
-    epoch = sum(grads[order[i : i + 64]].mean(0) * len(order[i : i + 64]) for i in range(0, n, 64))
+    # one shuffled pass in batches of 64: each batch's mean weighted by its size is its sum
+    epoch = sum(grads[batch].sum(0) for batch in torch.randperm(n, generator=gen).split(64))
     return {
         "n": n,
         "spread": spread,
@@ -187,10 +191,11 @@ def stay_or_leave(
         (h_batch * theta**2 / 2).sum().backward()  # each run's own batch loss
         optimizer.step()
     sq = theta.detach() ** 2
+    q = q_factor(curvatures, batch, lr)
     return {
         "batch": batch,
-        "q": q_factor(curvatures, batch, lr),
-        "predicted": q_factor(curvatures, batch, lr) ** steps,
+        "q": q,
+        "predicted": q**steps,
         "measured": float(sq.mean()),
         "stderr": float(sq.std() / math.sqrt(runs)),
         "median_abs": float(sq.sqrt().median()),
