@@ -143,6 +143,7 @@ def record(algo: str, run_dir: Path, final_eval: bool) -> dict:
         out["final_eval"] = {
             "mean": result["eval/mean_return"],
             "std": result["eval/std_return"],
+            "human_normalized": result["eval/human_normalized"],
             "games": 10,
             "returns": result["returns"],
         }

@@ -32,6 +32,7 @@ from rlkit import launch
 from rlkit.config import build_config, config_dict
 from rlkit.errors import BadInput, Stopped
 from rlkit.rundir import RunDir, StopRequest
+from rlkit.scores import with_human_normalized
 from rlkit.seeding import make_rngs
 
 Callback = Callable[[dict[str, Any]], Any]
@@ -146,7 +147,7 @@ class Agent:
             torch.manual_seed(eval_seed)
             result = evaluate(policy, self._spec.make_env, episodes, seed=eval_seed)
         return {
-            **result.metrics(),
+            **with_human_normalized(result.metrics(), self._spec.env_id),
             "returns": list(result.returns),
             "lengths": list(result.lengths),
         }

@@ -8,7 +8,16 @@ import tempfile
 from pathlib import Path
 
 from rlkit.cli.common import report
-from rlkit.compare import find_runs, format_table, group_runs, plot, read_run, summarize
+from rlkit.compare import (
+    atari_aggregates,
+    find_runs,
+    format_aggregates,
+    format_table,
+    group_runs,
+    plot,
+    read_run,
+    summarize,
+)
 from rlkit.errors import BadInput
 from rlkit.sweep.gather import gathered_runs
 
@@ -45,7 +54,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--out", type=Path, default=None, help="write the learning-curve figure here (.png)"
     )
-    p.add_argument("--json", type=Path, default=None, help="also write the table as JSON")
+    p.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="also write the table as JSON (a list of rows; Atari aggregates follow the rows, "
+        'each with "aggregate": "human-normalized")',
+    )
     p.set_defaults(func=main)
 
 
@@ -81,10 +96,14 @@ def compare(args: argparse.Namespace, tmp: Path) -> int:
         print(f"rlkit compare: {line}")
     rows = [summarize(g) for g in groups]
     print(format_table(rows))
+    aggregates = atari_aggregates(groups)
+    if aggregates:
+        print()
+        print(format_aggregates(aggregates))
     if args.json is not None:
         from rlkit.io import atomic_write_json
 
-        atomic_write_json(args.json, rows)
+        atomic_write_json(args.json, rows + aggregates)
     if args.out is not None:
         plot(groups, args.out)
         print(f"wrote {args.out}")

@@ -12,6 +12,7 @@ from rlkit.errors import BadInput
 from rlkit.evaluation import evaluate
 from rlkit.io import atomic_write_json
 from rlkit.launch import DEVICES, load_run
+from rlkit.scores import with_human_normalized
 from rlkit.seeding import make_rngs
 
 
@@ -62,15 +63,17 @@ def main(args: argparse.Namespace) -> int:
         "checkpoint": str(path),
         "seed": loaded.seed,
         "deterministic": not args.stochastic,
-        **result.metrics(),
+        **with_human_normalized(result.metrics(), loaded.env_id),
         "returns": list(result.returns),
         "lengths": list(result.lengths),
     }
     run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
     atomic_write_json(run_dir / "eval.json", out)
     mode = "sampled" if args.stochastic else "deterministic"
+    normalized = out.get("eval/human_normalized")
+    human = "" if normalized is None else f" (human-normalized {normalized:.3g})"
     print(
         f"{loaded.algo} ({loaded.implementation}) on {loaded.env_id}: mean return {result.mean:.4g} "
-        f"+- {result.std:.4g} over {episodes} episodes ({mode}, seed {loaded.seed}); wrote {run_dir / 'eval.json'}"
+        f"+- {result.std:.4g}{human} over {episodes} episodes ({mode}, seed {loaded.seed}); wrote {run_dir / 'eval.json'}"
     )
     return 0

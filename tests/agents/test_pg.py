@@ -219,3 +219,12 @@ def test_ppo_runs_the_nature_cnn_on_atari_in_async_envs(cli, tmp_path):
     assert "vec_env: async" in config and "precision: auto" in config  # override + config file
     summary = json.loads((tmp_path / "p" / "summary.json").read_text())
     assert summary["total_steps"] == 128 and summary["eval/episodes"] == 1
+    # Pong's random and human testers' scores: -20.7 and 14.6
+    expected = (summary["eval/mean_return"] + 20.7) / 35.3
+    assert summary["eval/human_normalized"] == pytest.approx(expected)
+    code, out, err = cli("eval", "p", "--episodes", "1")
+    assert code == 0, err
+    result = json.loads((tmp_path / "p" / "eval.json").read_text())
+    expected = (result["eval/mean_return"] + 20.7) / 35.3
+    assert result["eval/human_normalized"] == pytest.approx(expected)
+    assert f"(human-normalized {expected:.3g})" in out

@@ -7,14 +7,27 @@ import pytest
 import yaml
 
 from rlkit import compare
+from rlkit.scores import ATARI_SCORES, atari_game
 
 
-def make_run(root, name, implementation, seed, final, curve, wall=10.0, sps=1000.0, finished=True):
+def make_run(
+    root,
+    name,
+    implementation,
+    seed,
+    final,
+    curve,
+    wall=10.0,
+    sps=1000.0,
+    finished=True,
+    env_id="CartPole-v1",
+    algo="ppo",
+):
     run = root / name
     run.mkdir(parents=True)
     (run / "config.yaml").write_text(
         yaml.safe_dump(
-            {"algo": "ppo", "env_id": "CartPole-v1", "seed": seed, "implementation": implementation}
+            {"algo": algo, "env_id": env_id, "seed": seed, "implementation": implementation}
         )
     )
     rows = [{"step": step, "time": 0.0, "eval/mean_return": value} for step, value in curve]
@@ -24,8 +37,8 @@ def make_run(root, name, implementation, seed, final, curve, wall=10.0, sps=1000
     )
     if finished:
         summary = {
-            "algo": "ppo",
-            "env_id": "CartPole-v1",
+            "algo": algo,
+            "env_id": env_id,
             "seed": seed,
             "eval/mean_return": final,
             "eval/auc": sum(v for _, v in curve),
@@ -132,6 +145,69 @@ def test_real_runs_of_ours_and_the_baseline(cli, tmp_path):
         line = next(x for x in out.splitlines() if x.startswith(label))
         assert f"{summary['eval/mean_return']:.4g} [" in line
     assert np.isfinite(summaries[1]["eval/auc"])
+    assert "eval/human_normalized" not in summaries[0]  # CartPole has no human reference
+    assert "human-normalized" not in out
+
+
+def atari_runs(root):
+    """DQN runs on three Atari games whose finals normalize to chosen values."""
+    normalized = {
+        "PongNoFrameskip-v4": [0.0, 1.0],
+        "BreakoutNoFrameskip-v4": [2.0, 2.0, 100.0],  # the third seed is beyond the others' 2
+        "ALE/SpaceInvaders-v5": [0.1, 0.3],
+    }
+    for env_id, values in normalized.items():
+        random, human = ATARI_SCORES[atari_game(env_id)]
+        for seed, value in enumerate(values):
+            final = random + value * (human - random)
+            name = f"{env_id.replace('/', '-')}-s{seed}"
+            make_run(
+                root / "dqn", name, "rlkit", seed, final, [(100, final)], env_id=env_id, algo="dqn"
+            )
+    # one game of the baseline's: a row, but nothing to aggregate
+    make_run(
+        root / "sb3", "pong", "sb3", 0, 14.6, [(100, 14.6)], env_id="PongNoFrameskip-v4", algo="dqn"
+    )
+    make_run(root / "cartpole", "s0", "rlkit", 0, 500.0, [(100, 500.0)], algo="dqn")
+
+
+def test_atari_rows_are_human_normalized_and_games_aggregated(tmp_path):
+    atari_runs(tmp_path)
+    paths, _ = compare.find_runs([tmp_path / "dqn", tmp_path / "sb3", tmp_path / "cartpole"])
+    groups = compare.group_runs([compare.read_run(p) for p in paths])
+    rows = {(r["implementation"], r["env_id"]): r for r in map(compare.summarize, groups)}
+    pong = rows["rlkit", "PongNoFrameskip-v4"]
+    # two seeds at 0 and 1: the interval of the mean is [0, 1], normalized as the scores are
+    assert (pong["hns_mean"], pong["hns_ci_low"], pong["hns_ci_high"]) == pytest.approx((0.5, 0, 1))
+    assert rows["sb3", "PongNoFrameskip-v4"]["hns_mean"] == pytest.approx(1.0)
+    assert rows["rlkit", "CartPole-v1"]["hns_mean"] is None
+    (entry,) = compare.atari_aggregates(groups)  # the baseline covers one game only
+    assert entry["group"] == "rlkit dqn" and entry["aggregate"] == "human-normalized"
+    assert entry["seeds_per_game"] == 2 and len(entry["env_ids"]) == 3
+    # per-game means 0.5, 2 and 0.2 (Breakout's seed 2 is left out): mean 0.9, median 0.5;
+    # IQM of 0, 0.1, 0.3, 1, 2, 2 drops one run from each end: (0.1 + 0.3 + 1 + 2) / 4
+    assert entry["mean"] == pytest.approx(0.9)
+    assert entry["median"] == pytest.approx(0.5)
+    assert entry["iqm"] == pytest.approx(0.85)
+    # resampling runs within each game: Pong's and SpaceInvaders' means are each at their
+    # lowest (or highest) with probability 1/4, both with 1/16 > 2.5%, so the mean's
+    # interval is [(0 + 2 + 0.1) / 3, (1 + 2 + 0.3) / 3]
+    assert (entry["mean_low"], entry["mean_high"]) == pytest.approx((0.7, 1.1))
+    for name in ("median", "iqm"):
+        assert entry[f"{name}_low"] <= entry[name] <= entry[f"{name}_high"]
+
+
+def test_cli_prints_the_normalized_column_and_the_aggregate(cli, tmp_path):
+    atari_runs(tmp_path)
+    code, out, err = cli("compare", "dqn", "sb3", "--json", "c.json")
+    assert code == 0, err
+    assert "human-normalized [95% CI]" in out and "0.5 [0, 1]" in out
+    assert "human-normalized final eval across Atari games" in out
+    line = next(x for x in out.splitlines()[::-1] if x.startswith("rlkit dqn"))
+    assert line.split()[2:5] == ["3", "2", "0.9"]  # games, seeds a game, mean
+    entries = json.loads((tmp_path / "c.json").read_text())
+    assert [e.get("aggregate") for e in entries] == [None] * 4 + ["human-normalized"]
+    assert entries[-1]["iqm"] == pytest.approx(0.85)
 
 
 def test_runs_that_evaluated_once_are_drawn_as_visible_points(runs):
@@ -148,3 +224,16 @@ def test_runs_that_evaluated_once_are_drawn_as_visible_points(runs):
     (segment,) = bar.get_segments()
     low, high = sorted(segment[:, 1])
     assert segment[0, 0] == 150.0 and 1.0 <= low < 2.5 < high <= 4.0
+
+
+def test_the_interquartile_mean_is_rliables():
+    from rliable import metrics
+
+    rng = np.random.default_rng(0)
+    for shape in [(1, 1), (2, 1), (3, 1), (4, 1), (5, 3), (7, 2), (10, 26), (3, 57)]:
+        scores = rng.normal(size=shape)
+        assert compare.interquartile_mean(scores) == pytest.approx(
+            metrics.aggregate_iqm(scores), abs=1e-12
+        )
+    # 1..8: the lowest two and the highest two cut, (3 + 4 + 5 + 6) / 4
+    assert compare.interquartile_mean(np.arange(8.0, 0.0, -1.0).reshape(4, 2)) == 4.5

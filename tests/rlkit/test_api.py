@@ -66,6 +66,29 @@ def test_evaluate_reproduces_the_final_evaluation_of_training(tmp_path, monkeypa
     assert result["eval/episodes"] == 3 and len(result["returns"]) == 3
     actions, _ = agent.predict(np.zeros((4, 3), np.float32))
     assert actions.shape == (4, 1) and (np.abs(actions) <= 2.0).all()  # Box actions, clipped
+    assert "eval/human_normalized" not in result  # no Atari game
+
+
+def test_an_atari_evaluation_is_also_human_normalized():
+    agent = rlkit.train(
+        "dqn",
+        "ALE/Breakout-v5",
+        run_dir=None,
+        total_steps=40,
+        learning_starts=20,
+        buffer_size=100,
+        eval_interval=0,
+        eval_episodes=1,
+        env_kwargs={"max_num_frames_per_episode": 400},  # 100 agent steps a game
+        progress=False,
+    )
+    result = agent.evaluate()
+    # Breakout's random and human testers' scores: 1.7 and 30.5
+    expected = (result["eval/mean_return"] - 1.7) / 28.8
+    assert result["eval/human_normalized"] == pytest.approx(expected)
+    assert agent.summary["eval/human_normalized"] == pytest.approx(
+        (agent.summary["eval/mean_return"] - 1.7) / 28.8
+    )
 
 
 def test_learn_continues_exactly_where_training_stopped():
