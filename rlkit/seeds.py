@@ -67,9 +67,11 @@ def aggregate_table(rows: list[dict[str, Any]]) -> str:
         )
     if finals:
         means = np.array([s.get("eval/mean_return", np.nan) for s in finals], dtype=float)
+        normalized = [s.get("eval/human_normalized") for s in finals]  # Atari (rlkit.scores)
+        human = "" if None in normalized else f"; human-normalized {np.mean(normalized):.3g}"
         lines.append(
             f"{'all':>6} {np.mean(means):>10.4g} {'':>9} {'':>10} {'':>8} {'':>9}   "
-            f"(mean over {len(finals)} seeds; std across seeds {np.std(means):.4g})"
+            f"(mean over {len(finals)} seeds; std across seeds {np.std(means):.4g}{human})"
         )
     return "\n".join(lines)
 

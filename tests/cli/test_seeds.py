@@ -36,7 +36,13 @@ def test_aggregate_table_by_hand():
     table = aggregate_table(rows).splitlines()
     assert table[1].split()[:3] == ["0", "10", "1"] and table[2].split()[:3] == ["1", "20", "2"]
     assert "failed (exit 1), see l2" in table[3]
-    assert table[4].split()[:2] == ["all", "15"] and "std across seeds 5" in table[4]
+    assert table[4].split()[:2] == ["all", "15"] and "std across seeds 5)" in table[4]
+    # an Atari game's runs also give the seeds' mean human-normalized score
+    for row, normalized in zip(rows, (0.25, 0.5, None), strict=True):
+        if row["summary"] is not None:
+            row["summary"]["eval/human_normalized"] = normalized
+    last = aggregate_table(rows).splitlines()[-1]
+    assert "std across seeds 5; human-normalized 0.375)" in last
 
 
 def test_seeds_run_in_parallel_processes_with_one_run_dir_each(cli, tmp_path):
