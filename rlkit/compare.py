@@ -266,7 +266,9 @@ def aligned(table: list[list[str]]) -> str:
 
 def atari_aggregates(groups: list[Group], seed: int = 0) -> list[dict[str, Any]]:
     """Human-normalized final evals aggregated across Atari games, one entry for each
-    (implementation, algorithm) whose runs cover two games of the table or more.
+    (implementation, algorithm) whose runs cover two Atari ids of the table or more (each id
+    is one task: ``ALE/Pong-v5``, with sticky actions, is another task than
+    ``PongNoFrameskip-v4``).
 
     Each game contributes the same number of runs, its first ``k`` by seed (``k`` the
     fewest any of the games has), since rliable's stratified bootstrap resamples a
