@@ -25,7 +25,7 @@ import numpy as np
 
 from rlkit.config import read_yaml
 from rlkit.errors import BadInput
-from rlkit.scores import atari_game, human_normalized
+from rlkit.scores import ATARI_SCORES, atari_game, human_normalized
 
 BOOTSTRAP_REPS = 50_000
 """Bootstrap resamples of the table's intervals (rliable's default; about 2 s an interval on 2 CPU cores)."""
@@ -358,7 +358,8 @@ def step_label(step: float) -> str:
 
 
 def figure(groups: list[Group]) -> Any:
-    """The learning-curve figure of every group (one panel per env id).
+    """The learning-curve figure of every group (one panel per env id; an Atari game's
+    panel has its human-normalized scale on the right).
 
     A curve of few evaluations is drawn with a marker at each, and a run that evaluated
     once (a short run) shows as a point with its band as an error bar, never as nothing.
@@ -408,6 +409,17 @@ def figure(groups: list[Group]) -> Any:
         ax.set_xlabel("environment steps")
         ax.xaxis.set_major_formatter(steps_label)
         ax.set_ylabel("mean evaluation return")
+        game = atari_game(env_id)
+        if game is not None:  # the same scale human-normalized, on the right
+            random, human = ATARI_SCORES[game]
+            right = ax.secondary_yaxis(
+                "right",
+                functions=(
+                    lambda y, r=random, h=human: (y - r) / (h - r),
+                    lambda x, r=random, h=human: r + x * (h - r),
+                ),
+            )
+            right.set_ylabel("human-normalized")
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize=9)
     fig.suptitle(

@@ -237,3 +237,17 @@ def test_the_interquartile_mean_is_rliables():
         )
     # 1..8: the lowest two and the highest two cut, (3 + 4 + 5 + 6) / 4
     assert compare.interquartile_mean(np.arange(8.0, 0.0, -1.0).reshape(4, 2)) == 4.5
+
+
+def test_an_atari_panel_has_its_human_normalized_scale(tmp_path):
+    atari_runs(tmp_path)
+    paths, _ = compare.find_runs([tmp_path / "sb3", tmp_path / "cartpole"])
+    fig = compare.figure(compare.group_runs([compare.read_run(p) for p in paths]))
+    panels = {ax.get_title(): ax for ax in fig.axes}
+    assert set(panels) == {"CartPole-v1", "PongNoFrameskip-v4"}
+    assert panels["CartPole-v1"].child_axes == []
+    (right,) = panels["PongNoFrameskip-v4"].child_axes
+    assert right.get_ylabel() == "human-normalized"
+    fig.canvas.draw()  # the right scale's limits are the left's, normalized
+    low, high = panels["PongNoFrameskip-v4"].get_ylim()
+    assert right.get_ylim() == pytest.approx(((low + 20.7) / 35.3, (high + 20.7) / 35.3))
