@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from rlkit.data.device import casts_kept
+
 Policy = Callable[[Any], Any]
 """Maps one observation to one action."""
 
@@ -80,25 +82,31 @@ def evaluate(
     env = make_env()
     returns, lengths, discounted = [], [], []
     try:
-        for episode in range(episodes):
-            obs, _ = env.reset(seed=seed if episode == 0 else None)
-            if hasattr(policy, "reset"):
-                policy.reset()
-            total, disc, scale, steps = 0.0, 0.0, 1.0, 0
-            while True:
-                if cancel is not None and cancel():
-                    raise EvaluationCancelled(f"cancelled in episode {episode + 1} of {episodes}")
-                obs, reward, terminated, truncated, _ = env.step(policy(obs))
-                total += float(reward)
-                if gamma is not None:
-                    disc += scale * float(reward)
-                    scale *= gamma
-                steps += 1
-                if terminated or truncated or (max_steps is not None and steps >= max_steps):
-                    break
-            returns.append(total)
-            lengths.append(steps)
-            discounted.append(disc)
+        # the weights do not change while a policy is evaluated: autocast's bf16 copies
+        # of them are kept from one step to the next (the nesting count that decides when
+        # they are dropped is one for every device type)
+        with casts_kept("cpu"):
+            for episode in range(episodes):
+                obs, _ = env.reset(seed=seed if episode == 0 else None)
+                if hasattr(policy, "reset"):
+                    policy.reset()
+                total, disc, scale, steps = 0.0, 0.0, 1.0, 0
+                while True:
+                    if cancel is not None and cancel():
+                        raise EvaluationCancelled(
+                            f"cancelled in episode {episode + 1} of {episodes}"
+                        )
+                    obs, reward, terminated, truncated, _ = env.step(policy(obs))
+                    total += float(reward)
+                    if gamma is not None:
+                        disc += scale * float(reward)
+                        scale *= gamma
+                    steps += 1
+                    if terminated or truncated or (max_steps is not None and steps >= max_steps):
+                        break
+                returns.append(total)
+                lengths.append(steps)
+                discounted.append(disc)
     finally:
         env.close()
     return EvalResult(

@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 import torch
 
+import rlkit
 from rlkit.agents.dqn import (
     Config,
     QNetwork,
+    acts_in_bf16,
     double_q_target,
     dqn_loss,
     dueling_q,
@@ -414,3 +416,63 @@ def test_rainbow_presets_take_the_written_out_pass_where_it_exists():
     # the Nature CNN keeps autograd
     net = QNetwork((4, 84, 84), 6, minatar, torch.Generator().manual_seed(0))
     assert isinstance(q_model(net, minatar), AutogradQ)
+
+
+@pytest.mark.parametrize("double_q", [False, True])
+def test_bf16_passes_use_the_weights_of_the_moment(double_q, tmp_path):
+    """Autocast keeps its bf16 copy of a weight until its outermost context exits, and an
+    optimizer's in-place step does not refresh it. Every bf16 pass of the online network,
+    acting and each of several gradient steps of a learning phase, must see the weights as
+    they are: each of its linear layers' outputs is checked against the layer computed
+    afresh in bf16 from its current weights. (On the CPU one observation is acted on in
+    float32, so what is checked here is the learning phases.)"""
+    stale = []
+
+    def check(module, inputs, output):
+        if not (
+            isinstance(module, torch.nn.Linear)
+            and module.weight.requires_grad  # the online network (the target's are frozen)
+            and torch.is_autocast_enabled("cpu")
+            and output.dtype == torch.bfloat16
+        ):
+            return
+        with torch.no_grad(), torch.autocast("cpu", enabled=False):
+            fresh = torch.nn.functional.linear(
+                inputs[0].to(torch.bfloat16),
+                module.weight.to(torch.bfloat16),
+                module.bias.to(torch.bfloat16),
+            )
+        stale.append(not torch.equal(output.detach(), fresh))
+
+    handle = torch.nn.modules.module.register_module_forward_hook(check)
+    try:
+        agent = rlkit.train(
+            "dqn",
+            "CartPole-v1",
+            run_dir=tmp_path / "run",
+            precision="bf16",
+            total_steps=160,
+            learning_starts=64,
+            batch_size=8,
+            train_freq=4,
+            gradient_steps=3,
+            double_q=double_q,
+            learning_rate=0.01,  # steps that move weights by more than bf16's resolution
+            eval_interval=0,
+            eval_episodes=1,
+            progress=False,
+        )
+    finally:
+        handle.remove()
+    # 24 learning phases of 3 gradient steps, 3 layers each (with double Q, as many again
+    # to choose the next actions)
+    assert len(stale) == (432 if double_q else 216) and not any(stale)
+    # the checkpoint's policy, as rlkit eval plays it, gives the training's evaluation
+    assert agent.evaluate()["eval/mean_return"] == agent.summary["eval/mean_return"]
+
+
+def test_acting_computes_as_the_updates_do_but_on_the_cpu_in_float32():
+    bf16 = Config(precision="bf16")
+    assert acts_in_bf16(bf16, "cuda", image=True) and acts_in_bf16(bf16, "cuda", image=False)
+    assert not acts_in_bf16(bf16, "cpu", image=True)
+    assert not acts_in_bf16(Config(precision="float32"), "cuda", image=True)
