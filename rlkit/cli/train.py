@@ -363,7 +363,7 @@ def run_and_report(spec: RunSpec, quiet: bool = False) -> int:
     summary = result.summary
     line = ", ".join(
         f"{k} {summary[k]:.6g}"
-        for k in ("eval/mean_return", "eval/std_return", "v_start")
+        for k in ("eval/mean_return", "eval/std_return", "eval/human_normalized", "v_start")
         if k in summary
     )
     print(f"done in {summary['wall_time_s']:.1f}s: {line}\nrun dir: {result.run_dir}")

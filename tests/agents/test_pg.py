@@ -196,7 +196,7 @@ def test_cartpole_with_its_config(cli, tmp_path, algo, threshold):
 
 
 def test_ppo_runs_the_nature_cnn_on_atari_in_async_envs(cli, tmp_path):
-    code, _, err = cli(
+    code, out, err = cli(
         "train",
         "ppo",
         "PongNoFrameskip-v4",
@@ -222,6 +222,7 @@ def test_ppo_runs_the_nature_cnn_on_atari_in_async_envs(cli, tmp_path):
     # Pong's random and human testers' scores: -20.7 and 14.6
     expected = (summary["eval/mean_return"] + 20.7) / 35.3
     assert summary["eval/human_normalized"] == pytest.approx(expected)
+    assert f"eval/human_normalized {summary['eval/human_normalized']:.6g}" in out
     code, out, err = cli("eval", "p", "--episodes", "1")
     assert code == 0, err
     result = json.loads((tmp_path / "p" / "eval.json").read_text())
