@@ -12,8 +12,10 @@ from rlkit.compare import (
     atari_aggregates,
     find_runs,
     format_aggregates,
+    format_improvements,
     format_table,
     group_runs,
+    improvements,
     plot,
     read_run,
     summarize,
@@ -58,8 +60,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--json",
         type=Path,
         default=None,
-        help="also write the table as JSON (a list of rows; Atari aggregates follow the rows, "
-        'each with "aggregate": "human-normalized")',
+        help="also write the table as JSON (a list of rows; after them the rlkit-over-SB3 "
+        'entries, each with "comparison", and the Atari aggregates, each with "aggregate")',
     )
     p.set_defaults(func=main)
 
@@ -96,6 +98,10 @@ def compare(args: argparse.Namespace, tmp: Path) -> int:
         print(f"rlkit compare: {line}")
     rows = [summarize(g) for g in groups]
     print(format_table(rows))
+    pairs = improvements(groups)
+    if pairs:
+        print()
+        print(format_improvements(pairs))
     aggregates = atari_aggregates(groups)
     if aggregates:
         print()
@@ -103,7 +109,7 @@ def compare(args: argparse.Namespace, tmp: Path) -> int:
     if args.json is not None:
         from rlkit.io import atomic_write_json
 
-        atomic_write_json(args.json, rows + aggregates)
+        atomic_write_json(args.json, rows + pairs + aggregates)
     if args.out is not None:
         plot(groups, args.out)
         print(f"wrote {args.out}")

@@ -92,9 +92,11 @@ def test_cli_prints_the_table_and_writes_the_figure(cli, runs):
     assert (
         "rlkit ppo" in out and "SB3 ppo" in out and "5 [0, 10]" in out and "2.5 [1.5, 3.5]" in out
     )
+    assert "P(rlkit > SB3) [95% CI]" in out and "0.50 [0.00, 1.00]" in out
     assert (runs / "cmp.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = json.loads((runs / "cmp.json").read_text())
-    assert [r["seeds"] for r in rows] == [[0, 1], [0, 1, 2, 3]]
+    assert [r["seeds"] for r in rows] == [[0, 1], [0, 1, 2, 3], [2, 4]]
+    assert rows[-1]["comparison"] == "probability of improvement" and rows[-1]["p"] == 0.5
 
 
 def test_one_seed_has_no_iqm(cli, tmp_path):
@@ -206,7 +208,9 @@ def test_cli_prints_the_normalized_column_and_the_aggregate(cli, tmp_path):
     line = next(x for x in out.splitlines()[::-1] if x.startswith("rlkit dqn"))
     assert line.split()[2:5] == ["3", "2", "0.9"]  # games, seeds a game, mean
     entries = json.loads((tmp_path / "c.json").read_text())
-    assert [e.get("aggregate") for e in entries] == [None] * 4 + ["human-normalized"]
+    # the baseline ran Pong and ours did too: one comparison, then the aggregate
+    assert [e.get("comparison") for e in entries][4] == "probability of improvement"
+    assert [e.get("aggregate") for e in entries] == [None] * 5 + ["human-normalized"]
     assert entries[-1]["iqm"] == pytest.approx(0.85)
 
 
@@ -251,3 +255,29 @@ def test_an_atari_panel_has_its_human_normalized_scale(tmp_path):
     fig.canvas.draw()  # the right scale's limits are the left's, normalized
     low, high = panels["PongNoFrameskip-v4"].get_ylim()
     assert right.get_ylim() == pytest.approx(((low + 20.7) / 35.3, (high + 20.7) / 35.3))
+
+
+def test_the_probability_of_improvement_is_rliables():
+    from rliable import metrics
+
+    rng = np.random.default_rng(1)
+    for runs_x, runs_y, tasks in [(1, 1, 1), (2, 4, 1), (5, 5, 3), (10, 7, 2)]:
+        x = rng.integers(0, 4, (runs_x, tasks)).astype(float)  # few values: many ties
+        y = rng.integers(0, 4, (runs_y, tasks)).astype(float)
+        assert compare.probability_of_improvement(x, y) == pytest.approx(
+            metrics.probability_of_improvement(x, y), abs=1e-12
+        )
+    # 3 above 1 and 2, tied with 3 (half), below 4: (1 + 1 + 0.5 + 0) / 4
+    assert compare.probability_of_improvement([[3.0]], [[1.0], [2.0], [3.0], [4.0]]) == 0.625
+
+
+def test_rlkit_is_compared_with_sb3_run_for_run(runs, tmp_path):
+    paths, _ = compare.find_runs([runs / "ours", runs / "theirs"])
+    (entry,) = compare.improvements(compare.group_runs([compare.read_run(p) for p in paths]))
+    assert (entry["algo"], entry["env_id"], entry["seeds"]) == ("ppo", "CartPole-v1", [2, 4])
+    # ours end at 0 and 10, SB3's at 1-4: one of ours below all four, one above, so 0.5;
+    # resampling ours gives 0, 0.5 or 1 with probabilities 1/4, 1/2, 1/4: the interval [0, 1]
+    assert (entry["p"], entry["p_low"], entry["p_high"]) == (0.5, 0.0, 1.0)
+    # one side alone: nothing to compare
+    paths, _ = compare.find_runs([runs / "ours"])
+    assert compare.improvements(compare.group_runs([compare.read_run(p) for p in paths])) == []
