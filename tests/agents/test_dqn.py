@@ -418,25 +418,21 @@ def test_rainbow_presets_take_the_written_out_pass_where_it_exists():
     assert isinstance(q_model(net, minatar), AutogradQ)
 
 
-@pytest.mark.parametrize("double_q", [False, True])
-def test_bf16_passes_use_the_weights_of_the_moment(double_q, tmp_path):
-    """Autocast keeps its bf16 copy of a weight until its outermost context exits, and an
-    optimizer's in-place step does not refresh it. Every bf16 pass of the online network,
-    acting and each of several gradient steps of a learning phase, must see the weights as
-    they are: each of its linear layers' outputs is checked against the layer computed
-    afresh in bf16 from its current weights. (On the CPU one observation is acted on in
-    float32, so what is checked here is the learning phases.)"""
+def bf16_passes_checked(device: str, double_q: bool, run_dir) -> tuple[list[bool], object]:
+    """Train DQN on CartPole in bf16 (3 gradient steps a learning phase) on ``device`` and
+    check each bf16 output of the online network's linear layers against the layer computed
+    afresh from its current weights: whether each was stale, and the agent."""
     stale = []
 
     def check(module, inputs, output):
         if not (
             isinstance(module, torch.nn.Linear)
             and module.weight.requires_grad  # the online network (the target's are frozen)
-            and torch.is_autocast_enabled("cpu")
+            and torch.is_autocast_enabled(module.weight.device.type)
             and output.dtype == torch.bfloat16
         ):
             return
-        with torch.no_grad(), torch.autocast("cpu", enabled=False):
+        with torch.no_grad(), torch.autocast(module.weight.device.type, enabled=False):
             fresh = torch.nn.functional.linear(
                 inputs[0].to(torch.bfloat16),
                 module.weight.to(torch.bfloat16),
@@ -449,7 +445,8 @@ def test_bf16_passes_use_the_weights_of_the_moment(double_q, tmp_path):
         agent = rlkit.train(
             "dqn",
             "CartPole-v1",
-            run_dir=tmp_path / "run",
+            run_dir=run_dir,
+            device=device,
             precision="bf16",
             total_steps=160,
             learning_starts=64,
@@ -464,6 +461,17 @@ def test_bf16_passes_use_the_weights_of_the_moment(double_q, tmp_path):
         )
     finally:
         handle.remove()
+    return stale, agent
+
+
+@pytest.mark.parametrize("double_q", [False, True])
+def test_bf16_passes_use_the_weights_of_the_moment(double_q, tmp_path):
+    """Autocast keeps its bf16 copy of a weight until its outermost context exits, and an
+    optimizer's in-place step does not refresh it. Every bf16 pass of the online network
+    in each of several gradient steps of a learning phase must see the weights as they are.
+    (On the CPU one observation is acted on in float32, so the learning phases are what is
+    checked here; ``tests/rlkit/test_gpu.py`` checks acting on cuda too.)"""
+    stale, agent = bf16_passes_checked("cpu", double_q, tmp_path / "run")
     # 24 learning phases of 3 gradient steps, 3 layers each (with double Q, as many again
     # to choose the next actions)
     assert len(stale) == (432 if double_q else 216) and not any(stale)

@@ -244,3 +244,13 @@ def test_ppo_on_the_batched_envs_runs_its_whole_loop_on_cuda(cli, tmp_path):
     assert code == 0, err
     summary = json.loads((tmp_path / "t" / "summary.json").read_text())
     assert summary["total_steps"] == 8192 and summary["eval/episodes"] == 4
+
+
+def test_dqns_bf16_passes_on_cuda_use_the_weights_of_the_moment(tmp_path):
+    """As ``tests/agents/test_dqn.py`` checks on the CPU, and acting too: on cuda one
+    observation is acted on under bf16 autocast, and a checkpoint's evaluation acts so."""
+    from tests.agents.test_dqn import bf16_passes_checked
+
+    stale, agent = bf16_passes_checked("cuda", True, tmp_path / "run")
+    assert len(stale) > 432 and not any(stale)  # the learning phases' passes, and acting's
+    assert agent.evaluate()["eval/mean_return"] == agent.summary["eval/mean_return"]
