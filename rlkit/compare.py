@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from rlkit.config import read_yaml
-from rlkit.errors import BadInput
+from rlkit.errors import BadInput, one_line
 from rlkit.scores import ATARI_SCORES, atari_game, human_normalized
 
 BOOTSTRAP_REPS = 50_000
@@ -93,31 +93,64 @@ def find_runs(targets: list[Path]) -> tuple[list[Path], list[str]]:
     return runs, skipped
 
 
+SUMMARY_BYTES = 1 << 20
+"""The largest ``summary.json`` compare reads (an rlkit summary is under a kilobyte)."""
+NUMBERS = ("eval/mean_return", "eval/auc", "wall_time_s", "time/sps")
+"""The summary's values compare computes with: each must be a number where present."""
+
+
+def number(value: Any, where: str) -> float:
+    """``value`` as a float when it is a JSON number (not a bool), else ``BadInput``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        shown = one_line(repr(value))
+        raise BadInput(f"{where} must be a number, got {shown[:60]}{'...' * (len(shown) > 60)}")
+    return float(value)
+
+
 def read_run(path: Path) -> RunData:
-    """Config, summary and eval curve (``eval/mean_return`` rows of ``metrics.jsonl``) of a run."""
+    """Config, summary and eval curve (``eval/mean_return`` rows of ``metrics.jsonl``) of a
+    run. A run dir is a user's file like any other: a summary that is not a JSON object of
+    numbers where compare computes, a seed that is not an integer, or a metrics row that is
+    not an object with a numeric ``step`` and ``eval/mean_return`` is ``BadInput`` (a line
+    that is not JSON at all, as a crash cuts one, is skipped)."""
     config = read_yaml(path / "config.yaml")
+    where = path / "summary.json"
     try:
-        summary = json.loads((path / "summary.json").read_text())
-    except json.JSONDecodeError as e:
-        raise BadInput(f"{path / 'summary.json'} is not valid JSON: {e}") from None
+        if where.stat().st_size > SUMMARY_BYTES:
+            raise BadInput(f"{where} is larger than {SUMMARY_BYTES} bytes: not a run's summary")
+        summary = json.loads(where.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BadInput(f"{where} is not valid JSON: {one_line(str(e))}") from None
+    if not isinstance(summary, dict):
+        raise BadInput(f"{where} must hold a JSON object, got {type(summary).__name__}")
+    for key in NUMBERS:
+        if key in summary:
+            summary[key] = number(summary[key], f"{key} in {where}")
+    seed = config.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise BadInput(f"seed in {path / 'config.yaml'} must be an integer")
     steps, means = [], []
     metrics = path / "metrics.jsonl"
     if metrics.is_file():
-        for line in metrics.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a crash
-            if "eval/mean_return" in row:
-                steps.append(int(row["step"]))
-                means.append(float(row["eval/mean_return"]))
+        with metrics.open(encoding="utf-8", errors="replace") as lines:
+            for n, line in enumerate(lines, 1):
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut by a crash
+                if not isinstance(row, dict):
+                    raise BadInput(f"line {n} of {metrics} is not a JSON object")
+                if "eval/mean_return" in row:
+                    at = f"line {n} of {metrics}"
+                    steps.append(number(row.get("step"), f"step on {at}"))
+                    means.append(number(row["eval/mean_return"], f"eval/mean_return on {at}"))
     order = np.argsort(steps, kind="stable")
     return RunData(
         path,
         str(config.get("implementation", "rlkit")),
         str(config.get("algo", "?")),
         str(config.get("env_id", "?")),
-        int(config.get("seed", 0)),
+        seed,
         summary,
         np.asarray(steps, dtype=float)[order],
         np.asarray(means, dtype=float)[order],

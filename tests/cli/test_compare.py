@@ -281,3 +281,20 @@ def test_rlkit_is_compared_with_sb3_run_for_run(runs, tmp_path):
     # one side alone: nothing to compare
     paths, _ = compare.find_runs([runs / "ours"])
     assert compare.improvements(compare.group_runs([compare.read_run(p) for p in paths])) == []
+
+
+@pytest.mark.parametrize(
+    "summary,message",
+    [
+        ('{"eval/mean_return": "abc"}', "eval/mean_return in s0/summary.json must be a number"),
+        ('{"eval/mean_return": [1, 2]}', "must be a number, got [1, 2]"),
+        ('{"wall_time_s": true}', "wall_time_s in s0/summary.json must be a number"),
+        ("[1, 2]", "must hold a JSON object, got list"),
+        ("{", "is not valid JSON"),
+    ],
+)
+def test_a_run_dirs_bad_summary_is_one_line(cli, tmp_path, summary, message):
+    make_run(tmp_path, "s0", "rlkit", 0, 1.0, [(10, 1.0)])
+    (tmp_path / "s0" / "summary.json").write_text(summary)
+    code, _, err = cli("compare", "s0")
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1

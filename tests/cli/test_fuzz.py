@@ -66,6 +66,7 @@ def call(argv: list[str], files: dict[str, str] | None = None) -> tuple[int, str
         os.chdir(folder)
         try:
             for name, text in (files or {}).items():
+                Path(name).parent.mkdir(parents=True, exist_ok=True)
                 Path(name).write_text(text)
             err, out = io.StringIO(), io.StringIO()
             with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
@@ -256,6 +257,61 @@ def config_files(case: tuple[str, str]) -> None:
 
 def override_lists(algo: str, items: list[str]) -> None:
     check_contract(["train", algo, ENVS[algo], *items, "--wandb", "disabled"])
+
+
+@st.composite
+def run_dirs(draw: st.DrawFn) -> dict[str, str]:
+    """The files of a finished run dir as ``rlkit compare`` reads them, each one well-formed
+    (with any values) or any text: ``config.yaml``, ``summary.json`` and ``metrics.jsonl``."""
+    import json
+
+    def text_or(well_formed: str) -> str:
+        return draw(st.sampled_from([well_formed, well_formed, draw(st.text(max_size=80))]))
+
+    config = {
+        "algo": draw(st.sampled_from(["dqn", "ppo"]) | values),
+        "env_id": draw(st.sampled_from(["PongNoFrameskip-v4", "ALE/Breakout-v5"]) | values),
+        "seed": draw(st.integers(0, 3) | values),
+        "implementation": draw(st.sampled_from(["rlkit", "sb3"]) | values),
+    }
+    numbers = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(2**70), 2**70)
+    summary = draw(st.dictionaries(st.sampled_from(compare_keys), numbers | values, max_size=4))
+    rows = draw(
+        st.lists(
+            st.dictionaries(st.sampled_from(["step", "eval/mean_return", "time"]), values) | values,
+            max_size=4,
+        )
+    )
+    return {
+        "r/config.yaml": text_or(yaml.safe_dump(config, allow_unicode=True)),
+        "r/summary.json": text_or(draw(st.sampled_from([json.dumps(summary), "[1]"]))),
+        "r/metrics.jsonl": text_or("".join(json.dumps(row) + "\n" for row in rows)),
+    }
+
+
+compare_keys = ["eval/mean_return", "eval/auc", "wall_time_s", "time/sps", "x"]
+
+
+def compared_run_dirs(files: dict[str, str]) -> None:
+    from unittest import mock
+
+    from rlkit import compare
+
+    with mock.patch.object(compare, "BOOTSTRAP_REPS", 200):  # the reading is what is fuzzed
+        check_contract(["compare", "r"], files)
+
+
+@fuzz(EXAMPLES)
+@given(run_dirs())
+def test_compared_run_dirs(files):
+    compared_run_dirs(files)
+
+
+@pytest.mark.slow
+@fuzz(SLOW_EXAMPLES)
+@given(run_dirs())
+def test_compared_run_dirs_at_length(files):
+    compared_run_dirs(files)
 
 
 def command_lines(argv: list[str]) -> None:
