@@ -28,7 +28,7 @@ import torch
 from rlkit.checkpoint import save_checkpoint
 from rlkit.config import read_yaml
 from rlkit.distributed import SINGLE, Ranks
-from rlkit.errors import BadInput
+from rlkit.errors import BadInput, one_line
 from rlkit.io import atomic_write_json, atomic_write_yaml
 from rlkit.logging import Logger
 from rlkit.seeding import Rngs
@@ -127,8 +127,15 @@ class RunDir:
         atomic_write_json(self.summary, summary)
 
     def read_summary(self) -> dict[str, Any]:
-        """Read ``summary.json``."""
-        return json.loads(self.summary.read_text())
+        """Read ``summary.json`` (a JSON object, else ``BadInput``: a run dir handed to
+        ``rlkit.load`` is a user's file)."""
+        try:
+            summary = json.loads(self.summary.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise BadInput(f"{self.summary} is not valid JSON: {one_line(str(e))}") from None
+        if not isinstance(summary, dict):
+            raise BadInput(f"{self.summary} must hold a JSON object, got {type(summary).__name__}")
+        return summary
 
 
 class StopRequest:

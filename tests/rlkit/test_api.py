@@ -252,6 +252,10 @@ def test_save_and_load_round_trip_for_the_cli_too(tmp_path, monkeypatch, cli):
     assert rlkit.load(single).predict(obs)[0].tolist() == agent.predict(obs)[0].tolist()
     loaded.learn(100, progress=False)  # a saved run dir carries the state to continue
     assert loaded.steps == 700
+    for broken in ("{", "[1]"):  # a run dir is a user's file: one clear error
+        (tmp_path / "saved" / "summary.json").write_text(broken)
+        with pytest.raises(rlkit.BadInput, match="summary.json"):
+            rlkit.load("saved")
 
 
 def test_load_takes_an_sb3_baseline_run(tmp_path, cli):
