@@ -134,7 +134,8 @@ class Agent:
         """Play ``episodes`` (default: the config's ``eval_episodes``) in a fresh env, with
         the eval seed of ``seed`` (default: the run's), as ``rlkit eval`` does; returns
         ``eval/mean_return``, ``eval/std_return``, ``eval/mean_length``, ``eval/episodes``
-        and the ``returns`` and ``lengths`` of every episode."""
+        (on an Atari game of the Atari-57 table also ``eval/human_normalized``,
+        ``rlkit.scores``) and the ``returns`` and ``lengths`` of every episode."""
         from rlkit.evaluation import evaluate
 
         episodes = episodes if episodes is not None else getattr(self.config, "eval_episodes", 10)
