@@ -317,17 +317,12 @@ def atari_aggregates(groups: list[Group], seed: int = 0) -> list[dict[str, Any]]
     for (implementation, algo), games in by_algo.items():
         if len(games) < 2:
             continue
-        k = min(len(g.runs) for g in games)
+        finals = finals_matrix(games)  # (runs, games)
+        k = len(finals)
         matrix = np.array(
-            [
-                [
-                    human_normalized(g.env_id, r.summary.get("eval/mean_return", np.nan))
-                    for r in sorted(g.runs, key=lambda r: r.seed)[:k]
-                ]
-                for g in games
-            ],
+            [[human_normalized(g.env_id, v) for v in finals[:, j]] for j, g in enumerate(games)],
             dtype=float,
-        ).T  # (runs, games)
+        ).T
         found = bootstrap(matrix, ("mean", "median", "iqm"), seed)
         entry: dict[str, Any] = {
             "aggregate": "human-normalized",
@@ -358,43 +353,66 @@ def probability_of_improvement(scores_x: np.ndarray, scores_y: np.ndarray) -> fl
 def improvements(groups: list[Group], seed: int = 0) -> list[dict[str, Any]]:
     """For each algorithm and env id run by both rlkit and SB3: the probability that an
     rlkit run's final eval is above an SB3 run's (ties half), with its 95% bootstrap
-    interval (each side's runs resampled on their own; rliable's
+    interval (each side's runs resampled on their own, within each env; rliable's
     ``StratifiedIndependentBootstrap``), as Agarwal et al. (2021) recommend for comparing two
-    algorithms on few runs. 0.5 is no difference."""
+    algorithms on few runs. 0.5 is no difference. Where both ran an algorithm on two envs or
+    more, one more entry averages the probability over those envs (``env_id`` "all", each
+    env taking the first ``k`` runs of each side by seed, ``k`` the fewest that side has on
+    any of them), as rliable does over a suite's games."""
     by_key = {(g.implementation, g.algo, g.env_id): g for g in groups}
-    out = []
+    pairs: dict[str, list[tuple[Group, Group]]] = {}
     for ours in groups:
         theirs = by_key.get(("sb3", ours.algo, ours.env_id))
-        if ours.implementation != "rlkit" or theirs is None:
-            continue
-        x, y = (
-            np.array([[r.summary.get("eval/mean_return", np.nan)] for r in g.runs], dtype=float)
-            for g in (ours, theirs)
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from rliable import library as rly
+        if ours.implementation == "rlkit" and theirs is not None:
+            pairs.setdefault(ours.algo, []).append((ours, theirs))
+    out = []
+    for algo, shared in pairs.items():
+        cases = [([o], [t], o.env_id) for o, t in shared]
+        if len(shared) > 1:
+            cases.append(([o for o, _ in shared], [t for _, t in shared], "all"))
+        for ours, theirs, env_id in cases:
+            x, y = finals_matrix(ours), finals_matrix(theirs)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                from rliable import library as rly
 
-            point, bounds = rly.get_interval_estimates(
-                {"p": [x, y]},
-                lambda a, b: np.array([probability_of_improvement(a, b)]),
-                reps=BOOTSTRAP_REPS,
-                random_state=np.random.RandomState(seed),
+                point, bounds = rly.get_interval_estimates(
+                    {"p": [x, y]},
+                    lambda a, b: np.array([probability_of_improvement(a, b)]),
+                    reps=BOOTSTRAP_REPS,
+                    random_state=np.random.RandomState(seed),
+                )
+            out.append(
+                {
+                    "comparison": "probability of improvement",
+                    "algo": algo,
+                    "env_id": env_id,
+                    "env_ids": [g.env_id for g in ours],
+                    "of": "rlkit",
+                    "over": "sb3",
+                    "seeds": [len(x), len(y)],
+                    "p": float(point["p"][0]),
+                    "p_low": float(bounds["p"][0][0]),
+                    "p_high": float(bounds["p"][1][0]),
+                }
             )
-        out.append(
-            {
-                "comparison": "probability of improvement",
-                "algo": ours.algo,
-                "env_id": ours.env_id,
-                "of": "rlkit",
-                "over": "sb3",
-                "seeds": [len(ours.runs), len(theirs.runs)],
-                "p": float(point["p"][0]),
-                "p_low": float(bounds["p"][0][0]),
-                "p_high": float(bounds["p"][1][0]),
-            }
-        )
     return out
+
+
+def finals_matrix(groups: list[Group]) -> np.ndarray:
+    """The final eval means of the groups' runs as a ``(runs, envs)`` matrix: the first
+    ``k`` runs of each group by seed, ``k`` the fewest any of them has."""
+    k = min(len(g.runs) for g in groups)
+    return np.array(
+        [
+            [
+                r.summary.get("eval/mean_return", np.nan)
+                for r in sorted(g.runs, key=lambda r: r.seed)[:k]
+            ]
+            for g in groups
+        ],
+        dtype=float,
+    ).T
 
 
 def format_improvements(entries: list[dict[str, Any]]) -> str:
@@ -404,8 +422,8 @@ def format_improvements(entries: list[dict[str, Any]]) -> str:
         table.append(
             [
                 e["algo"],
-                e["env_id"],
-                f"{e['seeds'][0]}, {e['seeds'][1]}",
+                e["env_id"] if e["env_id"] != "all" else f"all {len(e['env_ids'])} envs",
+                f"{e['seeds'][0]}, {e['seeds'][1]}" + (" per env" if e["env_id"] == "all" else ""),
                 interval(e["p"], e["p_low"], e["p_high"], ".2f"),
             ]
         )

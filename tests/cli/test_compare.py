@@ -298,3 +298,30 @@ def test_a_run_dirs_bad_summary_is_one_line(cli, tmp_path, summary, message):
     (tmp_path / "s0" / "summary.json").write_text(summary)
     code, _, err = cli("compare", "s0")
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_rlkit_over_sb3_on_two_envs_is_also_averaged_over_them(tmp_path):
+    finals = {
+        ("rlkit", "PongNoFrameskip-v4"): [1.0, 2.0],
+        ("sb3", "PongNoFrameskip-v4"): [0.0, 0.0],
+        ("rlkit", "BreakoutNoFrameskip-v4"): [0.0, 0.0],
+        ("sb3", "BreakoutNoFrameskip-v4"): [1.0, 1.0, -5.0],  # seed 2: beyond the others' 2
+    }
+    for (implementation, env_id), values in finals.items():
+        for seed, final in enumerate(values):
+            name = f"{implementation}-{env_id}-s{seed}"
+            make_run(tmp_path, name, implementation, seed, final, [(9, final)], env_id=env_id)
+    paths, _ = compare.find_runs([tmp_path])
+    entries = {
+        e["env_id"]: e
+        for e in compare.improvements(compare.group_runs(map(compare.read_run, paths)))
+    }
+    assert entries["PongNoFrameskip-v4"]["p"] == 1.0
+    # ours at 0 and 0 against 1, 1 and -5: each above one of the three
+    assert entries["BreakoutNoFrameskip-v4"]["p"] == pytest.approx(1 / 3)
+    # over both envs, two runs a side in each (SB3's seed 2 left out): (1 + 0) / 2, and no
+    # resampling moves either env's probability
+    every = entries["all"]
+    assert every["seeds"] == [2, 2] and len(every["env_ids"]) == 2
+    assert (every["p"], every["p_low"], every["p_high"]) == (0.5, 0.5, 0.5)
+    assert "all 2 envs" in compare.format_improvements(list(entries.values()))
