@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import tempfile
 import time
@@ -259,11 +260,14 @@ def override_lists(algo: str, items: list[str]) -> None:
     check_contract(["train", algo, ENVS[algo], *items, "--wandb", "disabled"])
 
 
+SUMMARY_KEYS = ["eval/mean_return", "eval/auc", "wall_time_s", "time/sps", "x"]
+"""The summary's keys ``rlkit compare`` computes with, and one it does not."""
+
+
 @st.composite
 def run_dirs(draw: st.DrawFn) -> dict[str, str]:
     """The files of a finished run dir as ``rlkit compare`` reads them, each one well-formed
     (with any values) or any text: ``config.yaml``, ``summary.json`` and ``metrics.jsonl``."""
-    import json
 
     def text_or(well_formed: str) -> str:
         return draw(st.sampled_from([well_formed, well_formed, draw(st.text(max_size=80))]))
@@ -275,7 +279,7 @@ def run_dirs(draw: st.DrawFn) -> dict[str, str]:
         "implementation": draw(st.sampled_from(["rlkit", "sb3"]) | values),
     }
     numbers = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(2**70), 2**70)
-    summary = draw(st.dictionaries(st.sampled_from(compare_keys), numbers | values, max_size=4))
+    summary = draw(st.dictionaries(st.sampled_from(SUMMARY_KEYS), numbers | values, max_size=4))
     rows = draw(
         st.lists(
             st.dictionaries(st.sampled_from(["step", "eval/mean_return", "time"]), values) | values,
@@ -287,9 +291,6 @@ def run_dirs(draw: st.DrawFn) -> dict[str, str]:
         "r/summary.json": text_or(draw(st.sampled_from([json.dumps(summary), "[1]"]))),
         "r/metrics.jsonl": text_or("".join(json.dumps(row) + "\n" for row in rows)),
     }
-
-
-compare_keys = ["eval/mean_return", "eval/auc", "wall_time_s", "time/sps", "x"]
 
 
 def compared_run_dirs(files: dict[str, str]) -> None:
