@@ -40,6 +40,7 @@ import torch
 from rlkit.data.device import casts_kept
 from rlkit.evaluation import EvalHistory, EvaluationCancelled, evaluate
 from rlkit.io import atomic_write_json
+from rlkit.scores import with_human_normalized
 from rlkit.timing import PHASES
 
 
@@ -301,7 +302,8 @@ class Periodic:
                     seed=seed,
                     cancel=cancel,
                 )
-        return self.history.add(step, result)
+        # an Atari game's score also human-normalized (rlkit.scores), for its curve too
+        return with_human_normalized(self.history.add(step, result), self.run.env_id)
 
     def video(self, step: int, cancel: Callable[[], bool] | None = None) -> None:
         """Record one evaluation episode to ``videos/`` and W&B (``cancel``: as in

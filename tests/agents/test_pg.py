@@ -223,6 +223,9 @@ def test_ppo_runs_the_nature_cnn_on_atari_in_async_envs(cli, tmp_path):
     expected = (summary["eval/mean_return"] + 20.7) / 35.3
     assert summary["eval/human_normalized"] == pytest.approx(expected)
     assert f"eval/human_normalized {summary['eval/human_normalized']:.6g}" in out
+    rows = [json.loads(x) for x in (tmp_path / "p" / "metrics.jsonl").read_text().splitlines()]
+    (final,) = [r for r in rows if "eval/mean_return" in r]  # the evaluation's logged row
+    assert final["eval/human_normalized"] == summary["eval/human_normalized"]
     code, out, err = cli("eval", "p", "--episodes", "1")
     assert code == 0, err
     result = json.loads((tmp_path / "p" / "eval.json").read_text())

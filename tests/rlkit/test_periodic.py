@@ -24,6 +24,7 @@ class FakeRun:
         self.stop = StopRequest()
         self.resume = None
         self.ranks = SINGLE
+        self.env_id = "CartPole-v1"
 
     def log(self, step, metrics):
         self.rows.append((step, dict(metrics)))
