@@ -166,33 +166,44 @@ def group_runs(runs: list[RunData]) -> list[Group]:
     return list(groups.values())
 
 
+def rliable_interval(
+    scores: np.ndarray | list[np.ndarray], func: Any, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``func``'s point estimates and their 95% bootstrap intervals through rliable:
+    ``scores`` a ``(runs, tasks)`` matrix (runs resampled within each task), or a list of
+    such matrices each resampled on its own; ``(point, low, high)`` arrays."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from rliable import library as rly
+
+        points, intervals = rly.get_interval_estimates(
+            {"g": scores},
+            func,
+            reps=BOOTSTRAP_REPS,
+            random_state=np.random.RandomState(seed),
+        )
+    (low, high), point = intervals["g"], points["g"]
+    return point, low, high
+
+
 def bootstrap(
     matrix: np.ndarray, names: tuple[str, ...], seed: int = 0
 ) -> dict[str, tuple[float, float, float]]:
     """rliable's aggregates ``names`` (of ``mean``, ``median``, ``iqm``) of a ``(runs,
     tasks)`` score matrix, each as ``(point, low, high)`` with its 95% stratified-bootstrap
     interval (runs resampled within each task)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from rliable import library as rly
-        from rliable import metrics
+    from rliable import metrics
 
-        funcs = {
-            "mean": metrics.aggregate_mean,
-            "median": metrics.aggregate_median,
-            "iqm": interquartile_mean,
-        }
-
-        def aggregates(x: np.ndarray) -> np.ndarray:
-            return np.array([funcs[name](x) for name in names])
-
-        points, intervals = rly.get_interval_estimates(
-            {"g": np.asarray(matrix, dtype=float)},
-            aggregates,
-            reps=BOOTSTRAP_REPS,
-            random_state=np.random.RandomState(seed),
-        )
-    (low, high), point = intervals["g"], points["g"]
+    funcs = {
+        "mean": metrics.aggregate_mean,
+        "median": metrics.aggregate_median,
+        "iqm": interquartile_mean,
+    }
+    point, low, high = rliable_interval(
+        np.asarray(matrix, dtype=float),
+        lambda x: np.array([funcs[name](x) for name in names]),
+        seed,
+    )
     return {name: (float(point[i]), float(low[i]), float(high[i])) for i, name in enumerate(names)}
 
 
@@ -372,16 +383,9 @@ def improvements(groups: list[Group], seed: int = 0) -> list[dict[str, Any]]:
             cases.append(([o for o, _ in shared], [t for _, t in shared], "all"))
         for ours, theirs, env_id in cases:
             x, y = finals_matrix(ours), finals_matrix(theirs)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                from rliable import library as rly
-
-                point, bounds = rly.get_interval_estimates(
-                    {"p": [x, y]},
-                    lambda a, b: np.array([probability_of_improvement(a, b)]),
-                    reps=BOOTSTRAP_REPS,
-                    random_state=np.random.RandomState(seed),
-                )
+            point, low, high = rliable_interval(
+                [x, y], lambda a, b: np.array([probability_of_improvement(a, b)]), seed
+            )
             out.append(
                 {
                     "comparison": "probability of improvement",
@@ -391,9 +395,9 @@ def improvements(groups: list[Group], seed: int = 0) -> list[dict[str, Any]]:
                     "of": "rlkit",
                     "over": "sb3",
                     "seeds": [len(x), len(y)],
-                    "p": float(point["p"][0]),
-                    "p_low": float(bounds["p"][0][0]),
-                    "p_high": float(bounds["p"][1][0]),
+                    "p": float(point[0]),
+                    "p_low": float(low[0]),
+                    "p_high": float(high[0]),
                 }
             )
     return out

@@ -48,7 +48,6 @@ from rlkit.errors import BadInput, RunFailed, StopNow, Stopped, unknown
 from rlkit.guard import NonFinite
 from rlkit.logging import WANDB_MODES, Logger
 from rlkit.rundir import Run, RunDir, StopRequest, default_run_dir, safe_name
-from rlkit.scores import with_human_normalized
 from rlkit.seeding import make_rngs
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -801,7 +800,7 @@ def _close_run(spec: RunSpec, run: Run, result: dict[str, Any], wall: float) -> 
         "seed": spec.seed,
         "total_steps": result.pop("total_steps"),
         "wall_time_s": wall,
-        **with_human_normalized(result, spec.env_id),
+        **result,
     }
     summary.setdefault("time/sps", summary["total_steps"] / max(wall, 1e-9))
     run.logger.summary(summary)
