@@ -21,6 +21,8 @@ import numpy as np
 
 GAMES = ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders")
 ACTION_SETS = {"minimal": "v1", "full": "v0"}  # action set -> the version of each game's id
+RENDER_CELL = 16
+"""Pixels a grid cell takes in an ``rgb_array`` frame (``rlkit render``'s videos: 160x160)."""
 
 
 def register_minatar() -> bool:
@@ -67,6 +69,22 @@ class ChannelsFirst(gym.ObservationWrapper):
     def observation(self, observation: Any) -> np.ndarray:
         """Channels first, as bytes."""
         return np.ascontiguousarray(np.asarray(observation, np.uint8).transpose(2, 0, 1))
+
+    def render(self) -> Any:
+        """The game's frame; in ``rgb_array`` mode as ``uint8`` RGB (the package gives floats
+        in [0, 1] from its palette, which video writers convert with a warning) with each
+        cell of the 10x10 grid ``RENDER_CELL`` pixels wide, so that a video of it can be
+        watched."""
+        if self.render_mode != "rgb_array":
+            return self.env.render()
+        # (the game itself: gymnasium's passive checker would warn about its float frame)
+        frame = self.env.unwrapped.render()
+        if frame is None:
+            return frame
+        rgb = np.asarray(frame)
+        if rgb.dtype != np.uint8:
+            rgb = np.round(np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)
+        return np.repeat(np.repeat(rgb, RENDER_CELL, axis=0), RENDER_CELL, axis=1)
 
     def extra_state(self) -> dict[str, Any]:
         """The game's state as plain data: the attributes of ``minatar.Environment`` and of

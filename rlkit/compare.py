@@ -1,7 +1,10 @@
 """Comparing runs (``rlkit compare``): a table with confidence intervals and learning curves.
 
-Runs are grouped by (implementation, algo, env id): rlkit's and ``rlkit baseline``'s
-(SB3) runs of the same algorithm are separate groups. For each group the table gives the
+Runs are grouped by (implementation, algorithm, env id): rlkit's and ``rlkit baseline``'s
+(SB3) runs of the same algorithm are separate groups. The algorithm is the run's ``algo``,
+except that the DQN agent's options name the variant a paper would (``variant_of``:
+``rainbow``, ``qr-dqn``, ``c51``, ``dqn+double+dueling``, ...), so that DQN and Rainbow runs
+on one env are two groups and sb3-contrib's QR-DQN pairs with rlkit's. For each group the table gives the
 number of seeds, the final eval mean with a 95% stratified-bootstrap confidence interval
 across seeds and the interquartile mean (both from ``rliable``; the IQM when there are
 several seeds), ``eval/auc``, wall time and steps/s; on an Atari game of the Atari-57
@@ -47,21 +50,55 @@ class RunData:
     summary: dict[str, Any]
     curve_steps: np.ndarray
     curve_means: np.ndarray
+    variant: str = ""
+    """The algorithm as the table names it (``variant_of`` its config)."""
+
+
+DQN_PARTS = (("double_q", "double"), ("dueling", "dueling"), ("prioritized", "per"))
+"""The DQN options a variant's name lists (with ``noisy``); n-step returns are a setting
+like the learning rate (SB3 has them too), not a variant."""
+
+
+def variant_of(config: dict[str, Any]) -> str:
+    """The algorithm of a run's config as compare names it: its ``algo``, but for ``dqn``
+    the variant its options make: ``rainbow`` (C51, noisy nets, double Q, dueling, n-step
+    and prioritized replay: Hessel et al. 2018's six parts), else ``dqn``, ``c51`` or
+    ``qr-dqn`` (``distributional``) followed by ``+double``, ``+dueling``, ``+per`` and
+    ``+noisy`` for the options that are on."""
+    algo = str(config.get("algo", "?"))
+    if algo != "dqn":
+        return algo
+    distributional = config.get("distributional", "none")
+    base = {"c51": "c51", "qr": "qr-dqn"}.get(str(distributional), "dqn")
+    parts = [name for key, name in DQN_PARTS if config.get(key) is True]
+    if config.get("noisy") is True:
+        parts.append("noisy")
+    n_step = config.get("n_step", 1)
+    multi_step = isinstance(n_step, int) and not isinstance(n_step, bool) and n_step > 1
+    if base == "c51" and len(parts) == len(DQN_PARTS) + 1 and multi_step:
+        return "rainbow"
+    return "+".join([base, *parts])
 
 
 @dataclass
 class Group:
-    """The runs of one (implementation, algo, env id)."""
+    """The runs of one (implementation, variant, env id)."""
 
     implementation: str
-    algo: str
+    variant: str
     env_id: str
     runs: list[RunData] = field(default_factory=list)
 
     @property
+    def algo(self) -> str:
+        """The runs' ``algo`` (``dqn`` for every DQN variant)."""
+        return self.runs[0].algo if self.runs else self.variant
+
+    @property
     def label(self) -> str:
-        """``rlkit ppo`` / ``SB3 ppo`` (the env id is added when groups differ in env)."""
-        return f"{'SB3' if self.implementation == 'sb3' else 'rlkit'} {self.algo}"
+        """``rlkit ppo`` / ``SB3 ppo`` / ``rlkit rainbow`` (the env id is added when groups
+        differ in env)."""
+        return f"{'SB3' if self.implementation == 'sb3' else 'rlkit'} {self.variant}"
 
 
 def run_dirs_in(target: Path) -> list[Path]:
@@ -154,6 +191,7 @@ def read_run(path: Path) -> RunData:
         summary,
         np.asarray(steps, dtype=float)[order],
         np.asarray(means, dtype=float)[order],
+        variant_of(config),
     )
 
 
@@ -161,7 +199,7 @@ def group_runs(runs: list[RunData]) -> list[Group]:
     """Groups in first-seen order."""
     groups: dict[tuple[str, str, str], Group] = {}
     for run in runs:
-        key = (run.implementation, run.algo, run.env_id)
+        key = (run.implementation, run.variant or run.algo, run.env_id)
         groups.setdefault(key, Group(*key)).runs.append(run)
     return list(groups.values())
 
@@ -238,6 +276,7 @@ def summarize(group: Group) -> dict[str, Any]:
         "group": group.label,
         "implementation": group.implementation,
         "algo": group.algo,
+        "variant": group.variant,
         "env_id": group.env_id,
         "seeds": sorted(r.seed for r in group.runs),
     }
@@ -323,9 +362,9 @@ def atari_aggregates(groups: list[Group], seed: int = 0) -> list[dict[str, Any]]
     by_algo: dict[tuple[str, str], list[Group]] = {}
     for group in groups:
         if atari_game(group.env_id) is not None:
-            by_algo.setdefault((group.implementation, group.algo), []).append(group)
+            by_algo.setdefault((group.implementation, group.variant), []).append(group)
     out = []
-    for (implementation, algo), games in by_algo.items():
+    for (implementation, variant), games in by_algo.items():
         if len(games) < 2:
             continue
         finals = finals_matrix(games)  # (runs, games)
@@ -339,7 +378,8 @@ def atari_aggregates(groups: list[Group], seed: int = 0) -> list[dict[str, Any]]
             "aggregate": "human-normalized",
             "group": games[0].label,
             "implementation": implementation,
-            "algo": algo,
+            "algo": games[0].algo,
+            "variant": variant,
             "env_ids": [g.env_id for g in games],
             "seeds_per_game": k,
         }
@@ -370,14 +410,14 @@ def improvements(groups: list[Group], seed: int = 0) -> list[dict[str, Any]]:
     more, one more entry averages the probability over those envs (``env_id`` "all", each
     env taking the first ``k`` runs of each side by seed, ``k`` the fewest that side has on
     any of them), as rliable does over a suite's games."""
-    by_key = {(g.implementation, g.algo, g.env_id): g for g in groups}
+    by_key = {(g.implementation, g.variant, g.env_id): g for g in groups}
     pairs: dict[str, list[tuple[Group, Group]]] = {}
     for ours in groups:
-        theirs = by_key.get(("sb3", ours.algo, ours.env_id))
+        theirs = by_key.get(("sb3", ours.variant, ours.env_id))
         if ours.implementation == "rlkit" and theirs is not None:
-            pairs.setdefault(ours.algo, []).append((ours, theirs))
+            pairs.setdefault(ours.variant, []).append((ours, theirs))
     out = []
-    for algo, shared in pairs.items():
+    for variant, shared in pairs.items():
         cases = [([o], [t], o.env_id) for o, t in shared]
         if len(shared) > 1:
             cases.append(([o for o, _ in shared], [t for _, t in shared], "all"))
@@ -389,7 +429,8 @@ def improvements(groups: list[Group], seed: int = 0) -> list[dict[str, Any]]:
             out.append(
                 {
                     "comparison": "probability of improvement",
-                    "algo": algo,
+                    "algo": shared[0][0].algo,
+                    "variant": variant,
                     "env_id": env_id,
                     "env_ids": [g.env_id for g in ours],
                     "of": "rlkit",
@@ -425,7 +466,7 @@ def format_improvements(entries: list[dict[str, Any]]) -> str:
     for e in entries:
         table.append(
             [
-                e["algo"],
+                e.get("variant", e["algo"]),
                 e["env_id"] if e["env_id"] != "all" else f"all {len(e['env_ids'])} envs",
                 f"{e['seeds'][0]}, {e['seeds'][1]}" + (" per env" if e["env_id"] == "all" else ""),
                 interval(e["p"], e["p_low"], e["p_high"], ".2f"),

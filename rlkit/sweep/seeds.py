@@ -28,6 +28,7 @@ from typing import Any
 from rlkit import launch
 from rlkit.config import config_dict
 from rlkit.errors import BadInput, RunFailed, Stopped
+from rlkit.rundir import RunDir
 from rlkit.sweep import gather
 from rlkit.sweep.study import _redact, fail_stale, open_storage, record_summary, run_one_trial
 
@@ -103,9 +104,18 @@ def serialize_pops(study: Any, lock: Path) -> None:
 
 def train_seed(seed: int, run_dir: Path, make_spec: Any, quiet: bool) -> dict[str, Any]:
     """Train ``seed`` into ``run_dir``: a new run, the rest of one a dead worker left on
-    this machine (``--resume``), or nothing when it already finished; its summary."""
-    if (run_dir / "summary.json").is_file():
-        return json.loads((run_dir / "summary.json").read_text())
+    this machine (``--resume``), or nothing when it already finished; its summary.
+
+    A finished run's ``summary.json`` is read as any run dir's is (``RunDir.read_summary``),
+    and must hold the final evaluation the study records: a broken one fails the seed
+    with one line (``BadInput``) instead of a traceback."""
+    existing = RunDir(run_dir)
+    if existing.summary.is_file():
+        summary = existing.read_summary()
+        final = summary.get("eval/mean_return")
+        if not isinstance(final, (int, float)) or isinstance(final, bool):
+            raise BadInput(f"{existing.summary} holds no number eval/mean_return")
+        return summary
     if (run_dir / "config.yaml").is_file():
         spec = launch.plan_resume(run_dir, make_spec.device, make_spec.wandb)
     else:

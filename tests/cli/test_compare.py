@@ -1,6 +1,7 @@
 """``rlkit compare`` on synthetic run directories, against hand-computed numbers."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,6 +9,8 @@ import yaml
 
 from rlkit import compare
 from rlkit.scores import ATARI_SCORES, atari_game
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_run(
@@ -22,12 +25,19 @@ def make_run(
     finished=True,
     env_id="CartPole-v1",
     algo="ppo",
+    options=None,
 ):
     run = root / name
     run.mkdir(parents=True)
     (run / "config.yaml").write_text(
         yaml.safe_dump(
-            {"algo": algo, "env_id": env_id, "seed": seed, "implementation": implementation}
+            {
+                "algo": algo,
+                "env_id": env_id,
+                "seed": seed,
+                "implementation": implementation,
+                **(options or {}),
+            }
         )
     )
     rows = [{"step": step, "time": 0.0, "eval/mean_return": value} for step, value in curve]
@@ -325,3 +335,81 @@ def test_rlkit_over_sb3_on_two_envs_is_also_averaged_over_them(tmp_path):
     assert every["seeds"] == [2, 2] and len(every["env_ids"]) == 2
     assert (every["p"], every["p_low"], every["p_high"]) == (0.5, 0.5, 0.5)
     assert "all 2 envs" in compare.format_improvements(list(entries.values()))
+
+
+RAINBOW = {
+    "distributional": "c51",
+    "noisy": True,
+    "double_q": True,
+    "dueling": True,
+    "n_step": 3,
+    "prioritized": True,
+}
+
+
+def test_dqn_variants_are_named_as_the_papers_name_them():
+    from rlkit.config import read_yaml
+
+    assert compare.variant_of({"algo": "ppo", "double_q": True}) == "ppo"
+    assert compare.variant_of({"algo": "dqn"}) == "dqn"
+    assert compare.variant_of({"algo": "dqn", "n_step": 3}) == "dqn"  # a setting, as in SB3
+    assert compare.variant_of({"algo": "dqn", "double_q": True, "dueling": True}) == (
+        "dqn+double+dueling"
+    )
+    assert compare.variant_of({"algo": "dqn", **RAINBOW}) == "rainbow"
+    # five of Rainbow's six parts are not Rainbow
+    assert compare.variant_of({"algo": "dqn", **RAINBOW, "n_step": 1}) == (
+        "c51+double+dueling+per+noisy"
+    )
+    assert compare.variant_of({"algo": "dqn", **RAINBOW, "distributional": "qr"}) == (
+        "qr-dqn+double+dueling+per+noisy"
+    )
+    assert compare.variant_of({"algo": "dqn", "distributional": "qr"}) == "qr-dqn"
+    # the shipped presets, as a run's config.yaml holds their values
+    presets = {"": "dqn", ".rainbow": "rainbow", ".qr": "qr-dqn"}
+    for env_id in ("CartPole-v1", "PongNoFrameskip-v4", "MinAtar-Breakout-v1"):
+        for suffix, variant in presets.items():
+            path = ROOT / "configs" / "dqn" / f"{env_id}{suffix}.yaml"
+            if path.is_file():
+                assert compare.variant_of({"algo": "dqn", **read_yaml(path)}) == variant, path
+
+
+def test_dqn_and_rainbow_runs_are_two_groups_and_qr_dqn_pairs_with_sb3_contribs(cli, tmp_path):
+    """The DQN agent's variants on one env are separate groups, and P(rlkit > SB3) pairs
+    each rlkit variant only with SB3's runs of the same one (sb3-contrib's QR-DQN)."""
+    variants = {
+        "dqn": ("rlkit", {}, [10.0, 20.0]),
+        "rainbow": ("rlkit", RAINBOW, [30.0, 40.0]),
+        "qr": ("rlkit", {"distributional": "qr"}, [50.0, 60.0]),
+        "sb3-qr": ("sb3", {"distributional": "qr"}, [5.0, 55.0]),
+        "sb3-dqn": ("sb3", {}, [1.0, 2.0]),
+    }
+    for name, (implementation, options, finals) in variants.items():
+        for seed, final in enumerate(finals):
+            make_run(
+                tmp_path / name,
+                f"s{seed}",
+                implementation,
+                seed,
+                final,
+                [(100, final)],
+                algo="dqn",
+                options=options,
+            )
+    paths, _ = compare.find_runs([tmp_path / name for name in variants])
+    groups = compare.group_runs([compare.read_run(p) for p in paths])
+    rows = {compare.summarize(g)["group"]: compare.summarize(g) for g in groups}
+    assert list(rows) == ["rlkit dqn", "rlkit rainbow", "rlkit qr-dqn", "SB3 qr-dqn", "SB3 dqn"]
+    assert [rows[k]["mean"] for k in rows] == [15.0, 35.0, 55.0, 30.0, 1.5]
+    assert {r["algo"] for r in rows.values()} == {"dqn"}
+    assert rows["rlkit rainbow"]["variant"] == "rainbow"
+    found = compare.improvements(groups)
+    # dqn: both rlkit runs above both SB3 runs; qr-dqn: 50 > 5, 60 > 5, 60 > 55, 50 < 55
+    assert [(e["variant"], e["algo"], e["p"]) for e in found] == [
+        ("dqn", "dqn", 1.0),
+        ("qr-dqn", "dqn", 0.75),
+    ]
+    code, out, err = cli("compare", *variants)
+    assert code == 0, err
+    assert "rlkit rainbow" in out and "SB3 qr-dqn" in out
+    assert [line.split()[0] for line in out.splitlines() if " 2, 2 " in line] == ["dqn", "qr-dqn"]

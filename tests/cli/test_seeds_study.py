@@ -200,3 +200,26 @@ def test_seeds_queued_twice_still_run_once(tmp_path, capsys):
     assert all(
         t.user_attrs.get("skipped") or t.state.name == "WAITING" for t in trials if t not in done
     )
+
+
+def test_a_broken_summary_left_in_a_seeds_folder_fails_that_seed_in_one_line(tmp_path, capsys):
+    """A seed whose folder already holds a finished run's ``summary.json`` is not trained
+    again; one that is not a JSON object, or lacks the final evaluation, fails that seed
+    with one line naming the file, and the other seeds run."""
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    runs = tmp_path / "runs"
+    for seed, text in [(1, "[1, 2]"), (2, '{"eval/mean_return": "high"}')]:
+        (runs / f"s{seed}").mkdir(parents=True)
+        (runs / f"s{seed}" / "summary.json").write_text(text)
+    argv = [*COMMON, "total_steps=2000", "--seeds", "0-2", "--study", "left"]
+    code = main([*argv, "--storage", storage, "--run-dir", str(runs)])
+    err = capsys.readouterr().err
+    assert code == 1
+    failed = [line for line in err.splitlines() if "FAILED" in line]
+    assert len(failed) == 2, err
+    assert "seed 1: FAILED" in failed[0] and "must hold a JSON object, got list" in failed[0]
+    assert "seed 2: FAILED" in failed[1] and "holds no number eval/mean_return" in failed[1]
+    assert "Traceback" not in err
+    done = [t for t in trials_of(storage, "left") if t.state == optuna.trial.TrialState.COMPLETE]
+    assert [t.params["seed"] for t in done] == [0]
+    assert (runs / "s0" / "summary.json").is_file()

@@ -113,3 +113,22 @@ def test_the_six_action_ids_take_their_games_preset():
     assert spec.env_id == "MinAtar/Breakout-v0"
     assert (spec.config.optimizer, spec.config.total_steps) == ("rmsprop", 5_000_000)
     assert spec.make_env().action_space.n == 6
+
+
+def test_rgb_frames_are_bytes_with_each_cell_a_square_of_the_games_colour():
+    from rlkit.envs.minatar import RENDER_CELL
+
+    env = make_env("MinAtar/Breakout-v1", seed=0, render_mode="rgb_array")
+    obs, _ = env.reset(seed=0)
+    for _ in range(5):
+        obs, *_ = env.step(0)
+    frame = env.render()
+    palette = env.unwrapped.render()  # the package's own frame: floats in [0, 1], a pixel a cell
+    assert palette.shape == (10, 10, 3) and palette.dtype.kind == "f"
+    assert frame.dtype == np.uint8 and frame.shape == (10 * RENDER_CELL, 10 * RENDER_CELL, 3)
+    cells = frame.reshape(10, RENDER_CELL, 10, RENDER_CELL, 3)
+    assert (cells == cells[:, :1, :, :1]).all()  # every cell one colour
+    assert np.array_equal(cells[:, 0, :, 0], np.round(palette * 255).astype(np.uint8))
+    # empty cells are black, and the ball, paddle and bricks are not
+    empty = obs.sum(axis=0) == 0
+    assert (cells[:, 0, :, 0][empty] == 0).all() and (cells[:, 0, :, 0][~empty].sum(-1) > 0).all()
