@@ -511,8 +511,9 @@ def check_resume(checkpoint: dict[str, Any], path: Any) -> None:
     """A DQN run continues exactly only from a checkpoint that holds its replay buffer."""
     if "replay" not in checkpoint:
         raise BadInput(
-            f"{path} was saved without its replay buffer (save_replay: false, image "
-            "observations); the run cannot continue exactly"
+            f"{path} was saved without its replay buffer (save_replay: false, the default "
+            "for image observations); the run cannot continue exactly: train it with "
+            "save_replay=true to continue it later"
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -29,8 +30,11 @@ def atomic_write_stream(
     left as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = file_mode(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if hasattr(os, "fchmod"):  # (mkstemp makes its file 0600, whatever the umask)
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -43,6 +47,32 @@ def atomic_write_stream(
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def file_mode(path: Path) -> int:
+    """The permissions a write of ``path`` leaves: those of the file it replaces, else
+    what ``open(path, "w")`` would give a new file (0o666 less the process's umask), so
+    that a run dir's files are as readable as any other file the user writes (a group
+    sharing runs on one machine reads them all, not only ``metrics.jsonl``)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~umask()
+
+
+def umask() -> int:
+    """The process's umask, read without changing it where Linux tells it
+    (``/proc/self/status``); elsewhere set and put back at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

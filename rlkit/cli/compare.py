@@ -110,6 +110,7 @@ def compare(args: argparse.Namespace, tmp: Path) -> int:
         from rlkit.io import atomic_write_json
 
         atomic_write_json(args.json, rows + pairs + aggregates)
+        print(f"wrote {args.json}")
     if args.out is not None:
         plot(groups, args.out)
         print(f"wrote {args.out}")

@@ -104,6 +104,7 @@ def test_cli_prints_the_table_and_writes_the_figure(cli, runs):
     )
     assert "P(rlkit > SB3) [95% CI]" in out and "0.50 [0.00, 1.00]" in out
     assert (runs / "cmp.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "wrote cmp.json" in out and "wrote cmp.png" in out
     rows = json.loads((runs / "cmp.json").read_text())
     assert [r["seeds"] for r in rows] == [[0, 1], [0, 1, 2, 3], [2, 4]]
     assert rows[-1]["comparison"] == "probability of improvement" and rows[-1]["p"] == 0.5

@@ -110,6 +110,18 @@ def test_learn_continues_exactly_where_training_stopped():
         half.learn(0)
 
 
+def test_learn_on_image_observations_needs_the_replay_kept():
+    """DQN keeps the replay of image observations out of its checkpoints unless
+    ``save_replay`` is on, so an agent trained without it cannot continue exactly: ``learn``
+    says so in one line and names the setting; with it, the agent continues."""
+    small = {"total_steps": 400, "learning_starts": 200, "buffer_size": 1000, "progress": False}
+    agent = rlkit.train("dqn", "MinAtar/Breakout-v1", run_dir=None, **small)
+    with pytest.raises(BadInput, match="save_replay=true"):
+        agent.learn(100, progress=False)
+    kept = rlkit.train("dqn", "MinAtar/Breakout-v1", run_dir=None, save_replay=True, **small)
+    assert kept.learn(100, progress=False).steps == 500
+
+
 def test_a_callback_sees_every_row_and_stops_the_run(tmp_path):
     rows = []
 
