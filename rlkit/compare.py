@@ -4,7 +4,9 @@ Runs are grouped by (implementation, algorithm, env id): rlkit's and ``rlkit bas
 (SB3) runs of the same algorithm are separate groups. The algorithm is the run's ``algo``,
 except that the DQN agent's options name the variant a paper would (``variant_of``:
 ``rainbow``, ``qr-dqn``, ``c51``, ``dqn+double+dueling``, ...), so that DQN and Rainbow runs
-on one env are two groups and sb3-contrib's QR-DQN pairs with rlkit's. For each group the table gives the
+on one env are two groups and sb3-contrib's QR-DQN pairs with rlkit's. Runs are seeds of
+one group only when their configs agree but for the seed, device and package versions
+(``PER_RUN``): a sweep's trials are groups of their own, labelled by what differs. For each group the table gives the
 number of seeds, the final eval mean with a 95% stratified-bootstrap confidence interval
 across seeds and the interquartile mean (both from ``rliable``; the IQM when there are
 several seeds), ``eval/auc``, wall time and steps/s; on an Atari game of the Atari-57
@@ -52,6 +54,18 @@ class RunData:
     curve_means: np.ndarray
     variant: str = ""
     """The algorithm as the table names it (``variant_of`` its config)."""
+    setting: dict[str, Any] = field(default_factory=dict)
+    """The config without what differs from seed to seed of one experiment (``setting_of``)."""
+
+
+PER_RUN = ("seed", "device", "versions")
+"""Config keys that may differ between runs of one experiment: the seed, the machine's
+device and its package versions (a study's workers on several machines)."""
+
+
+def setting_of(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` without ``PER_RUN``: runs whose settings are equal are seeds of one group."""
+    return {k: v for k, v in config.items() if k not in PER_RUN}
 
 
 DQN_PARTS = (("double_q", "double"), ("dueling", "dueling"), ("prioritized", "per"))
@@ -82,12 +96,16 @@ def variant_of(config: dict[str, Any]) -> str:
 
 @dataclass
 class Group:
-    """The runs of one (implementation, variant, env id)."""
+    """The runs of one (implementation, variant, env id) and setting: seeds of one experiment."""
 
     implementation: str
     variant: str
     env_id: str
     runs: list[RunData] = field(default_factory=list)
+    differs: str = ""
+    """Where runs of the same implementation, variant and env id come in several settings (a
+    sweep's trials): this group's values of the keys in which they differ,
+    ``learning_rate=0.001``; else empty."""
 
     @property
     def algo(self) -> str:
@@ -97,8 +115,9 @@ class Group:
     @property
     def label(self) -> str:
         """``rlkit ppo`` / ``SB3 ppo`` / ``rlkit rainbow`` (the env id is added when groups
-        differ in env)."""
-        return f"{'SB3' if self.implementation == 'sb3' else 'rlkit'} {self.variant}"
+        differ in env), and the setting where it ``differs``."""
+        name = f"{'SB3' if self.implementation == 'sb3' else 'rlkit'} {self.variant}"
+        return f"{name} {self.differs}" if self.differs else name
 
 
 def run_dirs_in(target: Path) -> list[Path]:
@@ -192,16 +211,45 @@ def read_run(path: Path) -> RunData:
         np.asarray(steps, dtype=float)[order],
         np.asarray(means, dtype=float)[order],
         variant_of(config),
+        setting_of(config),
     )
 
 
 def group_runs(runs: list[RunData]) -> list[Group]:
-    """Groups in first-seen order."""
-    groups: dict[tuple[str, str, str], Group] = {}
+    """Groups in first-seen order: runs are seeds of one group when they share the
+    implementation, variant and env id and their configs are equal but for ``PER_RUN``
+    (the trials of a sweep, trained with one seed, are groups of one run each). Where one
+    implementation, variant and env id has several settings, each group's label names the
+    keys in which they differ (``Group.differs``)."""
+    groups: dict[tuple[str, str, str, str], Group] = {}
     for run in runs:
-        key = (run.implementation, run.variant or run.algo, run.env_id)
-        groups.setdefault(key, Group(*key)).runs.append(run)
-    return list(groups.values())
+        kind = (run.implementation, run.variant or run.algo, run.env_id)
+        setting = json.dumps(run.setting, sort_keys=True, default=str)
+        groups.setdefault((*kind, setting), Group(*kind)).runs.append(run)
+    out = list(groups.values())
+    for kind in {(g.implementation, g.variant, g.env_id) for g in out}:
+        alike = [g for g in out if (g.implementation, g.variant, g.env_id) == kind]
+        if len(alike) < 2:
+            continue
+        settings = [g.runs[0].setting for g in alike]
+        keys = sorted({k for st in settings for k in st})
+        differing = [
+            k for k in keys if len({json.dumps(st.get(k), default=str) for st in settings}) > 1
+        ]
+        for group, st in zip(alike, settings, strict=True):
+            group.differs = ", ".join(f"{k}={shown(st.get(k))}" for k in differing)
+    return out
+
+
+def shown(value: Any) -> str:
+    """A config value as a label shows it: scalars as YAML writes them, others as JSON."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def rliable_interval(
@@ -359,12 +407,13 @@ def atari_aggregates(groups: list[Group], seed: int = 0) -> list[dict[str, Any]]
     game's mean, ``median`` their median, ``iqm`` the interquartile mean of all runs of all
     games (Agarwal et al. 2021), each with its 95% interval.
     """
-    by_algo: dict[tuple[str, str], list[Group]] = {}
+    by_algo: dict[tuple[str, str, str], list[Group]] = {}
     for group in groups:
         if atari_game(group.env_id) is not None:
-            by_algo.setdefault((group.implementation, group.variant), []).append(group)
+            key = (group.implementation, group.variant, group.differs)
+            by_algo.setdefault(key, []).append(group)
     out = []
-    for (implementation, variant), games in by_algo.items():
+    for (implementation, variant, _), games in by_algo.items():
         if len(games) < 2:
             continue
         finals = finals_matrix(games)  # (runs, games)
@@ -410,14 +459,17 @@ def improvements(groups: list[Group], seed: int = 0) -> list[dict[str, Any]]:
     more, one more entry averages the probability over those envs (``env_id`` "all", each
     env taking the first ``k`` runs of each side by seed, ``k`` the fewest that side has on
     any of them), as rliable does over a suite's games."""
-    by_key = {(g.implementation, g.variant, g.env_id): g for g in groups}
-    pairs: dict[str, list[tuple[Group, Group]]] = {}
+    sb3: dict[tuple[str, str], list[Group]] = {}
+    for group in groups:
+        if group.implementation == "sb3":
+            sb3.setdefault((group.variant, group.env_id), []).append(group)
+    pairs: dict[tuple[str, str], list[tuple[Group, Group]]] = {}
     for ours in groups:
-        theirs = by_key.get(("sb3", ours.variant, ours.env_id))
+        theirs = counterpart(ours, sb3.get((ours.variant, ours.env_id), []))
         if ours.implementation == "rlkit" and theirs is not None:
-            pairs.setdefault(ours.variant, []).append((ours, theirs))
+            pairs.setdefault((ours.variant, ours.differs), []).append((ours, theirs))
     out = []
-    for variant, shared in pairs.items():
+    for (variant, differs), shared in pairs.items():
         cases = [([o], [t], o.env_id) for o, t in shared]
         if len(shared) > 1:
             cases.append(([o for o, _ in shared], [t for _, t in shared], "all"))
@@ -431,6 +483,7 @@ def improvements(groups: list[Group], seed: int = 0) -> list[dict[str, Any]]:
                     "comparison": "probability of improvement",
                     "algo": shared[0][0].algo,
                     "variant": variant,
+                    "differs": differs,
                     "env_id": env_id,
                     "env_ids": [g.env_id for g in ours],
                     "of": "rlkit",
@@ -442,6 +495,19 @@ def improvements(groups: list[Group], seed: int = 0) -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+def counterpart(ours: Group, candidates: list[Group]) -> Group | None:
+    """The SB3 group an rlkit group is compared with: the one SB3 group of its variant and
+    env id, or, where there are several (a sweep of each), the one trained from the same
+    setting; none when no such group exists."""
+    if len(candidates) == 1:
+        return candidates[0]
+
+    def plain(group: Group) -> dict[str, Any]:
+        return {k: v for k, v in group.runs[0].setting.items() if k != "implementation"}
+
+    return next((g for g in candidates if plain(g) == plain(ours)), None)
 
 
 def finals_matrix(groups: list[Group]) -> np.ndarray:
@@ -466,7 +532,7 @@ def format_improvements(entries: list[dict[str, Any]]) -> str:
     for e in entries:
         table.append(
             [
-                e.get("variant", e["algo"]),
+                " ".join(filter(None, [e.get("variant", e["algo"]), e.get("differs")])),
                 e["env_id"] if e["env_id"] != "all" else f"all {len(e['env_ids'])} envs",
                 f"{e['seeds'][0]}, {e['seeds'][1]}" + (" per env" if e["env_id"] == "all" else ""),
                 interval(e["p"], e["p_low"], e["p_high"], ".2f"),

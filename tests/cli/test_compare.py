@@ -414,3 +414,73 @@ def test_dqn_and_rainbow_runs_are_two_groups_and_qr_dqn_pairs_with_sb3_contribs(
     assert code == 0, err
     assert "rlkit rainbow" in out and "SB3 qr-dqn" in out
     assert [line.split()[0] for line in out.splitlines() if " 2, 2 " in line] == ["dqn", "qr-dqn"]
+
+
+def test_runs_are_seeds_of_one_group_only_when_their_configs_agree(cli, tmp_path):
+    """A sweep's trials (one seed, different settings) are groups of their own, labelled by
+    the keys in which they differ; seeds of one setting (on any device) are one group; and
+    each rlkit setting is compared with SB3's runs of the same setting."""
+    runs = [
+        ("rlkit", 0, {"learning_rate": 0.001, "device": "cpu"}, 10.0),
+        ("rlkit", 1, {"learning_rate": 0.001, "device": "cuda"}, 20.0),
+        ("rlkit", 0, {"learning_rate": 0.0001, "device": "cpu"}, 30.0),
+        ("sb3", 0, {"learning_rate": 0.001}, 15.0),
+        ("sb3", 0, {"learning_rate": 0.0001}, 40.0),
+    ]
+    for n, (implementation, seed, options, final) in enumerate(runs):
+        make_run(
+            tmp_path / "all",
+            f"run{n}",
+            implementation,
+            seed,
+            final,
+            [(100, final)],
+            algo="dqn",
+            options=options,
+        )
+    paths, _ = compare.find_runs([tmp_path / "all"])
+    groups = compare.group_runs([compare.read_run(p) for p in paths])
+    rows = {compare.summarize(g)["group"]: compare.summarize(g) for g in groups}
+    assert {k: v["seeds"] for k, v in rows.items()} == {
+        "rlkit dqn learning_rate=0.001": [0, 1],
+        "rlkit dqn learning_rate=0.0001": [0],
+        "SB3 dqn learning_rate=0.001": [0],
+        "SB3 dqn learning_rate=0.0001": [0],
+    }
+    found = {e["differs"]: e["p"] for e in compare.improvements(groups)}
+    # 10 and 20 against 15: one above, one below; 30 against 40: below
+    assert found == {"learning_rate=0.001": 0.5, "learning_rate=0.0001": 0.0}
+    code, out, err = cli("compare", "all")
+    assert code == 0, err
+    table = [" ".join(line.split()) for line in out.splitlines()]
+    assert "dqn learning_rate=0.001 CartPole-v1 2, 1 0.50 [0.00, 1.00]" in table
+    assert "dqn learning_rate=0.0001 CartPole-v1 1, 1 0.00 [0.00, 0.00]" in table
+
+
+def test_a_sweeps_trials_are_told_apart():
+    """Trials of one variant that differ in a nested field and a flag name both in their
+    labels; a trial of another variant is told apart by its variant alone."""
+    trials = [({"size": 4}, False, False), ({"size": 8}, True, False), ({"size": 8}, True, True)]
+    runs = []
+    for n, (kwargs, flag, double) in enumerate(trials):
+        config = {"algo": "dqn", "env_id": "CartPole-v1", "seed": 0, "implementation": "rlkit"}
+        config.update(env_kwargs=kwargs, normalize=flag, double_q=double, n_step=3)
+        runs.append(
+            compare.RunData(
+                Path(f"trial-{n}"),
+                "rlkit",
+                "dqn",
+                "CartPole-v1",
+                0,
+                {"eval/mean_return": 1.0},
+                np.array([10.0]),
+                np.array([1.0]),
+                compare.variant_of(config),
+                compare.setting_of(config),
+            )
+        )
+    assert [g.label for g in compare.group_runs(runs)] == [
+        'rlkit dqn env_kwargs={"size": 4}, normalize=false',
+        'rlkit dqn env_kwargs={"size": 8}, normalize=true',
+        "rlkit dqn+double",
+    ]
