@@ -1,6 +1,7 @@
 """Rainbow's parts on the DQN agent against their targets, side by side in one run.
 
     python benchmarks/rainbow.py [--quick] [--seeds 10] [--first-seed 0] [--only update|qr|rainbow]
+    python benchmarks/rainbow.py --only qr --qr-preset qr-nstep   # another QR-DQN preset
 
 Three parts:
 
@@ -12,7 +13,9 @@ Three parts:
   ours (``rlkit train``) and sb3-contrib's QRDQN (``rlkit baseline``: the same file, the
   same seeds, envs and final evaluation), one process per seed, ours and theirs
   alternating; a seed is solved at a final evaluation >= 475. Targets: >= 9/10 of ours
-  solved; whole process >= 2.5x faster (median seed).
+  solved; whole process >= 2.5x faster (median seed). ``--qr-preset NAME`` runs
+  ``configs/dqn/CartPole-v1.NAME.yaml`` instead (``qr-nstep``: the zoo's values with the two
+  settings DQN's CartPole config adds, 3-step returns and a linearly decaying learning rate).
 * ``rainbow``: the Rainbow preset (``configs/dqn/CartPole-v1.rainbow.yaml``: C51, noisy
   nets, double, dueling, 3-step, prioritized) beside DQN's config on the same seeds; the
   first evaluation at >= 475 and the final one. Target: >= 9/10 seeds solved, in no more
@@ -123,6 +126,9 @@ def main() -> None:
         "--first-seed", type=int, default=0, help="the first of them (more seeds after a run)"
     )
     parser.add_argument("--only", choices=("update", "qr", "rainbow"), default=None)
+    parser.add_argument(
+        "--qr-preset", default="qr", help="the QR-DQN preset: configs/dqn/CartPole-v1.<NAME>.yaml"
+    )
     args = parser.parse_args()
     seeds = list(range(args.first_seed, args.first_seed + (2 if args.quick else args.seeds)))
     extra = ["total_steps=5000", "eval_interval=2500"] if args.quick else []
@@ -136,7 +142,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         if args.only in (None, "qr"):
-            qr = CONFIGS / "CartPole-v1.qr.yaml"
+            qr = CONFIGS / f"CartPole-v1.{args.qr_preset}.yaml"
+            if not qr.is_file():
+                parser.error(f"no preset {qr}")
             ours, theirs = [], []
             for seed in seeds:
                 pair = [("train", ours), ("baseline", theirs)]
@@ -146,6 +154,7 @@ def main() -> None:
             ours_s = statistics.median(r["process_s"] for r in ours)
             theirs_s = statistics.median(r["process_s"] for r in theirs)
             result["qr"] = {
+                "preset": qr.name,
                 "ours_solved": sum(r["final"] >= SOLVED for r in ours),
                 "peer_solved": sum(r["final"] >= SOLVED for r in theirs),
                 "seeds": seeds,

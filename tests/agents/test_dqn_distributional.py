@@ -426,3 +426,26 @@ def test_qr_presets_carry_sb3_contribs_adam_epsilon():
         eps = zoo.policy_kwargs["optimizer_kwargs"]["eps"]
         assert config.optimizer == "adam" and config.optimizer_eps == pytest.approx(eps, rel=1e-12)
         assert sb3_kwargs("dqn", config)["policy_kwargs"]["optimizer_kwargs"]["eps"] == eps
+
+
+def test_the_qr_nstep_preset_is_the_zoos_plus_dqns_two_settings_and_sb3_runs_them():
+    """``CartPole-v1.qr-nstep.yaml`` differs from the zoo preset in the two settings DQN's
+    CartPole config adds (3-step returns, a linearly decaying learning rate), and the
+    baseline hands both to sb3-contrib's QR-DQN."""
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from rlkit.config import load_config
+    from rlkit.sb3 import sb3_kwargs
+
+    folder = Path(__file__).resolve().parents[2] / "configs" / "dqn"
+    zoo, _ = load_config(Config, folder / "CartPole-v1.qr.yaml")
+    nstep, _ = load_config(Config, folder / "CartPole-v1.qr-nstep.yaml")
+    dqn, _ = load_config(Config, folder / "CartPole-v1.yaml")
+    a, b = asdict(zoo), asdict(nstep)
+    assert {k for k in a if a[k] != b[k]} == {"learning_rate", "n_step"}
+    assert (nstep.learning_rate, nstep.n_step) == (dqn.learning_rate, dqn.n_step)
+    kwargs = sb3_kwargs("dqn", nstep)
+    assert kwargs["n_steps"] == 3
+    rate = kwargs["learning_rate"]  # SB3's progress_remaining: 1 at the start, 0 at the end
+    assert rate(1.0) == pytest.approx(2.3e-3) and rate(0.5) == pytest.approx(1.15e-3)
