@@ -6,11 +6,13 @@ except that the DQN agent's options name the variant a paper would (``variant_of
 ``rainbow``, ``qr-dqn``, ``c51``, ``dqn+double+dueling``, ...), so that DQN and Rainbow runs
 on one env are two groups and sb3-contrib's QR-DQN pairs with rlkit's. Runs are seeds of
 one group only when their configs agree but for the seed, device and package versions
-(``PER_RUN``): a sweep's trials are groups of their own, labelled by what differs. For each group the table gives the
-number of seeds, the final eval mean with a 95% stratified-bootstrap confidence interval
-across seeds and the interquartile mean (both from ``rliable``; the IQM when there are
-several seeds), ``eval/auc``, wall time and steps/s; on an Atari game of the Atari-57
-table, the final eval mean and its interval human-normalized (``rlkit.scores``). When
+(``PER_RUN``): a sweep's trials are groups of their own, labelled by what differs.
+
+For each group the table gives the number of seeds, the final eval mean with a 95%
+stratified-bootstrap confidence interval across seeds and the interquartile mean (both
+from ``rliable``; the IQM when there are several seeds), ``eval/auc``, wall time and
+steps/s; on an Atari game of the Atari-57 table, the final eval mean and its interval
+human-normalized (``rlkit.scores``). When
 the runs of one implementation and algorithm cover two Atari games or more, a second table
 aggregates their human-normalized final evals across the games as the Atari literature
 does: mean, median and IQM with rliable's 95% stratified-bootstrap intervals. The figure
@@ -224,21 +226,33 @@ def group_runs(runs: list[RunData]) -> list[Group]:
     groups: dict[tuple[str, str, str, str], Group] = {}
     for run in runs:
         kind = (run.implementation, run.variant or run.algo, run.env_id)
-        setting = json.dumps(run.setting, sort_keys=True, default=str)
-        groups.setdefault((*kind, setting), Group(*kind)).runs.append(run)
+        groups.setdefault((*kind, canonical(run.setting)), Group(*kind)).runs.append(run)
     out = list(groups.values())
     for kind in {(g.implementation, g.variant, g.env_id) for g in out}:
         alike = [g for g in out if (g.implementation, g.variant, g.env_id) == kind]
         if len(alike) < 2:
             continue
         settings = [g.runs[0].setting for g in alike]
-        keys = sorted({k for st in settings for k in st})
-        differing = [
-            k for k in keys if len({json.dumps(st.get(k), default=str) for st in settings}) > 1
-        ]
-        for group, st in zip(alike, settings, strict=True):
-            group.differs = ", ".join(f"{k}={shown(st.get(k))}" for k in differing)
+        keys = sorted({str(k) for st in settings for k in st})
+        values = [{str(k): v for k, v in st.items()} for st in settings]
+        differing = [k for k in keys if len({canonical(v.get(k)) for v in values}) > 1]
+        for group, v in zip(alike, values, strict=True):
+            group.differs = ", ".join(f"{k}={shown(v.get(k))}" for k in differing)
     return out
+
+
+def canonical(value: Any) -> str:
+    """One text for equal config values: JSON with every mapping's keys as text, sorted (a
+    user's YAML may mix integer and text keys, which JSON cannot sort together)."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {str(k): plain(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        return v
+
+    return json.dumps(plain(value), sort_keys=True, default=str)
 
 
 def shown(value: Any) -> str:
@@ -249,7 +263,7 @@ def shown(value: Any) -> str:
         return "null"
     if isinstance(value, (int, float, str)):
         return str(value)
-    return json.dumps(value, sort_keys=True, default=str)
+    return canonical(value)
 
 
 def rliable_interval(
@@ -465,8 +479,10 @@ def improvements(groups: list[Group], seed: int = 0) -> list[dict[str, Any]]:
             sb3.setdefault((group.variant, group.env_id), []).append(group)
     pairs: dict[tuple[str, str], list[tuple[Group, Group]]] = {}
     for ours in groups:
+        if ours.implementation != "rlkit":
+            continue
         theirs = counterpart(ours, sb3.get((ours.variant, ours.env_id), []))
-        if ours.implementation == "rlkit" and theirs is not None:
+        if theirs is not None:
             pairs.setdefault((ours.variant, ours.differs), []).append((ours, theirs))
     out = []
     for (variant, differs), shared in pairs.items():

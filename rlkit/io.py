@@ -55,7 +55,7 @@ def file_mode(path: Path) -> int:
     that a run dir's files are as readable as any other file the user writes (a group
     sharing runs on one machine reads them all, not only ``metrics.jsonl``)."""
     try:
-        return stat.S_IMODE(os.stat(path).st_mode)
+        return stat.S_IMODE(os.stat(path).st_mode) & 0o777  # (never set-id bits)
     except FileNotFoundError:
         return 0o666 & ~umask()
 

@@ -338,6 +338,14 @@ def test_rlkit_over_sb3_on_two_envs_is_also_averaged_over_them(tmp_path):
     assert "all 2 envs" in compare.format_improvements(list(entries.values()))
 
 
+def dqn_run(path, implementation, seed, final, options):
+    """A finished dqn run at ``path`` whose one evaluation (step 100) is ``final``."""
+    curve = [(100, final)]
+    make_run(
+        path.parent, path.name, implementation, seed, final, curve, algo="dqn", options=options
+    )
+
+
 RAINBOW = {
     "distributional": "c51",
     "noisy": True,
@@ -387,16 +395,7 @@ def test_dqn_and_rainbow_runs_are_two_groups_and_qr_dqn_pairs_with_sb3_contribs(
     }
     for name, (implementation, options, finals) in variants.items():
         for seed, final in enumerate(finals):
-            make_run(
-                tmp_path / name,
-                f"s{seed}",
-                implementation,
-                seed,
-                final,
-                [(100, final)],
-                algo="dqn",
-                options=options,
-            )
+            dqn_run(tmp_path / name / f"s{seed}", implementation, seed, final, options)
     paths, _ = compare.find_runs([tmp_path / name for name in variants])
     groups = compare.group_runs([compare.read_run(p) for p in paths])
     rows = {compare.summarize(g)["group"]: compare.summarize(g) for g in groups}
@@ -428,16 +427,7 @@ def test_runs_are_seeds_of_one_group_only_when_their_configs_agree(cli, tmp_path
         ("sb3", 0, {"learning_rate": 0.0001}, 40.0),
     ]
     for n, (implementation, seed, options, final) in enumerate(runs):
-        make_run(
-            tmp_path / "all",
-            f"run{n}",
-            implementation,
-            seed,
-            final,
-            [(100, final)],
-            algo="dqn",
-            options=options,
-        )
+        dqn_run(tmp_path / "all" / f"run{n}", implementation, seed, final, options)
     paths, _ = compare.find_runs([tmp_path / "all"])
     groups = compare.group_runs([compare.read_run(p) for p in paths])
     rows = {compare.summarize(g)["group"]: compare.summarize(g) for g in groups}
@@ -484,3 +474,14 @@ def test_a_sweeps_trials_are_told_apart():
         'rlkit dqn env_kwargs={"size": 8}, normalize=true',
         "rlkit dqn+double",
     ]
+
+
+def test_settings_with_integer_and_text_keys_are_told_apart(cli, tmp_path):
+    """A config's mapping may mix integer and text keys (YAML allows it): two such settings
+    are compared, not a traceback."""
+    for n, kwargs in enumerate([{0: 1, "a": 2}, {0: 1, "b": 2}]):
+        dqn_run(tmp_path / f"run{n}", "rlkit", n, float(n), {"env_kwargs": kwargs})
+    code, out, err = cli("compare", "run0", "run1")
+    assert code == 0, err
+    assert 'rlkit dqn env_kwargs={"0": 1, "a": 2}' in out
+    assert 'rlkit dqn env_kwargs={"0": 1, "b": 2}' in out

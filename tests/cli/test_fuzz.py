@@ -265,9 +265,11 @@ SUMMARY_KEYS = ["eval/mean_return", "eval/auc", "wall_time_s", "time/sps", "x"]
 
 
 @st.composite
-def run_dirs(draw: st.DrawFn) -> dict[str, str]:
-    """The files of a finished run dir as ``rlkit compare`` reads them, each one well-formed
-    (with any values) or any text: ``config.yaml``, ``summary.json`` and ``metrics.jsonl``."""
+def run_dirs(draw: st.DrawFn, name: str = "r") -> dict[str, str]:
+    """The files of a finished run dir ``name`` as ``rlkit compare`` reads them, each one
+    well-formed (with any values) or any text: ``config.yaml`` (with the DQN options that
+    name a variant, and settings that tell groups apart, integer mapping keys among them),
+    ``summary.json`` and ``metrics.jsonl``."""
 
     def text_or(well_formed: str) -> str:
         return draw(st.sampled_from([well_formed, well_formed, draw(st.text(max_size=80))]))
@@ -278,6 +280,17 @@ def run_dirs(draw: st.DrawFn) -> dict[str, str]:
         "seed": draw(st.integers(0, 3) | values),
         "implementation": draw(st.sampled_from(["rlkit", "sb3"]) | values),
     }
+    options = {
+        "distributional": st.sampled_from(["none", "c51", "qr"]),
+        "noisy": st.booleans(),
+        "double_q": st.booleans(),
+        "n_step": st.integers(1, 3),
+        "learning_rate": st.sampled_from([0.001, 0.01]),
+        "env_kwargs": st.dictionaries(st.integers(0, 2) | st.text(max_size=3), scalars, max_size=2),
+    }
+    for key, valid in options.items():
+        if draw(st.booleans()):
+            config[key] = draw(valid | values)
     numbers = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(2**70), 2**70)
     summary = draw(st.dictionaries(st.sampled_from(SUMMARY_KEYS), numbers | values, max_size=4))
     rows = draw(
@@ -287,9 +300,9 @@ def run_dirs(draw: st.DrawFn) -> dict[str, str]:
         )
     )
     return {
-        "r/config.yaml": text_or(yaml.safe_dump(config, allow_unicode=True)),
-        "r/summary.json": text_or(draw(st.sampled_from([json.dumps(summary), "[1]"]))),
-        "r/metrics.jsonl": text_or("".join(json.dumps(row) + "\n" for row in rows)),
+        f"{name}/config.yaml": text_or(yaml.safe_dump(config, allow_unicode=True)),
+        f"{name}/summary.json": text_or(draw(st.sampled_from([json.dumps(summary), "[1]"]))),
+        f"{name}/metrics.jsonl": text_or("".join(json.dumps(row) + "\n" for row in rows)),
     }
 
 
@@ -298,19 +311,24 @@ def compared_run_dirs(files: dict[str, str]) -> None:
 
     from rlkit import compare
 
+    targets = sorted({name.split("/")[0] for name in files})
     with mock.patch.object(compare, "BOOTSTRAP_REPS", 200):  # the reading is what is fuzzed
-        check_contract(["compare", "r"], files)
+        check_contract(["compare", *targets], files)
+
+
+two_run_dirs = st.builds(lambda a, b: {**a, **b}, run_dirs("r"), run_dirs("q"))
+"""Two run dirs compared together: grouped as seeds or apart, paired with SB3 or not."""
 
 
 @fuzz(EXAMPLES)
-@given(run_dirs())
+@given(run_dirs() | two_run_dirs)
 def test_compared_run_dirs(files):
     compared_run_dirs(files)
 
 
 @pytest.mark.slow
 @fuzz(SLOW_EXAMPLES)
-@given(run_dirs())
+@given(run_dirs() | two_run_dirs)
 def test_compared_run_dirs_at_length(files):
     compared_run_dirs(files)
 
