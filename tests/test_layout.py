@@ -193,4 +193,4 @@ def test_every_config_file_loads(path):
     ids = {i.replace("/", "-") for i in env_ids(include_atari=True)}
     env_id, _, variant = path.stem.partition(".")  # <env-id>.<variant>.yaml: a preset
     assert env_id in ids, f"{env_id} is not a registered env id"
-    assert variant in ("", "batched", "rainbow", "qr"), f"unknown preset {variant!r}"
+    assert variant in ("", "batched", "rainbow", "qr", "qr-nstep"), f"unknown preset {variant!r}"
