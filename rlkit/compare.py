@@ -228,8 +228,10 @@ def group_runs(runs: list[RunData]) -> list[Group]:
         kind = (run.implementation, run.variant or run.algo, run.env_id)
         groups.setdefault((*kind, canonical(run.setting)), Group(*kind)).runs.append(run)
     out = list(groups.values())
-    for kind in {(g.implementation, g.variant, g.env_id) for g in out}:
-        alike = [g for g in out if (g.implementation, g.variant, g.env_id) == kind]
+    by_kind: dict[tuple[str, str, str], list[Group]] = {}
+    for group in out:
+        by_kind.setdefault((group.implementation, group.variant, group.env_id), []).append(group)
+    for alike in by_kind.values():
         if len(alike) < 2:
             continue
         settings = [g.runs[0].setting for g in alike]

@@ -111,10 +111,10 @@ def train_seed(seed: int, run_dir: Path, make_spec: Any, quiet: bool) -> dict[st
     with one line (``BadInput``) instead of a traceback."""
     existing = RunDir(run_dir)
     if existing.summary.is_file():
+        from rlkit.compare import number
+
         summary = existing.read_summary()
-        final = summary.get("eval/mean_return")
-        if not isinstance(final, (int, float)) or isinstance(final, bool):
-            raise BadInput(f"{existing.summary} holds no number eval/mean_return")
+        number(summary.get("eval/mean_return"), f"eval/mean_return in {existing.summary}")
         return summary
     if (run_dir / "config.yaml").is_file():
         spec = launch.plan_resume(run_dir, make_spec.device, make_spec.wandb)
