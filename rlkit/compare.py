@@ -32,6 +32,7 @@ import numpy as np
 
 from rlkit.config import read_yaml
 from rlkit.errors import BadInput, one_line
+from rlkit.rundir import RunDir
 from rlkit.scores import ATARI_SCORES, atari_game, human_normalized
 
 BOOTSTRAP_REPS = 50_000
@@ -172,15 +173,8 @@ def read_run(path: Path) -> RunData:
     not an object with a numeric ``step`` and ``eval/mean_return`` is ``BadInput`` (a line
     that is not JSON at all, as a crash cuts one, is skipped)."""
     config = read_yaml(path / "config.yaml")
-    where = path / "summary.json"
-    try:
-        if where.stat().st_size > SUMMARY_BYTES:
-            raise BadInput(f"{where} is larger than {SUMMARY_BYTES} bytes: not a run's summary")
-        summary = json.loads(where.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise BadInput(f"{where} is not valid JSON: {one_line(str(e))}") from None
-    if not isinstance(summary, dict):
-        raise BadInput(f"{where} must hold a JSON object, got {type(summary).__name__}")
+    files = RunDir(path)
+    where, summary = files.summary, files.read_summary(max_bytes=SUMMARY_BYTES)
     for key in NUMBERS:
         if key in summary:
             summary[key] = number(summary[key], f"{key} in {where}")

@@ -126,10 +126,15 @@ class RunDir:
         """Write ``summary.json`` atomically."""
         atomic_write_json(self.summary, summary)
 
-    def read_summary(self) -> dict[str, Any]:
+    def read_summary(self, max_bytes: int | None = None) -> dict[str, Any]:
         """Read ``summary.json`` (a JSON object, else ``BadInput``: a run dir handed to
-        ``rlkit.load`` is a user's file)."""
+        ``rlkit.load`` or ``rlkit compare`` is a user's file; with ``max_bytes``, a larger
+        file is refused unread)."""
         try:
+            if max_bytes is not None and self.summary.stat().st_size > max_bytes:
+                raise BadInput(
+                    f"{self.summary} is larger than {max_bytes} bytes: not a run's summary"
+                )
             summary = json.loads(self.summary.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise BadInput(f"{self.summary} is not valid JSON: {one_line(str(e))}") from None
