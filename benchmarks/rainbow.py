@@ -16,6 +16,8 @@ Three parts:
   solved; whole process >= 2.5x faster (median seed). ``--qr-preset NAME`` runs
   ``configs/dqn/CartPole-v1.NAME.yaml`` instead (``qr-nstep``: the zoo's values with the two
   settings DQN's CartPole config adds, 3-step returns and a linearly decaying learning rate).
+  Each process runs on one torch/BLAS thread; ``--threads 0`` leaves both sides their own
+  defaults (what a user gets, as ``benchmarks/dqn_speed.py`` times DQN's CartPole process).
 * ``rainbow``: the Rainbow preset (``configs/dqn/CartPole-v1.rainbow.yaml``: C51, noisy
   nets, double, dueling, 3-step, prioritized) beside DQN's config on the same seeds; the
   first evaluation at >= 475 and the final one. Target: >= 9/10 seeds solved, in no more
@@ -42,18 +44,25 @@ CONFIGS = ROOT / "configs" / "dqn"
 SOLVED = 475.0
 
 
-def one_thread() -> dict[str, str]:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+def child_env(threads: int | None) -> dict[str, str]:
+    """A seed's environment: the repository importable and, with ``threads``, torch's and
+    BLAS's threads capped (without, each side runs with its own default, as a user would)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if threads:
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    return env
 
 
-def run_seed(command: str, config: Path, seed: int, folder: Path, extra: list[str]) -> dict:
+def run_seed(
+    command: str, config: Path, seed: int, folder: Path, extra: list[str], threads: int | None = 1
+) -> dict:
     """One seed as its own process: whole-process seconds, final and first-solving eval."""
     run_dir = folder / f"{command}-{config.stem}-s{seed}"
     argv = [sys.executable, "-m", "rlkit.cli.main", command, "dqn", "CartPole-v1", *extra]
     argv += ["--config", str(config), "--seed", str(seed), "--run-dir", str(run_dir)]
     argv += ["--device", "cpu", "--wandb", "disabled", "--quiet"]
     start = time.perf_counter()
-    done = subprocess.run(argv, env=one_thread(), cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(argv, env=child_env(threads), cwd=ROOT, capture_output=True, text=True)
     process_s = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[3:])} failed:\n{done.stderr[-2000:]}")
@@ -129,7 +138,14 @@ def main() -> None:
     parser.add_argument(
         "--qr-preset", default="qr", help="the QR-DQN preset: configs/dqn/CartPole-v1.<NAME>.yaml"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch/BLAS threads of each QR-DQN process (0: each side's own default)",
+    )
     args = parser.parse_args()
+    threads = args.threads or None
     seeds = list(range(args.first_seed, args.first_seed + (2 if args.quick else args.seeds)))
     extra = ["total_steps=5000", "eval_interval=2500"] if args.quick else []
     result: dict = {}
@@ -149,12 +165,13 @@ def main() -> None:
             for seed in seeds:
                 pair = [("train", ours), ("baseline", theirs)]
                 for command, into in pair if seed % 2 == 0 else pair[::-1]:
-                    into.append(run_seed(command, qr, seed, folder, extra))
+                    into.append(run_seed(command, qr, seed, folder, extra, threads))
                     print(f"qr {command} seed {seed}: {into[-1]}", flush=True)
             ours_s = statistics.median(r["process_s"] for r in ours)
             theirs_s = statistics.median(r["process_s"] for r in theirs)
             result["qr"] = {
                 "preset": qr.name,
+                "threads": threads or "default",
                 "ours_solved": sum(r["final"] >= SOLVED for r in ours),
                 "peer_solved": sum(r["final"] >= SOLVED for r in theirs),
                 "seeds": seeds,
