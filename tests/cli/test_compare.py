@@ -60,6 +60,14 @@ def make_run(
 
 
 @pytest.fixture
+def few_reps(monkeypatch):
+    """Fewer bootstrap resamples, for tests whose intervals sit on outcomes of probability
+    1/16 or more at either end (2,000 resamples put a 2.5% percentile there as surely as
+    50,000; the intervals near a 2.5% edge keep the full count)."""
+    monkeypatch.setattr(compare, "BOOTSTRAP_REPS", 2_000)
+
+
+@pytest.fixture
 def runs(tmp_path):
     ours = tmp_path / "ours"
     make_run(ours, "s0", "rlkit", 0, 0.0, [(100, 0.0), (200, 0.0)], wall=10, sps=100)
@@ -184,6 +192,7 @@ def atari_runs(root):
     make_run(root / "cartpole", "s0", "rlkit", 0, 500.0, [(100, 500.0)], algo="dqn")
 
 
+@pytest.mark.usefixtures("few_reps")
 def test_atari_rows_are_human_normalized_and_games_aggregated(tmp_path):
     atari_runs(tmp_path)
     paths, _ = compare.find_runs([tmp_path / "dqn", tmp_path / "sb3", tmp_path / "cartpole"])
@@ -210,6 +219,7 @@ def test_atari_rows_are_human_normalized_and_games_aggregated(tmp_path):
         assert entry[f"{name}_low"] <= entry[name] <= entry[f"{name}_high"]
 
 
+@pytest.mark.usefixtures("few_reps")
 def test_cli_prints_the_normalized_column_and_the_aggregate(cli, tmp_path):
     atari_runs(tmp_path)
     code, out, err = cli("compare", "dqn", "sb3", "--json", "c.json")
@@ -311,6 +321,7 @@ def test_a_run_dirs_bad_summary_is_one_line(cli, tmp_path, summary, message):
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.usefixtures("few_reps")
 def test_rlkit_over_sb3_on_two_envs_is_also_averaged_over_them(tmp_path):
     finals = {
         ("rlkit", "PongNoFrameskip-v4"): [1.0, 2.0],
@@ -383,6 +394,7 @@ def test_dqn_variants_are_named_as_the_papers_name_them():
                 assert compare.variant_of({"algo": "dqn", **read_yaml(path)}) == variant, path
 
 
+@pytest.mark.usefixtures("few_reps")
 def test_dqn_and_rainbow_runs_are_two_groups_and_qr_dqn_pairs_with_sb3_contribs(cli, tmp_path):
     """The DQN agent's variants on one env are separate groups, and P(rlkit > SB3) pairs
     each rlkit variant only with SB3's runs of the same one (sb3-contrib's QR-DQN)."""
@@ -415,6 +427,7 @@ def test_dqn_and_rainbow_runs_are_two_groups_and_qr_dqn_pairs_with_sb3_contribs(
     assert [line.split()[0] for line in out.splitlines() if " 2, 2 " in line] == ["dqn", "qr-dqn"]
 
 
+@pytest.mark.usefixtures("few_reps")
 def test_runs_are_seeds_of_one_group_only_when_their_configs_agree(cli, tmp_path):
     """A sweep's trials (one seed, different settings) are groups of their own, labelled by
     the keys in which they differ; seeds of one setting (on any device) are one group; and
@@ -476,6 +489,7 @@ def test_a_sweeps_trials_are_told_apart():
     ]
 
 
+@pytest.mark.usefixtures("few_reps")
 def test_settings_with_integer_and_text_keys_are_told_apart(cli, tmp_path):
     """A config's mapping may mix integer and text keys (YAML allows it): two such settings
     are compared, not a traceback."""
