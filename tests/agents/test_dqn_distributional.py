@@ -428,6 +428,38 @@ def test_qr_presets_carry_sb3_contribs_adam_epsilon():
         assert sb3_kwargs("dqn", config)["policy_kwargs"]["optimizer_kwargs"]["eps"] == eps
 
 
+def test_classic_control_qr_presets_are_the_zoos_dqn_values_with_quantiles():
+    """rl-zoo's tuned QR-DQN entries for Acrobot-v1 and MountainCar-v0 repeat its DQN entries
+    but for 25 quantiles, so each QR preset is the env's DQN config plus ``distributional:
+    qr``, the quantiles and sb3-contrib's QR-DQN defaults (no clipping, Adam's epsilon 0.01 /
+    batch_size), and ``rlkit baseline`` hands SB3 the same learning schedule from both."""
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from rlkit.config import load_config
+    from rlkit.sb3 import sb3_kwargs
+
+    folder = Path(__file__).resolve().parents[2] / "configs" / "dqn"
+    for env_id in ("Acrobot-v1", "MountainCar-v0"):
+        dqn, _ = load_config(Config, folder / f"{env_id}.yaml")
+        qr, _ = load_config(Config, folder / f"{env_id}.qr.yaml")
+        a, b = asdict(dqn), asdict(qr)
+        assert {k for k in a if a[k] != b[k]} == {
+            "distributional",
+            "n_quantiles",
+            "max_grad_norm",
+            "optimizer_eps",
+        }
+        assert qr.n_quantiles == 25 and qr.max_grad_norm == 0
+        assert qr.optimizer_eps == pytest.approx(0.01 / qr.batch_size)
+        ours, theirs = sb3_kwargs("dqn", dqn), sb3_kwargs("dqn", qr)
+        for key in ("train_freq", "gradient_steps", "target_update_interval", "batch_size"):
+            assert ours[key] == theirs[key] == getattr(dqn, key)
+    # the zoo's gradient_steps -1 on Acrobot: a gradient step per env step with one env
+    acrobot, _ = load_config(Config, folder / "Acrobot-v1.yaml")
+    assert acrobot.gradient_steps == acrobot.train_freq == 4
+
+
 def test_the_qr_nstep_preset_is_the_zoos_plus_dqns_two_settings_and_sb3_runs_them():
     """``CartPole-v1.qr-nstep.yaml`` differs from the zoo preset in the two settings DQN's
     CartPole config adds (3-step returns, a linearly decaying learning rate), and the
