@@ -17,6 +17,15 @@ SITTING_GAP_S = 600.0
 training time (rows come every few seconds to minutes while a run trains)."""
 
 
+def child_env(threads: int | None = None) -> dict[str, str]:
+    """A child process's environment: the repository importable and, with ``threads``, its
+    torch and BLAS threads capped (without, the child runs with its own default)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if threads:
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    return env
+
+
 def rlkit(
     *argv: str,
     threads: int | None = None,
@@ -29,12 +38,9 @@ def rlkit(
     stopped by a signal exits non-zero, and what it saved still makes a record). With
     ``stop_when``, asked every ``poll_s`` seconds: SIGTERM once it says so (a run then
     saves its state and stops; ``--resume`` continues it)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    if threads is not None:
-        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     child = subprocess.Popen(
         [sys.executable, "-m", "rlkit.cli.main", *argv],
-        env=env,
+        env=child_env(threads),
         cwd=ROOT,
         stdout=subprocess.DEVNULL if quiet else None,
     )

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -39,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script
     sys.path.insert(0, str(ROOT))
-from benchmarks._records import rlkit  # noqa: E402
+from benchmarks._records import child_env, rlkit  # noqa: E402
 
 WARMUP = 500
 NO_EXTRAS = ["eval_interval=0", "eval_episodes=1", "checkpoint_interval=0", "log_interval=500"]
@@ -83,15 +82,6 @@ print(json.dumps((config.total_steps - START) / (marks[config.total_steps] - mar
 """
 """SB3's training-phase steps/s on an env id and config file: the DQN ``rlkit baseline``
 builds (``rlkit.sb3.make_model``), timed from ``learning_starts`` + the warm-up on."""
-
-
-def child_env(threads: int | None) -> dict[str, str]:
-    """A child's environment: the repository importable and, with ``threads``, its torch
-    and BLAS threads capped as ``benchmarks._records.rlkit`` caps rlkit's side."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    if threads:
-        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    return env
 
 
 def time_process(cmd: list[str], env: dict[str, str]) -> float:

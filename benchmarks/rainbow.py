@@ -40,17 +40,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script
+    sys.path.insert(0, str(ROOT))
+from benchmarks._records import child_env  # noqa: E402
+
 CONFIGS = ROOT / "configs" / "dqn"
 SOLVED = 475.0
-
-
-def child_env(threads: int | None) -> dict[str, str]:
-    """A seed's environment: the repository importable and, with ``threads``, torch's and
-    BLAS's threads capped (without, each side runs with its own default, as a user would)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    if threads:
-        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    return env
 
 
 def run_seed(
